@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/** The entry point systemd and operators run. */
+import { ValidationError } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Cause, Effect, Exit, Option } from "effect"
+import { run } from "./cli/Cli.js"
+
+// A second SIGTERM must not kill a rollback halfway: runMain handles the first signal (it
+// interrupts the program, whose finalizers then roll back) and then drops its listener, so keep
+// one of our own that only remembers which signal came.
+let signal: "SIGINT" | "SIGTERM" | undefined
+for (const name of ["SIGINT", "SIGTERM"] as const) {
+  process.on(name, () => {
+    if (signal !== undefined) process.stderr.write(`${name} again: still finishing the rollback, please wait\n`)
+    signal ??= name
+  })
+}
+
+/**
+ * Exit codes: 0 healthy, 1 unhealthy or failed, 2 bad usage or config, 130/143 interrupted by
+ * SIGINT/SIGTERM (any rollback has finished first).
+ */
+const teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => void) => {
+  if (Exit.isSuccess(exit)) return onExit(signal ? 128 + (signal === "SIGINT" ? 2 : 15) : Number(process.exitCode ?? 0))
+  if (Cause.isInterruptedOnly(exit.cause)) return onExit(signal === "SIGINT" ? 130 : 143)
+  const failure = Cause.failureOption(exit.cause)
+  const usage = Option.exists(failure, (e) => ValidationError.isValidationError(e))
+  if (!usage && Option.isSome(failure)) {
+    const e = failure.value
+    process.stderr.write(
+      `warm-reconcile: ${
+        e instanceof Error || (typeof e === "object" && e !== null && "message" in e)
+          ? String((e as { message: unknown }).message)
+          : String(e)
+      }\n`
+    )
+  } else if (Option.isNone(failure)) {
+    process.stderr.write(`warm-reconcile: internal error: ${Cause.pretty(exit.cause)}\n`)
+  }
+  onExit(usage || Option.exists(failure, (e) => (e as { _tag?: string })._tag === "UnknownScenario") ? 2 : 1)
+}
+
+run(process.argv).pipe(
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({ teardown, disableErrorReporting: true, disablePrettyLogger: true })
+)

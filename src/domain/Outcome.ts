@@ -1,0 +1,66 @@
+/** What one reconcile ended with, how it is printed, and the exit code it maps to. Pure. */
+import { Data } from "effect"
+
+export type Outcome = Data.TaggedEnum<{
+  "deployed-fresh": { readonly version: string }
+  "noop-healthy": { readonly version: string }
+  "redeployed-healthy": { readonly version: string }
+  /** On the latest (or freshly deployed) and still unhealthy after a redeploy: alerted. */
+  unhealthy: { readonly version: string }
+  "held-major": { readonly from: string; readonly to: string }
+  "held-manual-migration": { readonly from: string; readonly to: string; readonly versions: ReadonlyArray<string> }
+  "held-policy": { readonly from: string; readonly to: string; readonly policy: string }
+  "held-unknown-version": { readonly from: string; readonly to: string }
+  upgraded: { readonly from: string; readonly to: string }
+  /** The upgrade to `attempted` failed; `lastGood` runs again, healthy, with its data restored. */
+  "rolled-back": { readonly attempted: string; readonly lastGood: string; readonly reason: string }
+  /** The rollback itself failed or did not come back healthy: a person must act. */
+  "rollback-failed": { readonly attempted: string; readonly lastGood: string; readonly reason: string }
+  /** An operation failed before anything was changed. */
+  failed: { readonly reason: string }
+}>
+export const Outcome = Data.taggedEnum<Outcome>()
+
+/** The part after `RECONCILE RESULT: `, as the original printed it. */
+export const detail = (outcome: Outcome): string => {
+  switch (outcome._tag) {
+    case "deployed-fresh":
+    case "noop-healthy":
+    case "redeployed-healthy":
+    case "unhealthy":
+      return outcome.version
+    case "held-major":
+    case "held-manual-migration":
+    case "held-policy":
+    case "held-unknown-version":
+    case "upgraded":
+      return `${outcome.from}->${outcome.to}`
+    case "rolled-back":
+    case "rollback-failed":
+      return `${outcome.attempted}->${outcome.lastGood}`
+    case "failed":
+      return outcome.reason
+  }
+}
+
+export const format = (outcome: Outcome): string => `${outcome._tag}:${detail(outcome)}`
+
+/** The original's result line. */
+export const resultLine = (outcome: Outcome): string => `RECONCILE RESULT: ${format(outcome)}`
+
+/**
+ * Exit codes (documented in the README):
+ * 0 the app ends healthy (holds and completed rollbacks included),
+ * 1 it ends unhealthy or an operation failed,
+ * 2 bad usage or config (set by the CLI, never by an outcome).
+ */
+export const exitCode = (outcome: Outcome): 0 | 1 => {
+  switch (outcome._tag) {
+    case "unhealthy":
+    case "rollback-failed":
+    case "failed":
+      return 1
+    default:
+      return 0
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The planner: from what was observed about one app to the one thing to do. Pure: no services.
+ *
+ * Planning happens in two steps because the second needs facts that only the first says are
+ * worth gathering: {@link classify} looks at versions alone; the program then probes health
+ * (a deployed app) and reads the release notes of the versions being skipped (an upgrade
+ * candidate); {@link plan} decides.
+ */
+import { Data, Option } from "effect"
+import { allows, type UpgradePolicy } from "./Policy.js"
+import { type MigrationWarning, migrationWarnings } from "./ReleaseNotes.js"
+import * as Version from "./Version.js"
+
+export interface Facts {
+  readonly deployed: boolean
+  /** The version the app runs or is pinned to: the env file's pin, else the stack's version label. */
+  readonly current: Option.Option<string>
+  readonly tags: ReadonlyArray<string>
+  readonly policy: UpgradePolicy
+}
+
+export type Stage = Data.TaggedEnum<{
+  /** Nothing runs: deploy the pinned version, or the latest when nothing is pinned. */
+  FreshDeploy: { readonly version: Version.Version }
+  /** Running the latest (or something newer than any release): check it is healthy. */
+  OnLatest: { readonly version: Version.Version }
+  /** A newer release exists; the gates decide. `skipped` runs after `from` up to `to`. */
+  Candidate: {
+    readonly from: Version.Version
+    readonly to: Version.Version
+    readonly skipped: ReadonlyArray<Version.Version>
+  }
+  /** Deployed, but which version runs cannot be told: hold, a person must look. */
+  UnknownCurrent: { readonly latest: Version.Version; readonly current: Option.Option<string> }
+  /** The recipe publishes no release at all. */
+  NoReleases: Record<never, never>
+}>
+export const Stage = Data.taggedEnum<Stage>()
+
+export const classify = (facts: Facts): Stage => {
+  const versions = Version.sortTags(facts.tags)
+  const latest = Version.latest(versions)
+  if (Option.isNone(latest)) return Stage.NoReleases()
+  const current = Option.flatMap(facts.current, Version.parse)
+  if (!facts.deployed) {
+    return Stage.FreshDeploy({ version: Option.getOrElse(current, () => latest.value) })
+  }
+  if (Option.isNone(current)) return Stage.UnknownCurrent({ latest: latest.value, current: facts.current })
+  if (Version.bump(current.value, latest.value) === "none") return Stage.OnLatest({ version: current.value })
+  return Stage.Candidate({
+    from: current.value,
+    to: latest.value,
+    skipped: Version.between(versions, current.value, latest.value)
+  })
+}
+
+export type HoldReason = "major" | "manual-migration" | "policy" | "unknown-version"
+
+export type Plan = Data.TaggedEnum<{
+  FreshDeploy: { readonly version: string }
+  Noop: { readonly version: string }
+  Redeploy: { readonly version: string }
+  Hold: {
+    readonly reason: HoldReason
+    readonly from: string
+    readonly to: string
+    /** The notes of every skipped version that has any (or that matched, for a migration hold). */
+    readonly notes: ReadonlyArray<{ readonly version: string; readonly notes: string }>
+    readonly warnings: ReadonlyArray<MigrationWarning>
+    readonly policy: UpgradePolicy
+  }
+  /** `fromHealthy`: the running version answered before the upgrade, so it is a known last-good. */
+  Upgrade: { readonly from: string; readonly to: string; readonly fromHealthy: boolean }
+  Fail: { readonly reason: string }
+}>
+export const Plan = Data.taggedEnum<Plan>()
+
+export interface Observed {
+  /** Did the deployed app answer healthy before anything changed? Ignored when not deployed. */
+  readonly healthy: boolean
+  /** Release notes by version tag, for the versions being skipped (absent = no notes). */
+  readonly notes: ReadonlyMap<string, string>
+}
+
+export const plan = (facts: Facts, stage: Stage, observed: Observed): Plan =>
+  Stage.$match(stage, {
+    NoReleases: () => Plan.Fail({ reason: "the recipe has no version tags" }),
+    FreshDeploy: ({ version }) => Plan.FreshDeploy({ version: version.tag }),
+    OnLatest: ({ version }) =>
+      observed.healthy ? Plan.Noop({ version: version.tag }) : Plan.Redeploy({ version: version.tag }),
+    UnknownCurrent: ({ current, latest }) =>
+      Plan.Hold({
+        reason: "unknown-version",
+        from: Option.getOrElse(current, () => "unknown"),
+        to: latest.tag,
+        notes: [],
+        warnings: [],
+        policy: facts.policy
+      }),
+    Candidate: (candidate) =>
+      Option.getOrElse(
+        gate(facts.policy, candidate, observed.notes),
+        () => Plan.Upgrade({ from: candidate.from.tag, to: candidate.to.tag, fromHealthy: observed.healthy })
+      )
+  })
+
+type Hold = Extract<Plan, { _tag: "Hold" }>
+type Candidate = Extract<Stage, { _tag: "Candidate" }>
+
+/**
+ * The safety gate over an upgrade candidate: a hold, or none when the upgrade may go ahead.
+ * Order matters: a major bump is the strongest reason, then a warning a person must read in the
+ * notes of any skipped version, then the operator's own policy.
+ */
+export const gate = (
+  policy: UpgradePolicy,
+  { from, skipped, to }: Candidate,
+  notesByVersion: ReadonlyMap<string, string>
+): Option.Option<Hold> => {
+  const notesOf = (v: string) => notesByVersion.get(v)
+  const notes = skipped.flatMap((v) => {
+    const text = notesOf(v.tag)
+    return text === undefined ? [] : [{ version: v.tag, notes: text }]
+  })
+  const warnings = migrationWarnings(skipped, notesOf)
+  const bump = Version.bump(from, to)
+  const hold = (reason: HoldReason) =>
+    Option.some(Plan.Hold({ reason, from: from.tag, to: to.tag, notes, warnings, policy }) as Hold)
+  if (bump === "major") return hold("major")
+  if (warnings.length > 0) return hold("manual-migration")
+  if (!allows(policy, bump)) return hold("policy")
+  return Option.none()
+}
+
+/** Is a health probe of the running app needed before {@link plan} can decide? */
+export const needsHealth = (facts: Facts, stage: Stage, notesByVersion: ReadonlyMap<string, string>): boolean =>
+  facts.deployed &&
+  (stage._tag === "OnLatest" ||
+    (stage._tag === "Candidate" && Option.isNone(gate(facts.policy, stage, notesByVersion))))

@@ -1,0 +1,450 @@
+/**
+ * The reconcile program: one app converges to the latest published recipe version, gated by the
+ * safety gate before anything changes and by the health gate after the deploy. It only composes
+ * services; every decision is a pure function of the domain.
+ *
+ * The upgrade is a scoped transaction: `acquireRelease` whose acquire records last-good and (for a
+ * stateful app) undeploys and snapshots, and whose release, on a failed or interrupted Exit,
+ * restores the snapshot, redeploys last-good and checks its health. The typed failure channel of
+ * the steps in between is what forces the rollback.
+ */
+import { Cause, Clock, Duration, Effect, Exit, Option, Ref, Schema } from "effect"
+import { Alert, ALERT_SCHEMA_VERSION, type AlertReason, timestamp } from "../domain/Alert.js"
+import type { AppSpec } from "../domain/Config.js"
+import { Outcome } from "../domain/Outcome.js"
+import * as Plan from "../domain/Plan.js"
+import { truncate } from "../domain/ReleaseNotes.js"
+import { missingSecrets } from "../domain/Secrets.js"
+import { Alerts } from "../services/Alerts.js"
+import { AbraError, Apps } from "../services/Apps.js"
+import { Docker, type StackVolume } from "../services/Docker.js"
+import { Recipes } from "../services/Recipes.js"
+import { type SnapshotMeta, Snapshots } from "../services/Snapshots.js"
+import { HoldRecord, RunRecord, State } from "../services/State.js"
+import { waitHealthy } from "./HealthGate.js"
+
+export interface ReconcileOptions {
+  /** Use the recipe clone as it is (`--skip-fetch`): lets a rehearsal stage a fake latest tag. */
+  readonly skipFetch?: boolean
+  /** Called when the run is interrupted, after any rollback has finished, with what it ended as. */
+  readonly onInterrupted?: (outcome: Outcome) => Effect.Effect<void>
+}
+
+/** A step took longer than it may. */
+export class StepTimedOut extends Schema.TaggedError<StepTimedOut>()("StepTimedOut", {
+  app: Schema.String,
+  step: Schema.String,
+  message: Schema.String
+}) {}
+
+/** Everything the program needs from the world. */
+export type Services = Apps | Alerts | Docker | Recipes | Snapshots | State
+
+/** Read-only steps (fetch, tags, notes, env, Docker look-ups, state) may take this long. */
+const SHORT_STEP = Duration.minutes(5)
+/** Snapshot and restore copy whole volumes. */
+const SNAPSHOT_STEP = Duration.hours(2)
+
+const within =
+  (app: AppSpec, step: string, limit: Duration.DurationInput) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | StepTimedOut, R> =>
+    effect.pipe(
+      Effect.timeoutFail({
+        duration: limit,
+        onTimeout: () =>
+          new StepTimedOut({
+            app: app.name,
+            step,
+            message: `${step} for ${app.name} took longer than ${Duration.format(limit)}`
+          })
+      })
+    )
+
+const notesText = (notes: ReadonlyArray<{ readonly version: string; readonly notes: string }>): string =>
+  truncate(notes.map((n) => `## ${n.version}\n${n.notes.trim()}`).join("\n\n"))
+
+const writeAlert = (app: AppSpec, reason: AlertReason, fields: Record<string, unknown>) =>
+  Effect.gen(function*() {
+    const alerts = yield* Alerts
+    const now = yield* Clock.currentTimeMillis
+    const alert = new Alert({ schemaVersion: ALERT_SCHEMA_VERSION, app: app.name, reason, ts: timestamp(now), fields })
+    const where = yield* alerts.write(alert)
+    yield* Effect.logWarning(`ALERT[${reason}] ${app.name}`).pipe(Effect.annotateLogs({ alert: where }))
+    return where
+  })
+
+/** Deploy a published version: check out its tag, then a pinned redeploy. */
+const deployVersion = (app: AppSpec, version: string) =>
+  Effect.gen(function*() {
+    const recipes = yield* Recipes
+    const apps = yield* Apps
+    yield* recipes.checkout(app.recipe, version).pipe(within(app, "checkout", SHORT_STEP))
+    yield* Effect.logInfo(`deploy ${version}`)
+    yield* apps.deploy(app, version).pipe(within(app, "deploy", app.deployTimeout))
+  })
+
+/** Deploy `version`, then wait for the health gate, counting crash-looping tasks since the deploy. */
+const deployAndWait = (app: AppSpec, version: string) =>
+  Effect.gen(function*() {
+    const since = yield* Clock.currentTimeMillis
+    yield* deployVersion(app, version)
+    yield* Effect.logInfo(`health gate for ${version}: waiting up to ${Duration.format(app.health.timeout)}`)
+    const passed = yield* waitHealthy(app, { version, timeout: app.health.timeout, since })
+    yield* Effect.logInfo(`health gate passed for ${version} after ${passed.waitedMillis} ms`)
+    return passed
+  })
+
+/** What the upgrade transaction has done so far: the release undoes exactly that. */
+interface Progress {
+  readonly undeployed: boolean
+  readonly volumes: ReadonlyArray<StackVolume>
+  readonly snapshot: Option.Option<SnapshotMeta>
+  readonly deployAttempted: boolean
+}
+
+const describeCause = (cause: Cause.Cause<unknown>): string =>
+  Cause.isInterruptedOnly(cause)
+    ? "interrupted"
+    : Option.match(Cause.failureOption(cause), {
+      onNone: () => Cause.pretty(cause).split("\n")[0] ?? "unknown failure",
+      onSome: (e) =>
+        typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" ? e.message : String(e)
+    })
+
+/**
+ * Undo a failed or interrupted upgrade: undeploy the target, restore the snapshot, redeploy
+ * last-good and check its health. Never fails: what it ends as is the outcome, and it writes
+ * exactly one alert (`rollback`, or `rollback-failed` when any step of it failed).
+ */
+const rollback = (
+  app: AppSpec,
+  from: string,
+  to: string,
+  notes: string,
+  progress: Ref.Ref<Progress>,
+  cause: Cause.Cause<unknown>
+) =>
+  Effect.gen(function*() {
+    const apps = yield* Apps
+    const docker = yield* Docker
+    const snapshots = yield* Snapshots
+    const done = yield* Ref.get(progress)
+    const reason = describeCause(cause)
+    if (!done.undeployed && !done.deployAttempted) {
+      // Nothing was changed yet (the upgrade failed while recording last-good): nothing to undo.
+      return Outcome.failed({ reason: `upgrade ${from}->${to} not started: ${reason}` })
+    }
+    yield* Effect.logWarning(`upgrade to ${to} failed (${reason}): rolling back to ${from}`)
+    const step = yield* Ref.make("undeploy")
+    const undo = Effect.gen(function*() {
+      if (app.stateful) {
+        if (yield* docker.isDeployed(app.stack).pipe(within(app, "deployed check", SHORT_STEP))) {
+          yield* apps.undeploy(app).pipe(within(app, "undeploy", app.deployTimeout))
+        }
+        if (Option.isSome(done.snapshot)) {
+          yield* Ref.set(step, "restore")
+          yield* Effect.logInfo(`restore snapshot of ${from}`)
+          yield* snapshots.restore(app, done.volumes).pipe(within(app, "restore", SNAPSHOT_STEP))
+        }
+      }
+      yield* Ref.set(step, "redeploy")
+      const since = yield* Clock.currentTimeMillis
+      yield* deployVersion(app, from)
+      yield* Ref.set(step, "health")
+      return yield* waitHealthy(app, { version: from, timeout: app.health.timeout, since })
+    })
+    const result = yield* Effect.either(undo)
+    const failedStep = yield* Ref.get(step)
+    const outcome = result._tag === "Right"
+      ? Outcome["rolled-back"]({ attempted: to, lastGood: from, reason })
+      : Outcome["rollback-failed"]({
+        attempted: to,
+        lastGood: from,
+        reason: `${failedStep} failed during rollback: ${result.left.message}`
+      })
+    const fields = {
+      last_good: from,
+      attempted: to,
+      recovered: result._tag === "Right",
+      cause: reason,
+      release_notes: notes,
+      ...(result._tag === "Left" ? { failed_step: failedStep, error: result.left.message } : {}),
+      ...(Option.isSome(done.snapshot) ? { snapshot_version: done.snapshot.value.version } : {})
+    }
+    yield* writeAlert(app, outcome._tag === "rolled-back" ? "rollback" : "rollback-failed", fields).pipe(
+      Effect.catchAll((e) => Effect.logError(`the rollback alert could not be written: ${e.message}`, fields))
+    )
+    if (result._tag === "Left") yield* Effect.logError(`rollback to ${from} failed: ${result.left.message}`)
+    else yield* Effect.logInfo(`rolled back to ${from}; healthy again`)
+    return outcome
+  })
+
+/** The health-gated upgrade from the running version to the target. */
+const upgrade = (
+  app: AppSpec,
+  plan: Extract<Plan.Plan, { _tag: "Upgrade" }>,
+  notes: string,
+  report: Ref.Ref<Option.Option<Outcome>>
+) =>
+  Effect.gen(function*() {
+    const apps = yield* Apps
+    const docker = yield* Docker
+    const snapshots = yield* Snapshots
+    const state = yield* State
+    const { from, to } = plan
+    const progress = yield* Ref.make<Progress>({
+      undeployed: false,
+      volumes: [],
+      snapshot: Option.none(),
+      deployAttempted: false
+    })
+    const rolledBack = yield* Ref.make(Option.none<Outcome>())
+    const undo = (cause: Cause.Cause<unknown>) =>
+      rollback(app, from, to, notes, progress, cause).pipe(
+        Effect.tap((outcome) => Ref.set(rolledBack, Option.some(outcome))),
+        Effect.tap((outcome) => Ref.set(report, Option.some(outcome)))
+      )
+
+    // Acquire: record last-good, then (stateful) undeploy and snapshot. If it fails halfway it
+    // undoes itself, since the release only runs after a successful acquire.
+    const prepare = Effect.gen(function*() {
+      yield* Effect.logInfo(`auto-upgrade ${from} -> ${to} (health-gated)`)
+      if (plan.fromHealthy) yield* state.setLastGood(app.name, from).pipe(within(app, "last-good write", SHORT_STEP))
+      else yield* Effect.logWarning(`${from} was not healthy before the upgrade: last-good not advanced`)
+      if (!app.stateful) return
+      const volumes = yield* docker.stackVolumes(app.stack).pipe(within(app, "volume list", SHORT_STEP))
+      yield* Ref.update(progress, (p) => ({ ...p, volumes }))
+      yield* Effect.logInfo(`undeploy for a snapshot of ${volumes.length} volume(s)`)
+      yield* apps.undeploy(app).pipe(within(app, "undeploy", app.deployTimeout))
+      yield* Ref.update(progress, (p) => ({ ...p, undeployed: true }))
+      const meta = yield* snapshots.take(app, from, volumes).pipe(within(app, "snapshot", SNAPSHOT_STEP))
+      yield* Ref.update(progress, (p) => ({ ...p, snapshot: Option.some(meta) }))
+    }).pipe(Effect.tapErrorCause(undo))
+
+    const transaction = Effect.scoped(
+      Effect.gen(function*() {
+        yield* Effect.acquireRelease(prepare, (_, exit) => Exit.isFailure(exit) ? undo(exit.cause) : Effect.void)
+        yield* Ref.update(progress, (p) => ({ ...p, deployAttempted: true }))
+        yield* deployAndWait(app, to)
+        yield* state.setLastGood(app.name, to).pipe(within(app, "last-good write", SHORT_STEP))
+        yield* Effect.logInfo(`upgrade healthy: committed last-good ${to}`)
+      })
+    )
+    return yield* transaction.pipe(
+      Effect.as(Outcome.upgraded({ from, to })),
+      Effect.catchAll((e) =>
+        Ref.get(rolledBack).pipe(Effect.map(Option.getOrElse(() => Outcome.failed({ reason: e.message }))))
+      )
+    )
+  })
+
+/** A hold: write the alert once per (reason, target), then stay put. */
+const hold = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Hold" }>) =>
+  Effect.gen(function*() {
+    const state = yield* State
+    const outcome = (() => {
+      switch (plan.reason) {
+        case "major":
+          return Outcome["held-major"]({ from: plan.from, to: plan.to })
+        case "manual-migration":
+          return Outcome["held-manual-migration"]({
+            from: plan.from,
+            to: plan.to,
+            versions: plan.warnings.map((w) => w.version)
+          })
+        case "policy":
+          return Outcome["held-policy"]({ from: plan.from, to: plan.to, policy: plan.policy })
+        case "unknown-version":
+          return Outcome["held-unknown-version"]({ from: plan.from, to: plan.to })
+      }
+    })()
+    const previous = yield* state.hold(app.name).pipe(within(app, "hold read", SHORT_STEP))
+    const already = Option.exists(
+      previous,
+      (h) => h.reason === outcome._tag && h.to === plan.to && h.from === plan.from
+    )
+    if (already) {
+      yield* Effect.logInfo(`${outcome._tag} ${plan.from} -> ${plan.to}: already alerted, still holding`)
+      return outcome
+    }
+    const notes = plan.reason === "manual-migration" ? plan.warnings : plan.notes
+    yield* writeAlert(app, outcome._tag, {
+      current: plan.from,
+      latest: plan.to,
+      ...(plan.reason === "policy" ? { policy: plan.policy } : {}),
+      ...(plan.reason === "manual-migration"
+        ? { versions: plan.warnings.map((w) => w.version), markers: plan.warnings.map((w) => w.marker) }
+        : {}),
+      release_notes: notesText(notes)
+    })
+    const now = yield* Clock.currentTimeMillis
+    yield* state.setHold(
+      app.name,
+      Option.some(new HoldRecord({ reason: outcome._tag, from: plan.from, to: plan.to, ts: timestamp(now) }))
+    ).pipe(within(app, "hold write", SHORT_STEP))
+    return outcome
+  })
+
+/** Forget an alerted hold once the app has moved past it. */
+const clearHold = (app: AppSpec) =>
+  Effect.gen(function*() {
+    const state = yield* State
+    const previous = yield* state.hold(app.name).pipe(within(app, "hold read", SHORT_STEP))
+    if (Option.isSome(previous)) {
+      yield* state.setHold(app.name, Option.none()).pipe(within(app, "hold write", SHORT_STEP))
+    }
+  })
+
+/** Is the running app healthy within its settle time? (The original waited 60 s.) */
+const settled = (app: AppSpec, version: string) =>
+  Effect.gen(function*() {
+    const since = yield* Clock.currentTimeMillis
+    return yield* waitHealthy(app, { version, timeout: app.health.settle, since }).pipe(
+      Effect.as(true),
+      Effect.catchTag("HealthGateFailed", (e) => Effect.logWarning(e.message).pipe(Effect.as(false)))
+    )
+  })
+
+/**
+ * Reconcile one app. Fails (typed) only when something goes wrong before anything was changed;
+ * everything after the first change ends as an {@link Outcome}.
+ */
+export const reconcile = (app: AppSpec, options: ReconcileOptions = {}, report?: Ref.Ref<Option.Option<Outcome>>) =>
+  Effect.gen(function*() {
+    const apps = yield* Apps
+    const recipes = yield* Recipes
+    const docker = yield* Docker
+    const state = yield* State
+    const reported = report ?? (yield* Ref.make(Option.none<Outcome>()))
+
+    yield* apps.ensureServer(app.server).pipe(within(app, "server", SHORT_STEP))
+    if (options.skipFetch) yield* Effect.logInfo(`skip fetch: using the local ${app.recipe} recipe clone as it is`)
+    else yield* recipes.fetch(app.recipe).pipe(within(app, "fetch", SHORT_STEP))
+    const tags = yield* recipes.tags(app.recipe).pipe(within(app, "tags", SHORT_STEP))
+
+    // The env file: created at the latest version when the app has never been set up.
+    let env = yield* apps.readEnv(app).pipe(within(app, "env read", SHORT_STEP))
+    if (Option.isNone(env)) {
+      const first = Plan.classify({ deployed: false, current: Option.none(), tags, policy: app.upgrade })
+      if (first._tag !== "FreshDeploy") return Outcome.failed({ reason: `recipe ${app.recipe} has no version tags` })
+      yield* apps.create(app, first.version.tag).pipe(within(app, "app new", SHORT_STEP))
+      env = yield* apps.readEnv(app).pipe(within(app, "env read", SHORT_STEP))
+    }
+    const appEnv = yield* Option.match(env, {
+      onNone: () =>
+        Effect.fail(
+          new AbraError({ app: app.name, operation: "app new", message: `app new left no env file for ${app.domain}` })
+        ),
+      onSome: Effect.succeed
+    })
+
+    const present = yield* docker.secrets(app.stack).pipe(within(app, "secret list", SHORT_STEP))
+    const missing = missingSecrets(app.stack, appEnv.secrets, present)
+    if (missing.length > 0) {
+      yield* Effect.logInfo(`generate missing secrets: ${missing.join(", ")}`)
+      yield* apps.generateSecrets(app).pipe(within(app, "secret generate", SHORT_STEP))
+    }
+
+    const deployed = yield* docker.isDeployed(app.stack).pipe(within(app, "deployed check", SHORT_STEP))
+    const current = Option.isSome(appEnv.pinned) || !deployed
+      ? appEnv.pinned
+      : yield* docker.deployedVersion(app.stack).pipe(within(app, "deployed version", SHORT_STEP))
+    const facts: Plan.Facts = { deployed, current, tags, policy: app.upgrade }
+    const stage = Plan.classify(facts)
+
+    // Read the notes of every version being skipped, not only the target's.
+    const notes = new Map<string, string>()
+    if (stage._tag === "Candidate") {
+      for (const v of stage.skipped) {
+        const text = yield* recipes.releaseNotes(app.recipe, v.tag).pipe(within(app, "release notes", SHORT_STEP))
+        if (Option.isSome(text)) notes.set(v.tag, text.value)
+      }
+    }
+    const healthy = Plan.needsHealth(facts, stage, notes)
+      ? yield* settled(app, Option.getOrElse(current, () => "unknown"))
+      : false
+    const plan = Plan.plan(facts, stage, { healthy, notes })
+    yield* Effect.logInfo(`plan: ${plan._tag}`)
+
+    return yield* Plan.Plan.$match(plan, {
+      Fail: ({ reason }) => Effect.succeed(Outcome.failed({ reason: `recipe ${app.recipe}: ${reason}` })),
+      Hold: (p) => hold(app, p),
+      Noop: ({ version }) =>
+        Effect.gen(function*() {
+          yield* state.setLastGood(app.name, version).pipe(within(app, "last-good write", SHORT_STEP))
+          yield* clearHold(app)
+          yield* Effect.logInfo(`already on latest ${version} and healthy: nothing to do`)
+          return Outcome["noop-healthy"]({ version })
+        }),
+      FreshDeploy: ({ version }) =>
+        Effect.gen(function*() {
+          yield* Effect.logInfo(`not deployed: fresh deploy of ${version}`)
+          const passed = yield* deployAndWait(app, version).pipe(Effect.either)
+          if (passed._tag === "Left") {
+            if (passed.left._tag !== "HealthGateFailed") return yield* passed.left
+            yield* writeAlert(app, "unhealthy-after-deploy", { version, error: passed.left.message })
+            return Outcome.unhealthy({ version })
+          }
+          yield* state.setLastGood(app.name, version).pipe(within(app, "last-good write", SHORT_STEP))
+          return Outcome["deployed-fresh"]({ version })
+        }),
+      Redeploy: ({ version }) =>
+        Effect.gen(function*() {
+          yield* Effect.logWarning(`on latest ${version} but unhealthy: redeploy`)
+          const passed = yield* deployAndWait(app, version).pipe(Effect.either)
+          if (passed._tag === "Left") {
+            yield* writeAlert(app, "unhealthy-on-latest", { version, error: passed.left.message })
+            return Outcome.unhealthy({ version })
+          }
+          yield* state.setLastGood(app.name, version).pipe(within(app, "last-good write", SHORT_STEP))
+          yield* clearHold(app)
+          return Outcome["redeployed-healthy"]({ version })
+        }),
+      Upgrade: (p) =>
+        Effect.gen(function*() {
+          const text = notesText([...notes].map(([version, n]) => ({ version, notes: n })))
+          const outcome = yield* upgrade(app, p, text, reported)
+          if (outcome._tag === "upgraded") yield* clearHold(app)
+          return outcome
+        })
+    })
+  }).pipe(Effect.annotateLogs({ app: app.name }), Effect.withSpan("reconcile", { attributes: { app: app.name } }))
+
+/**
+ * One full run for one app: reconcile, turn a failure before any change into the `failed`
+ * outcome, and record the run in the history, also when the run is interrupted.
+ */
+export const run = (app: AppSpec, options: ReconcileOptions = {}) =>
+  Effect.gen(function*() {
+    const state = yield* State
+    const startedAt = yield* Clock.currentTimeMillis
+    const report = yield* Ref.make(Option.none<Outcome>())
+    const record = (outcome: Outcome, interrupted: boolean) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((endedAt) =>
+          state.recordRun(
+            new RunRecord({
+              app: app.name,
+              outcome: outcome._tag,
+              detail: Outcome.$is("failed")(outcome) ? outcome.reason : "",
+              startedAt: new Date(startedAt).toISOString(),
+              endedAt: new Date(endedAt).toISOString(),
+              interrupted
+            })
+          )
+        ),
+        Effect.catchAll((e) => Effect.logError(`could not record the run: ${e.message}`))
+      )
+    const outcome = yield* reconcile(app, options, report).pipe(
+      Effect.catchAll((e) => Effect.logError(e.message).pipe(Effect.as(Outcome.failed({ reason: e.message })))),
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          const last = Option.getOrElse(yield* Ref.get(report), () => Outcome.failed({ reason: "interrupted" }))
+          yield* record(last, true)
+          if (options.onInterrupted) yield* options.onInterrupted(last)
+        })
+      )
+    )
+    yield* record(outcome, false)
+    return outcome
+  })
