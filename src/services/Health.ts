@@ -1,7 +1,7 @@
 /** Health: one HTTP probe of an app's health endpoint. Waiting and deciding live in the program. */
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import type { Effect } from "effect"
+import { Context, Schema } from "effect"
 import type { AppSpec } from "../domain/Config.js"
-import { SimulatedWorld, statusAt } from "../simulation/World.js"
 
 /** The probe got no HTTP answer at all (refused, reset, TLS failure, timeout). */
 export class HealthProbeError extends Schema.TaggedError<HealthProbeError>()("HealthProbeError", {
@@ -13,30 +13,3 @@ export class Health extends Context.Tag("warm-reconcile/Health")<Health, {
   /** One GET of the app's health endpoint: the HTTP status it answered. */
   readonly probe: (app: AppSpec) => Effect.Effect<number, HealthProbeError>
 }>() {}
-
-/**
- * In-memory health from the simulated world: what the deployed release answers at this moment of
- * the Clock. A stack that is not deployed is answered by the proxy with 404; a release that is
- * not up (starting, crash-looping) with 502.
- */
-export const layerTest: Layer.Layer<Health, never, SimulatedWorld> = Layer.effect(
-  Health,
-  Effect.gen(function*() {
-    const world = yield* SimulatedWorld
-    return Health.of({
-      probe: (app) =>
-        Effect.gen(function*() {
-          const a = yield* world.app(app.name)
-          const deployment = Option.getOrUndefined(a.deployment)
-          const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-          const status = deployment === undefined
-            ? 404
-            : statusAt(yield* world.release(app.recipe, deployment.version), deployment, now) ?? 502
-          yield* world.step("health", app.name, `GET https://${app.domain}${app.health.path} -> ${status}`).pipe(
-            Effect.mapError((fault) => new HealthProbeError({ domain: app.domain, message: fault.message }))
-          )
-          return status
-        })
-    })
-  })
-)

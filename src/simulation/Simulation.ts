@@ -3,13 +3,13 @@
  * that drives virtual time so a 15-minute health deadline passes in milliseconds.
  */
 import { Chunk, Clock, Effect, Fiber, Layer, Option, TestClock, TestContext } from "effect"
-import * as Alerts from "../services/Alerts.js"
-import * as Apps from "../services/Apps.js"
-import * as Docker from "../services/Docker.js"
-import * as Health from "../services/Health.js"
-import * as Recipes from "../services/Recipes.js"
-import * as Snapshots from "../services/Snapshots.js"
-import * as State from "../services/State.js"
+import * as Alerts from "./Alerts.js"
+import * as Apps from "./Apps.js"
+import * as Docker from "./Docker.js"
+import * as Health from "./Health.js"
+import * as Recipes from "./Recipes.js"
+import * as Snapshots from "./Snapshots.js"
+import * as State from "./State.js"
 import * as World from "./World.js"
 
 /** Every service in memory, over a world the caller already holds (to inspect it afterwards). */

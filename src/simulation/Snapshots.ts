@@ -1,0 +1,78 @@
+/** In-memory Snapshots over the simulated world. */
+import { Clock, Effect, Layer, Option, Ref } from "effect"
+import type { AppSpec } from "../domain/Config.js"
+import type { StackVolume } from "../services/Docker.js"
+import { SnapshotError, SnapshotMeta, Snapshots } from "../services/Snapshots.js"
+import { type InjectedFault, SimulatedWorld } from "./World.js"
+
+const failure = (app: AppSpec, operation: "take" | "restore" | "show", message: string) =>
+  new SnapshotError({ app: app.name, operation, message: `snapshot ${operation} for ${app.name}: ${message}` })
+
+const fromFault = (app: AppSpec, operation: "take" | "restore" | "show") => (fault: InjectedFault) =>
+  failure(app, operation, fault.message)
+
+/** In-memory snapshots of the simulated world's volumes. */
+export const layerTest: Layer.Layer<Snapshots, never, SimulatedWorld> = Layer.effect(
+  Snapshots,
+  Effect.gen(function*() {
+    const world = yield* SimulatedWorld
+    const volumeName = (app: AppSpec, v: StackVolume) => v.name.slice(app.stack.length + 1)
+    const metaOf = (app: AppSpec, version: string, at: number, volumes: ReadonlyArray<string>) =>
+      new SnapshotMeta({
+        recipe: app.recipe,
+        domain: app.domain,
+        version,
+        ts: new Date(at).toISOString(),
+        volumes: volumes.map((v) => `${app.stack}_${v}`),
+        sha256: {}
+      })
+    return Snapshots.of({
+      take: (app, version, volumes) =>
+        Effect.gen(function*() {
+          yield* world.step("snapshot", app.name, `snapshot ${volumes.length} volume(s) as ${version}`, version).pipe(
+            Effect.mapError(fromFault(app, "take"))
+          )
+          const a = yield* world.app(app.name)
+          if (Option.isSome(a.deployment)) return yield* failure(app, "take", "refused: the app is still deployed")
+          const at = yield* Clock.currentTimeMillis
+          const names = volumes.map((v) => volumeName(app, v))
+          const copy = new Map(names.flatMap((n) => {
+            const files = a.volumes.get(n)
+            return files ? [[n, new Map(files)] as const] : []
+          }))
+          yield* Ref.update(world.state, (s) => ({
+            ...s,
+            snapshots: new Map([...s.snapshots, [app.name, { version, at, volumes: copy }]])
+          }))
+          return metaOf(app, version, at, names)
+        }),
+      restore: (app, volumes) =>
+        Effect.gen(function*() {
+          yield* world.step("restore", app.name, `restore ${volumes.length} volume(s)`).pipe(
+            Effect.mapError(fromFault(app, "restore"))
+          )
+          const s = yield* Ref.get(world.state)
+          const snapshot = s.snapshots.get(app.name)
+          if (!snapshot) return yield* failure(app, "restore", "there is no snapshot to restore")
+          const a = yield* world.app(app.name)
+          if (Option.isSome(a.deployment)) return yield* failure(app, "restore", "refused: the app is still deployed")
+          yield* world.updateApp(app.name, (a) => ({
+            ...a,
+            volumes: new Map([...a.volumes, ...[...snapshot.volumes].map(([n, f]) => [n, new Map(f)] as const)])
+          }))
+          return metaOf(app, snapshot.version, snapshot.at, [...snapshot.volumes.keys()])
+        }),
+      show: (app) =>
+        world.step("snapshot-show", app.name, "read snapshot meta").pipe(
+          Effect.mapError(fromFault(app, "show")),
+          Effect.zipRight(Ref.get(world.state)),
+          Effect.map((s) =>
+            Option.map(
+              Option.fromNullable(s.snapshots.get(app.name)),
+              (snap) => metaOf(app, snap.version, snap.at, [...snap.volumes.keys()])
+            )
+          )
+        )
+    })
+  })
+)

@@ -1,0 +1,53 @@
+/** In-memory State over the simulated world. */
+import { Effect, Layer, Option, Ref } from "effect"
+import { State, StateError } from "../services/State.js"
+import { SimulatedWorld } from "./World.js"
+
+/** In-memory state, kept in the simulated world. */
+export const layerTest: Layer.Layer<State, never, SimulatedWorld> = Layer.effect(
+  State,
+  Effect.gen(function*() {
+    const world = yield* SimulatedWorld
+    const fail = Effect.mapError((fault: { message: string }) => new StateError({ message: fault.message }))
+    return State.of({
+      lastGood: (app) =>
+        world.step("last-good-read", app, "read last_good").pipe(
+          fail,
+          Effect.zipRight(Ref.get(world.state)),
+          Effect.map((s) => Option.fromNullable(s.lastGood.get(app)))
+        ),
+      setLastGood: (app, version) =>
+        world.step("last-good-write", app, `last_good := ${version}`, version).pipe(
+          fail,
+          Effect.zipRight(
+            Ref.update(world.state, (s) => ({ ...s, lastGood: new Map([...s.lastGood, [app, version]]) }))
+          )
+        ),
+      hold: (app) =>
+        world.step("hold-read", app, "read hold").pipe(
+          fail,
+          Effect.zipRight(Ref.get(world.state)),
+          Effect.map((s) => Option.fromNullable(s.holds.get(app)))
+        ),
+      setHold: (app, hold) =>
+        world.step(
+          "hold-write",
+          app,
+          Option.match(hold, { onNone: () => "clear hold", onSome: (h) => `hold ${h.reason} ${h.to}` })
+        )
+          .pipe(
+            fail,
+            Effect.zipRight(Ref.update(world.state, (s) => {
+              const holds = new Map(s.holds)
+              Option.match(hold, { onNone: () => holds.delete(app), onSome: (h) => holds.set(app, h) })
+              return { ...s, holds }
+            }))
+          ),
+      recordRun: (run) =>
+        world.step("history", run.app, `history += ${run.outcome}`).pipe(
+          fail,
+          Effect.zipRight(Ref.update(world.state, (s) => ({ ...s, history: [...s.history, run] })))
+        )
+    })
+  })
+)
