@@ -17,6 +17,11 @@ export const DurationSetting = Schema.transformOrFail(
           ? ParseResult.succeed(Duration.seconds(input))
           : ParseResult.fail(new ParseResult.Type(ast, input, `expected a number of seconds >= 0, got ${input}`))
       }
+      if (input.trim().startsWith("-")) {
+        return ParseResult.fail(
+          new ParseResult.Type(ast, input, `expected a duration >= 0, got ${JSON.stringify(input)}`)
+        )
+      }
       return Option.match(Duration.decodeUnknown(input.trim()), {
         onNone: () =>
           ParseResult.fail(
@@ -40,7 +45,12 @@ export const AppName = Schema.String.pipe(
   }),
   Schema.filter((s) => !s.includes("..") || "an app name may not contain '..'"),
   Schema.brand("AppName")
-)
+).annotations({
+  message: () => ({
+    message: "an app name is letters, digits, '.', '_' or '-', starts with a letter or digit, and holds no '..' or '/'",
+    override: true
+  })
+})
 export type AppName = typeof AppName.Type
 
 const Domain = Schema.String.pipe(
@@ -84,7 +94,18 @@ export class AppConfig extends Schema.Class<AppConfig>("AppConfig")({
   }),
   /** Stateful apps are undeployed and their volumes snapshotted before an upgrade. Safe default. */
   stateful: Schema.optionalWith(Schema.Boolean, { default: () => true }),
-  upgrade: Schema.optionalWith(UpgradePolicy, { default: () => "minor" as const }),
+  upgrade: Schema.optionalWith(
+    UpgradePolicy.annotations({
+      message: (issue) => ({
+        message: `expected one of "minor", "patch" or "none", got ${
+          "actual" in issue ? JSON.stringify(issue.actual) : "something else"
+        }`,
+        // Without override the formatter reports only the first literal it tried.
+        override: true
+      })
+    }),
+    { default: () => "minor" as const }
+  ),
   deployTimeout: Schema.optionalWith(DurationSetting, { default: () => Duration.minutes(15) }),
   health: Schema.optionalWith(HealthConfig, { default: () => HealthConfig.make({}) })
 }) {}
@@ -120,7 +141,9 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
 }) {}
 
 const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
-  path.length === 0 ? "(top level)" : path.map((k) => typeof k === "number" ? `[${k}]` : String(k)).join(".")
+  path.length === 0
+    ? "(top level)"
+    : path.map((k, i) => typeof k === "number" ? `[${k}]` : `${i === 0 ? "" : "."}${String(k)}`).join("")
 
 export const decodeConfig = (input: unknown, source = "config"): Either.Either<Config, ConfigError> =>
   Schema.decodeUnknownEither(Config, { errors: "first", onExcessProperty: "error" })(input).pipe(

@@ -6,7 +6,7 @@
  * (a deployed app) and reads the release notes of the versions being skipped (an upgrade
  * candidate); {@link plan} decides.
  */
-import { Data, Option } from "effect"
+import { Data, Option, Order } from "effect"
 import { allows, type UpgradePolicy } from "./Policy.js"
 import { type MigrationWarning, migrationWarnings } from "./ReleaseNotes.js"
 import * as Version from "./Version.js"
@@ -46,7 +46,10 @@ export const classify = (facts: Facts): Stage => {
     return Stage.FreshDeploy({ version: Option.getOrElse(current, () => latest.value) })
   }
   if (Option.isNone(current)) return Stage.UnknownCurrent({ latest: latest.value, current: facts.current })
-  if (Version.bump(current.value, latest.value) === "none") return Stage.OnLatest({ version: current.value })
+  // On or past the latest release (a pin newer than any tag counts as on latest, never a downgrade).
+  if (Order.lessThanOrEqualTo(Version.order)(latest.value, current.value)) {
+    return Stage.OnLatest({ version: current.value })
+  }
   return Stage.Candidate({
     from: current.value,
     to: latest.value,
