@@ -1,0 +1,244 @@
+/**
+ * Live Docker: read-only queries to the Docker Engine API over its unix socket.
+ *
+ * HTTP over the socket goes through the Effect HttpClient on an undici Agent with
+ * `connect: { socketPath }` (the same client stack as the Health probe): interruption aborts the
+ * request, and bodies are decoded with Schema, with no hand-written HTTP framing.
+ */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import type { HttpClientError, HttpClientResponse } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import * as Undici from "@effect/platform-node/Undici"
+import { Config, Duration, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { Docker, DockerApiError, DockerUnavailable, type FailedTask } from "../services/Docker.js"
+
+export const defaultSocket = "/var/run/docker.sock"
+
+/** Engine 20.10 speaks 1.41; newer engines still accept it. */
+const apiVersion = "v1.41"
+
+export interface DockerOptions {
+  /** Per-request limit; 30 seconds by default. */
+  readonly timeout?: Duration.DurationInput
+}
+
+/** The socket path a `DOCKER_HOST` value names, or why it cannot be used. */
+export const socketFromDockerHost = (dockerHost: string | undefined): Either.Either<string, DockerUnavailable> => {
+  const value = dockerHost?.trim() ?? ""
+  if (value === "") return Either.right(defaultSocket)
+  if (value.startsWith("unix://") && value.length > "unix://".length) {
+    return Either.right(value.slice("unix://".length))
+  }
+  return Either.left(
+    new DockerUnavailable({
+      socket: value,
+      message: `DOCKER_HOST=${value} is not supported: only a unix socket (unix:///path/to/docker.sock) ` +
+        `can be used; unset DOCKER_HOST to use ${defaultSocket}`
+    })
+  )
+}
+
+const StackLabel = "com.docker.stack.namespace"
+
+const Services = Schema.Array(Schema.Struct({
+  Spec: Schema.Struct({
+    Name: Schema.String,
+    Labels: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.String })))
+  })
+}))
+
+const Volumes = Schema.Struct({
+  Volumes: Schema.NullOr(Schema.Array(Schema.Struct({ Name: Schema.String, Mountpoint: Schema.String })))
+})
+
+const Secrets = Schema.Array(Schema.Struct({ Spec: Schema.Struct({ Name: Schema.String }) }))
+
+const Tasks = Schema.Array(Schema.Struct({
+  /** RFC 3339 with nanoseconds; milliseconds are enough here. */
+  CreatedAt: Schema.Date,
+  Status: Schema.Struct({
+    State: Schema.String,
+    Err: Schema.optional(Schema.NullOr(Schema.String)),
+    ContainerStatus: Schema.optional(Schema.NullOr(Schema.Struct({
+      ExitCode: Schema.optional(Schema.NullOr(Schema.Number))
+    })))
+  })
+}))
+
+const ErrorBody = Schema.parseJson(Schema.Struct({ message: Schema.String }))
+
+/** A task that ended badly: failed or rejected, or stopped with a non-zero exit code. */
+const isFailed = (state: string, exitCode: Option.Option<number>): boolean =>
+  state === "failed" || state === "rejected" ||
+  ((state === "shutdown" || state === "complete") && Option.exists(exitCode, (code) => code !== 0))
+
+/** The first few decoding issues on one line, e.g. `[0].Spec.Name: is missing`. */
+const describeParseError = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error).slice(0, 3).map((issue) => {
+    const path = issue.path.map((key) => typeof key === "number" ? `[${key}]` : `.${String(key)}`).join("")
+    return path === "" ? issue.message : `${path}: ${issue.message}`
+  }).join("; ")
+
+/** The innermost error code (`ENOENT`, `ECONNREFUSED`, ...) of a transport failure. */
+const transportCode = (cause: unknown): string => {
+  let current: unknown = cause
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string") return code
+    if (current.cause === undefined) return current.message
+    current = current.cause
+  }
+  return String(current)
+}
+
+const describeCause = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
+const unreachableHint = (code: string): string =>
+  code === "EACCES" || code === "EPERM"
+    ? "may this user use Docker (root or the docker group)?"
+    : "is dockerd running?"
+
+export const make = (socketPath: string, options: DockerOptions = {}) =>
+  Effect.gen(function*() {
+    const requestTimeout = Duration.decode(options.timeout ?? Duration.seconds(30))
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() => new Undici.Agent({ connect: { socketPath } })),
+      (agent) => Effect.promise(() => agent.destroy())
+    )
+    const client = NodeHttpClient.makeUndici(agent).pipe(HttpClient.withTracerPropagation(false))
+
+    const unavailable = (error: HttpClientError.RequestError) => {
+      const code = transportCode(error.cause)
+      return new DockerUnavailable({
+        socket: socketPath,
+        message: `cannot reach the Docker socket ${socketPath} (${code}): ${unreachableHint(code)}`
+      })
+    }
+
+    const apiError = (response: HttpClientResponse.HttpClientResponse, path: string) =>
+      response.text.pipe(
+        Effect.orElseSucceed(() => ""),
+        Effect.map((text) =>
+          new DockerApiError({
+            status: response.status,
+            message: `Docker Engine API GET ${path} answered ${response.status}: ${
+              Option.match(Schema.decodeUnknownOption(ErrorBody)(text), {
+                onNone: () => text.trim() === "" ? "(no message)" : text.trim().slice(0, 500),
+                onSome: (body) => body.message
+              })
+            }`
+          })
+        ),
+        Effect.flatMap(Effect.fail)
+      )
+
+    /** GET one Engine API list with `filters`, decoded with `schema`. */
+    const list = <A, I>(path: string, filters: Record<string, ReadonlyArray<string>>, schema: Schema.Schema<A, I>) =>
+      Effect.gen(function*() {
+        const request = HttpClientRequest.get(`http://docker/${apiVersion}${path}`, {
+          urlParams: { filters: JSON.stringify(filters) }
+        })
+        const response = yield* client.execute(request)
+        if (response.status >= 400) return yield* apiError(response, path)
+        const text = yield* response.text
+        return yield* Schema.decodeUnknown(Schema.parseJson(schema))(text).pipe(
+          Effect.mapError((error) =>
+            new DockerApiError({
+              status: response.status,
+              message: `unexpected answer from the Docker Engine to GET ${path}: ${describeParseError(error)}`
+            })
+          )
+        )
+      }).pipe(
+        Effect.timeoutFail({
+          duration: requestTimeout,
+          onTimeout: () =>
+            new DockerUnavailable({
+              socket: socketPath,
+              message: `the Docker Engine on ${socketPath} did not answer GET ${path} within ${
+                Duration.format(requestTimeout)
+              }: is dockerd overloaded or stuck?`
+            })
+        }),
+        Effect.catchTags({
+          RequestError: (error) => Effect.fail(unavailable(error)),
+          ResponseError: (error) =>
+            Effect.fail(
+              new DockerApiError({
+                status: error.response.status,
+                message: `reading the Docker Engine's answer to GET ${path} failed: ${describeCause(error.cause)}`
+              })
+            )
+        })
+      )
+
+    const byStack = (stack: string) => ({ label: [`${StackLabel}=${stack}`] })
+
+    const isDeployed = Effect.fn("Docker.isDeployed")(function*(stack: string) {
+      const services = yield* list("/services", byStack(stack), Services)
+      return services.length > 0
+    })
+
+    const deployedVersion = Effect.fn("Docker.deployedVersion")(function*(stack: string) {
+      const services = yield* list("/services", byStack(stack), Services)
+      return Option.fromNullable(
+        services.find((s) => s.Spec.Name === `${stack}_app`)?.Spec.Labels?.[`coop-cloud.${stack}.version`]
+      )
+    })
+
+    const stackVolumes = Effect.fn("Docker.stackVolumes")(function*(stack: string) {
+      const { Volumes: volumes } = yield* list("/volumes", byStack(stack), Volumes)
+      return (volumes ?? []).map((v) => ({ name: v.Name, mountpoint: v.Mountpoint }))
+    })
+
+    const secrets = Effect.fn("Docker.secrets")(function*(stack: string) {
+      const found = yield* list("/secrets", byStack(stack), Secrets)
+      return found.map((s) => s.Spec.Name)
+    })
+
+    const failedTasks = Effect.fn("Docker.failedTasks")(function*(stack: string, since: number) {
+      const service = `${stack}_app`
+      const tasks = yield* list("/tasks", { service: [service] }, Tasks).pipe(
+        // The engine resolves the service filter first: a stack that is not deployed has no tasks.
+        Effect.catchIf(
+          (error) => error._tag === "DockerApiError" && error.status === 404 && error.message.includes(service),
+          () => Effect.succeed([])
+        )
+      )
+      return tasks.flatMap((task): Array<FailedTask> => {
+        const exitCode = Option.fromNullable(task.Status.ContainerStatus?.ExitCode)
+        const at = task.CreatedAt.getTime()
+        return isFailed(task.Status.State, exitCode) && at >= since
+          ? [{ state: task.Status.State, exitCode, error: task.Status.Err ?? "", at }]
+          : []
+      })
+    })
+
+    return Docker.of({ isDeployed, deployedVersion, stackVolumes, secrets, failedTasks })
+  })
+
+/** Docker on the Engine API at `socketPath`. */
+export const layerSocket = (socketPath: string, options?: DockerOptions): Layer.Layer<Docker> =>
+  Layer.scoped(Docker, make(socketPath, options))
+
+/** Every method fails with the same error: the configuration names no usable socket. */
+const unusable = (error: DockerUnavailable) =>
+  Docker.of({
+    isDeployed: () => Effect.fail(error),
+    deployedVersion: () => Effect.fail(error),
+    stackVolumes: () => Effect.fail(error),
+    secrets: () => Effect.fail(error),
+    failedTasks: () => Effect.fail(error)
+  })
+
+/** Docker on the socket `DOCKER_HOST` names (`unix:///path`), else `/var/run/docker.sock`. */
+export const layer: Layer.Layer<Docker> = Layer.scoped(
+  Docker,
+  Effect.gen(function*() {
+    const dockerHost = yield* Config.option(Config.string("DOCKER_HOST")).pipe(Effect.orDie)
+    return yield* Either.match(socketFromDockerHost(Option.getOrUndefined(dockerHost)), {
+      onLeft: (error) => Effect.succeed(unusable(error)),
+      onRight: (socket) => make(socket)
+    })
+  })
+)
