@@ -37,7 +37,11 @@ const teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => void) =
   } else if (Option.isNone(failure)) {
     process.stderr.write(`warm-reconcile: internal error: ${Cause.pretty(exit.cause)}\n`)
   }
-  onExit(usage || Option.exists(failure, (e) => (e as { _tag?: string })._tag === "UnknownScenario") ? 2 : 1)
+  const badInput = Option.exists(
+    failure,
+    (e) => ["UnknownScenario", "ConfigError"].includes((e as { _tag?: string })._tag ?? "")
+  )
+  onExit(usage || badInput ? 2 : 1)
 }
 
 run(process.argv).pipe(

@@ -1,17 +1,12 @@
 /**
- * The command line. `simulate` rehearses on the simulated world; `reconcile` and `plan` on the
- * live layers join it as further subcommands of the same root.
+ * The command line: `reconcile`, `plan` and `snapshot` on the live layers; `simulate` rehearses on
+ * the simulated world.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Clock, Effect } from "effect"
 import { DEFAULT_SCENARIO } from "../simulation/Scenarios.js"
+import { planCommand, reconcileCommand, setExitCode, snapshotCommand } from "./Live.js"
 import { listScenarios, simulate } from "./Simulate.js"
-
-/** Set the process's exit code without ending it, so that finalizers and output flush first. */
-export const setExitCode = (code: number) =>
-  Effect.sync(() => {
-    process.exitCode = code
-  })
 
 const json = Options.boolean("json").pipe(Options.withDescription("print one JSON object per app instead of text"))
 
@@ -38,7 +33,7 @@ const simulateCommand = Command.make(
 
 export const root = Command.make("warm-reconcile").pipe(
   Command.withDescription("Keeps abra apps up to date: safety gate before, health gate after, rollback with data."),
-  Command.withSubcommands([simulateCommand])
+  Command.withSubcommands([reconcileCommand, planCommand, simulateCommand, snapshotCommand])
 )
 
 export const run = Command.run(root, { name: "warm-reconcile", version: "0.1.0" })

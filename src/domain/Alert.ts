@@ -6,6 +6,7 @@ export const AlertReason = Schema.Literal(
   "held-manual-migration",
   "held-policy",
   "held-unknown-version",
+  "held-failed-release",
   "rollback",
   "rollback-failed",
   "unhealthy-on-latest",

@@ -11,6 +11,8 @@ export type Outcome = Data.TaggedEnum<{
   "held-manual-migration": { readonly from: string; readonly to: string; readonly versions: ReadonlyArray<string> }
   "held-policy": { readonly from: string; readonly to: string; readonly policy: string }
   "held-unknown-version": { readonly from: string; readonly to: string }
+  /** `to` was tried and rolled back before; it is not retried until a newer release appears. */
+  "held-failed-release": { readonly from: string; readonly to: string }
   upgraded: { readonly from: string; readonly to: string }
   /** The upgrade to `attempted` failed; `lastGood` runs again, healthy, with its data restored. */
   "rolled-back": { readonly attempted: string; readonly lastGood: string; readonly reason: string }
@@ -33,6 +35,7 @@ export const detail = (outcome: Outcome): string => {
     case "held-manual-migration":
     case "held-policy":
     case "held-unknown-version":
+    case "held-failed-release":
     case "upgraded":
       return `${outcome.from}->${outcome.to}`
     case "rolled-back":

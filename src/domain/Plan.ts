@@ -57,7 +57,7 @@ export const classify = (facts: Facts): Stage => {
   })
 }
 
-export type HoldReason = "major" | "manual-migration" | "policy" | "unknown-version"
+export type HoldReason = "major" | "manual-migration" | "policy" | "failed-release" | "unknown-version"
 
 export type Plan = Data.TaggedEnum<{
   FreshDeploy: { readonly version: string }
@@ -83,6 +83,8 @@ export interface Observed {
   readonly healthy: boolean
   /** Release notes by version tag, for the versions being skipped (absent = no notes). */
   readonly notes: ReadonlyMap<string, string>
+  /** A target that was tried and rolled back before: not retried until a newer release appears. */
+  readonly failedRelease?: string | undefined
 }
 
 export const plan = (facts: Facts, stage: Stage, observed: Observed): Plan =>
@@ -102,7 +104,7 @@ export const plan = (facts: Facts, stage: Stage, observed: Observed): Plan =>
       }),
     Candidate: (candidate) =>
       Option.getOrElse(
-        gate(facts.policy, candidate, observed.notes),
+        gate(facts.policy, candidate, observed.notes, observed.failedRelease),
         () => Plan.Upgrade({ from: candidate.from.tag, to: candidate.to.tag, fromHealthy: observed.healthy })
       )
   })
@@ -118,7 +120,8 @@ type Candidate = Extract<Stage, { _tag: "Candidate" }>
 export const gate = (
   policy: UpgradePolicy,
   { from, skipped, to }: Candidate,
-  notesByVersion: ReadonlyMap<string, string>
+  notesByVersion: ReadonlyMap<string, string>,
+  failedRelease?: string
 ): Option.Option<Hold> => {
   const notesOf = (v: string) => notesByVersion.get(v)
   const notes = skipped.flatMap((v) => {
@@ -132,11 +135,18 @@ export const gate = (
   if (bump === "major") return hold("major")
   if (warnings.length > 0) return hold("manual-migration")
   if (!allows(policy, bump)) return hold("policy")
+  // Retrying a release that already failed would cost the same downtime and rollback every night.
+  if (failedRelease === to.tag) return hold("failed-release")
   return Option.none()
 }
 
 /** Is a health probe of the running app needed before {@link plan} can decide? */
-export const needsHealth = (facts: Facts, stage: Stage, notesByVersion: ReadonlyMap<string, string>): boolean =>
+export const needsHealth = (
+  facts: Facts,
+  stage: Stage,
+  notesByVersion: ReadonlyMap<string, string>,
+  failedRelease?: string
+): boolean =>
   facts.deployed &&
   (stage._tag === "OnLatest" ||
-    (stage._tag === "Candidate" && Option.isNone(gate(facts.policy, stage, notesByVersion))))
+    (stage._tag === "Candidate" && Option.isNone(gate(facts.policy, stage, notesByVersion, failedRelease))))

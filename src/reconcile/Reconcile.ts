@@ -202,7 +202,8 @@ const upgrade = (
     const undo = (cause: Cause.Cause<unknown>) =>
       rollback(app, from, to, notes, progress, cause).pipe(
         Effect.tap((outcome) => Ref.set(rolledBack, Option.some(outcome))),
-        Effect.tap((outcome) => Ref.set(report, Option.some(outcome)))
+        Effect.tap((outcome) => Ref.set(report, Option.some(outcome))),
+        Effect.tap((outcome) => outcome._tag === "failed" ? Effect.void : rememberFailedRelease(app, from, to))
       )
 
     // Acquire: record last-good, then (stateful) undeploy and snapshot. If it fails halfway it
@@ -238,6 +239,23 @@ const upgrade = (
     )
   })
 
+/**
+ * Remember a release that was rolled back, so that the next runs hold it instead of failing on it
+ * again every night. The rollback alert already told a person, so the hold counts as alerted.
+ */
+const rememberFailedRelease = (app: AppSpec, from: string, to: string) =>
+  Effect.gen(function*() {
+    const state = yield* State
+    const now = yield* Clock.currentTimeMillis
+    yield* state.setHold(
+      app.name,
+      Option.some(new HoldRecord({ reason: "held-failed-release", from, to, ts: timestamp(now) }))
+    ).pipe(
+      within(app, "hold write", SHORT_STEP),
+      Effect.catchAll((e) => Effect.logError(`could not remember the failed release ${to}: ${e.message}`))
+    )
+  })
+
 /** A hold: write the alert once per (reason, target), then stay put. */
 const hold = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Hold" }>) =>
   Effect.gen(function*() {
@@ -256,6 +274,8 @@ const hold = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Hold" }>) =>
           return Outcome["held-policy"]({ from: plan.from, to: plan.to, policy: plan.policy })
         case "unknown-version":
           return Outcome["held-unknown-version"]({ from: plan.from, to: plan.to })
+        case "failed-release":
+          return Outcome["held-failed-release"]({ from: plan.from, to: plan.to })
       }
     })()
     const previous = yield* state.hold(app.name).pipe(within(app, "hold read", SHORT_STEP))
@@ -305,42 +325,60 @@ const settled = (app: AppSpec, version: string) =>
     )
   })
 
+/** What a reconcile saw before acting: the facts, the stage, the notes read, and the plan. */
+export interface Observation {
+  readonly facts: Plan.Facts
+  readonly stage: Plan.Stage
+  readonly notes: ReadonlyMap<string, string>
+  /** Did the running app answer healthy (only probed when the plan depends on it)? */
+  readonly healthy: boolean
+  readonly plan: Plan.Plan
+  /** Whether the app's env file existed (a read-only look does not create it). */
+  readonly envExists: boolean
+  readonly missingSecrets: ReadonlyArray<string>
+}
+
 /**
- * Reconcile one app. Fails (typed) only when something goes wrong before anything was changed;
- * everything after the first change ends as an {@link Outcome}.
+ * Gather the facts and plan. With `readOnly`, nothing is changed: no server is added, no env file
+ * is created and no secret generated (what would be done is reported instead).
  */
-export const reconcile = (app: AppSpec, options: ReconcileOptions = {}, report?: Ref.Ref<Option.Option<Outcome>>) =>
+export const observe = (app: AppSpec, options: ReconcileOptions & { readonly readOnly?: boolean } = {}) =>
   Effect.gen(function*() {
     const apps = yield* Apps
     const recipes = yield* Recipes
     const docker = yield* Docker
-    const state = yield* State
-    const reported = report ?? (yield* Ref.make(Option.none<Outcome>()))
+    const readOnly = options.readOnly ?? false
 
-    yield* apps.ensureServer(app.server).pipe(within(app, "server", SHORT_STEP))
+    if (!readOnly) yield* apps.ensureServer(app.server).pipe(within(app, "server", SHORT_STEP))
     if (options.skipFetch) yield* Effect.logInfo(`skip fetch: using the local ${app.recipe} recipe clone as it is`)
     else yield* recipes.fetch(app.recipe).pipe(within(app, "fetch", SHORT_STEP))
     const tags = yield* recipes.tags(app.recipe).pipe(within(app, "tags", SHORT_STEP))
 
     // The env file: created at the latest version when the app has never been set up.
     let env = yield* apps.readEnv(app).pipe(within(app, "env read", SHORT_STEP))
-    if (Option.isNone(env)) {
+    const envExists = Option.isSome(env)
+    if (Option.isNone(env) && !readOnly) {
       const first = Plan.classify({ deployed: false, current: Option.none(), tags, policy: app.upgrade })
-      if (first._tag !== "FreshDeploy") return Outcome.failed({ reason: `recipe ${app.recipe} has no version tags` })
-      yield* apps.create(app, first.version.tag).pipe(within(app, "app new", SHORT_STEP))
-      env = yield* apps.readEnv(app).pipe(within(app, "env read", SHORT_STEP))
+      if (first._tag === "FreshDeploy") {
+        yield* apps.create(app, first.version.tag).pipe(within(app, "app new", SHORT_STEP))
+        env = yield* apps.readEnv(app).pipe(within(app, "env read", SHORT_STEP))
+        if (Option.isNone(env)) {
+          return yield* new AbraError({
+            app: app.name,
+            operation: "app new",
+            message: `abra app new left no env file for ${app.domain}`
+          })
+        }
+      }
     }
-    const appEnv = yield* Option.match(env, {
-      onNone: () =>
-        Effect.fail(
-          new AbraError({ app: app.name, operation: "app new", message: `app new left no env file for ${app.domain}` })
-        ),
-      onSome: Effect.succeed
-    })
+    const appEnv = Option.getOrElse(
+      env,
+      () => ({ pinned: Option.none<string>(), secrets: [] as ReadonlyArray<string> })
+    )
 
     const present = yield* docker.secrets(app.stack).pipe(within(app, "secret list", SHORT_STEP))
     const missing = missingSecrets(app.stack, appEnv.secrets, present)
-    if (missing.length > 0) {
+    if (missing.length > 0 && !readOnly) {
       yield* Effect.logInfo(`generate missing secrets: ${missing.join(", ")}`)
       yield* apps.generateSecrets(app).pipe(within(app, "secret generate", SHORT_STEP))
     }
@@ -360,11 +398,27 @@ export const reconcile = (app: AppSpec, options: ReconcileOptions = {}, report?:
         if (Option.isSome(text)) notes.set(v.tag, text.value)
       }
     }
-    const healthy = Plan.needsHealth(facts, stage, notes)
+    const previousHold = yield* (yield* State).hold(app.name).pipe(within(app, "hold read", SHORT_STEP))
+    const failedRelease = Option.getOrUndefined(
+      Option.flatMap(previousHold, (h) => h.reason === "held-failed-release" ? Option.some(h.to) : Option.none())
+    )
+    const healthy = Plan.needsHealth(facts, stage, notes, failedRelease)
       ? yield* settled(app, Option.getOrElse(current, () => "unknown"))
       : false
-    const plan = Plan.plan(facts, stage, { healthy, notes })
+    const plan = Plan.plan(facts, stage, { healthy, notes, failedRelease })
     yield* Effect.logInfo(`plan: ${plan._tag}`)
+    return { facts, stage, notes, healthy, plan, envExists, missingSecrets: missing } satisfies Observation
+  })
+
+/**
+ * Reconcile one app. Fails (typed) only when something goes wrong before anything was changed;
+ * everything after the first change ends as an {@link Outcome}.
+ */
+export const reconcile = (app: AppSpec, options: ReconcileOptions = {}, report?: Ref.Ref<Option.Option<Outcome>>) =>
+  Effect.gen(function*() {
+    const state = yield* State
+    const reported = report ?? (yield* Ref.make(Option.none<Outcome>()))
+    const { notes, plan } = yield* observe(app, options)
 
     return yield* Plan.Plan.$match(plan, {
       Fail: ({ reason }) => Effect.succeed(Outcome.failed({ reason: `recipe ${app.recipe}: ${reason}` })),
@@ -405,6 +459,7 @@ export const reconcile = (app: AppSpec, options: ReconcileOptions = {}, report?:
           const text = notesText([...notes].map(([version, n]) => ({ version, notes: n })))
           const outcome = yield* upgrade(app, p, text, reported)
           if (outcome._tag === "upgraded") yield* clearHold(app)
+
           return outcome
         })
     })

@@ -120,6 +120,14 @@ describe("Plan.gate", () => {
     expect(Option.getOrThrow(hold).reason).toBe("manual-migration")
   })
 
+  it("holds a target that was rolled back before, but not a newer one", () => {
+    const c = candidate(running("1.0.0+1.0"))
+    expect(Option.getOrThrow(gate("minor", c, notesMap(), c.to.tag)).reason).toBe("failed-release")
+    expect(Option.isNone(gate("minor", c, notesMap(), "1.0.1+1.0"))).toBe(true)
+    // The other gates still come first: their alert says more than "it failed before".
+    expect(Option.getOrThrow(gate("patch", c, notesMap(), c.to.tag)).reason).toBe("policy")
+  })
+
   it("holds what the policy forbids when nothing else does", () => {
     const c = candidate(running("1.0.0+1.0"))
     expect(Option.getOrThrow(gate("patch", c, notesMap())).reason).toBe("policy")

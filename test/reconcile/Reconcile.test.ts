@@ -191,6 +191,39 @@ describe("upgrade and rollback", () => {
     }))
 })
 
+describe("a release that failed is not retried every night", () => {
+  it.effect("the next run holds the rolled-back target without a new alert; a newer release is tried", () =>
+    Effect.gen(function*() {
+      const w = yield* World.make(world(running("1.1.0+1.1"), broken()))
+      const first = yield* rehearse(app, w)
+      expect(first.outcome._tag).toBe("rolled-back")
+      const second = yield* rehearse(app, w)
+      expect(Outcome.format(second.outcome)).toBe("held-failed-release:1.1.0+1.1->1.2.0+1.2")
+      expect(second.world.alerts.map((a) => a.reason)).toEqual(["rollback"])
+      // No deploy in the second run: only the first run's attempt and its rollback.
+      const deploys = second.world.trace.filter((t) => t.step === "deploy")
+      expect(deploys.map((t) => t.detail)).toEqual([
+        "app deploy id.example.org 1.2.0+1.2",
+        "app deploy id.example.org 1.1.0+1.1"
+      ])
+      yield* Ref.update(w.state, (s) => ({
+        ...s,
+        recipes: new Map([["keycloak", { tags: ["1.1.0+1.1", "1.2.0+1.2", "1.2.1+1.2.1"] }]])
+      }))
+      const third = yield* rehearse(app, w)
+      expect(Outcome.format(third.outcome)).toBe("upgraded:1.1.0+1.1->1.2.1+1.2.1")
+      expect(third.world.holds.has(app.name)).toBe(false)
+    }))
+
+  it.effect("an interrupted upgrade also remembers its target", () =>
+    Effect.gen(function*() {
+      const w = yield* World.make(world(running("1.1.0+1.1"), broken()))
+      const first = yield* rehearse(app, w, { interruptAfter: "30 seconds" })
+      expect(first.interrupted).toBe(true)
+      expect(first.world.holds.get(app.name)).toMatchObject({ reason: "held-failed-release", to: "1.2.0+1.2" })
+    }))
+})
+
 describe("holds touch nothing", () => {
   const changes: ReadonlyArray<Step> = ["undeploy", "snapshot", "deploy", "restore", "app-new", "secrets-generate"]
 

@@ -1,0 +1,177 @@
+/** `reconcile`, `plan` and `snapshot` on the live layers. */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Logger, Option } from "effect"
+import type { AppSpec } from "../domain/Config.js"
+import * as Outcome from "../domain/Outcome.js"
+import * as Live from "../live/Live.js"
+import { observe, run } from "../reconcile/Reconcile.js"
+import { Apps } from "../services/Apps.js"
+import { Docker } from "../services/Docker.js"
+import { Snapshots } from "../services/Snapshots.js"
+import * as ConfigFile from "./ConfigFile.js"
+
+/** Set the process's exit code without ending it, so that finalizers and output flush first. */
+export const setExitCode = (code: number) =>
+  Effect.sync(() => {
+    process.exitCode = code
+  })
+
+const appArg = Args.text({ name: "app" }).pipe(Args.withDescription("the app's name in the config"))
+const configOption = Options.text("config").pipe(
+  Options.withDescription(`the JSON config file (default ${ConfigFile.DEFAULT_CONFIG})`),
+  Options.optional
+)
+const json = Options.boolean("json").pipe(Options.withDescription("print one JSON object per app instead of text"))
+const skipFetch = Options.boolean("skip-fetch").pipe(
+  Options.withDescription(
+    "use the local recipe clone as it is (also WARM_RECONCILE_SKIP_FETCH=1 or CCCI_SKIP_FETCH=1)"
+  )
+)
+
+const skipFetchFromEnv = () =>
+  process.env["WARM_RECONCILE_SKIP_FETCH"] === "1" || process.env["CCCI_SKIP_FETCH"] === "1"
+
+/** Logs on stderr, one logfmt line per event: stdout stays for results. */
+const logging = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+
+const withLive = <A, E, R>(loaded: ConfigFile.LoadedConfig, effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(
+    Effect.provide(Live.layer({ stateDir: loaded.config.stateDir, abraDir: loaded.abraDir })),
+    Effect.provide(logging)
+  )
+
+const printOutcome = (app: AppSpec, outcome: Outcome.Outcome, asJson: boolean, interrupted = false) =>
+  asJson
+    ? Console.log(JSON.stringify({
+      app: app.name,
+      outcome: outcome._tag,
+      detail: Outcome.detail(outcome),
+      result: Outcome.format(outcome),
+      exitCode: Outcome.exitCode(outcome),
+      interrupted
+    }))
+    : Console.log(Outcome.resultLine(outcome) + (interrupted ? " (interrupted)" : ""))
+
+export const reconcileCommand = Command.make(
+  "reconcile",
+  { app: appArg, config: configOption, skipFetch, json },
+  (args) =>
+    Effect.gen(function*() {
+      const loaded = yield* ConfigFile.load(args.config)
+      const app = yield* ConfigFile.findApp(loaded, args.app)
+      const outcome = yield* withLive(
+        loaded,
+        run(app, {
+          skipFetch: args.skipFetch || skipFetchFromEnv(),
+          onInterrupted: (o) => printOutcome(app, o, args.json, true)
+        })
+      )
+      yield* printOutcome(app, outcome, args.json)
+      yield* setExitCode(Outcome.exitCode(outcome))
+    })
+).pipe(Command.withDescription("Converge one app to the latest safe version, health-gated, with rollback."))
+
+const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): string => {
+  const p = o.plan
+  switch (p._tag) {
+    case "FreshDeploy":
+      return `fresh deploy of ${p.version}${o.envExists ? "" : " (abra app new first)"}`
+    case "Noop":
+      return `nothing to do: ${p.version} is the latest and healthy`
+    case "Redeploy":
+      return `redeploy ${p.version}: it is the latest but not healthy`
+    case "Hold":
+      return `hold (${p.reason}) on ${p.from}, not upgrading to ${p.to}` +
+        (p.warnings.length ? `: manual-migration warning in ${p.warnings.map((w) => w.version).join(", ")}` : "")
+    case "Upgrade":
+      return `upgrade ${p.from} -> ${p.to}, health-gated${p.fromHealthy ? "" : " (the running version is not healthy)"}`
+    case "Fail":
+      return `cannot plan: ${p.reason}`
+  }
+}
+
+export const planCommand = Command.make(
+  "plan",
+  { app: appArg, config: configOption, skipFetch, json },
+  (args) =>
+    Effect.gen(function*() {
+      const loaded = yield* ConfigFile.load(args.config)
+      const app = yield* ConfigFile.findApp(loaded, args.app)
+      const o = yield* withLive(
+        loaded,
+        observe(app, { readOnly: true, skipFetch: args.skipFetch || skipFetchFromEnv() })
+      )
+      if (args.json) {
+        yield* Console.log(JSON.stringify({
+          app: app.name,
+          plan: o.plan,
+          deployed: o.facts.deployed,
+          current: Option.getOrNull(o.facts.current),
+          healthy: o.healthy,
+          envExists: o.envExists,
+          missingSecrets: o.missingSecrets
+        }))
+      } else {
+        yield* Console.log(`PLAN ${app.name}: ${describePlan(o)}`)
+        if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
+      }
+    }).pipe(Effect.catchTags({
+      AbraError: (e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(1))),
+      RecipeError: (e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(1))),
+      DockerUnavailable: (e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(1))),
+      DockerApiError: (e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(1)))
+    }))
+).pipe(
+  Command.withDescription("Say what reconcile would do, changing nothing (no deploy, snapshot, env write or alert).")
+)
+
+const snapshotAction = Args.choice([["take", "take"], ["restore", "restore"], ["show", "show"]] as const, {
+  name: "action"
+})
+
+export const snapshotCommand = Command.make(
+  "snapshot",
+  { action: snapshotAction, app: appArg, config: configOption },
+  (args) =>
+    Effect.gen(function*() {
+      const loaded = yield* ConfigFile.load(args.config)
+      const app = yield* ConfigFile.findApp(loaded, args.app)
+      const work = Effect.gen(function*() {
+        const snapshots = yield* Snapshots
+        const docker = yield* Docker
+        const apps = yield* Apps
+        switch (args.action) {
+          case "show": {
+            const meta = yield* snapshots.show(app)
+            yield* Console.log(Option.match(meta, {
+              onNone: () => `no snapshot for ${app.name}`,
+              onSome: (m) => JSON.stringify(m, null, 2)
+            }))
+            return
+          }
+          case "take": {
+            const env = yield* apps.readEnv(app)
+            const pinned = Option.flatMap(env, (e) => e.pinned)
+            const version = Option.isSome(pinned) ? pinned : yield* docker.deployedVersion(app.stack)
+            const volumes = yield* docker.stackVolumes(app.stack)
+            const meta = yield* snapshots.take(app, Option.getOrElse(version, () => "unknown"), volumes)
+            yield* Console.log(`snapshot of ${meta.volumes.length} volume(s) of ${app.name} taken as ${meta.version}`)
+            return
+          }
+          case "restore": {
+            const volumes = yield* docker.stackVolumes(app.stack)
+            const meta = yield* snapshots.restore(app, volumes)
+            yield* Console.log(`restored ${meta.volumes.length} volume(s) of ${app.name} to ${meta.version}`)
+            return
+          }
+        }
+      })
+      yield* withLive(loaded, work).pipe(
+        Effect.catchAll((e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(1))))
+      )
+    })
+).pipe(
+  Command.withDescription(
+    "Take, restore or show the snapshot of a stateful app's volumes (the app must be undeployed to take or restore)."
+  )
+)

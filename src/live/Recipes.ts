@@ -1,0 +1,73 @@
+/** Recipes on the real server: `abra recipe fetch`, and git on the clone in `$ABRA_DIR/recipes`. */
+import { FileSystem } from "@effect/platform"
+import { Effect, Layer, Option } from "effect"
+import * as Path from "node:path"
+import { type ProcessError, ProcessRunner } from "../services/ProcessRunner.js"
+import { RecipeError, Recipes } from "../services/Recipes.js"
+
+export interface RecipesOptions {
+  readonly abraDir: string
+}
+
+const fail = (recipe: string, operation: string) => (e: ProcessError) =>
+  new RecipeError({
+    recipe,
+    operation,
+    message: e._tag === "CommandFailed"
+      ? `recipe ${recipe}: ${operation} failed (exit ${e.exitCode}): ${lastLine(e.stderrTail)}`
+      : e.message,
+    ...(e._tag === "CommandFailed" ? { stderr: e.stderrTail } : {})
+  })
+
+const lastLine = (text: string) => text.trim().split("\n").at(-1) ?? ""
+
+/** Where release notes live: `release/<version>` now, the original's `releaseNotes/` as a fallback. */
+const notesPaths = (version: string) => [`release/${version}`, `releaseNotes/${version}.md`, `releaseNotes/${version}`]
+
+export const layer = (options: RecipesOptions): Layer.Layer<Recipes, never, ProcessRunner | FileSystem.FileSystem> =>
+  Layer.effect(
+    Recipes,
+    Effect.gen(function*() {
+      const runner = yield* ProcessRunner
+      const fs = yield* FileSystem.FileSystem
+      const env = { ABRA_DIR: options.abraDir }
+      const clone = (recipe: string) => Path.join(options.abraDir, "recipes", recipe)
+      const git = (recipe: string, args: ReadonlyArray<string>) =>
+        runner.run("git", ["-C", clone(recipe), ...args], { timeout: "2 minutes" })
+
+      return Recipes.of({
+        fetch: Effect.fn("Recipes.fetch")(function*(recipe) {
+          yield* runner.run("abra", ["recipe", "fetch", recipe, "-n"], { env, timeout: "5 minutes" }).pipe(
+            Effect.mapError(fail(recipe, "fetch"))
+          )
+        }),
+        tags: Effect.fn("Recipes.tags")(function*(recipe) {
+          const out = yield* git(recipe, ["tag", "--list"]).pipe(Effect.mapError(fail(recipe, "git tag")))
+          return out.stdout.split("\n").map((t) => t.trim()).filter((t) => t.length > 0)
+        }),
+        releaseNotes: Effect.fn("Recipes.releaseNotes")(function*(recipe, version) {
+          // A version's notes are committed with it, so read them from the tag itself: the work
+          // tree may be checked out at an older version that does not have them yet.
+          for (const path of notesPaths(version)) {
+            const inTree = Path.join(clone(recipe), path)
+            if (yield* fs.exists(inTree).pipe(Effect.orElseSucceed(() => false))) {
+              const text = yield* fs.readFileString(inTree).pipe(Effect.option)
+              if (Option.isSome(text)) return text
+            }
+          }
+          for (const path of notesPaths(version)) {
+            const shown = yield* runner.exec("git", ["-C", clone(recipe), "show", `${version}:${path}`]).pipe(
+              Effect.mapError(fail(recipe, "release notes"))
+            )
+            if (shown.exitCode === 0) return Option.some(shown.stdout)
+          }
+          return Option.none()
+        }),
+        checkout: Effect.fn("Recipes.checkout")(function*(recipe, version) {
+          yield* git(recipe, ["checkout", "--quiet", `refs/tags/${version}`]).pipe(
+            Effect.mapError(fail(recipe, `checkout ${version}`))
+          )
+        })
+      })
+    })
+  )
