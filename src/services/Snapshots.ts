@@ -18,7 +18,10 @@ export class SnapshotMeta extends Schema.Class<SnapshotMeta>("SnapshotMeta")({
   recipe: Schema.String,
   domain: Schema.String,
   version: Schema.String,
-  ts: Schema.String,
+  /** The recipe commit, as the Python original's helper recorded it. */
+  commit: Schema.optional(Schema.String),
+  /** Ours write an ISO string; the original's helper may have written epoch seconds. */
+  ts: Schema.Union(Schema.String, Schema.Number),
   volumes: Schema.Array(Schema.String),
   sha256: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
 }) {}
