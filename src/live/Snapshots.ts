@@ -216,7 +216,7 @@ export const layer = (
                 Effect.orElseSucceed(() => Option.none())
               )
           )
-          const newest = Arr.getSomes(complete).sort((a, b) => b.meta.ts.localeCompare(a.meta.ts))[0]
+          const newest = Arr.getSomes(complete).sort((a, b) => String(b.meta.ts).localeCompare(String(a.meta.ts)))[0]
           return { entries, current: Option.fromNullable(newest), broken: Option.none<Failure>() }
         })
 
