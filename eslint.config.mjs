@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint"
 // The Effect codebases' setup: typescript-eslint's recommended rules plus dprint formatting
 // through @effect/eslint-plugin, with the same dprint options as Effect's own repository.
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/results/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/results/**", ".scratch/**"] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   ...effectEslint.configs.dprint,

@@ -1,0 +1,10 @@
+/** `warm-reconcile/live`: every service's layer on a real server, and their composition. */
+export * as LiveAlerts from "./live/Alerts.js"
+export * as LiveApps from "./live/Apps.js"
+export * as LiveDocker from "./live/Docker.js"
+export * as LiveHealth from "./live/Health.js"
+export * as Live from "./live/Live.js"
+export * as LiveProcessRunner from "./live/ProcessRunner.js"
+export * as LiveRecipes from "./live/Recipes.js"
+export * as LiveSnapshots from "./live/Snapshots.js"
+export * as LiveState from "./live/State.js"

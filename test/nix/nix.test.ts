@@ -1,0 +1,456 @@
+/**
+ * The NixOS module and the Nix package, without NixOS: nix/test/eval.nix evaluates nix/module.nix
+ * with a stand-in for nixpkgs' lib and renders the units as NixOS does; systemd-analyze checks the
+ * rendered units. Needs `nix-instantiate` (Debian: nix-bin) and `systemd-analyze` (systemd).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+import { spawnSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { decodeConfig } from "../../src/domain/Config.js"
+
+const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
+const evalFile = Path.join(root, "nix/test/eval.nix")
+
+const onPath = (command: string) => spawnSync("sh", ["-c", `command -v ${command}`]).status === 0
+const nixMissing = !onPath("nix-instantiate")
+
+interface Unit {
+  readonly wantedBy: ReadonlyArray<string>
+  readonly after: ReadonlyArray<string>
+  readonly wants: ReadonlyArray<string>
+  readonly path: ReadonlyArray<string>
+  readonly environment: Record<string, string>
+  readonly restartIfChanged: boolean
+  readonly serviceConfig: Record<string, unknown>
+  readonly timerConfig: Record<string, unknown>
+}
+interface Evaluation {
+  readonly services: Record<string, Unit>
+  readonly timers: Record<string, Unit>
+  readonly units: Record<string, string>
+  readonly etc: Record<string, { readonly source: string; readonly text: string | null }>
+  readonly tmpfiles: ReadonlyArray<string>
+  readonly systemPackages: ReadonlyArray<string>
+  readonly warnings: ReadonlyArray<string>
+  readonly settings: Record<string, unknown> | null
+  readonly package: {
+    readonly name: string
+    readonly storePath: string
+    readonly npmDepsHash: string
+    readonly npmBuildScript: string
+    readonly dontNpmInstall: boolean
+    readonly nodejs: string
+    readonly nativeBuildInputs: ReadonlyArray<string>
+    readonly installPhase: string
+    readonly srcFiles: ReadonlyArray<string>
+    readonly mainProgram: string
+  } | null
+}
+interface Case {
+  readonly config: Record<string, unknown>
+  readonly abra?: boolean
+}
+
+const nixEval = (cases?: Record<string, Case>) =>
+  // The dummy store: nothing is built or copied, and no daemon or root is needed.
+  spawnSync("nix-instantiate", ["--store", "dummy://", "--eval", "--strict", "--json", evalFile], {
+    encoding: "utf8",
+    env: { ...process.env, WARM_RECONCILE_NIX_CASES: cases === undefined ? "" : JSON.stringify(cases) }
+  })
+
+const evaluate = <K extends string>(cases: Record<K, Case>): Record<K, Evaluation> => {
+  const result = nixEval(cases)
+  if (result.status !== 0) throw new Error(`nix-instantiate failed (${result.status}):\n${result.stderr}`)
+  return JSON.parse(result.stdout)
+}
+
+/** The error of an evaluation that must fail: nix-instantiate's stderr. */
+const evalError = (config: Record<string, unknown>, abra = true) => {
+  const result = nixEval({ only: { config, abra } })
+  expect(result.status, `expected the evaluation to fail, got:\n${result.stdout}`).not.toBe(0)
+  return result.stderr
+}
+
+/** `systemd-analyze verify` on unit texts written to a temp dir; the package's binary becomes a stub. */
+const verify = (units: Record<string, string>, binary: string) => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-nix-units-"))
+  try {
+    const stub = Path.join(dir, "warm-reconcile-stub")
+    Fs.writeFileSync(stub, "#!/bin/sh\nexit 0\n", { mode: 0o755 })
+    const files = Object.entries(units).map(([name, text]) => {
+      const file = Path.join(dir, name)
+      Fs.writeFileSync(file, text.replaceAll(binary, stub))
+      return file
+    })
+    const result = spawnSync("systemd-analyze", ["verify", ...files], { encoding: "utf8" })
+    // It only warns, exit 0, on unknown keys and sections: those lines name the unit file.
+    const warnings = result.stderr.split("\n").filter((line) => line.includes(dir) || line.includes("warm-reconcile"))
+    return { status: result.status, stderr: result.stderr, warnings }
+  } finally {
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** [Section] -> key -> values, from unit file text (repeated keys accumulate). */
+const parseUnit = (text: string) => {
+  const sections: Record<string, Record<string, Array<string>>> = {}
+  let current: Record<string, Array<string>> | undefined
+  for (const raw of text.split("\n")) {
+    const line = raw.trim()
+    if (line === "" || line.startsWith("#") || line.startsWith(";")) continue
+    const header = /^\[(.+)\]$/.exec(line)
+    if (header) {
+      current = sections[header[1]!] ??= {}
+      continue
+    }
+    const eq = line.indexOf("=")
+    if (current === undefined || eq < 0) throw new Error(`not a unit file line: ${line}`)
+    ;(current[line.slice(0, eq)] ??= []).push(line.slice(eq + 1))
+  }
+  return sections
+}
+
+/** Evaluates on first use, inside a test, so that a failure is that test's. */
+const once = <A>(f: () => A) => {
+  let value: { readonly a: A } | undefined
+  return () => (value ??= { a: f() }).a
+}
+
+const packageVersion = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8")).version as string
+
+const APPS = {
+  keycloak: {
+    recipe: "keycloak",
+    domain: "id.example.org",
+    server: "default",
+    stateful: true,
+    upgrade: "minor",
+    deployTimeout: "15 minutes",
+    health: {
+      path: "/realms/master",
+      okStatus: [200, 204],
+      connect: "127.0.0.1:443",
+      url: null,
+      verifyTls: false,
+      timeout: "15 minutes",
+      attemptTimeout: 10,
+      successes: 2
+    }
+  },
+  "wiki.example": { recipe: "mediawiki", domain: "wiki.example.org", stateful: false, upgrade: "patch" }
+}
+
+describe.skipIf(nixMissing)(
+  nixMissing
+    ? "NixOS module (SKIPPED: nix-instantiate is not on PATH; apt-get install -y nix-bin)"
+    : "NixOS module",
+  () => {
+    it("parses every .nix file", () => {
+      for (const file of ["nix/package.nix", "nix/module.nix", "nix/test/lib-stub.nix", "nix/test/eval.nix"]) {
+        const result = spawnSync("nix-instantiate", ["--store", "dummy://", "--parse", Path.join(root, file)], {
+          encoding: "utf8"
+        })
+        expect(result.status, `${file}: ${result.stderr}`).toBe(0)
+      }
+    })
+
+    it("eval.nix on its own gives the sample (two apps) and, disabled, nothing", () => {
+      const result = nixEval()
+      expect(result.status, result.stderr).toBe(0)
+      const out = JSON.parse(result.stdout) as Record<string, Evaluation>
+      expect(Object.keys(out).sort()).toEqual(["disabled", "enabled"])
+      const config = JSON.parse(out.enabled!.etc["warm-reconcile/config.json"]!.text!)
+      expect(Object.keys(config.apps).length).toBe(2)
+      expect(Object.keys(out.enabled!.units).sort()).toEqual(["warm-reconcile.service", "warm-reconcile.timer"])
+      expect(out.disabled!.units).toEqual({})
+    })
+
+    describe("enabled with two apps, defaults otherwise", () => {
+      const evaluated = once(() =>
+        evaluate({
+          main: { config: { enable: true, settings: { abraDir: "/root/.abra" }, apps: APPS } },
+          disabled: { config: { enable: false, apps: APPS } }
+        })
+      )
+      const main = () => evaluated().main!
+      const disabled = () => evaluated().disabled!
+
+      it("writes the apps, stateDir and abraDir to the config file, and the CLI's decoder accepts it", () => {
+        const etc = main().etc["warm-reconcile/config.json"]!
+        const config = JSON.parse(etc.text!)
+        expect(config).toEqual({ stateDir: "/var/lib/warm-reconcile", abraDir: "/root/.abra", apps: APPS })
+        // Unknown keys are an error for the CLI (exit 2): nothing the module adds may be one.
+        const decoded = decodeConfig(config, "nix")
+        expect(Either.isRight(decoded), Either.isLeft(decoded) ? decoded.left.message : "").toBe(true)
+      })
+
+      it("runs `reconcile --all` on that file with the package's binary, as a oneshot", () => {
+        const service = main().services["warm-reconcile"]!
+        const configPath = main().etc["warm-reconcile/config.json"]!.source
+        expect(configPath).toMatch(/^\/nix\/store\/.+-warm-reconcile\.json$/)
+        expect(service.serviceConfig.ExecStart).toBe(
+          `${main().package!.storePath}/bin/warm-reconcile reconcile --all --config ${configPath} --concurrency 1`
+        )
+        expect(service.serviceConfig.Type).toBe("oneshot")
+        expect(service.serviceConfig.RemainAfterExit).toBe(false)
+        expect(main().systemPackages).toContain(main().package!.storePath)
+      })
+
+      it("starts after Docker and the network, at boot and on switch, and is not restarted by a switch", () => {
+        const service = main().services["warm-reconcile"]!
+        for (const dep of ["docker.service", "network-online.target"]) {
+          expect(service.after).toContain(dep)
+          expect(service.wants).toContain(dep)
+        }
+        expect(service.wantedBy).toEqual(["multi-user.target"])
+        expect(service.restartIfChanged).toBe(false)
+        expect(main().units["warm-reconcile.service"]).toContain("\n[Install]\nWantedBy=multi-user.target\n")
+        expect(main().units["warm-reconcile.service"]).toContain("\nX-RestartIfChanged=false\n")
+        expect(main().warnings).toEqual([])
+      })
+
+      it("gives a stop time for the rollback, SIGTERM to node alone, and 1 and 2 stay failures", () => {
+        const sc = main().services["warm-reconcile"]!.serviceConfig
+        expect(sc.KillMode).toBe("mixed")
+        expect(sc.TimeoutStopSec).toBe("30min")
+        const success = String(sc.SuccessExitStatus).split(/\s+/)
+        expect(success).toContain("143")
+        expect(success).not.toContain("1")
+        expect(success).not.toContain("2")
+      })
+
+      it("keeps state in /var/lib/warm-reconcile (0700) and puts abra, git and tar on PATH", () => {
+        const service = main().services["warm-reconcile"]!
+        expect(service.serviceConfig.StateDirectory).toBe("warm-reconcile")
+        expect(service.serviceConfig.StateDirectoryMode).toBe("0700")
+        expect(service.serviceConfig.ReadWritePaths).toBeUndefined()
+        expect(main().tmpfiles).toEqual([])
+        const names = service.path.map((p) => p.replace(/^\/nix\/store\/[^-]+-/, ""))
+        expect(names.some((n) => n.startsWith("abra-"))).toBe(true)
+        expect(names.some((n) => n.startsWith("git-"))).toBe(true)
+        expect(names.some((n) => n.startsWith("gnutar-"))).toBe(true)
+        expect(main().units["warm-reconcile.service"]).toMatch(/\nEnvironment="PATH=[^"\n]*-abra-[^/"]*\/bin:/)
+        expect(service.environment).toEqual({ HOME: "/root" })
+      })
+
+      it("schedules the timer daily, randomized by 900 s, persistent, wanted by timers.target", () => {
+        const timer = main().timers["warm-reconcile"]!
+        expect(timer.timerConfig).toEqual({ OnCalendar: "daily", RandomizedDelaySec: 900, Persistent: true })
+        expect(timer.wantedBy).toEqual(["timers.target"])
+        const sections = parseUnit(main().units["warm-reconcile.timer"]!)
+        expect(sections.Timer).toEqual({ OnCalendar: ["daily"], RandomizedDelaySec: ["900"], Persistent: ["true"] })
+      })
+
+      it("renders units that systemd-analyze verifies without a warning", () => {
+        const result = verify(main().units, `${main().package!.storePath}/bin/warm-reconcile`)
+        expect(result.status, result.stderr).toBe(0)
+        expect(result.warnings).toEqual([])
+      })
+
+      it("has a schedule that systemd-analyze calendar accepts", () => {
+        const calendar = String(main().timers["warm-reconcile"]!.timerConfig.OnCalendar)
+        const result = spawnSync("systemd-analyze", ["calendar", calendar], { encoding: "utf8" })
+        expect(result.status, result.stderr).toBe(0)
+        expect(result.stdout).toContain("Normalized form: *-*-* 00:00:00")
+      })
+
+      it("disabled, defines no unit, no file, no package", () => {
+        expect(disabled().services).toEqual({})
+        expect(disabled().timers).toEqual({})
+        expect(disabled().units).toEqual({})
+        expect(disabled().etc).toEqual({})
+        expect(disabled().systemPackages).toEqual([])
+        expect(disabled().tmpfiles).toEqual([])
+      })
+
+      it("agrees with contrib/systemd on every [Service] setting but the paths", () => {
+        const plain = parseUnit(Fs.readFileSync(Path.join(root, "contrib/systemd/warm-reconcile.service"), "utf8"))
+        const nixos = parseUnit(main().units["warm-reconcile.service"]!)
+        // NixOS writes booleans as true/false, plain units here as yes/no; X- keys are NixOS's own.
+        const normal = (section: Record<string, Array<string>>) =>
+          Object.fromEntries(
+            Object.entries(section)
+              .filter(([key]) => !["ExecStart", "Environment"].includes(key) && !key.startsWith("X-"))
+              .map(([key, values]) => [
+                key,
+                values.flatMap((v) => v.split(/\s+/)).map((v) => v === "yes" ? "true" : v === "no" ? "false" : v)
+              ])
+          )
+        expect(normal(nixos.Service!)).toEqual(normal(plain.Service!))
+        expect(nixos.Unit!.Wants).toEqual(plain.Unit!.Wants)
+        expect(nixos.Unit!.After).toEqual(plain.Unit!.After)
+        expect(nixos.Install).toEqual(plain.Install)
+        const plainTimer = parseUnit(Fs.readFileSync(Path.join(root, "contrib/systemd/warm-reconcile.timer"), "utf8"))
+        const nixosTimer = parseUnit(main().units["warm-reconcile.timer"]!)
+        expect(normal(nixosTimer.Timer!)).toEqual(normal(plainTimer.Timer!))
+        expect(nixosTimer.Install).toEqual(plainTimer.Install)
+      })
+    })
+
+    describe("options", () => {
+      const variants = once(() =>
+        evaluate({
+          custom: {
+            config: {
+              enable: true,
+              apps: { keycloak: APPS.keycloak },
+              settings: { apps: { other: { recipe: "gitea", domain: "git.example.org" } } },
+              schedule: "Mon..Fri *-*-* 03:30:00",
+              randomizedDelaySec: 60,
+              persistent: false,
+              concurrency: 3,
+              stateDir: "/srv/warm-reconcile",
+              stopTimeout: "45min",
+              environment: { ABRA_DIR: "/srv/abra", HOME: "/srv/home" }
+            }
+          },
+          bootOnly: { config: { enable: true, runOnActivation: false } },
+          activationOnly: { config: { enable: true, runAtBoot: false } },
+          timerOnly: { config: { enable: true, runAtBoot: false, runOnActivation: false } }
+        })
+      )
+
+      it("merge apps from `apps` and `settings.apps` and pass concurrency, schedule and stop time", () => {
+        const custom = variants().custom!
+        const config = JSON.parse(custom.etc["warm-reconcile/config.json"]!.text!)
+        expect(config).toEqual({
+          stateDir: "/srv/warm-reconcile",
+          apps: { keycloak: APPS.keycloak, other: { recipe: "gitea", domain: "git.example.org" } }
+        })
+        const sc = custom.services["warm-reconcile"]!.serviceConfig
+        expect(String(sc.ExecStart)).toMatch(/ reconcile --all --config \S+ --concurrency 3$/)
+        expect(sc.TimeoutStopSec).toBe("45min")
+        expect(custom.timers["warm-reconcile"]!.timerConfig).toEqual({
+          OnCalendar: "Mon..Fri *-*-* 03:30:00",
+          RandomizedDelaySec: 60,
+          Persistent: false
+        })
+        const calendar = spawnSync("systemd-analyze", ["calendar", "Mon..Fri *-*-* 03:30:00"], { encoding: "utf8" })
+        expect(calendar.status, calendar.stderr).toBe(0)
+      })
+
+      it("a state directory outside /var/lib is made by tmpfiles and left writable", () => {
+        const custom = variants().custom!
+        const sc = custom.services["warm-reconcile"]!.serviceConfig
+        expect(sc.StateDirectory).toBeUndefined()
+        expect(sc.ReadWritePaths).toEqual(["/srv/warm-reconcile"])
+        expect(custom.tmpfiles).toEqual(["d /srv/warm-reconcile 0700 root root -"])
+      })
+
+      it("extra environment lands in the unit and may replace HOME", () => {
+        const custom = variants().custom!
+        expect(custom.services["warm-reconcile"]!.environment).toEqual({ ABRA_DIR: "/srv/abra", HOME: "/srv/home" })
+        const env = parseUnit(custom.units["warm-reconcile.service"]!).Service!.Environment!
+        expect(env).toContain("\"ABRA_DIR=/srv/abra\"")
+        expect(env).toContain("\"HOME=/srv/home\"")
+      })
+
+      it("runAtBoot and runOnActivation pick what starts the unit", () => {
+        const wantedBy = (e: Evaluation) => e.services["warm-reconcile"]!.wantedBy
+        const onBoot = (e: Evaluation) => e.timers["warm-reconcile"]!.timerConfig.OnBootSec
+        // Boot only: the timer fires after boot; nothing that a switch starts wants the unit.
+        expect(wantedBy(variants().bootOnly!)).toEqual([])
+        expect(onBoot(variants().bootOnly!)).toBe("2min")
+        // Switch only: sysinit-reactivation.target is restarted by every switch, not reached at boot.
+        expect(wantedBy(variants().activationOnly!)).toEqual(["sysinit-reactivation.target"])
+        expect(onBoot(variants().activationOnly!)).toBeUndefined()
+        expect(variants().activationOnly!.warnings.join("\n")).toContain("sysinit-reactivation.target")
+        expect(wantedBy(variants().timerOnly!)).toEqual([])
+        expect(onBoot(variants().timerOnly!)).toBeUndefined()
+        expect(variants().timerOnly!.units["warm-reconcile.service"]).not.toContain("[Install]")
+      })
+
+      it("renders units that systemd-analyze verifies in each variant", () => {
+        for (const [name, e] of Object.entries(variants())) {
+          const result = verify(e.units, `${e.package!.storePath}/bin/warm-reconcile`)
+          expect(result.status, `${name}: ${result.stderr}`).toBe(0)
+          expect(result.warnings, name).toEqual([])
+        }
+      })
+
+      it("systemd-analyze verify, as run here, catches an unknown key and a missing binary", () => {
+        const { main } = evaluate({ main: { config: { enable: true } } })
+        const binary = `${main!.package!.storePath}/bin/warm-reconcile`
+        const service = main!.units["warm-reconcile.service"]!
+        const unknownKey = verify({ ...main!.units, "warm-reconcile.service": `${service}ProtectSystm=full\n` }, binary)
+        expect(unknownKey.warnings.join("\n")).toContain("ProtectSystm")
+        const missingBinary = verify(main!.units, "/nonexistent/binary/that/is/not/replaced")
+        expect(missingBinary.status).not.toBe(0)
+      })
+    })
+
+    describe("errors at evaluation, before anything is built or started", () => {
+      it("without an abra package", () => {
+        expect(evalError({ enable: true }, false)).toContain("services.warm-reconcile.abraPackage is null")
+      })
+
+      it("on an app name the CLI would refuse", () => {
+        expect(evalError({ enable: true, apps: { "../etc": { recipe: "x", domain: "x.org" } } })).toContain(
+          "bad app name(s) [\"../etc\"]"
+        )
+      })
+
+      it("on an app without recipe or domain", () => {
+        expect(evalError({ enable: true, apps: { wiki: { recipe: "mediawiki" } } })).toContain(
+          "every app needs a string `recipe` and `domain`; missing in [\"wiki\"]"
+        )
+      })
+
+      it("on a bad option value or an option that does not exist", () => {
+        expect(evalError({ enable: true, concurrency: 0 })).toContain(
+          "services.warm-reconcile.concurrency' is not of type `positive integer"
+        )
+        expect(evalError({ enable: true, schedul: "daily" })).toContain(
+          "The option `services.warm-reconcile.schedul' does not exist"
+        )
+      })
+
+      it("when settings.stateDir disagrees with stateDir", () => {
+        expect(evalError({ enable: true, stateDir: "/srv/a", settings: { stateDir: "/srv/b" } })).toContain(
+          "services.warm-reconcile.settings.stateDir' has conflicting definition values"
+        )
+      })
+    })
+
+    describe("package.nix", () => {
+      const pkg = once(() => evaluate({ main: { config: { enable: true } } }).main!.package!)
+
+      it("builds with `npm run build` on Node 20, from the sources the build reads", () => {
+        expect(pkg().name).toBe(`warm-reconcile-${packageVersion}`)
+        expect(pkg().npmBuildScript).toBe("build")
+        expect(pkg().nodejs).toMatch(/^nodejs-20\./)
+        expect([...pkg().srcFiles].sort()).toEqual([
+          "package-lock.json",
+          "package.json",
+          "scripts",
+          "src",
+          "tsconfig.json"
+        ])
+        for (const file of pkg().srcFiles) expect(Fs.existsSync(Path.join(root, file)), file).toBe(true)
+      })
+
+      it("installs the bundle and a bin/warm-reconcile wrapper that runs it with Node 20's node", () => {
+        expect(pkg().dontNpmInstall).toBe(true)
+        expect(pkg().nativeBuildInputs).toContain("make-shell-wrapper-hook")
+        expect(pkg().installPhase).toContain("install -Dm644 dist/warm-reconcile.mjs \"$out/lib/warm-reconcile/")
+        expect(pkg().installPhase).toMatch(
+          /makeWrapper \/nix\/store\/[^/]+-nodejs-20\.[^/]*\/bin\/node "\$out\/bin\/warm-reconcile"[^]*--add-flags "\$out\/lib\/warm-reconcile\/warm-reconcile\.mjs"/
+        )
+        expect(pkg().mainProgram).toBe("warm-reconcile")
+        // The bundle the install step copies is what `npm run build` writes.
+        expect(Fs.readFileSync(Path.join(root, "scripts/build.mjs"), "utf8")).toContain(
+          "const outfile = \"dist/warm-reconcile.mjs\""
+        )
+      })
+
+      it("leaves npmDepsHash as lib.fakeHash for the operator to fill in", () => {
+        expect(pkg().npmDepsHash).toBe("sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        expect(Fs.readFileSync(Path.join(root, "nix/package.nix"), "utf8")).toMatch(/npmDepsHash \? lib\.fakeHash/)
+      })
+    })
+  }
+)
