@@ -39,7 +39,7 @@ const teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => void) =
   }
   const badInput = Option.exists(
     failure,
-    (e) => ["UnknownScenario", "ConfigError"].includes((e as { _tag?: string })._tag ?? "")
+    (e) => ["UnknownScenario", "ConfigError", "UsageError"].includes((e as { _tag?: string })._tag ?? "")
   )
   onExit(usage || badInput ? 2 : 1)
 }

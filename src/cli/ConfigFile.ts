@@ -1,9 +1,17 @@
 /** Finding, reading and decoding the config file, with errors an operator can act on. */
 import { FileSystem } from "@effect/platform"
-import { Effect, Either, Option } from "effect"
+import { Data, Effect, Either, Option } from "effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { type AppName, type AppSpec, appSpec, type Config, ConfigError, decodeConfig } from "../domain/Config.js"
+import {
+  type AppName,
+  type AppSpec,
+  appSpec,
+  appSpecs,
+  type Config,
+  ConfigError,
+  decodeConfig
+} from "../domain/Config.js"
 
 export const DEFAULT_CONFIG = "/etc/warm-reconcile/config.json"
 
@@ -57,3 +65,9 @@ export const findApp = (loaded: LoadedConfig, name: string): Effect.Effect<AppSp
     })
   )
 }
+
+/** Every configured app, in the config's order. */
+export const allApps = (loaded: LoadedConfig): Array<AppSpec> => appSpecs(loaded.config)
+
+/** The command line's words do not fit together (exit 2). */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}

@@ -40,7 +40,7 @@ const withLive = <A, E, R>(loaded: ConfigFile.LoadedConfig, effect: Effect.Effec
     Effect.provide(logging)
   )
 
-const printOutcome = (app: AppSpec, outcome: Outcome.Outcome, asJson: boolean, interrupted = false) =>
+const printOutcome = (app: AppSpec, outcome: Outcome.Outcome, asJson: boolean, interrupted = false, fleet = false) =>
   asJson
     ? Console.log(JSON.stringify({
       app: app.name,
@@ -50,26 +50,61 @@ const printOutcome = (app: AppSpec, outcome: Outcome.Outcome, asJson: boolean, i
       exitCode: Outcome.exitCode(outcome),
       interrupted
     }))
-    : Console.log(Outcome.resultLine(outcome) + (interrupted ? " (interrupted)" : ""))
+    : Console.log(
+      (fleet ? `RECONCILE RESULT ${app.name}: ${Outcome.format(outcome)}` : Outcome.resultLine(outcome)) +
+        (interrupted ? " (interrupted)" : "")
+    )
+
+/** The worst exit code wins: 1 (unhealthy or failed) over 0. */
+const worst = (codes: ReadonlyArray<number>) => codes.reduce((a, b) => Math.max(a, b), 0)
 
 export const reconcileCommand = Command.make(
   "reconcile",
-  { app: appArg, config: configOption, skipFetch, json },
+  {
+    app: appArg.pipe(Args.optional),
+    all: Options.boolean("all").pipe(Options.withDescription("reconcile every configured app")),
+    concurrency: Options.integer("concurrency").pipe(
+      Options.withDescription("with --all: how many apps at once (default 1)"),
+      Options.withDefault(1)
+    ),
+    config: configOption,
+    skipFetch,
+    json
+  },
   (args) =>
     Effect.gen(function*() {
       const loaded = yield* ConfigFile.load(args.config)
-      const app = yield* ConfigFile.findApp(loaded, args.app)
-      const outcome = yield* withLive(
+      if (Option.isSome(args.app) === args.all) {
+        return yield* new ConfigFile.UsageError({ message: "name one app, or pass --all (not both)" })
+      }
+      if (args.concurrency < 1) {
+        return yield* new ConfigFile.UsageError({ message: "--concurrency must be 1 or more" })
+      }
+      const apps = Option.isSome(args.app)
+        ? [yield* ConfigFile.findApp(loaded, args.app.value)]
+        : ConfigFile.allApps(loaded)
+      const fleet = apps.length > 1 || args.all
+      const options = { skipFetch: args.skipFetch || skipFetchFromEnv() }
+      // One app's failure never stops the others: `run` turns every failure into an outcome.
+      const outcomes = yield* withLive(
         loaded,
-        run(app, {
-          skipFetch: args.skipFetch || skipFetchFromEnv(),
-          onInterrupted: (o) => printOutcome(app, o, args.json, true)
-        })
+        Effect.forEach(apps, (app) =>
+          run(app, {
+            ...options,
+            onInterrupted: (o) => printOutcome(app, o, args.json, true, fleet)
+          }).pipe(
+            Effect.tap((o) => printOutcome(app, o, args.json, false, fleet))
+          ), { concurrency: args.concurrency })
       )
-      yield* printOutcome(app, outcome, args.json)
-      yield* setExitCode(Outcome.exitCode(outcome))
+      if (fleet && !args.json) {
+        yield* Console.log(`\n${"app".padEnd(24)} ${"outcome".padEnd(24)} detail`)
+        for (const [i, o] of outcomes.entries()) {
+          yield* Console.log(`${apps[i]!.name.padEnd(24)} ${o._tag.padEnd(24)} ${Outcome.detail(o)}`)
+        }
+      }
+      yield* setExitCode(worst(outcomes.map(Outcome.exitCode)))
     })
-).pipe(Command.withDescription("Converge one app to the latest safe version, health-gated, with rollback."))
+).pipe(Command.withDescription("Converge one app (or --all) to the latest safe version, health-gated, with rollback."))
 
 const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): string => {
   const p = o.plan
