@@ -21,7 +21,13 @@ for (const name of ["SIGINT", "SIGTERM"] as const) {
  * SIGINT/SIGTERM (any rollback has finished first).
  */
 const teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => void) => {
-  if (Exit.isSuccess(exit)) return onExit(signal ? 128 + (signal === "SIGINT" ? 2 : 15) : Number(process.exitCode ?? 0))
+  // process.exit() would cut output still queued for a pipe (a large --json result): unless a
+  // signal asked us to stop, set the code and let node exit once stdout has drained.
+  const done = (code: number) => {
+    if (signal) return onExit(code)
+    process.exitCode = code
+  }
+  if (Exit.isSuccess(exit)) return done(signal ? 128 + (signal === "SIGINT" ? 2 : 15) : Number(process.exitCode ?? 0))
   if (Cause.isInterruptedOnly(exit.cause)) return onExit(signal === "SIGINT" ? 130 : 143)
   const failure = Cause.failureOption(exit.cause)
   const usage = Option.exists(failure, (e) => ValidationError.isValidationError(e))
@@ -41,7 +47,7 @@ const teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => void) =
     failure,
     (e) => ["UnknownScenario", "ConfigError", "UsageError"].includes((e as { _tag?: string })._tag ?? "")
   )
-  onExit(usage || badInput ? 2 : 1)
+  done(usage || badInput ? 2 : 1)
 }
 
 run(process.argv).pipe(

@@ -447,8 +447,12 @@ export const layer = (
           const extractAll = Effect.forEach(targets, (t) =>
             Effect.gen(function*() {
               const staging = `${t.mountpoint}${STAGING_INFIX}${suffix()}`
-              yield* fs.makeDirectory(staging, { mode: DIR_MODE }).pipe(io(`create ${staging}`))
-              staged.push({ mountpoint: t.mountpoint, staging })
+              // Create and record as one step: an interruption in between would leak the dir.
+              yield* fs.makeDirectory(staging, { mode: DIR_MODE }).pipe(
+                Effect.tap(() => Effect.sync(() => staged.push({ mountpoint: t.mountpoint, staging }))),
+                Effect.uninterruptible,
+                io(`create ${staging}`)
+              )
               // The current root's owner and mode, in case the archive has no `.` entry; when it
               // has one, tar then sets the snapshot's own (the data's state at snapshot time).
               yield* fs.chown(staging, Option.getOrElse(t.info.uid, () => 0), Option.getOrElse(t.info.gid, () => 0))
