@@ -9,6 +9,7 @@ export const AlertReason = Schema.Literal(
   "held-failed-release",
   "rollback",
   "rollback-failed",
+  "recovered",
   "unhealthy-on-latest",
   "unhealthy-after-deploy"
 )

@@ -18,6 +18,11 @@ export type Outcome = Data.TaggedEnum<{
   "rolled-back": { readonly attempted: string; readonly lastGood: string; readonly reason: string }
   /** The rollback itself failed or did not come back healthy: a person must act. */
   "rollback-failed": { readonly attempted: string; readonly lastGood: string; readonly reason: string }
+  /**
+   * A run killed mid-upgrade was recovered: the target committed (it was deployed and healthy) or
+   * last-good brought back with its data.
+   */
+  recovered: { readonly attempted: string; readonly lastGood: string; readonly committed: boolean }
   /** An operation failed before anything was changed. */
   failed: { readonly reason: string }
 }>
@@ -41,6 +46,8 @@ export const detail = (outcome: Outcome): string => {
     case "rolled-back":
     case "rollback-failed":
       return `${outcome.attempted}->${outcome.lastGood}`
+    case "recovered":
+      return outcome.committed ? `${outcome.attempted}` : `${outcome.attempted}->${outcome.lastGood}`
     case "failed":
       return outcome.reason
   }

@@ -9,7 +9,7 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, Either, Layer, Option, Schema } from "effect"
 import * as Path from "node:path"
-import { HoldRecord, RunRecord, State, StateError } from "../services/State.js"
+import { HoldRecord, InFlight, RunRecord, State, StateError } from "../services/State.js"
 import {
   appendLine,
   ensureDir,
@@ -96,6 +96,38 @@ export const setHold = Effect.fn("State.setHold")(function*(
   )
 })
 
+const decodeInFlight = Schema.decodeUnknownEither(Schema.parseJson(InFlight))
+const encodeInFlight = Schema.encodeSync(InFlight)
+
+/** `<stateDir>/<app>/in-flight.json`: an upgrade under way (see the contract). */
+export const inFlight = Effect.fn("State.inFlight")(function*(stateDir: string, app: string) {
+  const path = yield* file(stateDir, app, "in-flight.json", false)
+  const text = yield* readFileIfExists(path).pipe(Effect.mapError(toStateError))
+  if (text === undefined) return Option.none<InFlight>()
+  return yield* Either.match(decodeInFlight(text), {
+    onLeft: (e) =>
+      new StateError({
+        message: `${path} is not an in-flight record (${e.message}): check the app by hand, then delete the file`
+      }),
+    onRight: (r) => Effect.succeed(Option.some(r))
+  })
+})
+
+export const setInFlight = Effect.fn("State.setInFlight")(function*(
+  stateDir: string,
+  app: string,
+  record: Option.Option<InFlight>
+) {
+  if (Option.isNone(record)) {
+    const path = yield* file(stateDir, app, "in-flight.json", false)
+    return yield* removeFile(path).pipe(Effect.mapError(toStateError))
+  }
+  const path = yield* file(stateDir, app, "in-flight.json", true)
+  yield* writeFileAtomic(path, `${JSON.stringify(encodeInFlight(record.value), null, 2)}\n`).pipe(
+    Effect.mapError(toStateError)
+  )
+})
+
 const encodeRun = Schema.encodeSync(RunRecord)
 const decodeRun = Schema.decodeUnknownOption(Schema.parseJson(RunRecord))
 
@@ -137,7 +169,9 @@ export const layer = (options: Options): Layer.Layer<State, never, FileSystem.Fi
         setLastGood: (app, version) => setLastGood(stateDir, app, version).pipe(Effect.provide(context)),
         hold: (app) => hold(stateDir, app).pipe(Effect.provide(context)),
         setHold: (app, record) => setHold(stateDir, app, record).pipe(Effect.provide(context)),
-        recordRun: (run) => historyLock.withPermits(1)(recordRun(stateDir, run)).pipe(Effect.provide(context))
+        recordRun: (run) => historyLock.withPermits(1)(recordRun(stateDir, run)).pipe(Effect.provide(context)),
+        inFlight: (app) => inFlight(stateDir, app).pipe(Effect.provide(context)),
+        setInFlight: (app, record) => setInFlight(stateDir, app, record).pipe(Effect.provide(context))
       })
     })
   )

@@ -18,9 +18,10 @@ import { missingSecrets } from "../domain/Secrets.js"
 import { Alerts } from "../services/Alerts.js"
 import { AbraError, Apps } from "../services/Apps.js"
 import { Docker, type StackVolume } from "../services/Docker.js"
+import type { Health } from "../services/Health.js"
 import { Recipes } from "../services/Recipes.js"
 import { type SnapshotMeta, Snapshots } from "../services/Snapshots.js"
-import { HoldRecord, RunRecord, State } from "../services/State.js"
+import { HoldRecord, InFlight, RunRecord, State } from "../services/State.js"
 import { waitHealthy } from "./HealthGate.js"
 
 export interface ReconcileOptions {
@@ -94,6 +95,35 @@ const deployAndWait = (app: AppSpec, version: string) =>
     return passed
   })
 
+/** Keep the in-flight record current: a phase name, or `done` to remove it. Never fails. */
+type Track = (phase: string, snapshot?: string | null) => Effect.Effect<void>
+
+const tracker = (app: AppSpec, from: string, to: string, fromHealthy: boolean, snapshot: string | null = null) =>
+  Effect.gen(function*() {
+    const state = yield* State
+    const startedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const pid = yield* Effect.sync(() => process.pid)
+    // A recovery carries the snapshot over: losing it would let a second crash skip the restore.
+    const snapshotRef = yield* Ref.make<string | null>(snapshot)
+    const track: Track = (phase, snapshot) =>
+      Effect.gen(function*() {
+        if (snapshot !== undefined) yield* Ref.set(snapshotRef, snapshot)
+        const record = phase === "done"
+          ? Option.none<InFlight>()
+          : Option.some(
+            new InFlight({ from, to, fromHealthy, snapshot: yield* Ref.get(snapshotRef), phase, pid, startedAt })
+          )
+        yield* state.setInFlight(app.name, record).pipe(within(app, "in-flight write", SHORT_STEP))
+      }).pipe(Effect.catchAll((e) => Effect.logError(`could not write the in-flight record (${phase}): ${e.message}`)))
+    /** The first write must succeed: without it a kill in the next step could not be recovered. */
+    const begin = (phase: string) =>
+      state.setInFlight(
+        app.name,
+        Option.some(new InFlight({ from, to, fromHealthy, snapshot: null, phase, pid, startedAt }))
+      ).pipe(within(app, "in-flight write", SHORT_STEP))
+    return { track, begin }
+  })
+
 /** What the upgrade transaction has done so far: the release undoes exactly that. */
 interface Progress {
   readonly undeployed: boolean
@@ -122,7 +152,8 @@ const rollback = (
   to: string,
   notes: string,
   progress: Ref.Ref<Progress>,
-  cause: Cause.Cause<unknown>
+  cause: Cause.Cause<unknown>,
+  options: { readonly track: Track; readonly successAlert?: AlertReason } = { track: () => Effect.void }
 ) =>
   Effect.gen(function*() {
     const apps = yield* Apps
@@ -132,9 +163,11 @@ const rollback = (
     const reason = describeCause(cause)
     if (!done.undeployed && !done.deployAttempted) {
       // Nothing was changed yet (the upgrade failed while recording last-good): nothing to undo.
+      yield* options.track("done")
       return Outcome.failed({ reason: `upgrade ${from}->${to} not started: ${reason}` })
     }
     yield* Effect.logWarning(`upgrade to ${to} failed (${reason}): rolling back to ${from}`)
+    yield* options.track("rollback")
     const step = yield* Ref.make("undeploy")
     const undo = Effect.gen(function*() {
       if (app.stateful) {
@@ -171,7 +204,14 @@ const rollback = (
       ...(result._tag === "Left" ? { failed_step: failedStep, error: result.left.message } : {}),
       ...(Option.isSome(done.snapshot) ? { snapshot_version: done.snapshot.value.version } : {})
     }
-    yield* writeAlert(app, outcome._tag === "rolled-back" ? "rollback" : "rollback-failed", fields).pipe(
+    // Done: nothing left to recover. After a failed rollback the record stays, so that the next run
+    // tries the rollback again instead of starting anything new.
+    yield* options.track(outcome._tag === "rolled-back" ? "done" : "rollback-failed")
+    yield* writeAlert(
+      app,
+      outcome._tag === "rolled-back" ? options.successAlert ?? "rollback" : "rollback-failed",
+      fields
+    ).pipe(
       Effect.catchAll((e) => Effect.logError(`the rollback alert could not be written: ${e.message}`, fields))
     )
     if (result._tag === "Left") yield* Effect.logError(`rollback to ${from} failed: ${result.left.message}`)
@@ -199,8 +239,9 @@ const upgrade = (
       deployAttempted: false
     })
     const rolledBack = yield* Ref.make(Option.none<Outcome>())
+    const { begin, track } = yield* tracker(app, from, to, plan.fromHealthy)
     const undo = (cause: Cause.Cause<unknown>) =>
-      rollback(app, from, to, notes, progress, cause).pipe(
+      rollback(app, from, to, notes, progress, cause, { track }).pipe(
         Effect.tap((outcome) => Ref.set(rolledBack, Option.some(outcome))),
         Effect.tap((outcome) => Ref.set(report, Option.some(outcome))),
         Effect.tap((outcome) => outcome._tag === "failed" ? Effect.void : rememberFailedRelease(app, from, to))
@@ -210,6 +251,8 @@ const upgrade = (
     // undoes itself, since the release only runs after a successful acquire.
     const prepare = Effect.gen(function*() {
       yield* Effect.logInfo(`auto-upgrade ${from} -> ${to} (health-gated)`)
+      // Before the first destructive step: a run killed from here on is recovered by the next one.
+      yield* begin(app.stateful ? "undeploy" : "deploy")
       if (plan.fromHealthy) yield* state.setLastGood(app.name, from).pipe(within(app, "last-good write", SHORT_STEP))
       else yield* Effect.logWarning(`${from} was not healthy before the upgrade: last-good not advanced`)
       if (!app.stateful) return
@@ -218,16 +261,26 @@ const upgrade = (
       yield* Effect.logInfo(`undeploy for a snapshot of ${volumes.length} volume(s)`)
       yield* apps.undeploy(app).pipe(within(app, "undeploy", app.deployTimeout))
       yield* Ref.update(progress, (p) => ({ ...p, undeployed: true }))
+      yield* track("snapshot")
       const meta = yield* snapshots.take(app, from, volumes).pipe(within(app, "snapshot", SNAPSHOT_STEP))
       yield* Ref.update(progress, (p) => ({ ...p, snapshot: Option.some(meta) }))
+      yield* track("deploy", meta.version)
     }).pipe(Effect.tapErrorCause(undo))
 
     const transaction = Effect.scoped(
       Effect.gen(function*() {
         yield* Effect.acquireRelease(prepare, (_, exit) => Exit.isFailure(exit) ? undo(exit.cause) : Effect.void)
         yield* Ref.update(progress, (p) => ({ ...p, deployAttempted: true }))
-        yield* deployAndWait(app, to)
+        const since = yield* Clock.currentTimeMillis
+        yield* deployVersion(app, to)
+        yield* track("health")
+        yield* Effect.logInfo(`health gate for ${to}: waiting up to ${Duration.format(app.health.timeout)}`)
+        const passed = yield* waitHealthy(app, { version: to, timeout: app.health.timeout, since })
+        yield* Effect.logInfo(`health gate passed for ${to} after ${passed.waitedMillis} ms`)
         yield* state.setLastGood(app.name, to).pipe(within(app, "last-good write", SHORT_STEP))
+        // Committed. A failure to remove the record is only logged: the next run would find the
+        // target deployed and healthy, and commit again.
+        yield* track("done")
         yield* Effect.logInfo(`upgrade healthy: committed last-good ${to}`)
       })
     )
@@ -466,6 +519,80 @@ export const reconcile = (app: AppSpec, options: ReconcileOptions = {}, report?:
   }).pipe(Effect.annotateLogs({ app: app.name }), Effect.withSpan("reconcile", { attributes: { app: app.name } }))
 
 /**
+ * Recover from an upgrade that a killed run left half done: the target deployed and healthy means
+ * commit; anything else means restore the snapshot and redeploy last-good. One `recovered` alert
+ * (or `rollback-failed`).
+ */
+export const recover = (app: AppSpec, record: InFlight) =>
+  Effect.gen(function*() {
+    const docker = yield* Docker
+    const snapshots = yield* Snapshots
+    const state = yield* State
+    const { from, to } = record
+    yield* Effect.logWarning(
+      `found an unfinished upgrade ${from} -> ${to} (phase ${record.phase}, pid ${record.pid}, ` +
+        `started ${record.startedAt}): recovering before anything else`
+    )
+    const { track } = yield* tracker(app, from, to, record.fromHealthy, record.snapshot)
+    const deployed = yield* docker.isDeployed(app.stack).pipe(within(app, "deployed check", SHORT_STEP))
+    const running = deployed
+      ? Option.getOrUndefined(
+        yield* docker.deployedVersion(app.stack).pipe(within(app, "deployed version", SHORT_STEP))
+      )
+      : undefined
+    const healthyNow = (version: string) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((since) => waitHealthy(app, { version, timeout: app.health.timeout, since })),
+        Effect.as(true),
+        Effect.catchTag("HealthGateFailed", (e) => Effect.logWarning(e.message).pipe(Effect.as(false)))
+      )
+    const settle = (lastGood: string, committed: boolean) =>
+      Effect.gen(function*() {
+        if (committed || record.fromHealthy) {
+          yield* state.setLastGood(app.name, lastGood).pipe(within(app, "last-good write", SHORT_STEP))
+        }
+        yield* track("done")
+        yield* writeAlert(app, "recovered", {
+          last_good: lastGood,
+          attempted: to,
+          committed,
+          phase: record.phase,
+          recovered: true
+        }).pipe(Effect.catchAll((e) => Effect.logError(`the recovered alert could not be written: ${e.message}`)))
+        return Outcome.recovered({ attempted: to, lastGood, committed })
+      })
+
+    // The target runs: if it is healthy the upgrade had in fact succeeded; commit it.
+    if (running === to && ["deploy", "health"].includes(record.phase) && (yield* healthyNow(to))) {
+      yield* clearHold(app)
+      return yield* settle(to, true)
+    }
+    // Killed before anything destructive (last-good still runs, its data untouched): leave it be.
+    if (running === from && record.snapshot === null && record.phase !== "rollback" && (yield* healthyNow(from))) {
+      return yield* settle(from, false)
+    }
+    // Otherwise roll back, from whatever state the killed run left.
+    const snapshot = record.snapshot === null
+      ? Option.none()
+      : Option.filter(
+        yield* snapshots.show(app).pipe(within(app, "snapshot show", SHORT_STEP)),
+        (m) => m.version === record.snapshot
+      )
+    const volumes = app.stateful
+      ? yield* docker.stackVolumes(app.stack).pipe(within(app, "volume list", SHORT_STEP))
+      : []
+    const progress = yield* Ref.make<Progress>({ undeployed: true, volumes, snapshot, deployAttempted: true })
+    const outcome = yield* rollback(app, from, to, "", progress, Cause.fail({ message: "the run was killed" }), {
+      track,
+      successAlert: "recovered"
+    })
+    yield* rememberFailedRelease(app, from, to)
+    return outcome._tag === "rolled-back"
+      ? Outcome.recovered({ attempted: to, lastGood: from, committed: false })
+      : outcome
+  }).pipe(Effect.annotateLogs({ app: app.name, phase: "recover" }))
+
+/**
  * One full run for one app: reconcile, turn a failure before any change into the `failed`
  * outcome, and record the run in the history, also when the run is interrupted.
  */
@@ -490,7 +617,15 @@ export const run = (app: AppSpec, options: ReconcileOptions = {}) =>
         ),
         Effect.catchAll((e) => Effect.logError(`could not record the run: ${e.message}`))
       )
-    const outcome = yield* reconcile(app, options, report).pipe(
+    // A run killed in the middle of an upgrade left a record: recover before anything else.
+    const pending = yield* state.inFlight(app.name).pipe(
+      Effect.catchAll((e) => Effect.logError(e.message).pipe(Effect.as(Option.none<InFlight>())))
+    )
+    const work: Effect.Effect<Outcome, { readonly message: string }, Services | Health> = Option.match(pending, {
+      onNone: () => reconcile(app, options, report),
+      onSome: (record) => recover(app, record)
+    })
+    const outcome = yield* work.pipe(
       Effect.catchAll((e) => Effect.logError(e.message).pipe(Effect.as(Outcome.failed({ reason: e.message })))),
       Effect.onInterrupt(() =>
         Effect.gen(function*() {

@@ -25,6 +25,23 @@ export class RunRecord extends Schema.Class<RunRecord>("RunRecord")({
   interrupted: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {}
 
+/**
+ * An upgrade under way, written before its first destructive step and kept current: a run that
+ * finds one (the last run was killed, or the machine lost power) recovers before anything else.
+ */
+export class InFlight extends Schema.Class<InFlight>("InFlight")({
+  from: Schema.String,
+  to: Schema.String,
+  /** Was `from` seen healthy before the upgrade? (Only then is it a last-good to commit.) */
+  fromHealthy: Schema.Boolean,
+  /** The version whose data the snapshot holds, once it is taken. */
+  snapshot: Schema.NullOr(Schema.String),
+  /** undeploy, snapshot, deploy, health, rollback */
+  phase: Schema.String,
+  pid: Schema.Number,
+  startedAt: Schema.String
+}) {}
+
 export class State extends Context.Tag("warm-reconcile/State")<State, {
   readonly lastGood: (app: string) => Effect.Effect<Option.Option<string>, StateError>
   /** Only ever called with a version that was seen healthy. */
@@ -32,4 +49,7 @@ export class State extends Context.Tag("warm-reconcile/State")<State, {
   readonly hold: (app: string) => Effect.Effect<Option.Option<HoldRecord>, StateError>
   readonly setHold: (app: string, hold: Option.Option<HoldRecord>) => Effect.Effect<void, StateError>
   readonly recordRun: (run: RunRecord) => Effect.Effect<void, StateError>
+  readonly inFlight: (app: string) => Effect.Effect<Option.Option<InFlight>, StateError>
+  /** Durable before it returns: the record must survive a power cut right after. */
+  readonly setInFlight: (app: string, record: Option.Option<InFlight>) => Effect.Effect<void, StateError>
 }>() {}

@@ -43,6 +43,28 @@ export const layerTest: Layer.Layer<State, never, SimulatedWorld> = Layer.effect
               return { ...s, holds }
             }))
           ),
+      inFlight: (app) =>
+        world.step("in-flight-read", app, "read in-flight.json").pipe(
+          fail,
+          Effect.zipRight(Ref.get(world.state)),
+          Effect.map((s) => Option.fromNullable(s.inFlight.get(app)))
+        ),
+      setInFlight: (app, record) =>
+        world.step(
+          "in-flight-write",
+          app,
+          Option.match(record, {
+            onNone: () => "clear in-flight",
+            onSome: (r) => `in-flight ${r.phase} ${r.from}->${r.to}`
+          })
+        ).pipe(
+          fail,
+          Effect.zipRight(Ref.update(world.state, (s) => {
+            const inFlight = new Map(s.inFlight)
+            Option.match(record, { onNone: () => inFlight.delete(app), onSome: (r) => inFlight.set(app, r) })
+            return { ...s, inFlight }
+          }))
+        ),
       recordRun: (run) =>
         world.step("history", run.app, `history += ${run.outcome}`).pipe(
           fail,

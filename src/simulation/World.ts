@@ -10,7 +10,7 @@
 import { Clock, Context, Duration, Effect, HashMap, Layer, Option, Ref } from "effect"
 import type { Alert } from "../domain/Alert.js"
 import type { AppSpec } from "../domain/Config.js"
-import type { HoldRecord, RunRecord } from "../services/State.js"
+import type { HoldRecord, InFlight, RunRecord } from "../services/State.js"
 
 /** Files of one volume: path to content. */
 export type Files = ReadonlyMap<string, string>
@@ -80,12 +80,20 @@ export type Step =
   | "hold-read"
   | "hold-write"
   | "history"
+  | "in-flight-read"
+  | "in-flight-write"
   | "alert"
   | "restore"
 
 export interface Fault {
-  readonly step: Step
-  readonly kind: "fail" | "hang"
+  /** The step to hit; `any` counts every side effect (with `after`: the n-th one of the run). */
+  readonly step: Step | "any"
+  /**
+   * `fail`: the step fails. `hang`: it never returns. `crash`: the process dies just before the
+   * step (SIGKILL, power cut): neither it nor anything after it happens, finalizers included,
+   * until the world is restarted with {@link restart}.
+   */
+  readonly kind: "fail" | "hang" | "crash"
   /** Only when the step concerns this version (deploy, checkout, snapshot). */
   readonly version?: string
   /** Let this many matching calls through first. */
@@ -130,6 +138,9 @@ export interface WorldState {
   readonly lastGood: ReadonlyMap<string, string>
   readonly holds: ReadonlyMap<string, HoldRecord>
   readonly history: ReadonlyArray<RunRecord>
+  readonly inFlight: ReadonlyMap<string, InFlight>
+  /** Set by a `crash` fault: every later step fails without effect, as in a dead process. */
+  readonly crashed: boolean
   readonly alerts: ReadonlyArray<Alert>
   readonly trace: ReadonlyArray<TraceEntry>
   readonly faults: ReadonlyArray<Fault>
@@ -177,6 +188,8 @@ export const initialState = (setup: WorldSetup): WorldState => ({
   lastGood: new Map(setup.apps.flatMap((a) => a.lastGood === undefined ? [] : [[a.spec.name, a.lastGood]])),
   holds: new Map(),
   history: [],
+  inFlight: new Map(),
+  crashed: false,
   alerts: [],
   trace: [],
   faults: setup.faults ?? [],
@@ -218,7 +231,7 @@ export interface WorldApi {
 export class SimulatedWorld extends Context.Tag("warm-reconcile/SimulatedWorld")<SimulatedWorld, WorldApi>() {}
 
 const matches = (fault: Fault, step: Step, version: string | undefined) =>
-  fault.step === step && (fault.version === undefined || fault.version === version)
+  (fault.step === "any" || fault.step === step) && (fault.version === undefined || fault.version === version)
 
 export const make = (setup: WorldSetup): Effect.Effect<WorldApi> =>
   Effect.gen(function*() {
@@ -227,7 +240,8 @@ export const make = (setup: WorldSetup): Effect.Effect<WorldApi> =>
     const step: WorldApi["step"] = (step, app, detail, version) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
-        const fault = yield* Ref.modify(state, (s): [Fault | undefined, WorldState] => {
+        const fault = yield* Ref.modify(state, (s): [Fault | "dead" | undefined, WorldState] => {
+          if (s.crashed) return ["dead", s]
           let hits = s.faultHits
           let fired: Fault | undefined
           s.faults.forEach((fault, i) => {
@@ -237,10 +251,17 @@ export const make = (setup: WorldSetup): Effect.Effect<WorldApi> =>
             const after = fault.after ?? 0
             if (seen >= after && (fault.times === undefined || seen < after + fault.times)) fired = fault
           })
-          const entry: TraceEntry = { at, step, app, detail: fired ? `${detail} [${fired.kind}s]` : detail }
-          return [fired, { ...s, faultHits: hits, trace: [...s.trace, entry] }]
+          const entry: TraceEntry = {
+            at,
+            step,
+            app,
+            detail: fired ? `${detail} [${fired.kind === "crash" ? "crash before it" : `${fired.kind}s`}]` : detail
+          }
+          return [fired, { ...s, faultHits: hits, trace: [...s.trace, entry], crashed: fired?.kind === "crash" }]
         })
         if (fault === undefined) return
+        if (fault === "dead") return yield* Effect.fail(new InjectedFault(step, "the process is dead"))
+        if (fault.kind === "crash") return yield* Effect.fail(new InjectedFault(step, "the process was killed"))
         if (fault.kind === "hang") return yield* Effect.never
         return yield* Effect.fail(new InjectedFault(step, detail))
       })
@@ -270,5 +291,12 @@ export const make = (setup: WorldSetup): Effect.Effect<WorldApi> =>
 
     return { state, step, app, updateApp, release, appByDomain }
   })
+
+/**
+ * Boot again after a `crash`: the world keeps its state (disks, deployments) and runs again, with
+ * the faults replaced (none by default).
+ */
+export const restart = (world: WorldApi, faults: ReadonlyArray<Fault> = []): Effect.Effect<void> =>
+  Ref.update(world.state, (s) => ({ ...s, crashed: false, faults, faultHits: HashMap.empty() }))
 
 export const layer = (setup: WorldSetup): Layer.Layer<SimulatedWorld> => Layer.effect(SimulatedWorld, make(setup))

@@ -1,0 +1,175 @@
+/**
+ * Crash safety on the simulated world: the process dies (SIGKILL, power cut) just before each
+ * side effect of an upgrade, of its rollback, and of the recovery itself; the machine boots and
+ * the next run recovers. Whatever the moment, the app ends healthy on last-good or on the target,
+ * with the data that belongs to the version that runs.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Option } from "effect"
+import { HealthConfig } from "../../src/domain/Config.js"
+import * as Outcome from "../../src/domain/Outcome.js"
+import { rehearse } from "../../src/simulation/Rehearsal.js"
+import { DATA_BEFORE, demoApp, migrateTo12 } from "../../src/simulation/Scenarios.js"
+import * as World from "../../src/simulation/World.js"
+
+// A short health deadline keeps the number of side effects per run small enough to crash at each.
+const app = {
+  ...demoApp(),
+  health: new HealthConfig({ path: "/", timeout: Duration.seconds(20), interval: Duration.seconds(1) })
+}
+const FROM = "1.1.0+1.1"
+const TO = "1.2.0+1.2"
+const MIGRATED = Object.fromEntries(migrateTo12("data", new Map(Object.entries(DATA_BEFORE))))
+
+const setup = (targetHealthy: boolean): World.WorldSetup => ({
+  recipes: {
+    keycloak: {
+      tags: [FROM, TO],
+      releases: { [TO]: { health: targetHealthy ? "healthy" : "never", migrate: migrateTo12 } }
+    }
+  },
+  servers: ["default"],
+  apps: [{
+    spec: app,
+    env: true,
+    pinned: FROM,
+    deployed: FROM,
+    volumes: { data: DATA_BEFORE },
+    secrets: ["admin_password_v1"],
+    secretsGenerated: true,
+    lastGood: FROM
+  }]
+})
+
+/** How many side effects an undisturbed run makes. */
+const sideEffects = (targetHealthy: boolean) =>
+  rehearse(app, setup(targetHealthy)).pipe(Effect.map((r) => r.world.trace.length))
+
+interface Verdict {
+  readonly runs: number
+  readonly held: number
+  readonly failures: Array<string>
+}
+
+/** The invariants after the dust settles. */
+const check = (label: string, state: World.WorldState, targetHealthy: boolean, failures: Array<string>) => {
+  const a = state.apps.get(app.name)!
+  const running = Option.getOrUndefined(Option.map(a.deployment, (d) => d.version))
+  const data = Object.fromEntries(a.volumes.get("data") ?? new Map())
+  const fail = (why: string) => failures.push(`${label}: ${why}`)
+  if (running === FROM) {
+    if (JSON.stringify(data) !== JSON.stringify(DATA_BEFORE)) fail(`runs ${FROM} on data that is not its own`)
+  } else if (running === TO) {
+    if (!targetHealthy) fail(`the broken ${TO} is left running`)
+    if (JSON.stringify(data) !== JSON.stringify(MIGRATED)) fail(`runs ${TO} without its migrated data`)
+  } else {
+    fail(`nothing runs (deployed: ${running})`)
+  }
+  const lastGood = state.lastGood.get(app.name)
+  if (lastGood !== FROM && !(lastGood === TO && targetHealthy)) fail(`last-good is ${lastGood}`)
+  if (lastGood === TO && running !== TO) fail("last-good names a version that does not run")
+  if (state.inFlight.size !== 0) fail("an in-flight record is left")
+  if (state.crashed) fail("the world is still crashed")
+}
+
+/** Crash before side effect `k` of the first run, boot, run again (crashing at `j` too, if given), then once more. */
+const crashAndRecover = (targetHealthy: boolean, k: number, j?: number) =>
+  Effect.gen(function*() {
+    const world = yield* World.make({
+      ...setup(targetHealthy),
+      faults: [{ step: "any", kind: "crash", after: k, times: 1 }]
+    })
+    yield* rehearse(app, world)
+    yield* World.restart(world, j === undefined ? [] : [{ step: "any", kind: "crash", after: j, times: 1 }])
+    const second = yield* rehearse(app, world)
+    yield* World.restart(world)
+    const third = yield* rehearse(app, world)
+    return { world: third.world, second: second.outcome, third: third.outcome }
+  })
+
+const sweep = (targetHealthy: boolean, twice: boolean) =>
+  Effect.gen(function*() {
+    const n = yield* sideEffects(targetHealthy)
+    const failures: Array<string> = []
+    let runs = 0
+    for (let k = 0; k <= n; k++) {
+      const js = twice ? Array.from({ length: Math.ceil(n / 3) }, (_, i) => i * 3) : [undefined]
+      for (const j of js) {
+        const r = yield* crashAndRecover(targetHealthy, k, j)
+        runs++
+        check(`crash at ${k}${j === undefined ? "" : ` then ${j}`}`, r.world, targetHealthy, failures)
+        if (Outcome.exitCode(r.third) !== 0) {
+          failures.push(`crash at ${k}/${j}: third run ended ${Outcome.format(r.third)}`)
+        }
+      }
+    }
+    return { runs, held: runs - failures.length, failures } satisfies Verdict
+  })
+
+describe("kill at every step boundary, on the simulated world", () => {
+  it.effect("a healthy upgrade: every crash ends on 1.1.0 with its data or 1.2.0 with its migrated data", () =>
+    Effect.gen(function*() {
+      const v = yield* sweep(true, false)
+      console.log(`crash recovery (healthy target): ${v.runs} cases, ${v.held} held`)
+      expect(v.failures).toEqual([])
+      expect(v.runs).toBeGreaterThan(25)
+    }))
+
+  it.effect("a broken upgrade and its rollback: every crash ends on 1.1.0 with its own data", () =>
+    Effect.gen(function*() {
+      const v = yield* sweep(false, false)
+      console.log(`crash recovery (broken target): ${v.runs} cases, ${v.held} held`)
+      expect(v.failures).toEqual([])
+      expect(v.runs).toBeGreaterThan(60)
+    }))
+
+  it.effect("a crash during the recovery itself is recovered by the next run", () =>
+    Effect.gen(function*() {
+      const v = yield* sweep(false, true)
+      console.log(`crash recovery (crash again while recovering): ${v.runs} cases, ${v.held} held`)
+      if (v.failures.length) console.log(v.failures.slice(0, 12).join("\n"))
+      expect(v.failures).toEqual([])
+    }), 240_000)
+
+  it.effect("the recovery commits a target that was deployed and healthy when the run died", () =>
+    Effect.gen(function*() {
+      // Find the health wait of an undisturbed run and die in the middle of it.
+      const clean = yield* rehearse(app, setup(true))
+      const k = clean.world.trace.findIndex((t) =>
+        t.step === "health" && t.at > clean.world.trace.find((x) => x.step === "deploy")!.at
+      )
+      const world = yield* World.make({
+        ...setup(true),
+        faults: [{ step: "any", kind: "crash", after: k + 1, times: 1 }]
+      })
+      yield* rehearse(app, world)
+      expect((yield* world.state.get).inFlight.get(app.name)?.phase).toBe("health")
+      yield* World.restart(world)
+      const r = yield* rehearse(app, world)
+      expect(Outcome.format(r.outcome)).toBe(`recovered:${TO}`)
+      expect(r.world.lastGood.get(app.name)).toBe(TO)
+      expect(r.world.alerts.map((a) => a.reason)).toEqual(["recovered"])
+      expect(r.world.trace.filter((t) => t.step === "restore")).toEqual([])
+    }))
+
+  it.effect("the recovery of a broken target restores the data and redeploys last-good, with one alert", () =>
+    Effect.gen(function*() {
+      const clean = yield* rehearse(app, setup(false))
+      const deploy = clean.world.trace.findIndex((t) => t.step === "deploy")
+      const world = yield* World.make({
+        ...setup(false),
+        faults: [{ step: "any", kind: "crash", after: deploy + 3, times: 1 }]
+      })
+      yield* rehearse(app, world)
+      const crashed = yield* world.state.get
+      expect(crashed.apps.get(app.name)!.volumes.get("data")!.get("db/schema")).toBe("schema 12\n")
+      yield* World.restart(world)
+      const r = yield* rehearse(app, world)
+      expect(Outcome.format(r.outcome)).toBe(`recovered:${TO}->${FROM}`)
+      expect(Object.fromEntries(r.world.apps.get(app.name)!.volumes.get("data")!)).toEqual(DATA_BEFORE)
+      expect(r.world.alerts.map((a) => a.reason)).toEqual(["recovered"])
+      // And the next night it does not try the broken release again.
+      const next = yield* rehearse(app, world)
+      expect(next.outcome._tag).toBe("held-failed-release")
+    }))
+})
