@@ -6,6 +6,7 @@ import { Clock, Duration, Effect, Either, Schema } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import { Docker } from "../services/Docker.js"
 import { Health } from "../services/Health.js"
+import { withDeadline } from "./Deadline.js"
 
 export class HealthGateFailed extends Schema.TaggedError<HealthGateFailed>()("HealthGateFailed", {
   app: Schema.String,
@@ -42,18 +43,24 @@ export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: Ap
   let last = "no answer yet"
   for (;;) {
     probes++
-    const answer = yield* health.probe(app).pipe(Effect.timeout(cfg.attemptTimeout), Effect.either)
+    // The deadline must hold inside a rollback too (a finalizer): see Deadline.
+    const answer = yield* health.probe(app).pipe(
+      withDeadline(cfg.attemptTimeout, () => ({ message: `no answer within ${Duration.format(cfg.attemptTimeout)}` })),
+      Effect.either
+    )
     const ok = Either.isRight(answer) && cfg.okStatus.includes(answer.right)
-    last = Either.match(answer, {
-      onLeft: (e) =>
-        e._tag === "TimeoutException" ? `no answer within ${Duration.format(cfg.attemptTimeout)}` : e.message,
-      onRight: (status) => `HTTP ${status}`
-    })
+    last = Either.match(answer, { onLeft: (e) => e.message, onRight: (status) => `HTTP ${status}` })
     consecutive = ok ? consecutive + 1 : 0
     const now = yield* Clock.currentTimeMillis
     if (consecutive >= cfg.successes) return { probes, waitedMillis: now - start } satisfies HealthPassed
     if (!ok) {
-      const failed = yield* docker.failedTasks(app.stack, options.since)
+      // Only a hint that ends the wait early: if Docker cannot say, the deadline still decides.
+      const failed = yield* docker.failedTasks(app.stack, options.since).pipe(
+        withDeadline(cfg.attemptTimeout, () => ({ message: "the task list did not come in time" })),
+        Effect.catchAll((e) =>
+          Effect.logWarning(`cannot check ${app.stack}_app for failed tasks: ${e.message}`).pipe(Effect.as([]))
+        )
+      )
       if (failed.length >= cfg.failedTasks) {
         return yield* new HealthGateFailed({
           app: app.name,

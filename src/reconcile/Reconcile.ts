@@ -22,6 +22,7 @@ import type { Health } from "../services/Health.js"
 import { Recipes } from "../services/Recipes.js"
 import { type SnapshotMeta, Snapshots } from "../services/Snapshots.js"
 import { HoldRecord, InFlight, RunRecord, State } from "../services/State.js"
+import { formatLimit, withDeadline } from "./Deadline.js"
 import { waitHealthy } from "./HealthGate.js"
 
 export interface ReconcileOptions {
@@ -46,20 +47,14 @@ const SHORT_STEP = Duration.minutes(5)
 /** Snapshot and restore copy whole volumes. */
 const SNAPSHOT_STEP = Duration.hours(2)
 
-const within =
-  (app: AppSpec, step: string, limit: Duration.DurationInput) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | StepTimedOut, R> =>
-    effect.pipe(
-      Effect.timeoutFail({
-        duration: limit,
-        onTimeout: () =>
-          new StepTimedOut({
-            app: app.name,
-            step,
-            message: `${step} for ${app.name} took longer than ${Duration.format(limit)}`
-          })
-      })
-    )
+/** Every step has a deadline, which holds inside the uninterruptible acquire and rollback too. */
+const within = (app: AppSpec, step: string, limit: Duration.DurationInput) =>
+  withDeadline(limit, () =>
+    new StepTimedOut({
+      app: app.name,
+      step,
+      message: `${step} for ${app.name} took longer than ${formatLimit(limit)}`
+    }))
 
 const notesText = (notes: ReadonlyArray<{ readonly version: string; readonly notes: string }>): string =>
   truncate(notes.map((n) => `## ${n.version}\n${n.notes.trim()}`).join("\n\n"))
@@ -613,12 +608,13 @@ export const run = (app: AppSpec, options: ReconcileOptions = {}) =>
               endedAt: new Date(endedAt).toISOString(),
               interrupted
             })
-          )
+          ).pipe(within(app, "history write", SHORT_STEP))
         ),
         Effect.catchAll((e) => Effect.logError(`could not record the run: ${e.message}`))
       )
     // A run killed in the middle of an upgrade left a record: recover before anything else.
     const pending = yield* state.inFlight(app.name).pipe(
+      within(app, "in-flight read", SHORT_STEP),
       Effect.catchAll((e) => Effect.logError(e.message).pipe(Effect.as(Option.none<InFlight>())))
     )
     const work: Effect.Effect<Outcome, { readonly message: string }, Services | Health> = Option.match(pending, {
