@@ -180,10 +180,19 @@ export interface AbraResult {
   readonly stderr: string
 }
 
+/** The fake abra's behaviour knobs: a test sets the ones it wants through `extraEnv`. */
+const KNOBS = [
+  "FAKE_ABRA_FAIL",
+  "FAKE_ABRA_HANG",
+  "FAKE_ABRA_DEPLOY_DELAY_MS",
+  "FAKE_ABRA_DOCKER",
+  "FAKE_ABRA_DOCKER_TIMEOUT_MS"
+] as const
+
 const childEnv = (world: AbraWorld, extraEnv: Record<string, string>): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env, ...world.env, ...extraEnv }
   // Knobs from the outer environment must not leak into a test that did not ask for them.
-  for (const knob of ["FAKE_ABRA_FAIL", "FAKE_ABRA_HANG", "FAKE_ABRA_DEPLOY_DELAY_MS"]) {
+  for (const knob of KNOBS) {
     if (!(knob in extraEnv)) delete env[knob]
   }
   return env

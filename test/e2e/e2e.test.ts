@@ -1,0 +1,633 @@
+/**
+ * End to end on a real Docker engine and Swarm: `warm-reconcile reconcile` as operators run it
+ * (the CLI entry point, a child process) on the live layers, with DOCKER_HOST unset (the engine's
+ * own socket), the fake abra in real-deploy mode (`docker stack deploy`), a recipe whose versions
+ * are busybox httpd entrypoints on Swarm's `host` network, and health over HTTP on 127.0.0.1.
+ * The app listens on loopback only: the suite fails if its port is ever bound to another address.
+ *
+ * Run with `npx vitest run -c vitest.e2e.config.ts`; needs root (apt-get, dockerd, volumes).
+ * test/e2e/engine.sh starts dockerd (and is told to stop it again only if this suite started it).
+ * No registry is contacted: the last test scans dockerd's log for any attempt.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Net from "node:net"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { type AbraWorld, makeAbraWorld } from "../support/fakeAbra.js"
+import { type Listener, listenersOn, parseListeners } from "./listeners.js"
+import { publish, RECIPE, SEED, V } from "./recipe.js"
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+const ENGINE = fileURLToPath(new URL("engine.sh", import.meta.url))
+const APP = "e2e"
+const DOMAIN = "app.e2e.example.org"
+const STACK = "app_e2e_example_org"
+const SERVICE = `${STACK}_app`
+const VOLUME = `${STACK}_data`
+const STACK_FILTER = `label=com.docker.stack.namespace=${STACK}`
+
+const enabled = process.env["WARM_RECONCILE_E2E"] === "1"
+
+/** Any sign in dockerd's log that it tried to reach a registry (pull, digest resolution, proxy use). */
+const REGISTRY_ATTEMPT = new RegExp(
+  [
+    String.raw`registry-1\.docker\.io`,
+    String.raw`index\.docker\.io`,
+    String.raw`auth\.docker\.io`,
+    String.raw`registry\.hub\.docker\.com`,
+    String.raw`cloudflare\.docker\.com`,
+    String.raw`/images/create`,
+    String.raw`\bpull(s|ing|ed)?\b`,
+    String.raw`\bresolv(e|es|ed|ing)\b[^"]*\b(image|digest|reference|registry)`,
+    String.raw`\bpin image\b`,
+    String.raw`\bto digest\b`,
+    String.raw`proxyconnect`,
+    // The dead proxy dockerd was given: any use of it is an attempt to leave the machine.
+    String.raw`127\.0\.0\.1:9\b`
+  ].join("|"),
+  "i"
+)
+
+// ---------------------------------------------------------------------------------------------
+// Docker, processes and HTTP
+
+/** The environment of everything this suite runs: the engine's default socket, no abra knobs. */
+const baseEnv = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env }
+  for (
+    const key of [
+      "DOCKER_HOST",
+      "FAKE_ABRA_FAIL",
+      "FAKE_ABRA_HANG",
+      "FAKE_ABRA_DEPLOY_DELAY_MS",
+      "FAKE_ABRA_DOCKER_TIMEOUT_MS"
+    ]
+  ) delete env[key]
+  return env
+}
+
+const docker = (args: ReadonlyArray<string>): string =>
+  ChildProcess.execFileSync("docker", args, { encoding: "utf8", env: baseEnv(), stdio: ["ignore", "pipe", "pipe"] })
+
+const dockerLines = (args: ReadonlyArray<string>): Array<string> =>
+  docker(args).split("\n").map((l) => l.trim()).filter((l) => l.length > 0)
+
+/** What is left of the test stack: services, containers, networks, volumes. */
+const leftovers = (): Array<string> => [
+  ...dockerLines(["service", "ls", "-q", "--filter", STACK_FILTER]).map((id) => `service ${id}`),
+  ...dockerLines(["ps", "-aq", "--filter", STACK_FILTER]).map((id) => `container ${id}`),
+  ...dockerLines(["network", "ls", "-q", "--filter", STACK_FILTER]).map((id) => `network ${id}`),
+  ...dockerLines(["volume", "ls", "-q", "--filter", `name=^${VOLUME}$`]).map((id) => `volume ${id}`)
+]
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Remove the test stack and its volume, waiting until the containers are gone. */
+const removeStack = async () => {
+  try {
+    docker(["stack", "rm", STACK])
+  } catch {
+    // nothing deployed
+  }
+  const deadline = Date.now() + 120_000
+  while (leftovers().some((l) => !l.startsWith("volume")) && Date.now() < deadline) await sleep(250)
+  for (const volume of dockerLines(["volume", "ls", "-q", "--filter", `name=^${VOLUME}$`])) {
+    docker(["volume", "rm", volume])
+  }
+}
+
+/** The running container of the app service, if any. */
+const runningContainer = (): string | undefined =>
+  dockerLines(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${SERVICE}`])[0]
+
+const serviceVersion = (): string =>
+  docker(["service", "inspect", SERVICE, "--format", `{{index .Spec.Labels "coop-cloud.${STACK}.version"}}`]).trim()
+
+const volumeDir = (): string => docker(["volume", "inspect", "-f", "{{.Mountpoint}}", VOLUME]).trim()
+
+/** One GET without keep-alive: the status, or the error code. */
+const httpStatus = (url: string, timeoutMs = 1_000) =>
+  new Promise<number | string>((resolve) => {
+    const req = Http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      res.resume()
+      res.on("end", () => resolve(res.statusCode ?? 0))
+      res.on("error", () => resolve("reset"))
+    })
+    req.on("timeout", () => req.destroy(new Error("timeout")))
+    req.on("error", (e) => resolve((e as NodeJS.ErrnoException).code ?? e.message))
+  })
+
+/** A port that is free now (the app's httpd binds it on the host's 127.0.0.1). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = Net.createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+interface Sample {
+  readonly at: number
+  readonly status: number | string
+  /** What listened on the app's port just before the request. */
+  readonly listeners: ReadonlyArray<Listener>
+}
+
+/** Polls the health URL in the background, as a user would see the app, and who listens on its port. */
+const poller = (url: string, port: number) => {
+  const samples: Array<Sample> = []
+  let stopped = false
+  const loop = (async () => {
+    while (!stopped) {
+      const at = Date.now()
+      const listeners = listenersOn(port)
+      samples.push({ at, listeners, status: await httpStatus(url, 500) })
+      await sleep(100)
+    }
+  })()
+  return {
+    samples,
+    stop: async () => {
+      stopped = true
+      await loop
+    }
+  }
+}
+
+/** From the first sample after `from` that is not 200 to the first 200 after it. */
+const downtime = (samples: ReadonlyArray<Sample>, from: number) => {
+  const after = samples.filter((s) => s.at >= from)
+  const down = after.findIndex((s) => s.status !== 200)
+  if (down < 0) return { down: undefined, up: undefined, millis: 0 }
+  const up = after.slice(down).find((s) => s.status === 200)
+  return { down: after[down]!.at, up: up?.at, millis: up === undefined ? undefined : up.at - after[down]!.at }
+}
+
+const firstOk = (samples: ReadonlyArray<Sample>, from: number) =>
+  samples.find((s) => s.at >= from && s.status === 200)?.at
+
+interface Entry {
+  readonly type: "file" | "dir" | "symlink" | "other"
+  readonly mode: number
+  readonly uid: number
+  readonly size: number
+  readonly content: string
+}
+
+/** Every entry under `dir` with its type, mode, owner and content hash: byte-identical or not. */
+const listing = (dir: string): Record<string, Entry> => {
+  const out: Record<string, Entry> = {}
+  for (const name of Fs.readdirSync(dir, { recursive: true }) as Array<string>) {
+    const full = Path.join(dir, name)
+    const st = Fs.lstatSync(full)
+    const type = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other"
+    const content = type === "file"
+      ? Crypto.createHash("sha256").update(Fs.readFileSync(full)).digest("hex")
+      : type === "symlink"
+      ? Fs.readlinkSync(full)
+      : ""
+    out[name] = { type, mode: st.mode & 0o7777, uid: st.uid, size: type === "file" ? st.size : 0, content }
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The CLI
+
+interface CliRun {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly startedAt: number
+  readonly endedAt: number
+}
+
+let world: AbraWorld
+let port = 0
+let config = ""
+
+const cliEnv = (): NodeJS.ProcessEnv => ({ ...baseEnv(), ...world.env, FAKE_ABRA_DOCKER: "1" })
+
+/** `warm-reconcile reconcile e2e`; `onStderr` sees stderr as it comes and may signal the child. */
+const reconcile = (onStderr?: (text: string, child: ChildProcess.ChildProcess) => void) =>
+  new Promise<CliRun>((resolve) => {
+    const startedAt = Date.now()
+    const child = ChildProcess.spawn(
+      process.execPath,
+      ["--import", "tsx", Path.join(ROOT, "src/bin.ts"), "reconcile", APP, "--config", config],
+      { cwd: ROOT, env: cliEnv() }
+    )
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => stdout += d)
+    child.stderr.on("data", (d) => {
+      stderr += d
+      onStderr?.(stderr, child)
+    })
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, startedAt, endedAt: Date.now() }))
+  })
+
+const result = (run: CliRun) => run.stdout.trim().split("\n").filter((l) => l.startsWith("RECONCILE RESULT:")).at(-1)
+
+/** The config, with the health deadline of the scenario. */
+const writeConfig = (healthTimeout: string) =>
+  Fs.writeFileSync(
+    config,
+    JSON.stringify({
+      stateDir: Path.join(world.root, "state"),
+      abraDir: world.abraDir,
+      apps: {
+        [APP]: {
+          recipe: RECIPE,
+          domain: DOMAIN,
+          stateful: true,
+          deployTimeout: "3 minutes",
+          health: {
+            url: `http://127.0.0.1:${port}/health`,
+            timeout: healthTimeout,
+            attemptTimeout: 2,
+            interval: 0.25,
+            successes: 2,
+            settle: "30 seconds"
+          }
+        }
+      }
+    })
+  )
+
+const stateFile = (...parts: Array<string>) => Path.join(world.root, "state", ...parts)
+const lastGood = () => Fs.readFileSync(stateFile(APP, "last_good"), "utf8").trim()
+const alerts = () =>
+  Fs.existsSync(stateFile("alerts"))
+    ? Fs.readdirSync(stateFile("alerts")).filter((f) => f.endsWith(".json")).sort()
+    : []
+const readAlert = (file: string) => JSON.parse(Fs.readFileSync(stateFile("alerts", file), "utf8"))
+
+/** The fake abra's deploy and undeploy calls made since `since`. */
+const changes = (since: number) =>
+  world.readCalls().filter((c) =>
+    c.at >= since && c.argv[0] === "app" && (c.argv[1] === "deploy" || c.argv[1] === "undeploy")
+  )
+/** A deploy or undeploy call as `["deploy", version]` or `["undeploy"]`. */
+const steps = (since: number) =>
+  changes(since).map((c) => c.argv[1] === "deploy" ? ["deploy", c.argv[3]] : ["undeploy"])
+const deployOf = (since: number, version: string) =>
+  changes(since).find((c) => c.argv[1] === "deploy" && c.argv.includes(version))
+
+const seconds = (ms: number | undefined) => ms === undefined ? "n/a" : `${(ms / 1000).toFixed(1)} s`
+const report: Array<string> = []
+const say = (line: string) => {
+  report.push(line)
+  console.log(`E2E ${line}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+let startedEngine = false
+let logFile = ""
+let logOffset = 0
+let health: ReturnType<typeof poller> | undefined
+
+describe.skipIf(!enabled)("reconcile on a real Docker engine and Swarm", () => {
+  beforeAll(async () => {
+    const status = ChildProcess.execFileSync(ENGINE, ["status"], { encoding: "utf8", env: baseEnv() })
+    logFile = /^log: (.+)$/m.exec(status)?.[1] ?? ""
+    expect(logFile).not.toBe("")
+    logOffset = Fs.existsSync(logFile) ? Fs.statSync(logFile).size : 0
+    const started = ChildProcess.execFileSync(ENGINE, ["start"], {
+      encoding: "utf8",
+      env: baseEnv(),
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    startedEngine = /^ENGINE started \d+$/m.test(started)
+    expect(docker(["info", "--format", "{{.Swarm.LocalNodeState}}"]).trim()).toBe("active")
+    const found = leftovers()
+    if (found.length > 0) {
+      // A run that was killed cannot have cleaned up: say so, then start from nothing.
+      console.warn(`E2E leftovers of an earlier run removed: ${found.join(", ")}`)
+      await removeStack()
+    }
+    world = makeAbraWorld()
+    Fs.mkdirSync(Path.join(world.root, "state"), { recursive: true })
+    port = await freePort()
+    config = Path.join(world.root, "config.json")
+    writeConfig("20 seconds")
+    health = poller(`http://127.0.0.1:${port}/health`, port)
+  })
+
+  afterAll(async () => {
+    await health?.stop()
+    try {
+      if (world !== undefined) {
+        await removeStack()
+        world.cleanup()
+      }
+      // Before dockerd stops: nothing of this suite may stay behind for the next run.
+      const left = leftovers()
+      if (left.length > 0) throw new Error(`the suite left Docker objects behind: ${left.join(", ")}`)
+    } finally {
+      console.log(["E2E summary:", ...report.map((l) => `  ${l}`)].join("\n"))
+      if (startedEngine) {
+        ChildProcess.execFileSync(ENGINE, ["stop"], { env: baseEnv(), stdio: ["ignore", "inherit", "inherit"] })
+      }
+    }
+  })
+
+  it("(a) deploys 1.0.0 fresh: the stack runs, answers 200, seeds its volume", async () => {
+    publish(world.recipesSource, port, [V.base])
+    const run = await reconcile()
+    say(`(a) ${result(run)} in ${seconds(run.endedAt - run.startedAt)}`)
+    expect(result(run), run.stderr).toBe(`RECONCILE RESULT: deployed-fresh:${V.base}`)
+    expect(run.code).toBe(0)
+    expect(serviceVersion()).toBe(V.base)
+    expect(await httpStatus(`http://127.0.0.1:${port}/health`)).toBe(200)
+    expect(listenersOn(port).map((l) => l.address)).toEqual(["127.0.0.1"])
+    expect(lastGood()).toBe(V.base)
+    expect(Fs.readFileSync(Path.join(volumeDir(), "db.txt"), "utf8")).toBe(SEED)
+    // abra pinned the version into the env file, and the reconciler cleared Let's Encrypt.
+    const env = Fs.readFileSync(world.envFile(DOMAIN), "utf8")
+    expect(env).toContain(`TYPE=${RECIPE}:${V.base}`)
+    expect(env).toMatch(/^LETS_ENCRYPT_ENV=$/m)
+    // The app's users add data of their own: binary, a private file, a nested directory.
+    const data = volumeDir()
+    Fs.mkdirSync(Path.join(data, "uploads", "2024"), { recursive: true })
+    Fs.writeFileSync(Path.join(data, "uploads", "2024", "photo.bin"), Crypto.randomBytes(256 * 1024))
+    Fs.writeFileSync(Path.join(data, "secret.key"), Crypto.randomBytes(64), { mode: 0o600 })
+    Fs.symlinkSync("uploads/2024/photo.bin", Path.join(data, "latest"))
+  })
+
+  it("(b) changes nothing when 1.0.0 is the latest and healthy", async () => {
+    const container = runningContainer()
+    expect(container).toBeDefined()
+    const run = await reconcile()
+    say(`(b) ${result(run)} in ${seconds(run.endedAt - run.startedAt)}`)
+    expect(result(run), run.stderr).toBe(`RECONCILE RESULT: noop-healthy:${V.base}`)
+    expect(run.code).toBe(0)
+    expect(changes(run.startedAt)).toEqual([])
+    // The same container still runs: not even a redeploy.
+    expect(runningContainer()).toBe(container)
+  })
+
+  it("(c) upgrades to 1.1.0 when it is healthy; last-good advances; the migration ran once", async () => {
+    publish(world.recipesSource, port, [V.migrates])
+    const run = await reconcile()
+    const gap = downtime(health!.samples, run.startedAt)
+    say(
+      `(c) ${result(run)} in ${seconds(run.endedAt - run.startedAt)}; downtime (first non-200 to first 200) ${
+        seconds(gap.millis)
+      }`
+    )
+    expect(result(run), run.stderr).toBe(`RECONCILE RESULT: upgraded:${V.base}->${V.migrates}`)
+    expect(run.code).toBe(0)
+    expect(serviceVersion()).toBe(V.migrates)
+    expect(lastGood()).toBe(V.migrates)
+    expect(Fs.readFileSync(Path.join(volumeDir(), "migrated-1.1"), "utf8")).toBe("migrated by 1.1.0\n")
+    // Stateful: undeployed for a snapshot of 1.0.0, then deployed; the app came back.
+    expect(steps(run.startedAt)).toEqual([["undeploy"], ["deploy", V.migrates]])
+    expect(JSON.parse(Fs.readFileSync(stateFile(APP, "snapshot", "meta.json"), "utf8")).version).toBe(V.base)
+    expect(gap.millis).toBeDefined()
+    expect(await httpStatus(`http://127.0.0.1:${port}/health`)).toBe(200)
+    expect(listenersOn(port).map((l) => l.address)).toEqual(["127.0.0.1"])
+  })
+
+  let beforeBroken: Record<string, Entry> = {}
+
+  it("(d) rolls a broken 1.2.0 back: its data migration undone byte for byte, 1.1.0 serving again", async () => {
+    writeConfig("15 seconds")
+    publish(world.recipesSource, port, [V.broken])
+    const data = volumeDir()
+    beforeBroken = listing(data)
+    expect(beforeBroken["db.txt"]?.type).toBe("file")
+    // Watch the volume: the broken release must really have rewritten it before the restore.
+    let migrated = false
+    const watch = setInterval(() => {
+      try {
+        if (Fs.readFileSync(Path.join(data, "db.txt"), "utf8").includes("schema=2")) migrated = true
+      } catch {
+        // mid-restore
+      }
+    }, 50)
+    const run = await reconcile().finally(() => clearInterval(watch))
+    const brokenDeploy = deployOf(run.startedAt, V.broken)
+    const restored = firstOk(health!.samples, brokenDeploy?.endedAt ?? Infinity)
+    say(
+      `(d) ${result(run)} in ${seconds(run.endedAt - run.startedAt)}; broken deploy to restored app serving ${
+        seconds(restored === undefined ? undefined : restored - brokenDeploy!.endedAt)
+      } (health timeout 15 s)`
+    )
+    expect(result(run), run.stderr).toBe(`RECONCILE RESULT: rolled-back:${V.broken}->${V.migrates}`)
+    expect(run.code).toBe(0)
+    expect(steps(run.startedAt)).toEqual([["undeploy"], ["deploy", V.broken], ["undeploy"], ["deploy", V.migrates]])
+    expect(migrated).toBe(true)
+    expect(listing(volumeDir())).toEqual(beforeBroken)
+    expect(serviceVersion()).toBe(V.migrates)
+    expect(await httpStatus(`http://127.0.0.1:${port}/health`)).toBe(200)
+    expect(listenersOn(port).map((l) => l.address)).toEqual(["127.0.0.1"])
+    expect(restored).toBeDefined()
+    expect(lastGood()).toBe(V.migrates)
+    const rollbacks = alerts().filter((f) => f.endsWith(`-${APP}-rollback.json`))
+    expect(rollbacks).toHaveLength(1)
+    expect(readAlert(rollbacks[0]!)).toMatchObject({ reason: "rollback", attempted: V.broken, last_good: V.migrates })
+  })
+
+  it("(g) SIGTERM during the health wait of the broken release: the rollback completes, exit 143", async () => {
+    writeConfig("3 minutes")
+    // Retry the release that was held as failed.
+    Fs.rmSync(stateFile(APP, "hold.json"))
+    let waiting = false
+    let signalledAt = 0
+    const run = await reconcile((stderr, child) => {
+      if (!waiting && stderr.includes(`health gate for ${V.broken}`)) {
+        waiting = true
+        setTimeout(() => {
+          signalledAt = Date.now()
+          child.kill("SIGTERM")
+        }, 2_000)
+      }
+    })
+    const restored = firstOk(health!.samples, signalledAt)
+    say(
+      `(g) ${result(run)} exit ${run.code}; SIGTERM to exit ${seconds(run.endedAt - signalledAt)}, ` +
+        `SIGTERM to restored app serving ${seconds(restored === undefined ? undefined : restored - signalledAt)}`
+    )
+    expect(signalledAt).toBeGreaterThan(0)
+    expect(run.code, run.stderr).toBe(143)
+    expect(result(run)).toBe(`RECONCILE RESULT: rolled-back:${V.broken}->${V.migrates} (interrupted)`)
+    // The broken release was running when the signal came; undone after it.
+    expect(deployOf(run.startedAt, V.broken)!.endedAt).toBeLessThan(signalledAt)
+    expect(steps(signalledAt)).toEqual([["undeploy"], ["deploy", V.migrates]])
+    expect(listing(volumeDir())).toEqual(beforeBroken)
+    expect(serviceVersion()).toBe(V.migrates)
+    expect(await httpStatus(`http://127.0.0.1:${port}/health`)).toBe(200)
+    expect(listenersOn(port).map((l) => l.address)).toEqual(["127.0.0.1"])
+  })
+
+  it("(f) rolls a crash-looping 1.3.0 back long before the health deadline", async () => {
+    writeConfig("3 minutes")
+    publish(world.recipesSource, port, [V.crashes])
+    const run = await reconcile()
+    const crashDeploy = deployOf(run.startedAt, V.crashes)
+    const rollbackStart = changes(crashDeploy?.endedAt ?? Infinity).find((c) => c.argv[1] === "undeploy")
+    const detected = rollbackStart === undefined ? undefined : rollbackStart.at - crashDeploy!.endedAt
+    const restored = firstOk(health!.samples, crashDeploy?.endedAt ?? Infinity)
+    say(
+      `(f) ${result(run)} in ${seconds(run.endedAt - run.startedAt)}; deploy to rollback start ${
+        seconds(detected)
+      }, to restored app serving ${
+        seconds(restored === undefined ? undefined : restored - crashDeploy!.endedAt)
+      } (health timeout 3 min)`
+    )
+    expect(result(run), run.stderr).toBe(`RECONCILE RESULT: rolled-back:${V.crashes}->${V.migrates}`)
+    expect(run.code).toBe(0)
+    expect(detected).toBeDefined()
+    expect(detected!).toBeLessThan(60_000)
+    const alert = readAlert(alerts().filter((f) => f.endsWith(`-${APP}-rollback.json`)).at(-1)!)
+    expect(alert).toMatchObject({ attempted: V.crashes, last_good: V.migrates })
+    expect(alert.cause).toContain("crash-looping")
+    expect(listing(volumeDir())).toEqual(beforeBroken)
+    expect(serviceVersion()).toBe(V.migrates)
+    expect(await httpStatus(`http://127.0.0.1:${port}/health`)).toBe(200)
+    expect(listenersOn(port).map((l) => l.address)).toEqual(["127.0.0.1"])
+  })
+
+  /** A hold: the outcome, an alert, and nothing touched on the engine. */
+  const heldWithNothingTouched = async (tag: string, outcome: string, reason: string) => {
+    const container = runningContainer()
+    const before = listing(volumeDir())
+    const alertsBefore = alerts().length
+    const run = await reconcile()
+    say(`${tag} ${result(run)} in ${seconds(run.endedAt - run.startedAt)}`)
+    expect(result(run), run.stderr).toBe(`RECONCILE RESULT: ${outcome}`)
+    expect(run.code).toBe(0)
+    expect(changes(run.startedAt)).toEqual([])
+    expect(runningContainer()).toBe(container)
+    expect(serviceVersion()).toBe(V.migrates)
+    expect(listing(volumeDir())).toEqual(before)
+    const added = alerts().slice(alertsBefore)
+    expect(added).toHaveLength(1)
+    expect(added[0]).toMatch(new RegExp(`-${APP}-${reason}\\.json$`))
+    return readAlert(added[0]!)
+  }
+
+  it("(h) holds at 1.1.0 when a skipped release asks for a manual migration", async () => {
+    publish(world.recipesSource, port, [V.manual])
+    const alert = await heldWithNothingTouched(
+      "(h)",
+      `held-manual-migration:${V.migrates}->${V.crashes}`,
+      "held-manual-migration"
+    )
+    expect(alert.versions).toEqual([V.manual])
+    expect(alert.release_notes).toContain("ACTION REQUIRED")
+  })
+
+  it("(e) holds a major bump to 2.0.0 with nothing touched", async () => {
+    publish(world.recipesSource, port, [V.major])
+    const alert = await heldWithNothingTouched("(e)", `held-major:${V.migrates}->${V.major}`, "held-major")
+    expect(alert).toMatchObject({ current: V.migrates, latest: V.major })
+  })
+
+  it("the app's port was bound on 127.0.0.1 only, all through the suite", () => {
+    const samples = health!.samples
+    const answered = samples.filter((s) => s.status === 200)
+    const bound = samples.filter((s) => s.listeners.length > 0)
+    const exposed = samples.filter((s) => s.listeners.some((l) => !l.loopback))
+    say(
+      `port ${port}: ${samples.length} samples, ${answered.length} answered 200, ${bound.length} saw a listener, ` +
+        `${exposed.length} on a non-loopback address`
+    )
+    // Not a vacuous check: the table, read just before each request, had the app's socket in
+    // (nearly) every sample that got a 200; only one read as httpd was binding can miss it.
+    expect(answered.length).toBeGreaterThan(0)
+    expect(bound.length).toBeGreaterThan(answered.length / 2)
+    expect(exposed.map((s) => s.listeners.map((l) => l.address).join(" "))).toEqual([])
+  })
+
+  it("dockerd never tried to reach a registry", () => {
+    const log = Fs.readFileSync(logFile).subarray(logOffset).toString("utf8")
+    // The part scanned is the suite's: the containers it started are in it (one shim each).
+    expect(log.split("\n").filter((line) => line.includes("starting signal loop")).length).toBeGreaterThan(5)
+    const attempts = log.split("\n").filter((line) => REGISTRY_ATTEMPT.test(line))
+    say(`registry attempts in dockerd's log: ${attempts.length}`)
+    expect(attempts).toEqual([])
+  })
+})
+
+describe("the registry scan of dockerd's log", () => {
+  it("catches pulls, digest resolution and proxy use, and passes dockerd's ordinary lines", () => {
+    const attempts = [
+      String
+        .raw`level=warning msg="unable to pin image local/busybox:latest to digest: Get \"https://registry-1.docker.io/v2/\": proxyconnect tcp: dial tcp 127.0.0.1:9: connect: connection refused"`,
+      `level=info msg="Attempting next endpoint for pull after error: Head https://index.docker.io/v2/x: EOF"`,
+      `level=error msg="Handler for POST /v1.41/images/create returned error: Get https://auth.docker.io/token: EOF"`,
+      `level=error msg="error resolving image reference: no such host"`,
+      `level=info msg="pulling image busybox:latest"`
+    ]
+    const ordinary = [
+      `level=info msg="[core] ccResolverWrapper: sending update to cc: {[{unix:///var/run/docker/containerd/containerd.sock  <nil> 0 <nil>}] <nil> <nil>}" module=grpc`,
+      `level=info msg="Creating default ingress network" module=node`,
+      `level=error msg="enabling default vlan on bridge br0 failed open /sys/class/net/br0/bridge/default_pvid: permission denied"`,
+      `level=info msg="Initializing Libnetwork Agent Listen-Addr=127.0.0.1 Local-addr=127.0.0.1 Adv-addr=127.0.0.1"`,
+      `level=info msg="API listen on /var/run/docker.sock"`
+    ]
+    expect(attempts.filter((line) => !REGISTRY_ATTEMPT.test(line))).toEqual([])
+    expect(ordinary.filter((line) => REGISTRY_ATTEMPT.test(line))).toEqual([])
+  })
+})
+
+describe("the listening-address check", () => {
+  // Port 0x1F90 = 8080; addresses as the kernel writes them: each 32-bit word in host byte order.
+  const header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
+  const row = (local: string, state: string) =>
+    `   0: ${local} 00000000:0000 ${state} 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0`
+
+  it("reads IPv4 and IPv6 listeners of one port and tells loopback from the rest", () => {
+    const v4 = [
+      header,
+      row("0100007F:1F90", "0A"), // 127.0.0.1:8080, listening
+      row("00000000:1F90", "0A"), // 0.0.0.0:8080, listening
+      row("0100007F:1F91", "0A"), // another port
+      row("0100007F:1F90", "01") // an established connection on 8080, not a listener
+    ].join("\n")
+    const v6 = [
+      header,
+      row("00000000000000000000000001000000:1F90", "0A"), // [::1]
+      row("00000000000000000000000000000000:1F90", "0A"), // [::]
+      row("0000000000000000FFFF00000100007F:1F90", "0A"), // [::ffff:127.0.0.1]
+      row("0000000000000000FFFF00000A00000A:1F90", "0A") // [::ffff:10.0.0.10]
+    ].join("\n")
+    expect(parseListeners(v4, 8080, true)).toEqual([
+      { address: "127.0.0.1", loopback: true },
+      { address: "0.0.0.0", loopback: false }
+    ])
+    expect(parseListeners(v6, 8080, true)).toEqual([
+      { address: "[::1]", loopback: true },
+      { address: "[::]", loopback: false },
+      { address: "[::ffff:127.0.0.1]", loopback: true },
+      { address: "[::ffff:10.0.0.10]", loopback: false }
+    ])
+    expect(parseListeners([header, row("7F000001:1F90", "0A")].join("\n"), 8080, false)).toEqual([
+      { address: "127.0.0.1", loopback: true }
+    ])
+  })
+
+  it("sees a real server on 127.0.0.1 while it listens, and nothing after it closes", async () => {
+    const server = Net.createServer()
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const address = server.address()
+    const port = typeof address === "object" && address ? address.port : 0
+    try {
+      expect(listenersOn(port)).toEqual([{ address: "127.0.0.1", loopback: true }])
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+    expect(listenersOn(port)).toEqual([])
+  })
+})
