@@ -1,14 +1,16 @@
 /** `reconcile`, `plan` and `snapshot` on the live layers. */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Logger, Option } from "effect"
+import { Console, Effect, Option } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import * as Outcome from "../domain/Outcome.js"
 import * as Live from "../live/Live.js"
+import * as Metrics from "../live/Metrics.js"
 import { observe, run } from "../reconcile/Reconcile.js"
 import { Apps } from "../services/Apps.js"
 import { Docker } from "../services/Docker.js"
 import { Snapshots } from "../services/Snapshots.js"
 import * as ConfigFile from "./ConfigFile.js"
+import * as LogFormat from "./LogFormat.js"
 
 /** Set the process's exit code without ending it, so that finalizers and output flush first. */
 export const setExitCode = (code: number) =>
@@ -31,29 +33,44 @@ const skipFetch = Options.boolean("skip-fetch").pipe(
 const skipFetchFromEnv = () =>
   process.env["WARM_RECONCILE_SKIP_FETCH"] === "1" || process.env["CCCI_SKIP_FETCH"] === "1"
 
-/** Logs on stderr, one logfmt line per event: stdout stays for results. */
-const logging = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+const logFormat = Options.choice("log-format", LogFormat.LOG_FORMATS).pipe(
+  Options.withDescription("logfmt (default), json or pretty; logs go to stderr"),
+  Options.withDefault("logfmt" as const)
+)
 
-const withLive = <A, E, R>(loaded: ConfigFile.LoadedConfig, effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(
-    Effect.provide(Live.layer({ stateDir: loaded.config.stateDir, abraDir: loaded.abraDir })),
-    Effect.provide(logging)
-  )
+/** The output of a live command: logs on stderr in `format`, secret values of the apps' env files scrubbed. */
+const output = (loaded: ConfigFile.LoadedConfig, format: LogFormat.LogFormat = "logfmt") =>
+  LogFormat.make({ format, abraDir: loaded.abraDir, apps: ConfigFile.allApps(loaded) })
 
-const printOutcome = (app: AppSpec, outcome: Outcome.Outcome, asJson: boolean, interrupted = false, fleet = false) =>
-  asJson
-    ? Console.log(JSON.stringify({
-      app: app.name,
-      outcome: outcome._tag,
-      detail: Outcome.detail(outcome),
-      result: Outcome.format(outcome),
-      exitCode: Outcome.exitCode(outcome),
-      interrupted
-    }))
-    : Console.log(
-      (fleet ? `RECONCILE RESULT ${app.name}: ${Outcome.format(outcome)}` : Outcome.resultLine(outcome)) +
+const withLive = <A, E, R>(loaded: ConfigFile.LoadedConfig, effect: Effect.Effect<A, E, R>, out?: LogFormat.Output) =>
+  Effect.flatMap(out === undefined ? output(loaded) : Effect.succeed(out), (out) =>
+    effect.pipe(
+      LogFormat.observe(out),
+      Effect.provide(Live.layer({ stateDir: loaded.config.stateDir, abraDir: loaded.abraDir })),
+      Effect.provide(LogFormat.layer(out.format, out))
+    ))
+
+const printOutcome = (
+  app: AppSpec,
+  outcome: Outcome.Outcome,
+  asJson: boolean,
+  interrupted = false,
+  fleet = false,
+  redactor = LogFormat.Redactor.none
+) =>
+  Console.log(redactor.text(
+    asJson
+      ? JSON.stringify({
+        app: app.name,
+        outcome: outcome._tag,
+        detail: Outcome.detail(outcome),
+        result: Outcome.format(outcome),
+        exitCode: Outcome.exitCode(outcome),
+        interrupted
+      })
+      : (fleet ? `RECONCILE RESULT ${app.name}: ${Outcome.format(outcome)}` : Outcome.resultLine(outcome)) +
         (interrupted ? " (interrupted)" : "")
-    )
+  ))
 
 /** The worst exit code wins: 1 (unhealthy or failed) over 0. */
 const worst = (codes: ReadonlyArray<number>) => codes.reduce((a, b) => Math.max(a, b), 0)
@@ -69,7 +86,14 @@ export const reconcileCommand = Command.make(
     ),
     config: configOption,
     skipFetch,
-    json
+    json,
+    logFormat,
+    metricsFile: Options.file("metrics-file").pipe(
+      Options.withDescription(
+        "write Prometheus metrics here at the end (atomically), e.g. for node_exporter's textfile collector"
+      ),
+      Options.optional
+    )
   },
   (args) =>
     Effect.gen(function*() {
@@ -85,21 +109,37 @@ export const reconcileCommand = Command.make(
         : ConfigFile.allApps(loaded)
       const fleet = apps.length > 1 || args.all
       const options = { skipFetch: args.skipFetch || skipFetchFromEnv() }
+      const out = yield* output(loaded, args.logFormat)
+      const recorder = new Metrics.Recorder()
+      const finished = (app: AppSpec, interrupted: boolean) => (o: Outcome.Outcome) =>
+        Effect.sync(() => recorder.outcome(app.name, o)).pipe(
+          Effect.zipRight(printOutcome(app, o, args.json, interrupted, fleet, out.redactor))
+        )
+      // Written also after an interrupt: the history has the interrupted runs by then.
+      const writeMetrics = Option.match(args.metricsFile, {
+        onNone: () => Effect.void,
+        onSome: (path) =>
+          Metrics.write(path, {
+            stateDir: loaded.config.stateDir,
+            apps: ConfigFile.allApps(loaded).map((a) => a.name),
+            recorder
+          }).pipe(Effect.catchAll((e) => Effect.logError(e.message)), Effect.annotateLogs({ phase: "metrics" }))
+      })
       // One app's failure never stops the others: `run` turns every failure into an outcome.
       const outcomes = yield* withLive(
         loaded,
         Effect.forEach(apps, (app) =>
-          run(app, {
-            ...options,
-            onInterrupted: (o) => printOutcome(app, o, args.json, true, fleet)
-          }).pipe(
-            Effect.tap((o) => printOutcome(app, o, args.json, false, fleet))
-          ), { concurrency: args.concurrency })
+          run(app, { ...options, onInterrupted: finished(app, true) }).pipe(
+            Effect.tap(finished(app, false)),
+            // Also the lines `run` logs outside the program's own annotation (a failure before any change).
+            Effect.annotateLogs({ app: app.name })
+          ), { concurrency: args.concurrency }).pipe(Metrics.recording(recorder), Effect.ensuring(writeMetrics)),
+        out
       )
       if (fleet && !args.json) {
         yield* Console.log(`\n${"app".padEnd(24)} ${"outcome".padEnd(24)} detail`)
         for (const [i, o] of outcomes.entries()) {
-          yield* Console.log(`${apps[i]!.name.padEnd(24)} ${o._tag.padEnd(24)} ${Outcome.detail(o)}`)
+          yield* Console.log(`${apps[i]!.name.padEnd(24)} ${o._tag.padEnd(24)} ${out.redactor.text(Outcome.detail(o))}`)
         }
       }
       yield* setExitCode(worst(outcomes.map(Outcome.exitCode)))

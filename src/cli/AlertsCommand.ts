@@ -1,0 +1,97 @@
+/**
+ * `alerts`: the alerts waiting for a person, newest first (`--acknowledged`: those already seen);
+ * `alerts ack <id>` moves one into `alerts/acknowledged/`. Files are read as the live Alerts layer
+ * and the Python original wrote them.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import { type Alert, toJson } from "../domain/Alert.js"
+import * as LiveAlerts from "../live/Alerts.js"
+import * as ConfigFile from "./ConfigFile.js"
+
+const configOption = Options.text("config").pipe(
+  Options.withDescription(`the JSON config file (default ${ConfigFile.DEFAULT_CONFIG})`),
+  Options.optional
+)
+
+const text = (value: unknown): string | undefined =>
+  typeof value === "string" || typeof value === "number" ? String(value) : undefined
+
+/** One line on what the alert is about, from the fields each reason carries. */
+export const summary = (alert: Alert): string => {
+  const f = alert.fields
+  switch (alert.reason) {
+    case "rollback":
+    case "rollback-failed":
+    case "recovered": {
+      const back = f["recovered"] === false ? "NOT recovered" : `back on ${text(f["last_good"]) ?? "?"}`
+      return `${text(f["attempted"]) ?? "?"} failed, ${back}` +
+        (text(f["failed_step"]) === undefined ? "" : ` (${text(f["failed_step"])} failed)`)
+    }
+    case "unhealthy-on-latest":
+    case "unhealthy-after-deploy":
+      return `${text(f["version"]) ?? "?"} is not healthy`
+    default:
+      return `stays on ${text(f["current"]) ?? "?"}, not upgrading to ${text(f["latest"]) ?? "?"}`
+  }
+}
+
+/** A decoding problem on one line: its heading and the innermost issue of the tree below it. */
+const oneLine = (problem: string): string => {
+  const lines = problem.split("\n")
+  return lines.length === 1 ? problem : `${lines[0]} ... ${lines.at(-1)!.replace(/^[\s│├└─]+/, "")}`
+}
+
+const render = (listed: ReadonlyArray<LiveAlerts.ListedAlert>): string => {
+  const width = Math.max(...listed.map((a) => a.id.length))
+  return listed.map((a) =>
+    `${a.id.padEnd(width)}  ${a._tag === "Alert" ? summary(a.alert) : `unreadable: ${oneLine(a.problem)}`}`
+  ).join("\n")
+}
+
+const alertsList = Command.make(
+  "alerts",
+  {
+    config: configOption,
+    acknowledged: Options.boolean("acknowledged").pipe(
+      Options.withDescription("list the alerts already acknowledged instead")
+    ),
+    json: Options.boolean("json").pipe(Options.withDescription("print one JSON object per alert instead of text"))
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const loaded = yield* ConfigFile.load(args.config)
+      const listed = yield* LiveAlerts.list(loaded.config.stateDir, { acknowledged: args.acknowledged })
+      if (args.json) {
+        for (const a of listed) {
+          yield* Console.log(JSON.stringify(
+            a._tag === "Alert"
+              ? { id: a.id, path: a.path, ...toJson(a.alert) }
+              : { id: a.id, path: a.path, unreadable: a.problem }
+          ))
+        }
+      } else {
+        yield* Console.log(
+          listed.length === 0 ? `no ${args.acknowledged ? "acknowledged " : ""}alerts` : render(listed)
+        )
+      }
+    })
+).pipe(Command.withDescription("List the alerts, newest first; `alerts ack <id>` acknowledges one."))
+
+const ackCommand = Command.make(
+  "ack",
+  {
+    id: Args.text({ name: "id" }).pipe(Args.withDescription("the alert's id, as `alerts` lists it")),
+    config: configOption
+  },
+  (args) =>
+    Effect.gen(function*() {
+      // `alerts --config FILE ack <id>` works as well as `alerts ack <id> --config FILE`.
+      const parent = yield* alertsList
+      const loaded = yield* ConfigFile.load(Option.orElse(args.config, () => parent.config))
+      const to = yield* LiveAlerts.ack(loaded.config.stateDir, args.id)
+      yield* Console.log(`acknowledged ${args.id}: moved to ${to}`)
+    })
+).pipe(Command.withDescription("Acknowledge one alert: move it into alerts/acknowledged/."))
+
+export const alertsCommand = alertsList.pipe(Command.withSubcommands([ackCommand]))

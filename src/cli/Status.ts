@@ -1,0 +1,220 @@
+/**
+ * `status [app]`: what an operator wants to know about each app before touching anything: the
+ * version pinned in its env file, what Docker runs, last-good, the latest release in the local
+ * recipe clone, a pending hold, an upgrade in flight, and the last run.
+ *
+ * Read-only: files under the state directory and abra's directory, `git tag --list` in the
+ * recipe clone (no fetch), and GET requests to the Docker Engine. A fact that cannot be read is
+ * shown as such, with the reason, and never stops the rest.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import { Console, Effect, Option, Schema } from "effect"
+import * as Path from "node:path"
+import type { AppSpec } from "../domain/Config.js"
+import * as Version from "../domain/Version.js"
+import * as Live from "../live/Live.js"
+import { readHistory } from "../live/State.js"
+import { Apps } from "../services/Apps.js"
+import { Docker, type DockerUnavailable } from "../services/Docker.js"
+import { Recipes } from "../services/Recipes.js"
+import { HoldRecord, InFlight, RunRecord, State } from "../services/State.js"
+import * as ConfigFile from "./ConfigFile.js"
+import * as LogFormat from "./LogFormat.js"
+
+export interface AppStatus {
+  readonly app: string
+  readonly recipe: string
+  readonly domain: string
+  readonly server: string
+  /** Whether abra's env file for the app exists (null: it could not be read). */
+  readonly envFile: boolean | null
+  /** The version pinned in the env file. */
+  readonly pinned: string | null
+  /** Whether the stack runs (null: Docker could not be asked). */
+  readonly deployed: boolean | null
+  /** The version label of the running stack. */
+  readonly running: string | null
+  readonly lastGood: string | null
+  /** The newest release tag in the local recipe clone. */
+  readonly latest: string | null
+  readonly hold: typeof HoldRecord.Encoded | null
+  readonly inFlight: typeof InFlight.Encoded | null
+  readonly lastRun: typeof RunRecord.Encoded | null
+  /** What could not be read, by fact (`env`, `docker`, `recipe`, `lastGood`, `hold`, `inFlight`, `history`). */
+  readonly problems: Readonly<Record<string, string>>
+}
+
+const encodeHold = Schema.encodeSync(HoldRecord)
+const encodeInFlight = Schema.encodeSync(InFlight)
+const encodeRun = Schema.encodeSync(RunRecord)
+
+export interface GatherOptions {
+  readonly stateDir: string
+  readonly abraDir: string
+}
+
+/** The status of each app, in the order given. Never fails: problems are part of the answer. */
+export const gather = (apps: ReadonlyArray<AppSpec>, options: GatherOptions) =>
+  Effect.gen(function*() {
+    const abra = yield* Apps
+    const recipes = yield* Recipes
+    const docker = yield* Docker
+    const state = yield* State
+    const fs = yield* FileSystem.FileSystem
+    // Once the socket is unreachable, asking again for every app would only repeat the wait.
+    let dockerDown: DockerUnavailable | undefined
+
+    return yield* Effect.forEach(apps, (app) =>
+      Effect.gen(function*() {
+        const problems: Record<string, string> = {}
+        const attempt = <A, E extends { readonly message: string }, R>(fact: string, effect: Effect.Effect<A, E, R>) =>
+          effect.pipe(
+            Effect.map(Option.some),
+            Effect.catchAll((e) =>
+              Effect.sync(() => {
+                problems[fact] = e.message
+                return Option.none<A>()
+              })
+            )
+          )
+
+        const env = yield* attempt("env", abra.readEnv(app))
+
+        let deployed: boolean | null = null
+        let running: string | null = null
+        if (dockerDown !== undefined) {
+          problems["docker"] = dockerDown.message
+        } else {
+          const seen = yield* Effect.either(
+            Effect.zip(docker.isDeployed(app.stack), docker.deployedVersion(app.stack))
+          )
+          if (seen._tag === "Right") {
+            deployed = seen.right[0]
+            running = Option.getOrNull(seen.right[1])
+          } else {
+            problems["docker"] = seen.left.message
+            if (seen.left._tag === "DockerUnavailable") dockerDown = seen.left
+          }
+        }
+
+        const clone = Path.join(options.abraDir, "recipes", app.recipe)
+        let latest: string | null = null
+        if (!(yield* fs.exists(clone).pipe(Effect.orElseSucceed(() => false)))) {
+          problems["recipe"] = `no local clone of the recipe ${app.recipe} at ${clone}: ` +
+            `the next reconcile fetches it (or run \`abra recipe fetch ${app.recipe}\`)`
+        } else {
+          const tags = yield* attempt("recipe", recipes.tags(app.recipe))
+          latest = Option.getOrNull(Option.map(
+            Option.flatMap(tags, (t) => Version.latest(Version.sortTags(t))),
+            (v) => v.tag
+          ))
+          if (Option.isSome(tags) && latest === null) {
+            problems["recipe"] = `the recipe ${app.recipe} has no release tags`
+          }
+        }
+
+        const lastGood = yield* attempt("lastGood", state.lastGood(app.name))
+        const hold = yield* attempt("hold", state.hold(app.name))
+        const inFlight = yield* attempt("inFlight", state.inFlight(app.name))
+        const history = yield* attempt("history", readHistory(options.stateDir, app.name))
+
+        return {
+          app: app.name,
+          recipe: app.recipe,
+          domain: app.domain,
+          server: app.server,
+          envFile: Option.isSome(env) ? Option.isSome(env.value) : null,
+          pinned: Option.getOrNull(Option.flatMap(Option.flatten(env), (e) => e.pinned)),
+          deployed,
+          running,
+          lastGood: Option.getOrNull(Option.flatten(lastGood)),
+          latest,
+          hold: Option.getOrNull(Option.map(Option.flatten(hold), encodeHold)),
+          inFlight: Option.getOrNull(Option.map(Option.flatten(inFlight), encodeInFlight)),
+          lastRun: Option.getOrNull(
+            Option.map(Option.flatMap(history, (h) => Option.fromNullable(h.at(-1))), encodeRun)
+          ),
+          problems
+        } satisfies AppStatus
+      }))
+  })
+
+const COLUMNS: ReadonlyArray<readonly [string, (s: AppStatus) => string]> = [
+  ["APP", (s) => s.app],
+  ["DEPLOYED", (s) => s.deployed === null ? "?" : s.deployed ? (s.running ?? "yes") : "no"],
+  ["PINNED", (s) => s.envFile === false ? "no env file" : s.pinned ?? (s.envFile === null ? "?" : "-")],
+  ["LAST-GOOD", (s) => s.lastGood ?? ("lastGood" in s.problems ? "?" : "-")],
+  ["LATEST", (s) => s.latest ?? "?"],
+  ["HOLD", (s) => s.hold === null ? ("hold" in s.problems ? "?" : "-") : `${s.hold.reason} ${s.hold.to}`],
+  [
+    "IN-FLIGHT",
+    (s) =>
+      s.inFlight === null
+        ? ("inFlight" in s.problems ? "?" : "-")
+        : `${s.inFlight.phase} ${s.inFlight.from}->${s.inFlight.to}`
+  ],
+  [
+    "LAST RUN",
+    (s) =>
+      s.lastRun === null
+        ? ("history" in s.problems ? "?" : "never")
+        : `${s.lastRun.outcome} ${s.lastRun.endedAt}${s.lastRun.interrupted ? " (interrupted)" : ""}`
+  ]
+]
+
+/** A table, one row per app, then every problem once with the apps it concerns. */
+export const renderTable = (statuses: ReadonlyArray<AppStatus>): string => {
+  const rows = [COLUMNS.map(([title]) => title), ...statuses.map((s) => COLUMNS.map(([, cell]) => cell(s)))]
+  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  const lines = rows.map((r) => r.map((cell, i) => i === r.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  "))
+  const problems = new Map<string, Array<string>>()
+  for (const s of statuses) {
+    for (const [fact, message] of Object.entries(s.problems)) {
+      const key = `${fact}: ${message}`
+      problems.set(key, [...problems.get(key) ?? [], s.app])
+    }
+  }
+  if (problems.size > 0) {
+    lines.push("", "could not read:")
+    for (const [problem, apps] of problems) lines.push(`  ${problem} (${apps.join(", ")})`)
+  }
+  return lines.join("\n")
+}
+
+const appArg = Args.text({ name: "app" }).pipe(Args.withDescription("only this app (default: every configured app)"))
+
+export const statusCommand = Command.make(
+  "status",
+  {
+    app: appArg.pipe(Args.optional),
+    config: Options.text("config").pipe(
+      Options.withDescription(`the JSON config file (default ${ConfigFile.DEFAULT_CONFIG})`),
+      Options.optional
+    ),
+    json: Options.boolean("json").pipe(Options.withDescription("print one JSON object per app instead of a table"))
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const loaded = yield* ConfigFile.load(args.config)
+      const apps = Option.isSome(args.app)
+        ? [yield* ConfigFile.findApp(loaded, args.app.value)]
+        : ConfigFile.allApps(loaded)
+      const options = { stateDir: loaded.config.stateDir, abraDir: loaded.abraDir }
+      const statuses = yield* gather(apps, options).pipe(
+        Effect.provide(Live.layer(options)),
+        Effect.provide(
+          LogFormat.layer("logfmt", { phases: new LogFormat.PhaseBook(), redactor: LogFormat.Redactor.none })
+        )
+      )
+      if (args.json) {
+        for (const s of statuses) yield* Console.log(JSON.stringify(s))
+      } else {
+        yield* Console.log(statuses.length === 0 ? "no apps configured" : renderTable(statuses))
+      }
+    })
+).pipe(
+  Command.withDescription(
+    "Show each app's pinned, running, last-good and latest versions, a hold, an upgrade in flight and the last run; changes nothing."
+  )
+)

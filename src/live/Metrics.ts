@@ -1,0 +1,324 @@
+/**
+ * Metrics for node_exporter's textfile collector (`--metrics-file PATH`): Prometheus text format,
+ * written atomically at the end of a `reconcile` run (also an interrupted one).
+ *
+ * A {@link Recorder} collects what only the running process knows: how long each app spent in
+ * the snapshot, deploy, health and restore phases (timed from the step spans the program already
+ * opens, through a tracer that wraps the current one) and how many rollbacks happened. At the end
+ * {@link write} merges that with what the files know, so that a run of one app keeps the others'
+ * series: the last outcome, last run and last success of every configured app come from its run
+ * history in the state directory; phase durations of apps (or phases) this run did not go
+ * through, and the rollback counters, are carried over from the previous metrics file.
+ */
+import { Effect, Option, Schema, Tracer } from "effect"
+import type { Exit } from "effect"
+import * as Outcome from "../domain/Outcome.js"
+import type { RunRecord } from "../services/State.js"
+import { readFileIfExists, writeFileAtomic } from "./AtomicFile.js"
+import { readHistory } from "./State.js"
+
+export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsError", {
+  path: Schema.String,
+  message: Schema.String
+}) {}
+
+export const PHASES = ["snapshot", "deploy", "health", "restore"] as const
+export type Phase = typeof PHASES[number]
+
+/** The step spans that time each phase. */
+const SPAN_PHASES: Readonly<Record<string, Phase>> = {
+  "Snapshots.take": "snapshot",
+  "Apps.deploy": "deploy",
+  "HealthGate.waitHealthy": "health",
+  "Snapshots.restore": "restore"
+}
+
+/** Outcomes that mean an upgrade was rolled back (whether or not the rollback itself worked). */
+const ROLLBACKS: ReadonlySet<string> = new Set(["rolled-back", "rollback-failed"])
+
+/** The nearest span (this one or an ancestor) that carries an `app` attribute: the app's run. */
+const ownerOf = (span: Option.Option<Tracer.AnySpan>): { readonly span: object; readonly app: string } | undefined => {
+  let current = Option.getOrUndefined(span)
+  while (current !== undefined && current._tag === "Span") {
+    const app = current.attributes.get("app")
+    if (typeof app === "string") return { span: current, app }
+    current = Option.getOrUndefined(current.parent)
+  }
+  return undefined
+}
+
+/** A span that reports its duration when it ends; everything else goes to the wrapped span. */
+class TimedSpan implements Tracer.Span {
+  readonly _tag = "Span"
+  readonly #startTime: bigint
+
+  constructor(readonly inner: Tracer.Span, readonly onEnd: (nanos: bigint) => void) {
+    this.#startTime = inner.status.startTime
+  }
+
+  get name() {
+    return this.inner.name
+  }
+  get spanId() {
+    return this.inner.spanId
+  }
+  get traceId() {
+    return this.inner.traceId
+  }
+  get parent() {
+    return this.inner.parent
+  }
+  get context() {
+    return this.inner.context
+  }
+  get status() {
+    return this.inner.status
+  }
+  get attributes() {
+    return this.inner.attributes
+  }
+  get links() {
+    return this.inner.links
+  }
+  get sampled() {
+    return this.inner.sampled
+  }
+  get kind() {
+    return this.inner.kind
+  }
+
+  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
+    this.inner.end(endTime, exit)
+    this.onEnd(endTime - this.#startTime)
+  }
+  attribute(key: string, value: unknown): void {
+    this.inner.attribute(key, value)
+  }
+  event(name: string, startTime: bigint, attributes?: Record<string, unknown>): void {
+    this.inner.event(name, startTime, attributes)
+  }
+  addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
+    this.inner.addLinks(links)
+  }
+}
+
+/** What one process saw happen: phase durations (seconds, summed per run) and rollbacks, per app. */
+export class Recorder {
+  readonly #durations = new Map<string, Map<Phase, number>>()
+  readonly #rollbacks = new Map<string, number>()
+  /** Runs (their owning spans) in which a deploy has started. */
+  readonly #deployed = new WeakSet<object>()
+
+  /** A tracer that times the phase spans of each app's run and delegates everything to `base`. */
+  tracer(base: Tracer.Tracer): Tracer.Tracer {
+    return Tracer.make({
+      span: (name, parent, context, links, startTime, kind, options) => {
+        const span = base.span(name, parent, context, links, startTime, kind, options)
+        const phase = SPAN_PHASES[name]
+        const owner = phase === undefined ? undefined : ownerOf(parent)
+        if (phase === undefined || owner === undefined) return span
+        if (phase === "deploy") this.#deployed.add(owner.span)
+        // Before any deploy, the health check is the planner's look at the running app, not a gate.
+        if (phase === "health" && !this.#deployed.has(owner.span)) return span
+        return new TimedSpan(span, (nanos) => this.#add(owner.app, phase, Number(nanos) / 1e9))
+      },
+      context: (f, fiber) => base.context(f, fiber)
+    })
+  }
+
+  #add(app: string, phase: Phase, seconds: number): void {
+    const phases = this.#durations.get(app) ?? new Map<Phase, number>()
+    phases.set(phase, (phases.get(phase) ?? 0) + seconds)
+    this.#durations.set(app, phases)
+  }
+
+  /** Count what an app's run ended as (a rollback adds one to its counter). */
+  outcome(app: string, outcome: Outcome.Outcome): void {
+    if (ROLLBACKS.has(outcome._tag)) this.#rollbacks.set(app, (this.#rollbacks.get(app) ?? 0) + 1)
+  }
+
+  /** Seconds per phase that the app's run in this process went through. */
+  durations(app: string): ReadonlyMap<Phase, number> {
+    return this.#durations.get(app) ?? new Map()
+  }
+
+  rollbacks(app: string): number {
+    return this.#rollbacks.get(app) ?? 0
+  }
+}
+
+/** Run `effect` with its phase spans timed by `recorder`. */
+export const recording = (recorder: Recorder) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.tracerWith((base) => Effect.withTracer(effect, recorder.tracer(base)))
+
+// ---------------------------------------------------------------------------------------------
+// The file
+// ---------------------------------------------------------------------------------------------
+
+export interface AppMetrics {
+  readonly app: string
+  readonly lastRun: Option.Option<{ readonly endedAt: number; readonly outcome: string; readonly exitCode: number }>
+  /** Epoch milliseconds of the end of the last run that left the app healthy (exit code 0). */
+  readonly lastSuccess: Option.Option<number>
+  /** Seconds. */
+  readonly durations: ReadonlyMap<Phase, number>
+  readonly rollbacks: number
+}
+
+/** The exit code an outcome recorded in the history maps to (history keeps only the outcome's tag). */
+const exitCodeOf = (tag: string): number => Outcome.exitCode({ _tag: tag } as Outcome.Outcome)
+
+/** Last run and last success of an app, from its history (oldest first). */
+export const fromHistory = (runs: ReadonlyArray<RunRecord>): Pick<AppMetrics, "lastRun" | "lastSuccess"> => {
+  const ended = (run: RunRecord) => Date.parse(run.endedAt)
+  const last = runs.at(-1)
+  const success = runs.findLast((run) => !run.interrupted && exitCodeOf(run.outcome) === 0)
+  return {
+    lastRun: last === undefined || Number.isNaN(ended(last))
+      ? Option.none()
+      : Option.some({ endedAt: ended(last), outcome: last.outcome, exitCode: exitCodeOf(last.outcome) }),
+    lastSuccess: Option.filter(Option.map(Option.fromNullable(success), ended), (t) => !Number.isNaN(t))
+  }
+}
+
+interface Family {
+  readonly name: string
+  readonly type: "gauge" | "counter"
+  readonly help: string
+  readonly samples: (app: AppMetrics) => ReadonlyArray<readonly [labels: Record<string, string>, value: number]>
+}
+
+const FAMILIES: ReadonlyArray<Family> = [
+  {
+    name: "warm_reconcile_last_run_timestamp_seconds",
+    type: "gauge",
+    help: "When the app's last reconcile run ended, in seconds since the epoch.",
+    samples: (m) => Option.match(m.lastRun, { onNone: () => [], onSome: (r) => [[{}, r.endedAt / 1000]] })
+  },
+  {
+    name: "warm_reconcile_last_outcome",
+    type: "gauge",
+    help: "The outcome of the app's last reconcile run: 1 on the series labelled with it.",
+    samples: (m) => Option.match(m.lastRun, { onNone: () => [], onSome: (r) => [[{ outcome: r.outcome }, 1]] })
+  },
+  {
+    name: "warm_reconcile_last_run_exit_code",
+    type: "gauge",
+    help: "The exit code of the app's last reconcile run: 0 healthy, 1 unhealthy or failed.",
+    samples: (m) => Option.match(m.lastRun, { onNone: () => [], onSome: (r) => [[{}, r.exitCode]] })
+  },
+  {
+    name: "warm_reconcile_last_success_timestamp_seconds",
+    type: "gauge",
+    help: "When a reconcile run last left the app healthy (exit code 0), in seconds since the epoch.",
+    samples: (m) => Option.match(m.lastSuccess, { onNone: () => [], onSome: (t) => [[{}, t / 1000]] })
+  },
+  {
+    name: "warm_reconcile_phase_duration_seconds",
+    type: "gauge",
+    help: "Time spent in the phase (snapshot, deploy, health after a deploy, restore) by the app's " +
+      "last run that went through it.",
+    samples: (m) =>
+      PHASES.flatMap((phase) =>
+        Option.toArray(Option.fromNullable(m.durations.get(phase))).map((s) => [{ phase }, s] as const)
+      )
+  },
+  {
+    name: "warm_reconcile_rollbacks_total",
+    type: "counter",
+    help:
+      "Upgrades of the app that were rolled back (rolled-back or rollback-failed) since the metrics file was first written.",
+    samples: (m) => [[{}, m.rollbacks]]
+  }
+]
+
+const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, "\\\"")
+
+/** Up to millisecond precision, never in exponent notation for the values written here. */
+const formatValue = (value: number) => String(Math.round(value * 1000) / 1000)
+
+/** The whole file: every family's HELP and TYPE, its samples by app. */
+export const render = (apps: ReadonlyArray<AppMetrics>): string => {
+  const sorted = [...apps].sort((a, b) => a.app.localeCompare(b.app))
+  const lines: Array<string> = []
+  for (const family of FAMILIES) {
+    lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type}`)
+    for (const app of sorted) {
+      for (const [labels, value] of family.samples(app)) {
+        const pairs = Object.entries({ app: app.app, ...labels }).map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+        lines.push(`${family.name}{${pairs.join(",")}} ${formatValue(value)}`)
+      }
+    }
+  }
+  return `${lines.join("\n")}\n`
+}
+
+export interface Carried {
+  readonly durations: Map<string, Map<Phase, number>>
+  readonly rollbacks: Map<string, number>
+}
+
+const SAMPLE = /^(warm_reconcile_phase_duration_seconds|warm_reconcile_rollbacks_total)\{([^}]*)\}[ \t]+(\S+)[ \t]*$/
+const LABEL = /([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g
+const unescapeLabel = (value: string) => value.replace(/\\(.)/g, (_, c: string) => c === "n" ? "\n" : c)
+
+/** What a previous file of ours carries over: phase durations and rollback counters; anything else is ignored. */
+export const parsePrevious = (text: string): Carried => {
+  const carried: Carried = { durations: new Map(), rollbacks: new Map() }
+  for (const line of text.split("\n")) {
+    const m = SAMPLE.exec(line.trim())
+    if (m === null) continue
+    const labels = Object.fromEntries([...m[2]!.matchAll(LABEL)].map((l) => [l[1]!, unescapeLabel(l[2]!)]))
+    const value = Number(m[3])
+    const app = labels["app"]
+    if (app === undefined || !Number.isFinite(value) || value < 0) continue
+    if (m[1] === "warm_reconcile_rollbacks_total") {
+      carried.rollbacks.set(app, value)
+    } else if ((PHASES as ReadonlyArray<string>).includes(labels["phase"] ?? "")) {
+      const phases = carried.durations.get(app) ?? new Map<Phase, number>()
+      phases.set(labels["phase"] as Phase, value)
+      carried.durations.set(app, phases)
+    }
+  }
+  return carried
+}
+
+export interface WriteOptions {
+  readonly stateDir: string
+  /** The configured apps: each gets its series; apps no longer configured are dropped. */
+  readonly apps: ReadonlyArray<string>
+  readonly recorder: Recorder
+}
+
+/**
+ * Write the metrics file: atomically (temp file in the same directory, then rename: the collector
+ * never reads half a file; its temp name does not end in `.prom`, so the collector skips it), mode
+ * 0644 so that node_exporter, running as its own user, can read it.
+ */
+export const write = Effect.fn("Metrics.write")(function*(path: string, options: WriteOptions) {
+  const fail = (message: string) =>
+    new MetricsError({ path, message: `could not write the metrics file ${path}: ${message}` })
+  const previous = yield* readFileIfExists(path).pipe(Effect.mapError((e) => fail(e.message)))
+  const carried = parsePrevious(previous ?? "")
+  const apps = yield* Effect.forEach(options.apps, (app) =>
+    Effect.gen(function*() {
+      const history = yield* readHistory(options.stateDir, app).pipe(Effect.mapError((e) => fail(e.message)))
+      const durations = new Map(carried.durations.get(app))
+      for (const [phase, seconds] of options.recorder.durations(app)) durations.set(phase, seconds)
+      return {
+        app,
+        ...fromHistory(history),
+        durations,
+        rollbacks: (carried.rollbacks.get(app) ?? 0) + options.recorder.rollbacks(app)
+      } satisfies AppMetrics
+    }))
+  yield* writeFileAtomic(path, render(apps), { mode: 0o644 }).pipe(
+    Effect.mapError((e) =>
+      fail(
+        e.code === "ENOENT"
+          ? `${e.message}; create the directory (node_exporter's --collector.textfile.directory) first`
+          : e.message
+      )
+    )
+  )
+})

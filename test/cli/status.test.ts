@@ -1,0 +1,251 @@
+/**
+ * `status`: gathered on the live layers over the fake abra's files, real recipe clones, the fake
+ * Engine API and a real state directory; checked for what it reports and for changing nothing.
+ * The command itself runs as a child process, also with the Docker socket missing.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Status from "../../src/cli/Status.js"
+import { AppConfig, type AppName, appSpec } from "../../src/domain/Config.js"
+import * as DockerLive from "../../src/live/Docker.js"
+import * as Live from "../../src/live/Live.js"
+import { recordRun, setHold, setInFlight, setLastGood } from "../../src/live/State.js"
+import { HoldRecord, InFlight, RunRecord } from "../../src/services/State.js"
+import { type AbraWorld, git, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
+import { fakeEngine } from "../support/fakeEngine.js"
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+const DOMAIN = "id.example.org"
+
+const cli = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
+    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", Path.join(ROOT, "src/bin.ts"), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env }
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => stdout += d)
+    child.stderr.on("data", (d) => stderr += d)
+    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+  })
+
+/** Every file under `dir` with its content and modification time: any write shows. */
+const snapshotTree = (dir: string): Record<string, string> =>
+  Object.fromEntries(
+    Fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && !e.parentPath.includes(`${Path.sep}.git`))
+      .map((e) => {
+        const full = Path.join(e.parentPath, e.name)
+        return [Path.relative(dir, full), `${Fs.statSync(full).mtimeMs} ${Fs.readFileSync(full, "utf8")}`]
+      })
+  )
+
+/**
+ * keycloak: 1.1.0 deployed and pinned, 1.2.0 published, last-good 1.1.0, a hold on 1.2.0, an
+ * upgrade in flight and two runs recorded. nextcloud: configured, never set up (no env file, no
+ * clone, not deployed).
+ */
+const setup = (world: AbraWorld) =>
+  Effect.gen(function*() {
+    makeRecipeRepo(world.recipesSource, "keycloak", [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2" }])
+    Fs.mkdirSync(Path.join(world.abraDir, "servers", "default"), { recursive: true })
+    for (
+      const args of [
+        ["recipe", "fetch", "keycloak", "-n"],
+        ["app", "new", "keycloak", "1.1.0+1.1", "-s", "default", "-D", DOMAIN, "-o", "-n"],
+        ["app", "deploy", DOMAIN, "1.1.0+1.1", "-o", "-n", "-f"]
+      ]
+    ) expect(runAbra(world, args).code).toBe(0)
+    // Published upstream after the last fetch: a status that fetched would report it as latest.
+    makeRecipeRepo(world.recipesSource, "keycloak", [{ tag: "1.3.0+1.3" }])
+
+    const stateDir = Path.join(world.root, "state")
+    yield* setLastGood(stateDir, "keycloak", "1.1.0+1.1")
+    yield* setHold(
+      stateDir,
+      "keycloak",
+      Option.some(
+        new HoldRecord({ reason: "held-failed-release", from: "1.1.0+1.1", to: "1.2.0+1.2", ts: "20261124T030000Z" })
+      )
+    )
+    yield* setInFlight(
+      stateDir,
+      "keycloak",
+      Option.some(
+        new InFlight({
+          from: "1.1.0+1.1",
+          to: "1.2.0+1.2",
+          fromHealthy: true,
+          snapshot: "1.1.0+1.1",
+          phase: "health",
+          pid: 4242,
+          startedAt: "2026-11-25T03:00:00.000Z"
+        })
+      )
+    )
+    for (
+      const [outcome, endedAt] of [["upgraded", "2026-11-23T03:00:05.000Z"], [
+        "rolled-back",
+        "2026-11-24T03:01:00.000Z"
+      ]]
+    ) {
+      yield* recordRun(
+        stateDir,
+        new RunRecord({
+          app: "keycloak",
+          outcome: outcome!,
+          detail: "",
+          startedAt: endedAt!,
+          endedAt: endedAt!,
+          interrupted: false
+        })
+      )
+    }
+    const config = Path.join(world.root, "config.json")
+    Fs.writeFileSync(
+      config,
+      JSON.stringify({
+        stateDir,
+        abraDir: world.abraDir,
+        apps: {
+          keycloak: { recipe: "keycloak", domain: DOMAIN },
+          nextcloud: { recipe: "nextcloud", domain: "cloud.example.org" }
+        }
+      })
+    )
+    return { stateDir, config }
+  }).pipe(Effect.provide(NodeContext.layer))
+
+const spec = (name: string, recipe: string, domain: string) =>
+  appSpec(name as AppName, AppConfig.make({ recipe, domain } as never))
+
+describe("status", () => {
+  it.scopedLive(
+    "reports every fact of each app, and changes nothing: no abra call, no write, no fetch",
+    () =>
+      Effect.gen(function*() {
+        const world = makeAbraWorld()
+        yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
+        const { stateDir } = yield* setup(world)
+        const engine = yield* fakeEngine({ abraDir: world.abraDir })
+        const callsBefore = world.readCalls().length
+        const before = { state: snapshotTree(stateDir), abra: snapshotTree(world.abraDir) }
+        const clone = Path.join(world.abraDir, "recipes", "keycloak")
+        const tagsBefore = git(clone, ["tag", "--list"])
+
+        const statuses = yield* Status.gather(
+          [spec("keycloak", "keycloak", DOMAIN), spec("nextcloud", "nextcloud", "cloud.example.org")],
+          { stateDir, abraDir: world.abraDir }
+        ).pipe(
+          Effect.provide(
+            Live.layer({ stateDir, abraDir: world.abraDir, docker: DockerLive.layerSocket(engine.socket) })
+          )
+        )
+
+        expect(statuses[0]).toMatchObject({
+          app: "keycloak",
+          envFile: true,
+          pinned: "1.1.0+1.1",
+          deployed: true,
+          running: "1.1.0+1.1",
+          lastGood: "1.1.0+1.1",
+          latest: "1.2.0+1.2",
+          hold: { reason: "held-failed-release", to: "1.2.0+1.2" },
+          inFlight: { phase: "health", from: "1.1.0+1.1", to: "1.2.0+1.2", pid: 4242 },
+          lastRun: { outcome: "rolled-back", endedAt: "2026-11-24T03:01:00.000Z" },
+          problems: {}
+        })
+        expect(statuses[1]).toMatchObject({
+          app: "nextcloud",
+          envFile: false,
+          pinned: null,
+          deployed: false,
+          running: null,
+          lastGood: null,
+          latest: null,
+          hold: null,
+          inFlight: null,
+          lastRun: null
+        })
+        expect(Object.keys(statuses[1]!.problems)).toEqual(["recipe"])
+        expect(statuses[1]!.problems["recipe"]).toContain("no local clone of the recipe nextcloud")
+
+        // Read-only: no abra at all, not one file written, the clone not fetched, only GETs to Docker.
+        expect(world.readCalls()).toHaveLength(callsBefore)
+        expect(snapshotTree(stateDir)).toEqual(before.state)
+        expect(snapshotTree(world.abraDir)).toEqual(before.abra)
+        expect(git(clone, ["tag", "--list"])).toBe(tagsBefore)
+        expect(engine.requests.length).toBeGreaterThan(0)
+        expect(engine.requests.every((r) => r.method === "GET")).toBe(true)
+
+        const table = Status.renderTable(statuses).split("\n")
+        expect(table[0]).toMatch(/^APP +DEPLOYED +PINNED +LAST-GOOD +LATEST +HOLD +IN-FLIGHT +LAST RUN$/)
+        expect(table[1]!.split(/ {2,}/)).toEqual([
+          "keycloak",
+          "1.1.0+1.1",
+          "1.1.0+1.1",
+          "1.1.0+1.1",
+          "1.2.0+1.2",
+          "held-failed-release 1.2.0+1.2",
+          "health 1.1.0+1.1->1.2.0+1.2",
+          "rolled-back 2026-11-24T03:01:00.000Z"
+        ])
+        expect(table[2]!.split(/ {2,}/)).toEqual(["nextcloud", "no", "no env file", "-", "?", "-", "-", "never"])
+        expect(table.slice(3)).toEqual([
+          "",
+          "could not read:",
+          expect.stringMatching(/^ {2}recipe: no local clone of the recipe nextcloud .* \(nextcloud\)$/)
+        ])
+      }),
+    { timeout: 120_000 }
+  )
+
+  it.scopedLive(
+    "the command: a table, --json per app, Docker unreachable said once, an unknown app is exit 2",
+    () =>
+      Effect.gen(function*() {
+        const world = makeAbraWorld()
+        yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
+        const { config } = yield* setup(world)
+        const engine = yield* fakeEngine({ abraDir: world.abraDir })
+
+        const json = yield* cli(["status", "keycloak", "--config", config, "--json"], {
+          ...world.env,
+          DOCKER_HOST: `unix://${engine.socket}`
+        })
+        expect(json.code).toBe(0)
+        const lines = json.stdout.trim().split("\n")
+        expect(lines).toHaveLength(1)
+        expect(JSON.parse(lines[0]!)).toMatchObject({
+          app: "keycloak",
+          deployed: true,
+          running: "1.1.0+1.1",
+          latest: "1.2.0+1.2",
+          lastGood: "1.1.0+1.1",
+          problems: {}
+        })
+
+        // No Docker: every other fact is still there, and the reason is given once for both apps.
+        const socket = Path.join(world.root, "no-docker.sock")
+        const down = yield* cli(["status", "--config", config], { ...world.env, DOCKER_HOST: `unix://${socket}` })
+        expect(down.code).toBe(0)
+        const out = down.stdout.trim().split("\n")
+        expect(out[1]!.split(/ {2,}/).slice(0, 5)).toEqual(["keycloak", "?", "1.1.0+1.1", "1.1.0+1.1", "1.2.0+1.2"])
+        expect(out[2]!.split(/ {2,}/).slice(0, 2)).toEqual(["nextcloud", "?"])
+        const docker = out.filter((l) => l.includes(socket))
+        expect(docker).toHaveLength(1)
+        expect(docker[0]).toMatch(/^ {2}docker: cannot reach the Docker socket .*\(keycloak, nextcloud\)$/)
+
+        const unknown = yield* cli(["status", "nope", "--config", config], world.env)
+        expect(unknown.code).toBe(2)
+        expect(unknown.stderr).toContain("no app \"nope\"")
+      }),
+    { timeout: 120_000 }
+  )
+})

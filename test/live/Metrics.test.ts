@@ -1,0 +1,255 @@
+/**
+ * The metrics file: phase durations timed from the program's step spans (on the TestClock, so
+ * the expected seconds are exact), the Prometheus text it renders, what it carries over from the
+ * previous file and reads from the run history, and the atomic write on a real directory.
+ */
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Option, TestClock } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Outcome } from "../../src/domain/Outcome.js"
+import * as Metrics from "../../src/live/Metrics.js"
+import { recordRun } from "../../src/live/State.js"
+import { RunRecord } from "../../src/services/State.js"
+
+/** The program's step spans, in miniature: each takes the given virtual time. */
+const step = (name: string) =>
+  Effect.fn(name)(function*(seconds: number) {
+    yield* Effect.sleep(`${seconds} seconds`)
+  })
+const take = step("Snapshots.take")
+const deploy = step("Apps.deploy")
+const waitHealthy = step("HealthGate.waitHealthy")
+const restore = step("Snapshots.restore")
+const unrelated = step("Recipes.fetch")
+
+const appRun = <A, E, R>(app: string, effect: Effect.Effect<A, E, R>) =>
+  Effect.withSpan(effect, "reconcile", { attributes: { app } })
+
+const run = (overrides: Partial<RunRecord> & Pick<RunRecord, "outcome" | "endedAt">) =>
+  new RunRecord({ app: "kc", detail: "", startedAt: overrides.endedAt, interrupted: false, ...overrides })
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-metrics-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+/** Every sample line as `name{labels}` -> value, after checking each line is valid text format. */
+const samples = (text: string): Map<string, number> => {
+  const out = new Map<string, number>()
+  const declared = new Map<string, string>()
+  expect(text.endsWith("\n")).toBe(true)
+  for (const line of text.slice(0, -1).split("\n")) {
+    const comment = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line)
+    if (comment !== null) {
+      if (comment[1] === "TYPE") {
+        expect(["gauge", "counter"]).toContain(comment[3])
+        declared.set(comment[2]!, comment[3]!)
+      }
+      continue
+    }
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*)\} (\S+)$/.exec(line)
+    expect(m, `a valid sample line: ${line}`).not.toBeNull()
+    // Each family is declared before its samples; a counter's name ends in _total.
+    expect(declared.has(m![1]!), `${m![1]} declared first`).toBe(true)
+    if (declared.get(m![1]!) === "counter") expect(m![1]).toMatch(/_total$/)
+    const value = Number(m![3])
+    expect(Number.isFinite(value)).toBe(true)
+    out.set(`${m![1]}{${m![2]}}`, value)
+  }
+  return out
+}
+
+describe("Metrics.Recorder", () => {
+  it.effect("times snapshot, deploy, health after a deploy, and restore per app from the step spans", () =>
+    Effect.gen(function*() {
+      const recorder = new Metrics.Recorder()
+      const kc = appRun(
+        "kc",
+        Effect.gen(function*() {
+          // The planner's look at the running app: not the health gate.
+          yield* waitHealthy(1)
+          yield* unrelated(2)
+          yield* take(5)
+          yield* deploy(3)
+          yield* waitHealthy(7)
+          // A failed gate, then the rollback: restore, redeploy, health again; the phases add up.
+          yield* restore(4)
+          yield* deploy(2)
+          yield* waitHealthy(6)
+        })
+      )
+      const nc = appRun("nc", Effect.zipRight(deploy(10), waitHealthy(1)))
+      const fiber = yield* Effect.all([kc, nc, deploy(8)], { concurrency: "unbounded" }).pipe(
+        Metrics.recording(recorder),
+        Effect.fork
+      )
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      expect(Object.fromEntries(recorder.durations("kc"))).toEqual({ snapshot: 5, deploy: 5, health: 13, restore: 4 })
+      expect(Object.fromEntries(recorder.durations("nc"))).toEqual({ deploy: 10, health: 1 })
+      // A span outside any app's run belongs to nobody.
+      expect(recorder.durations("")).toEqual(new Map())
+    }))
+
+  it.effect("the wrapped tracer still makes the spans: names, parents and attributes as before", () =>
+    Effect.gen(function*() {
+      const recorder = new Metrics.Recorder()
+      const seen = yield* appRun(
+        "kc",
+        Effect.fn("Apps.deploy")(function*() {
+          const span = yield* Effect.currentSpan
+          return {
+            name: span.name,
+            parent: Option.map(span.parent, (p) => p._tag === "Span" ? p.name : p._tag),
+            app: Option.flatMap(
+              span.parent,
+              (p) => p._tag === "Span" ? Option.fromNullable(p.attributes.get("app")) : Option.none()
+            )
+          }
+        })()
+      ).pipe(Metrics.recording(recorder))
+      expect(seen).toEqual({ name: "Apps.deploy", parent: Option.some("reconcile"), app: Option.some("kc") })
+    }))
+
+  it("counts rolled-back and rollback-failed outcomes as rollbacks, nothing else", () => {
+    const recorder = new Metrics.Recorder()
+    recorder.outcome("kc", Outcome["rolled-back"]({ attempted: "2", lastGood: "1", reason: "x" }))
+    recorder.outcome("kc", Outcome["rollback-failed"]({ attempted: "2", lastGood: "1", reason: "x" }))
+    recorder.outcome("kc", Outcome.upgraded({ from: "1", to: "2" }))
+    recorder.outcome("nc", Outcome["held-failed-release"]({ from: "1", to: "2" }))
+    expect(recorder.rollbacks("kc")).toBe(2)
+    expect(recorder.rollbacks("nc")).toBe(0)
+  })
+})
+
+describe("the metrics file", () => {
+  it("last run and last success come from the history: a failed or interrupted run is no success", () => {
+    const history = [
+      run({ outcome: "upgraded", endedAt: "2026-11-20T03:00:00.000Z" }),
+      run({ outcome: "noop-healthy", endedAt: "2026-11-21T03:00:00.500Z" }),
+      run({ outcome: "rolled-back", endedAt: "2026-11-22T03:00:00.000Z", interrupted: true }),
+      run({ outcome: "rollback-failed", endedAt: "2026-11-23T03:00:00.000Z" })
+    ]
+    const m = Metrics.fromHistory(history)
+    expect(m.lastRun).toEqual(
+      Option.some({ endedAt: Date.parse("2026-11-23T03:00:00.000Z"), outcome: "rollback-failed", exitCode: 1 })
+    )
+    expect(m.lastSuccess).toEqual(Option.some(Date.parse("2026-11-21T03:00:00.500Z")))
+    expect(Metrics.fromHistory([])).toEqual({ lastRun: Option.none(), lastSuccess: Option.none() })
+  })
+
+  it("renders valid text format, and what it carries over parses back (labels escaped)", () => {
+    const odd = "we\"ird\\app\nname"
+    const text = Metrics.render([
+      {
+        app: "kc",
+        lastRun: Option.some({ endedAt: 1_764_000_000_123, outcome: "upgraded", exitCode: 0 }),
+        lastSuccess: Option.some(1_764_000_000_123),
+        durations: new Map([["deploy", 12.3456], ["health", 40]] as const),
+        rollbacks: 3
+      },
+      { app: odd, lastRun: Option.none(), lastSuccess: Option.none(), durations: new Map(), rollbacks: 0 }
+    ])
+    const s = samples(text)
+    expect(s.get("warm_reconcile_last_run_timestamp_seconds{app=\"kc\"}")).toBe(1_764_000_000.123)
+    expect(s.get("warm_reconcile_last_outcome{app=\"kc\",outcome=\"upgraded\"}")).toBe(1)
+    expect(s.get("warm_reconcile_last_run_exit_code{app=\"kc\"}")).toBe(0)
+    expect(s.get("warm_reconcile_last_success_timestamp_seconds{app=\"kc\"}")).toBe(1_764_000_000.123)
+    expect(s.get("warm_reconcile_phase_duration_seconds{app=\"kc\",phase=\"deploy\"}")).toBe(12.346)
+    expect(s.get("warm_reconcile_rollbacks_total{app=\"kc\"}")).toBe(3)
+    // An app that never ran has its counter at 0 and no other series.
+    expect(s.get("warm_reconcile_rollbacks_total{app=\"we\\\"ird\\\\app\\nname\"}")).toBe(0)
+    expect([...s.keys()].filter((k) => k.includes("ird"))).toHaveLength(1)
+
+    const carried = Metrics.parsePrevious(text)
+    expect(carried.rollbacks).toEqual(new Map([["kc", 3], [odd, 0]]))
+    expect(carried.durations).toEqual(new Map([["kc", new Map([["deploy", 12.346], ["health", 40]])]]))
+  })
+
+  // On the TestClock for the timed deploy; the files are real.
+  it.scoped("write: merges the run into the previous file and the history, atomically, readable by node_exporter", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const stateDir = Path.join(dir, "state")
+      const path = Path.join(dir, "textfile", "warm-reconcile.prom")
+      Fs.mkdirSync(Path.dirname(path))
+      yield* recordRun(stateDir, run({ outcome: "upgraded", endedAt: "2026-11-20T03:00:00.000Z" }))
+      yield* recordRun(stateDir, run({ outcome: "rolled-back", endedAt: "2026-11-21T03:00:00.000Z" }))
+      Fs.writeFileSync(
+        path,
+        [
+          "# HELP whatever text",
+          "warm_reconcile_phase_duration_seconds{app=\"kc\",phase=\"deploy\"} 9",
+          "warm_reconcile_phase_duration_seconds{app=\"kc\",phase=\"health\"} 8",
+          "warm_reconcile_phase_duration_seconds{app=\"kc\",phase=\"bogus\"} 8",
+          "warm_reconcile_rollbacks_total{app=\"kc\"} 2",
+          "warm_reconcile_rollbacks_total{app=\"gone\"} 5",
+          "warm_reconcile_rollbacks_total{app=\"nc\"} not-a-number",
+          "garbage {{{",
+          ""
+        ].join("\n")
+      )
+      const before = Fs.statSync(path)
+      const reader = Fs.openSync(path, "r")
+      yield* Effect.addFinalizer(() => Effect.sync(() => Fs.closeSync(reader)))
+
+      // This run: kc deployed (3 s) and was rolled back.
+      const recorder = new Metrics.Recorder()
+      const fiber = yield* appRun("kc", deploy(3)).pipe(Metrics.recording(recorder), Effect.fork)
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(fiber)
+      recorder.outcome("kc", Outcome["rolled-back"]({ attempted: "2", lastGood: "1", reason: "x" }))
+
+      yield* Metrics.write(path, { stateDir, apps: ["kc", "nc"], recorder })
+      const text = Fs.readFileSync(path, "utf8")
+      const s = samples(text)
+      // The run's deploy replaces the old one; health (not run this time) is kept; bogus phases are dropped.
+      expect(s.get("warm_reconcile_phase_duration_seconds{app=\"kc\",phase=\"deploy\"}")).toBe(3)
+      expect(s.get("warm_reconcile_phase_duration_seconds{app=\"kc\",phase=\"health\"}")).toBe(8)
+      expect(text).not.toContain("bogus")
+      expect(s.get("warm_reconcile_rollbacks_total{app=\"kc\"}")).toBe(3)
+      // nc is configured but never ran: 0; gone is no longer configured: dropped.
+      expect(s.get("warm_reconcile_rollbacks_total{app=\"nc\"}")).toBe(0)
+      expect(text).not.toContain("gone")
+      expect(s.get("warm_reconcile_last_outcome{app=\"kc\",outcome=\"rolled-back\"}")).toBe(1)
+      expect(s.get("warm_reconcile_last_success_timestamp_seconds{app=\"kc\"}")).toBe(
+        Date.parse("2026-11-21T03:00:00.000Z") / 1000
+      )
+      expect(s.get("warm_reconcile_last_run_timestamp_seconds{app=\"kc\"}")).toBe(
+        Date.parse("2026-11-21T03:00:00.000Z") / 1000
+      )
+
+      // Replaced by a rename, not rewritten in place: a reader of the old file still sees it whole.
+      const after = Fs.statSync(path)
+      expect(after.ino).not.toBe(before.ino)
+      const old = Buffer.alloc(before.size)
+      Fs.readSync(reader, old, 0, before.size, 0)
+      expect(old.toString("utf8")).toContain("warm_reconcile_rollbacks_total{app=\"gone\"} 5")
+      expect(after.mode & 0o777).toBe(0o644)
+      expect(Fs.readdirSync(Path.dirname(path))).toEqual(["warm-reconcile.prom"])
+
+      // Another run that went through no phase keeps every duration and the counter.
+      yield* Metrics.write(path, { stateDir, apps: ["kc", "nc"], recorder: new Metrics.Recorder() })
+      const again = samples(Fs.readFileSync(path, "utf8"))
+      expect(again.get("warm_reconcile_phase_duration_seconds{app=\"kc\",phase=\"deploy\"}")).toBe(3)
+      expect(again.get("warm_reconcile_rollbacks_total{app=\"kc\"}")).toBe(3)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scopedLive("write into a missing directory fails with a MetricsError that says what to do", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "no-such-dir", "warm-reconcile.prom")
+      const error = yield* Metrics.write(path, { stateDir: dir, apps: [], recorder: new Metrics.Recorder() }).pipe(
+        Effect.flip
+      )
+      expect(error._tag).toBe("MetricsError")
+      expect(error.message).toContain(path)
+      expect(error.message).toContain("create the directory")
+      const fs = yield* FileSystem.FileSystem
+      expect(yield* fs.exists(Path.dirname(path))).toBe(false)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
