@@ -1,14 +1,17 @@
 /** `reconcile`, `plan` and `snapshot` on the live layers. */
-import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Console, Duration, Effect, Option } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import * as Outcome from "../domain/Outcome.js"
 import * as Live from "../live/Live.js"
+import * as LiveLock from "../live/Lock.js"
 import * as Metrics from "../live/Metrics.js"
 import { observe, run } from "../reconcile/Reconcile.js"
 import { Apps } from "../services/Apps.js"
 import { Docker } from "../services/Docker.js"
+import { Lock } from "../services/Lock.js"
 import { Snapshots } from "../services/Snapshots.js"
+import { State } from "../services/State.js"
 import * as ConfigFile from "./ConfigFile.js"
 import * as LogFormat from "./LogFormat.js"
 
@@ -84,6 +87,23 @@ export const reconcileCommand = Command.make(
       Options.withDescription("with --all: how many apps at once (default 1)"),
       Options.withDefault(1)
     ),
+    lockWait: Options.text("lock-wait").pipe(
+      Options.withDescription(
+        "how long to wait for another run of the same app (default \"10 minutes\"); then exit 75"
+      ),
+      Options.withDefault("10 minutes"),
+      Options.mapEffect((text) =>
+        Option.match(Duration.decodeUnknown(text), {
+          onNone: () =>
+            Effect.fail(
+              ValidationError.invalidValue(
+                HelpDoc.p(`--lock-wait: expected a duration such as "10 minutes", got ${text}`)
+              )
+            ),
+          onSome: (d) => Effect.succeed(d)
+        })
+      )
+    ),
     config: configOption,
     skipFetch,
     json,
@@ -125,15 +145,35 @@ export const reconcileCommand = Command.make(
             recorder
           }).pipe(Effect.catchAll((e) => Effect.logError(e.message)), Effect.annotateLogs({ phase: "metrics" }))
       })
-      // One app's failure never stops the others: `run` turns every failure into an outcome.
+      const busy = new Set<string>()
+      // One app's failure never stops the others: `run` turns every failure into an outcome. The
+      // per-app lock keeps the boot run and the timer run from working on the same app at once.
       const outcomes = yield* withLive(
         loaded,
         Effect.forEach(apps, (app) =>
-          run(app, { ...options, onInterrupted: finished(app, true) }).pipe(
-            Effect.tap(finished(app, false)),
-            // Also the lines `run` logs outside the program's own annotation (a failure before any change).
-            Effect.annotateLogs({ app: app.name })
-          ), { concurrency: args.concurrency }).pipe(Metrics.recording(recorder), Effect.ensuring(writeMetrics)),
+          Effect.scoped(
+            Effect.flatMap(Lock, (lock) => lock.acquire(app.name, args.lockWait)).pipe(
+              Effect.zipRight(run(app, { ...options, onInterrupted: finished(app, true) })),
+              Effect.tap(finished(app, false)),
+              Effect.catchTags({
+                LockBusy: (e) =>
+                  Console.error(`warm-reconcile: ${e.message}`).pipe(
+                    Effect.zipRight(Effect.sync(() => busy.add(app.name))),
+                    Effect.as(Outcome.Outcome.failed({ reason: e.message }))
+                  ),
+                LockError: (e) =>
+                  Console.error(`warm-reconcile: ${e.message}`).pipe(
+                    Effect.as(Outcome.Outcome.failed({ reason: e.message }))
+                  )
+              }),
+              // Also the lines `run` logs outside the program's own annotation (a failure before any change).
+              Effect.annotateLogs({ app: app.name })
+            )
+          ), { concurrency: args.concurrency }).pipe(
+            Metrics.recording(recorder),
+            Effect.ensuring(writeMetrics),
+            Effect.provide(LiveLock.layer({ stateDir: loaded.config.stateDir }))
+          ),
         out
       )
       if (fleet && !args.json) {
@@ -142,7 +182,8 @@ export const reconcileCommand = Command.make(
           yield* Console.log(`${apps[i]!.name.padEnd(24)} ${o._tag.padEnd(24)} ${out.redactor.text(Outcome.detail(o))}`)
         }
       }
-      yield* setExitCode(worst(outcomes.map(Outcome.exitCode)))
+      // 75 (EX_TEMPFAIL): another run held an app's lock past --lock-wait; try again later.
+      yield* setExitCode(worst(outcomes.map((o, i) => busy.has(apps[i]!.name) ? 75 : Outcome.exitCode(o))))
     })
 ).pipe(Command.withDescription("Converge one app (or --all) to the latest safe version, health-gated, with rollback."))
 
@@ -172,13 +213,17 @@ export const planCommand = Command.make(
     Effect.gen(function*() {
       const loaded = yield* ConfigFile.load(args.config)
       const app = yield* ConfigFile.findApp(loaded, args.app)
-      const o = yield* withLive(
+      const [pending, o] = yield* withLive(
         loaded,
-        observe(app, { readOnly: true, skipFetch: args.skipFetch || skipFetchFromEnv() })
+        Effect.all([
+          Effect.flatMap(State, (state) => state.inFlight(app.name)),
+          observe(app, { readOnly: true, skipFetch: args.skipFetch || skipFetchFromEnv() })
+        ])
       )
       if (args.json) {
         yield* Console.log(JSON.stringify({
           app: app.name,
+          pendingRecovery: Option.getOrNull(pending),
           plan: o.plan,
           deployed: o.facts.deployed,
           current: Option.getOrNull(o.facts.current),
@@ -187,6 +232,13 @@ export const planCommand = Command.make(
           missingSecrets: o.missingSecrets
         }))
       } else {
+        if (Option.isSome(pending)) {
+          const r = pending.value
+          yield* Console.log(
+            `PLAN ${app.name}: first recover the unfinished upgrade ${r.from} -> ${r.to} ` +
+              `(phase ${r.phase}, started ${r.startedAt} by pid ${r.pid}); then:`
+          )
+        }
         yield* Console.log(`PLAN ${app.name}: ${describePlan(o)}`)
         if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
       }
@@ -194,7 +246,8 @@ export const planCommand = Command.make(
       AbraError: (e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(1))),
       RecipeError: (e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(1))),
       DockerUnavailable: (e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(1))),
-      DockerApiError: (e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(1)))
+      DockerApiError: (e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(1))),
+      StateError: (e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(1)))
     }))
 ).pipe(
   Command.withDescription("Say what reconcile would do, changing nothing (no deploy, snapshot, env write or alert).")
