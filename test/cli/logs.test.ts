@@ -8,21 +8,18 @@ import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Layer, Logger, Option, Ref } from "effect"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as LogFormat from "../../src/cli/LogFormat.js"
 import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
 import type { AppName } from "../../src/domain/Config.js"
 import { Alerts } from "../../src/services/Alerts.js"
 import { InFlight, RunRecord, State } from "../../src/services/State.js"
+import { cli } from "../support/cli.js"
 import { fakeAbraPath, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
 import { fakeEngine, stackOf, stackVolume } from "../support/fakeEngine.js"
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 
 /** `key=value` and `key="quoted \"value\""` pairs of one logfmt line. */
 const parseLogfmt = (line: string): Record<string, string> => {
@@ -245,19 +242,6 @@ const STACK = stackOf(DOMAIN)
 const PASSWORD = "hunter2-sekret"
 /** Not in any env file: only the KEY=value rule can catch it. */
 const ABRA_ONLY = "db-pass-from-abra"
-
-const cli = (args: ReadonlyArray<string>, env: Record<string, string>) =>
-  Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", Path.join(ROOT, "src/bin.ts"), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env }
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => stdout += d)
-    child.stderr.on("data", (d) => stderr += d)
-    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-  })
 
 const allFiles = (dir: string): Array<string> =>
   Fs.readdirSync(dir, { recursive: true, withFileTypes: true })

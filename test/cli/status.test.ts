@@ -6,34 +6,19 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Status from "../../src/cli/Status.js"
 import { AppConfig, type AppName, appSpec } from "../../src/domain/Config.js"
 import * as DockerLive from "../../src/live/Docker.js"
 import * as Live from "../../src/live/Live.js"
 import { recordRun, setHold, setInFlight, setLastGood } from "../../src/live/State.js"
 import { HoldRecord, InFlight, RunRecord } from "../../src/services/State.js"
+import { cli } from "../support/cli.js"
 import { type AbraWorld, git, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
 import { fakeEngine } from "../support/fakeEngine.js"
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const DOMAIN = "id.example.org"
-
-const cli = (args: ReadonlyArray<string>, env: Record<string, string>) =>
-  Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", Path.join(ROOT, "src/bin.ts"), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env }
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => stdout += d)
-    child.stderr.on("data", (d) => stderr += d)
-    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-  })
 
 /** Every file under `dir` with its content and modification time: any write shows. */
 const snapshotTree = (dir: string): Record<string, string> =>

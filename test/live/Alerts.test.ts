@@ -1,28 +1,12 @@
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect } from "effect"
 import * as Path from "node:path"
 import { Alert, type AlertReason } from "../../src/domain/Alert.js"
 import * as LiveAlerts from "../../src/live/Alerts.js"
 import { Alerts } from "../../src/services/Alerts.js"
-
-const tempDir = Effect.flatMap(
-  FileSystem.FileSystem,
-  (fs) => fs.makeTempDirectoryScoped({ prefix: "warm-reconcile-alerts-" })
-)
-
-const modeOf = (path: string) =>
-  Effect.map(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)), (info) => info.mode & 0o777)
-
-const listDir = (path: string) =>
-  Effect.map(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readDirectory(path)), (names) => names.sort())
-
-const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
-  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
-  if (exit.cause._tag !== "Fail") throw new Error(`expected a typed failure, got ${String(exit.cause)}`)
-  return exit.cause.error
-}
+import { failure, listDir, modeOf, tempDir } from "../support/files.js"
 
 const alert = (app: string, reason: AlertReason, ts: string, fields: Record<string, unknown> = {}) =>
   new Alert({ schemaVersion: 1, app, reason, ts, fields })
@@ -47,7 +31,7 @@ describe("Alerts.write", () => {
   it.scopedLive("writes <ts>-<app>-<reason>.json in the original's shape plus schemaVersion, 0600 in a 0700 dir", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = Path.join(yield* tempDir, "state")
+      const stateDir = Path.join(yield* tempDir("warm-reconcile-alerts-"), "state")
       const path = yield* write(
         stateDir,
         alert("keycloak", "rollback", "20261125T201535Z", { last_good: "10.7.1+26.6.2", recovered: true })
@@ -73,7 +57,7 @@ describe("Alerts.write", () => {
   it.scopedLive("alerts in the same second get -2, -3 and never overwrite", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-alerts-")
       const ts = "20261125T201535Z"
       const paths = yield* Effect.forEach(
         [1, 2, 3],
@@ -92,7 +76,7 @@ describe("Alerts.write", () => {
   it.scopedLive("12 concurrent same-second alerts end as 12 distinct complete files", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-alerts-")
       const n = 12
       const paths = yield* Effect.forEach(
         Array.from({ length: n }, (_, i) => i),
@@ -107,7 +91,7 @@ describe("Alerts.write", () => {
 
   it.scopedLive("refuses app names with '/' or '..' and writes nothing", () =>
     Effect.gen(function*() {
-      const root = yield* tempDir
+      const root = yield* tempDir("warm-reconcile-alerts-")
       const stateDir = Path.join(root, "state")
       for (const app of ["../../etc", "a/b", ".."]) {
         const error = failure(yield* Effect.exit(write(stateDir, alert(app, "rollback", "20261125T201535Z"))))
@@ -121,7 +105,7 @@ describe("Alerts.write", () => {
   it.scopedLive("refuses a symlinked state directory or alerts directory", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const root = yield* tempDir
+      const root = yield* tempDir("warm-reconcile-alerts-")
       const elsewhere = Path.join(root, "elsewhere")
       yield* fs.makeDirectory(elsewhere)
       const linkedState = Path.join(root, "state-link")
@@ -143,7 +127,7 @@ describe("Alerts.list and Alerts.ack", () => {
   it.scopedLive("lists newest first, reads the original's alerts, flags unreadable files, skips temp files", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-alerts-")
       const alertsDir = Path.join(stateDir, "alerts")
       yield* write(stateDir, alert("keycloak", "rollback", "20260601T030000Z", { attempted: "10.8.0+26.7.0" }))
       yield* write(stateDir, alert("keycloak", "rollback", "20260601T030000Z", { attempted: "10.8.1+26.7.1" }))
@@ -181,7 +165,7 @@ describe("Alerts.list and Alerts.ack", () => {
   it.scopedLive("orders -10 after -9 and refuses a newer schemaVersion instead of guessing", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-alerts-")
       for (let i = 0; i < 10; i++) yield* write(stateDir, alert("a", "rollback", "20260601T030000Z", { i }))
       yield* fs.writeFileString(
         Path.join(stateDir, "alerts", "20250101T000000Z-a-rollback.json"),
@@ -200,7 +184,7 @@ describe("Alerts.list and Alerts.ack", () => {
 
   it.scopedLive("a missing alerts directory lists as empty", () =>
     Effect.gen(function*() {
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-alerts-")
       expect(yield* LiveAlerts.list(stateDir)).toEqual([])
       expect(yield* LiveAlerts.list(Path.join(stateDir, "never-created"))).toEqual([])
     }).pipe(Effect.provide(NodeFileSystem.layer)))
@@ -208,7 +192,7 @@ describe("Alerts.list and Alerts.ack", () => {
   it.scopedLive("ack moves one alert into acknowledged/ and a new alert of that name does not shadow it", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-alerts-")
       const alertsDir = Path.join(stateDir, "alerts")
       const first = yield* write(stateDir, alert("keycloak", "held-major", "20260601T030000Z", { n: 1 }))
       yield* write(stateDir, alert("n8n", "rollback", "20260601T040000Z"))
@@ -232,7 +216,7 @@ describe("Alerts.list and Alerts.ack", () => {
 
   it.scopedLive("ack of an unknown id or a path-like id fails and moves nothing", () =>
     Effect.gen(function*() {
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-alerts-")
       const path = yield* write(stateDir, alert("keycloak", "rollback", "20260601T030000Z"))
       const unknown = failure(yield* Effect.exit(LiveAlerts.ack(stateDir, "20990101T000000Z-x-rollback")))
       expect(unknown.message).toContain("there is no")

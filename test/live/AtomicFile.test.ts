@@ -2,7 +2,7 @@ import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { SystemError } from "@effect/platform/Error"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import * as Path from "node:path"
 import {
   appendLine,
@@ -12,24 +12,7 @@ import {
   safeJoin,
   writeFileAtomic
 } from "../../src/live/AtomicFile.js"
-
-const tempDir = Effect.flatMap(
-  FileSystem.FileSystem,
-  (fs) => fs.makeTempDirectoryScoped({ prefix: "warm-reconcile-atomic-" })
-)
-
-const modeOf = (path: string) =>
-  Effect.map(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)), (info) => info.mode & 0o777)
-
-const listDir = (path: string) =>
-  Effect.map(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readDirectory(path)), (names) => names.sort())
-
-const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
-  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
-  const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-  if (error === undefined) throw new Error(`expected a typed failure, got ${String(exit.cause)}`)
-  return error
-}
+import { failure, listDir, modeOf, tempDir } from "../support/files.js"
 
 type Step = "writeAll" | "sync" | "rename"
 
@@ -76,7 +59,7 @@ describe("writeFileAtomic", () => {
   it.scopedLive("writes the content with mode 0600 and leaves no temp file", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const dir = yield* tempDir
+      const dir = yield* tempDir("warm-reconcile-atomic-")
       const target = Path.join(dir, "last_good")
       yield* writeFileAtomic(target, "1.1.0+1.1")
       expect(yield* fs.readFileString(target)).toBe("1.1.0+1.1")
@@ -87,7 +70,7 @@ describe("writeFileAtomic", () => {
   it.scopedLive("replacing a file gives it the requested mode, not the old one", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const dir = yield* tempDir
+      const dir = yield* tempDir("warm-reconcile-atomic-")
       const target = Path.join(dir, "hold.json")
       yield* fs.writeFileString(target, "old")
       yield* fs.chmod(target, 0o644)
@@ -102,7 +85,7 @@ describe("writeFileAtomic", () => {
   it.scopedLive("a target that is a directory really fails: the directory stays, no temp file", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const dir = yield* tempDir
+      const dir = yield* tempDir("warm-reconcile-atomic-")
       const target = Path.join(dir, "last_good")
       yield* fs.makeDirectory(target)
       yield* fs.writeFileString(Path.join(target, "inside"), "kept")
@@ -117,7 +100,7 @@ describe("writeFileAtomic", () => {
   it.scopedLive("a parent that is a regular file really fails with a message that says what to do", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const dir = yield* tempDir
+      const dir = yield* tempDir("warm-reconcile-atomic-")
       yield* fs.writeFileString(Path.join(dir, "state"), "a file, not a directory")
       const target = Path.join(dir, "state", "last_good")
       const error = failure(yield* Effect.exit(writeFileAtomic(target, "1.2.0")))
@@ -133,7 +116,7 @@ describe("writeFileAtomic", () => {
     it.scopedLive(`a failure at ${step} keeps the old content and removes the temp file`, () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
-        const dir = yield* tempDir
+        const dir = yield* tempDir("warm-reconcile-atomic-")
         const target = Path.join(dir, "last_good")
         yield* fs.writeFileString(target, "1.1.0+1.1")
         const exit = yield* Effect.exit(
@@ -150,7 +133,7 @@ describe("writeFileAtomic", () => {
   it.scopedLive("20 concurrent writers: readers only ever see one complete content, and so does the end", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const dir = yield* tempDir
+      const dir = yield* tempDir("warm-reconcile-atomic-")
       const target = Path.join(dir, "state.json")
       const size = 256 * 1024
       // Writer i writes `size` copies of one letter: a mix or a short file is visible at once.
@@ -180,7 +163,7 @@ describe("writeFileAtomic", () => {
   it.scopedLive("exclusive refuses to replace an existing file and cleans up", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const dir = yield* tempDir
+      const dir = yield* tempDir("warm-reconcile-atomic-")
       const target = Path.join(dir, "alert.json")
       yield* writeFileAtomic(target, "first", { exclusive: true })
       const error = failure(yield* Effect.exit(writeFileAtomic(target, "second", { exclusive: true })))
@@ -195,7 +178,7 @@ describe("ensureDir", () => {
   it.scopedLive("creates missing directories with mode 0700 and leaves an existing one's mode alone", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const dir = yield* tempDir
+      const dir = yield* tempDir("warm-reconcile-atomic-")
       const nested = Path.join(dir, "state", "keycloak")
       yield* ensureDir(nested)
       expect(yield* modeOf(Path.join(dir, "state"))).toBe(0o700)
@@ -225,7 +208,7 @@ describe("refuseSymlinkDir", () => {
   it.scopedLive("refuses a symlinked or non-directory path, accepts a real or missing directory", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const dir = yield* tempDir
+      const dir = yield* tempDir("warm-reconcile-atomic-")
       const real = Path.join(dir, "real")
       const link = Path.join(dir, "link")
       const file = Path.join(dir, "file")
@@ -248,7 +231,7 @@ describe("appendLine", () => {
   it.scopedLive("appends whole lines, first ending a torn last line, with mode 0600", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const dir = yield* tempDir
+      const dir = yield* tempDir("warm-reconcile-atomic-")
       const path = Path.join(dir, "history.jsonl")
       yield* appendLine(path, "one")
       yield* appendLine(path, "two")

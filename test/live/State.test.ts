@@ -2,27 +2,11 @@ import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { SystemError } from "@effect/platform/Error"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as Path from "node:path"
 import * as LiveState from "../../src/live/State.js"
 import { HoldRecord, RunRecord, State } from "../../src/services/State.js"
-
-const tempDir = Effect.flatMap(
-  FileSystem.FileSystem,
-  (fs) => fs.makeTempDirectoryScoped({ prefix: "warm-reconcile-state-" })
-)
-
-const modeOf = (path: string) =>
-  Effect.map(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)), (info) => info.mode & 0o777)
-
-const listDir = (path: string) =>
-  Effect.map(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readDirectory(path)), (names) => names.sort())
-
-const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
-  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
-  if (exit.cause._tag !== "Fail") throw new Error(`expected a typed failure, got ${String(exit.cause)}`)
-  return exit.cause.error
-}
+import { failure, listDir, modeOf, tempDir } from "../support/files.js"
 
 /** The State service over `stateDir`, as the reconciler gets it. */
 const withState = <A, E, R>(stateDir: string, f: (state: State["Type"]) => Effect.Effect<A, E, R>) =>
@@ -41,7 +25,7 @@ describe("State last-good", () => {
   it.scopedLive("round trip: plain text without newline as the original wrote, 0600 file in 0700 dirs", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = Path.join(yield* tempDir, "warm-reconcile")
+      const stateDir = Path.join(yield* tempDir("warm-reconcile-state-"), "warm-reconcile")
       yield* withState(stateDir, (state) =>
         Effect.gen(function*() {
           expect(yield* state.lastGood("keycloak")).toEqual(Option.none())
@@ -62,7 +46,7 @@ describe("State last-good", () => {
   it.scopedLive("reads a state directory written by the Python original", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-state-")
       // The original's layout: <root>/<recipe>/last_good, 0755 dirs, 0644 file.
       const cases = [
         ["no-newline", "1.1.0+1.1", Option.some("1.1.0+1.1")],
@@ -83,7 +67,7 @@ describe("State last-good", () => {
 
   it.scopedLive("refuses a version that is not one word", () =>
     Effect.gen(function*() {
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-state-")
       const error = failure(
         yield* Effect.exit(withState(stateDir, (state) => state.setLastGood("keycloak", "1.0\n2.0")))
       )
@@ -97,7 +81,7 @@ describe("State hold", () => {
   it.scopedLive("set, read back, clear (and clearing twice is fine)", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-state-")
       const record = new HoldRecord({
         reason: "held-major",
         from: "10.7.1+26.6.2",
@@ -130,7 +114,7 @@ describe("State hold", () => {
   it.scopedLive("a hold.json that is not a hold record fails with what to do", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-state-")
       const file = Path.join(stateDir, "keycloak", "hold.json")
       yield* fs.makeDirectory(Path.dirname(file))
       yield* fs.writeFileString(file, "{\"reason\": \"held-major\"}")
@@ -144,7 +128,7 @@ describe("State history", () => {
   it.scopedLive("appends JSON lines and reads them back in order", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-state-")
       yield* withState(stateDir, (state) => Effect.forEach([1, 2, 3], (n) => state.recordRun(run(n))))
       const file = Path.join(stateDir, "keycloak", "history.jsonl")
       const lines = (yield* fs.readFileString(file)).split("\n")
@@ -168,7 +152,7 @@ describe("State history", () => {
   it.scopedLive("a torn last line from a crash is skipped, and the next run is still readable", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-state-")
       const file = Path.join(stateDir, "keycloak", "history.jsonl")
       yield* withState(stateDir, (state) => Effect.forEach([1, 2], (n) => state.recordRun(run(n))))
       // What a power cut halfway through an append leaves behind.
@@ -186,7 +170,7 @@ describe("State history", () => {
   it.scopedLive("past 2000 lines the file is cut to the newest 1000, atomically", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-state-")
       const dir = Path.join(stateDir, "keycloak")
       const file = Path.join(dir, "history.jsonl")
       yield* fs.makeDirectory(dir)
@@ -205,7 +189,7 @@ describe("State history", () => {
 
   it.scopedLive("50 concurrent recordRun calls through one layer all land", () =>
     Effect.gen(function*() {
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-state-")
       yield* withState(
         stateDir,
         (state) =>
@@ -221,7 +205,7 @@ describe("State history", () => {
 describe("State refusals and errors", () => {
   it.scopedLive("refuses app names that leave the state directory", () =>
     Effect.gen(function*() {
-      const root = yield* tempDir
+      const root = yield* tempDir("warm-reconcile-state-")
       const stateDir = Path.join(root, "state")
       for (const app of ["..", "../x", "a/b", ""]) {
         const error = failure(yield* Effect.exit(withState(stateDir, (state) => state.setLastGood(app, "1.0.0"))))
@@ -233,7 +217,7 @@ describe("State refusals and errors", () => {
   it.scopedLive("refuses a symlinked state directory and a symlinked app directory", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const root = yield* tempDir
+      const root = yield* tempDir("warm-reconcile-state-")
       const elsewhere = Path.join(root, "elsewhere")
       yield* fs.makeDirectory(elsewhere)
       const linked = Path.join(root, "state-link")
@@ -256,7 +240,7 @@ describe("State refusals and errors", () => {
   it.scopedLive("a state directory under a regular file fails and says what to do", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const root = yield* tempDir
+      const root = yield* tempDir("warm-reconcile-state-")
       yield* fs.writeFileString(Path.join(root, "var"), "")
       const stateDir = Path.join(root, "var", "state")
       const error = failure(yield* Effect.exit(withState(stateDir, (state) => state.setLastGood("keycloak", "1.0.0"))))
@@ -268,7 +252,7 @@ describe("State refusals and errors", () => {
 
   it.scopedLive("permission denied (injected: the tests run as root) names the file and the fix", () =>
     Effect.gen(function*() {
-      const stateDir = yield* tempDir
+      const stateDir = yield* tempDir("warm-reconcile-state-")
       const denied = Layer.effect(
         FileSystem.FileSystem,
         Effect.map(FileSystem.FileSystem, (fs): FileSystem.FileSystem => ({

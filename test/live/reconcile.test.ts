@@ -5,16 +5,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
+import { cli } from "../support/cli.js"
 import { type AbraWorld, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
 import { fakeEngine, stackOf, stackVolume } from "../support/fakeEngine.js"
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const DOMAIN = "id.example.org"
 const STACK = stackOf(DOMAIN)
 const BROKEN = "1.3.0+1.3"
@@ -46,19 +44,6 @@ const healthServer = (world: AbraWorld, volume: string) =>
         server.close(() => resume(Effect.void))
       })
   )
-
-const cli = (args: ReadonlyArray<string>, env: Record<string, string>) =>
-  Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", Path.join(ROOT, "src/bin.ts"), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env }
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => stdout += d)
-    child.stderr.on("data", (d) => stderr += d)
-    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-  })
 
 const listing = (dir: string): Record<string, string> =>
   Object.fromEntries(
