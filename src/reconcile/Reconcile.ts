@@ -8,7 +8,7 @@
  * restores the snapshot, redeploys last-good and checks its health. The typed failure channel of
  * the steps in between is what forces the rollback.
  */
-import { Cause, Clock, Duration, Effect, Exit, Option, Ref, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Option, Ref, Schedule, Schema } from "effect"
 import { Alert, ALERT_SCHEMA_VERSION, type AlertReason, timestamp } from "../domain/Alert.js"
 import type { AppSpec } from "../domain/Config.js"
 import { Outcome } from "../domain/Outcome.js"
@@ -59,12 +59,22 @@ const within = (app: AppSpec, step: string, limit: Duration.DurationInput) =>
 const notesText = (notes: ReadonlyArray<{ readonly version: string; readonly notes: string }>): string =>
   truncate(notes.map((n) => `## ${n.version}\n${n.notes.trim()}`).join("\n\n"))
 
+/**
+ * Steps that undo or record a change are retried: a Docker socket that hiccups or a full disk
+ * that was just cleaned must not turn a rollback into a person's night. Three tries, 5 s then 25 s.
+ */
+const RETRY = Schedule.exponential(Duration.seconds(5), 5).pipe(Schedule.intersect(Schedule.recurs(2)))
+
 const writeAlert = (app: AppSpec, reason: AlertReason, fields: Record<string, unknown>) =>
   Effect.gen(function*() {
     const alerts = yield* Alerts
     const now = yield* Clock.currentTimeMillis
     const alert = new Alert({ schemaVersion: ALERT_SCHEMA_VERSION, app: app.name, reason, ts: timestamp(now), fields })
-    const where = yield* alerts.write(alert)
+    const where = yield* alerts.write(alert).pipe(
+      within(app, "alert write", SHORT_STEP),
+      Effect.tapError((e) => Effect.logWarning(`could not write the ${reason} alert (will retry): ${e.message}`)),
+      Effect.retry(RETRY)
+    )
     yield* Effect.logWarning(`ALERT[${reason}] ${app.name}`).pipe(Effect.annotateLogs({ alert: where }))
     return where
   })
@@ -181,7 +191,11 @@ const rollback = (
       yield* Ref.set(step, "health")
       return yield* waitHealthy(app, { version: from, timeout: app.health.timeout, since })
     })
-    const result = yield* Effect.either(undo)
+    const result = yield* Effect.either(undo.pipe(
+      Effect.tapError((e) => Effect.logWarning(`rollback step ${"_tag" in e ? e._tag : ""} failed: ${e.message}`)),
+      // Start over (each step is safe to repeat), but a last-good that stays unhealthy is final.
+      Effect.retry({ schedule: RETRY, while: (e) => !("_tag" in e && e._tag === "HealthGateFailed") })
+    ))
     const failedStep = yield* Ref.get(step)
     const outcome = result._tag === "Right"
       ? Outcome["rolled-back"]({ attempted: to, lastGood: from, reason })
@@ -199,18 +213,27 @@ const rollback = (
       ...(result._tag === "Left" ? { failed_step: failedStep, error: result.left.message } : {}),
       ...(Option.isSome(done.snapshot) ? { snapshot_version: done.snapshot.value.version } : {})
     }
-    // Done: nothing left to recover. After a failed rollback the record stays, so that the next run
-    // tries the rollback again instead of starting anything new.
-    yield* options.track(outcome._tag === "rolled-back" ? "done" : "rollback-failed")
-    yield* writeAlert(
+    // After a failed rollback the record stays, so that the next run tries the rollback again
+    // instead of starting anything new. After a good one it goes once the alert is written: an
+    // alert that cannot be written leaves the record (phase `alert`) for the next run to write it.
+    if (outcome._tag === "rollback-failed") yield* options.track("rollback-failed")
+    else yield* options.track("alert")
+    const alerted = yield* writeAlert(
       app,
       outcome._tag === "rolled-back" ? options.successAlert ?? "rollback" : "rollback-failed",
       fields
     ).pipe(
-      Effect.catchAll((e) => Effect.logError(`the rollback alert could not be written: ${e.message}`, fields))
+      Effect.as(true),
+      Effect.catchAll((e) =>
+        Effect.logError(`the rollback alert could not be written: ${e.message}`, fields).pipe(Effect.as(false))
+      )
     )
     if (result._tag === "Left") yield* Effect.logError(`rollback to ${from} failed: ${result.left.message}`)
     else yield* Effect.logInfo(`rolled back to ${from}; healthy again`)
+    if (!alerted && outcome._tag === "rolled-back") {
+      return Outcome.failed({ reason: `rolled back ${to} -> ${from}, but the alert could not be written` })
+    }
+    if (outcome._tag === "rolled-back") yield* options.track("done")
     return outcome
   })
 
@@ -239,7 +262,14 @@ const upgrade = (
       rollback(app, from, to, notes, progress, cause, { track }).pipe(
         Effect.tap((outcome) => Ref.set(rolledBack, Option.some(outcome))),
         Effect.tap((outcome) => Ref.set(report, Option.some(outcome))),
-        Effect.tap((outcome) => outcome._tag === "failed" ? Effect.void : rememberFailedRelease(app, from, to))
+        // A release that was deployed and undone is not tried again (even if the alert failed).
+        Effect.tap(() =>
+          Ref.get(progress).pipe(
+            Effect.flatMap((p) =>
+              p.undeployed || p.deployAttempted ? rememberFailedRelease(app, from, to) : Effect.void
+            )
+          )
+        )
       )
 
     // Acquire: record last-good, then (stateful) undeploy and snapshot. If it fails halfway it
@@ -305,7 +335,7 @@ const rememberFailedRelease = (app: AppSpec, from: string, to: string) =>
   })
 
 /** A hold: write the alert once per (reason, target), then stay put. */
-const hold = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Hold" }>) =>
+const hold = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Hold" }>, report: Ref.Ref<Option.Option<Outcome>>) =>
   Effect.gen(function*() {
     const state = yield* State
     const outcome = (() => {
@@ -336,20 +366,26 @@ const hold = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Hold" }>) =>
       return outcome
     }
     const notes = plan.reason === "manual-migration" ? plan.warnings : plan.notes
-    yield* writeAlert(app, outcome._tag, {
-      current: plan.from,
-      latest: plan.to,
-      ...(plan.reason === "policy" ? { policy: plan.policy } : {}),
-      ...(plan.reason === "manual-migration"
-        ? { versions: plan.warnings.map((w) => w.version), markers: plan.warnings.map((w) => w.marker) }
-        : {}),
-      release_notes: notesText(notes)
-    })
-    const now = yield* Clock.currentTimeMillis
-    yield* state.setHold(
-      app.name,
-      Option.some(new HoldRecord({ reason: outcome._tag, from: plan.from, to: plan.to, ts: timestamp(now) }))
-    ).pipe(within(app, "hold write", SHORT_STEP))
+    // The alert, then the record that it was written, as one step a SIGTERM does not split: an
+    // alert without its record would be written again the next night. (If the alert cannot be
+    // written, no record is kept and the next night tries again: late beats lost.)
+    yield* Effect.uninterruptible(Effect.gen(function*() {
+      yield* writeAlert(app, outcome._tag, {
+        current: plan.from,
+        latest: plan.to,
+        ...(plan.reason === "policy" ? { policy: plan.policy } : {}),
+        ...(plan.reason === "manual-migration"
+          ? { versions: plan.warnings.map((w) => w.version), markers: plan.warnings.map((w) => w.marker) }
+          : {}),
+        release_notes: notesText(notes)
+      })
+      const now = yield* Clock.currentTimeMillis
+      yield* state.setHold(
+        app.name,
+        Option.some(new HoldRecord({ reason: outcome._tag, from: plan.from, to: plan.to, ts: timestamp(now) }))
+      ).pipe(within(app, "hold write", SHORT_STEP), Effect.retry(RETRY))
+      yield* Ref.set(report, Option.some(outcome))
+    }))
     return outcome
   })
 
@@ -470,7 +506,7 @@ export const reconcile = (app: AppSpec, options: ReconcileOptions = {}, report?:
 
     return yield* Plan.Plan.$match(plan, {
       Fail: ({ reason }) => Effect.succeed(Outcome.failed({ reason: `recipe ${app.recipe}: ${reason}` })),
-      Hold: (p) => hold(app, p),
+      Hold: (p) => hold(app, p, reported),
       Noop: ({ version }) =>
         Effect.gen(function*() {
           yield* state.setLastGood(app.name, version).pipe(within(app, "last-good write", SHORT_STEP))
@@ -546,14 +582,21 @@ export const recover = (app: AppSpec, record: InFlight) =>
         if (committed || record.fromHealthy) {
           yield* state.setLastGood(app.name, lastGood).pipe(within(app, "last-good write", SHORT_STEP))
         }
-        yield* track("done")
-        yield* writeAlert(app, "recovered", {
+        // The record goes only once the alert is written, so that no recovery goes untold.
+        const alerted = yield* writeAlert(app, "recovered", {
           last_good: lastGood,
           attempted: to,
           committed,
           phase: record.phase,
           recovered: true
-        }).pipe(Effect.catchAll((e) => Effect.logError(`the recovered alert could not be written: ${e.message}`)))
+        }).pipe(
+          Effect.as(true),
+          Effect.catchAll((e) =>
+            Effect.logError(`the recovered alert could not be written: ${e.message}`).pipe(Effect.as(false))
+          )
+        )
+        if (!alerted) return Outcome.failed({ reason: `recovered ${to}, but the alert could not be written` })
+        yield* track("done")
         return Outcome.recovered({ attempted: to, lastGood, committed })
       })
 
@@ -562,8 +605,11 @@ export const recover = (app: AppSpec, record: InFlight) =>
       yield* clearHold(app)
       return yield* settle(to, true)
     }
-    // Killed before anything destructive (last-good still runs, its data untouched): leave it be.
-    if (running === from && record.snapshot === null && record.phase !== "rollback" && (yield* healthyNow(from))) {
+    // Killed before anything destructive (last-good still runs, its data untouched), or after a
+    // finished rollback whose alert was not written yet: leave it be, and tell.
+    const untouched = record.snapshot === null && record.phase !== "rollback"
+    if (running === from && (untouched || record.phase === "alert") && (yield* healthyNow(from))) {
+      if (record.phase === "alert") yield* rememberFailedRelease(app, from, to)
       return yield* settle(from, false)
     }
     // Otherwise roll back, from whatever state the killed run left.
@@ -623,6 +669,7 @@ export const run = (app: AppSpec, options: ReconcileOptions = {}) =>
     })
     const outcome = yield* work.pipe(
       Effect.catchAll((e) => Effect.logError(e.message).pipe(Effect.as(Outcome.failed({ reason: e.message })))),
+      Effect.tap((outcome) => Ref.set(report, Option.some(outcome))),
       Effect.onInterrupt(() =>
         Effect.gen(function*() {
           const last = Option.getOrElse(yield* Ref.get(report), () => Outcome.failed({ reason: "interrupted" }))
@@ -631,6 +678,11 @@ export const run = (app: AppSpec, options: ReconcileOptions = {}) =>
         })
       )
     )
-    yield* record(outcome, false)
+    yield* record(outcome, false).pipe(
+      // Interrupted while recording: the work is done, and what it ended as is the answer.
+      Effect.onInterrupt(() =>
+        record(outcome, true).pipe(Effect.zipRight(options.onInterrupted?.(outcome) ?? Effect.void))
+      )
+    )
     return outcome
   })

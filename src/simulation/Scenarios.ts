@@ -37,9 +37,12 @@ export const DATA_BEFORE: Readonly<Record<string, string>> = {
   "db/realms/master.json": "{\"realm\":\"master\",\"enabled\":true}\n"
 }
 
-/** A forward migration that rewrites the data in place, as a database upgrade would. */
+/**
+ * A forward migration that rewrites the data in place, as a database upgrade would. Like a real
+ * one it checks the schema first: data already at schema 12 is left alone when 1.2.0 restarts.
+ */
 export const migrateTo12 = (_volume: string, files: Files): Files =>
-  new Map([
+  files.get("db/schema") === "schema 12\n" ? files : new Map([
     ...[...files].map(([path, content]) => [path, `${content.trim()} (migrated by 1.2.0)\n`] as const),
     ["db/schema", "schema 12\n"]
   ])
