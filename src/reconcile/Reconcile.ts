@@ -110,7 +110,7 @@ const tracker = (app: AppSpec, from: string, to: string, fromHealthy: boolean, s
     const pid = yield* Effect.sync(() => process.pid)
     // A recovery carries the snapshot over: losing it would let a second crash skip the restore.
     const snapshotRef = yield* Ref.make<string | null>(snapshot)
-    const track: Track = (phase, snapshot) =>
+    const write = (phase: string, snapshot?: string | null) =>
       Effect.gen(function*() {
         if (snapshot !== undefined) yield* Ref.set(snapshotRef, snapshot)
         const record = phase === "done"
@@ -119,14 +119,24 @@ const tracker = (app: AppSpec, from: string, to: string, fromHealthy: boolean, s
             new InFlight({ from, to, fromHealthy, snapshot: yield* Ref.get(snapshotRef), phase, pid, startedAt })
           )
         yield* state.setInFlight(app.name, record).pipe(within(app, "in-flight write", SHORT_STEP))
-      }).pipe(Effect.catchAll((e) => Effect.logError(`could not write the in-flight record (${phase}): ${e.message}`)))
+      })
+    /** On the way back (rollback, recovery) a record that cannot be written must not stop the undo. */
+    const track: Track = (phase, snapshot) =>
+      write(phase, snapshot).pipe(
+        Effect.catchAll((e) => Effect.logError(`could not write the in-flight record (${phase}): ${e.message}`))
+      )
+    /**
+     * On the way forward it must: a kill after a snapshot the record does not name, or after a
+     * deploy it does not know of, could not be recovered. Failing here rolls the upgrade back.
+     */
+    const advance = (phase: string, snapshot?: string | null) => write(phase, snapshot)
     /** The first write must succeed: without it a kill in the next step could not be recovered. */
     const begin = (phase: string) =>
       state.setInFlight(
         app.name,
         Option.some(new InFlight({ from, to, fromHealthy, snapshot: null, phase, pid, startedAt }))
       ).pipe(within(app, "in-flight write", SHORT_STEP))
-    return { track, begin }
+    return { track, advance, begin }
   })
 
 /** What the upgrade transaction has done so far: the release undoes exactly that. */
@@ -257,7 +267,7 @@ const upgrade = (
       deployAttempted: false
     })
     const rolledBack = yield* Ref.make(Option.none<Outcome>())
-    const { begin, track } = yield* tracker(app, from, to, plan.fromHealthy)
+    const { advance, begin, track } = yield* tracker(app, from, to, plan.fromHealthy)
     const undo = (cause: Cause.Cause<unknown>) =>
       rollback(app, from, to, notes, progress, cause, { track }).pipe(
         Effect.tap((outcome) => Ref.set(rolledBack, Option.some(outcome))),
@@ -286,10 +296,10 @@ const upgrade = (
       yield* Effect.logInfo(`undeploy for a snapshot of ${volumes.length} volume(s)`)
       yield* apps.undeploy(app).pipe(within(app, "undeploy", app.deployTimeout))
       yield* Ref.update(progress, (p) => ({ ...p, undeployed: true }))
-      yield* track("snapshot")
+      yield* advance("snapshot")
       const meta = yield* snapshots.take(app, from, volumes).pipe(within(app, "snapshot", SNAPSHOT_STEP))
       yield* Ref.update(progress, (p) => ({ ...p, snapshot: Option.some(meta) }))
-      yield* track("deploy", meta.version)
+      yield* advance("deploy", meta.version)
     }).pipe(Effect.tapErrorCause(undo))
 
     const transaction = Effect.scoped(
@@ -298,7 +308,7 @@ const upgrade = (
         yield* Ref.update(progress, (p) => ({ ...p, deployAttempted: true }))
         const since = yield* Clock.currentTimeMillis
         yield* deployVersion(app, to)
-        yield* track("health")
+        yield* advance("health")
         yield* Effect.logInfo(`health gate for ${to}: waiting up to ${Duration.format(app.health.timeout)}`)
         const passed = yield* waitHealthy(app, { version: to, timeout: app.health.timeout, since })
         yield* Effect.logInfo(`health gate passed for ${to} after ${passed.waitedMillis} ms`)
@@ -363,8 +373,30 @@ const hold = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Hold" }>, report: 
     )
     if (already) {
       yield* Effect.logInfo(`${outcome._tag} ${plan.from} -> ${plan.to}: already alerted, still holding`)
-      return outcome
+    } else {
+      yield* alertHold(app, plan, outcome, report)
     }
+    // Held does not mean unwatched: the version that stays must still answer, as on latest.
+    if (plan.reason === "unknown-version" || (yield* settled(app, plan.from))) return outcome
+    yield* Effect.logWarning(`held on ${plan.from}, which is unhealthy: redeploy it`)
+    const passed = yield* deployAndWait(app, plan.from).pipe(Effect.either)
+    if (passed._tag === "Right") return outcome
+    yield* writeAlert(app, "unhealthy-after-deploy", {
+      version: plan.from,
+      held: outcome._tag,
+      error: passed.left.message
+    })
+    return Outcome.unhealthy({ version: plan.from })
+  })
+
+const alertHold = (
+  app: AppSpec,
+  plan: Extract<Plan.Plan, { _tag: "Hold" }>,
+  outcome: Extract<Outcome, { _tag: `held-${string}` }>,
+  report: Ref.Ref<Option.Option<Outcome>>
+) =>
+  Effect.gen(function*() {
+    const state = yield* State
     const notes = plan.reason === "manual-migration" ? plan.warnings : plan.notes
     // The alert, then the record that it was written, as one step a SIGTERM does not split: an
     // alert without its record would be written again the next night. (If the alert cannot be
@@ -386,7 +418,6 @@ const hold = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Hold" }>, report: 
       ).pipe(within(app, "hold write", SHORT_STEP), Effect.retry(RETRY))
       yield* Ref.set(report, Option.some(outcome))
     }))
-    return outcome
   })
 
 /** Forget an alerted hold once the app has moved past it. */
@@ -600,8 +631,9 @@ export const recover = (app: AppSpec, record: InFlight) =>
         return Outcome.recovered({ attempted: to, lastGood, committed })
       })
 
-    // The target runs: if it is healthy the upgrade had in fact succeeded; commit it.
-    if (running === to && ["deploy", "health"].includes(record.phase) && (yield* healthyNow(to))) {
+    // The target runs: if it is healthy the upgrade had in fact succeeded; commit it. (Whatever the
+    // phase says: the record may be behind, but the target only runs after its deploy.)
+    if (running === to && (yield* healthyNow(to))) {
       yield* clearHold(app)
       return yield* settle(to, true)
     }

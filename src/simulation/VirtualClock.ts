@@ -112,11 +112,11 @@ export const runOnVirtualClock = <A, E, R>(
     const virtual = <X, Y, Z>(e: Effect.Effect<X, Y, Z>) =>
       e.pipe(Effect.withClock(clock), Effect.withScheduler(scheduler))
     const fiber = yield* Effect.fork(virtual(effect))
-    if (options.interruptAfterMillis !== undefined) {
-      yield* Effect.fork(
-        virtual(Effect.sleep(options.interruptAfterMillis).pipe(Effect.zipRight(Fiber.interruptFork(fiber))))
-      )
-    }
+    // A daemon, stopped below: a child would be interrupted on a queue nobody drains any more, and
+    // its parent would wait for that forever when the program ends before the interruption is due.
+    const interrupter = options.interruptAfterMillis === undefined ? undefined : yield* Effect.forkDaemon(
+      virtual(Effect.sleep(options.interruptAfterMillis).pipe(Effect.zipRight(Fiber.interruptFork(fiber))))
+    )
     let stalled = 0
     for (;;) {
       const ran = scheduler.drain()
@@ -130,6 +130,10 @@ export const runOnVirtualClock = <A, E, R>(
       } else {
         stalled = 0
       }
+    }
+    if (interrupter !== undefined) {
+      yield* Fiber.interruptFork(interrupter)
+      scheduler.drain()
     }
     return yield* Fiber.await(fiber)
   })

@@ -12,12 +12,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
-import type { AlertReason } from "../../src/domain/Alert.js"
 import { type AppSpec, HealthConfig } from "../../src/domain/Config.js"
-import * as Outcome from "../../src/domain/Outcome.js"
 import { rehearse } from "../../src/simulation/Rehearsal.js"
 import { DATA_BEFORE, demoApp, migrateTo12 } from "../../src/simulation/Scenarios.js"
 import * as World from "../../src/simulation/World.js"
+import * as Invariants from "../support/invariants.js"
 
 // Short health deadlines keep each run to a few dozen side effects; the logic is the same.
 const app: AppSpec = {
@@ -33,13 +32,10 @@ const OLD = "1.0.0+1.0"
 const FROM = "1.1.0+1.1"
 const TO = "1.2.0+1.2"
 const MAJOR = "2.0.0+2.0"
-const MIGRATED = Object.fromEntries(migrateTo12("data", new Map(Object.entries(DATA_BEFORE))))
 
 interface Path {
   readonly name: string
   readonly setup: World.WorldSetup
-  /** Versions whose data may be in the volume while they run (besides the pre-upgrade data). */
-  readonly healthyTarget: boolean
 }
 
 const running = (version: string): World.AppSetup => ({
@@ -53,9 +49,8 @@ const running = (version: string): World.AppSetup => ({
   lastGood: version
 })
 
-const upgrade = (name: string, release: World.ReleaseSpec, healthyTarget: boolean): Path => ({
+const upgrade = (name: string, release: World.ReleaseSpec): Path => ({
   name,
-  healthyTarget,
   setup: {
     recipes: { keycloak: { tags: [OLD, FROM, TO], releases: { [TO]: { migrate: migrateTo12, ...release } } } },
     servers: ["default"],
@@ -64,12 +59,11 @@ const upgrade = (name: string, release: World.ReleaseSpec, healthyTarget: boolea
 })
 
 const PATHS: ReadonlyArray<Path> = [
-  upgrade("healthy upgrade", { health: "healthy" }, true),
-  upgrade("upgrade to a release that answers 500, rolled back", { health: "never" }, false),
-  upgrade("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }, false),
+  upgrade("healthy upgrade", { health: "healthy" }),
+  upgrade("upgrade to a release that answers 500, rolled back", { health: "never" }),
+  upgrade("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }),
   {
     name: "fresh deploy",
-    healthyTarget: true,
     setup: {
       recipes: { keycloak: { tags: [FROM, TO] } },
       servers: [],
@@ -78,7 +72,6 @@ const PATHS: ReadonlyArray<Path> = [
   },
   {
     name: "first deploy of an env file made by hand, secrets not generated yet",
-    healthyTarget: true,
     setup: {
       recipes: { keycloak: { tags: [FROM, TO] } },
       servers: ["default"],
@@ -87,12 +80,10 @@ const PATHS: ReadonlyArray<Path> = [
   },
   {
     name: "major bump, held",
-    healthyTarget: false,
     setup: { recipes: { keycloak: { tags: [FROM, MAJOR] } }, servers: ["default"], apps: [running(FROM)] }
   },
   {
     name: "manual migration in a skipped version, held",
-    healthyTarget: false,
     setup: {
       recipes: {
         keycloak: {
@@ -131,125 +122,20 @@ const targets = (trace: ReadonlyArray<World.TraceEntry>): Array<Target> => {
   return all.filter((t) => t.step !== "health" || t.occurrence < 2 || t.occurrence === seen.get("health")! - 1)
 }
 
-const ROLLBACK_ALERT: Partial<Record<Outcome.Outcome["_tag"], AlertReason>> = {
-  "rolled-back": "rollback",
-  "rollback-failed": "rollback-failed",
-  recovered: "recovered"
-}
-
-/** The invariants after one run; `before` is the world as the run found it. */
-const check = (
-  path: Path,
-  label: string,
-  before: World.WorldState,
-  after: World.WorldState,
-  outcome: Outcome.Outcome,
-  interrupted: boolean
-): Array<string> => {
-  const failures: Array<string> = []
-  const fail = (why: string) => failures.push(`${path.name} / ${label}: ${why} (outcome ${Outcome.format(outcome)})`)
-  const a = after.apps.get(app.name)!
-  const deployment = Option.getOrUndefined(a.deployment)
-  const data = a.volumes.has("data") ? JSON.stringify(Object.fromEntries(a.volumes.get("data")!)) : undefined
-
-  // The volume: its pre-upgrade content, or the migrated data of a target that was seen healthy.
-  const seenHealthy = healthySeen(after.trace)
-  if (data !== undefined && data !== JSON.stringify(DATA_BEFORE)) {
-    if (data !== JSON.stringify(MIGRATED)) fail(`the volume holds neither version's data: ${data}`)
-    else if (!seenHealthy.has(TO)) fail(`the volume holds ${TO}'s data but ${TO} was never seen healthy`)
-    else if (deployment !== undefined && deployment.version !== TO) fail(`${deployment.version} runs on ${TO}'s data`)
-  }
-  if (data === JSON.stringify(DATA_BEFORE) && deployment?.version === TO) fail(`${TO} runs on the old data`)
-
-  // last-good: every write names a version seen healthy before it.
-  for (const bad of lastGoodWritesNotSeenHealthy(after.trace)) fail(`last-good set to ${bad} before it answered 200`)
-  const lastGood = after.lastGood.get(app.name)
-  if (lastGood !== undefined && lastGood !== before.lastGood.get(app.name) && !seenHealthy.has(lastGood)) {
-    fail(`last-good is ${lastGood}, never seen healthy`)
-  }
-
-  // Alerts: exactly one per hold (once per release held) and per rollback.
-  const written = after.alerts.slice(before.alerts.length).map((x) => x.reason)
-  const rollbackReason = ROLLBACK_ALERT[outcome._tag]
-  const heldBefore = Option.getOrUndefined(Option.fromNullable(before.holds.get(app.name)))
-  if (outcome._tag.startsWith("held-")) {
-    const to = "to" in outcome ? outcome.to : ""
-    const alreadyAlerted = heldBefore?.reason === outcome._tag && heldBefore.to === to
-    const expected = alreadyAlerted ? [] : [outcome._tag]
-    if (JSON.stringify(written) !== JSON.stringify(expected)) {
-      fail(`a hold wrote alerts ${JSON.stringify(written)}, expected ${JSON.stringify(expected)}`)
-    }
-    if (after.holds.get(app.name)?.reason !== outcome._tag) fail("the hold is not recorded")
-  } else if (rollbackReason !== undefined) {
-    if (JSON.stringify(written) !== JSON.stringify([rollbackReason])) {
-      fail(`a ${outcome._tag} wrote alerts ${JSON.stringify(written)}, expected ["${rollbackReason}"]`)
-    }
-  } else if (outcome._tag === "unhealthy") {
-    if (written.length !== 1 || !written[0]!.startsWith("unhealthy-")) fail(`unhealthy wrote ${written}`)
-  } else if (written.length !== 0) {
-    fail(`${outcome._tag} wrote alerts ${JSON.stringify(written)}`)
-  }
-  // An alert that could not be written (after its retries) is not forgotten: the run does not end
-  // 0 and the next night writes it (checked by the next night's own alert count).
-  const alertWanted = outcome._tag.startsWith("held-") || rollbackReason !== undefined
-  if (alertWanted && written.length === 0 && Outcome.exitCode(outcome) === 0 && !interrupted) {
-    const alreadyHeld = heldBefore?.reason === outcome._tag
-    if (!alreadyHeld) fail("no alert was written, yet the run ended 0")
-  }
-
-  // The exit code: 0 only when a version that is healthy runs on its own data; down means 1.
-  const healthyNow = deployment !== undefined && !deployment.broken && answersHealthy(path, deployment.version)
-  const ownData = data === undefined ||
-    (deployment?.version === TO ? data === JSON.stringify(MIGRATED) : data === JSON.stringify(DATA_BEFORE))
-  if (!interrupted && Outcome.exitCode(outcome) === 0 && !(healthyNow && ownData)) {
-    fail(`exit 0 but the app is ${deployment === undefined ? "not deployed" : `on ${deployment.version}, unhealthy`}`)
-  }
-  if (!interrupted && deployment === undefined && Outcome.exitCode(outcome) === 0) fail("exit 0 with the app down")
-  if (!interrupted && Outcome.exitCode(outcome) === 1 && healthyNow && ownData && outcome._tag !== "failed") {
-    fail("exit 1 though the app is healthy and nothing failed")
-  }
-  return failures
-}
-
-/** Will `version` answer 200 once started, in this path's world? */
-const answersHealthy = (path: Path, version: string): boolean => {
-  const release = path.setup.recipes["keycloak"]?.releases?.[version] ?? {}
-  return World.statusAt(release, { version, at: 0, broken: false }, Number.MAX_SAFE_INTEGER) === 200
-}
-
-/** Versions that answered 200 while deployed, replayed from the trace. */
-const healthySeen = (trace: ReadonlyArray<World.TraceEntry>): Set<string> => {
-  const seen = new Set<string>()
-  replay(trace, (entry, deployed) => {
-    if (entry.step === "health" && / -> 200$/.test(entry.detail) && deployed !== undefined) seen.add(deployed)
-  })
-  return seen
-}
-
-const lastGoodWritesNotSeenHealthy = (trace: ReadonlyArray<World.TraceEntry>): Array<string> => {
-  const seen = new Set<string>()
-  const bad: Array<string> = []
-  replay(trace, (entry, deployed) => {
-    if (entry.step === "health" && / -> 200$/.test(entry.detail) && deployed !== undefined) seen.add(deployed)
-    const written = /^last_good := (\S+)$/.exec(entry.detail)
-    if (entry.step === "last-good-write" && written && !seen.has(written[1]!)) bad.push(written[1]!)
-  })
-  return bad
-}
-
-/** Walk the trace knowing which version is deployed at each entry (faulted entries changed nothing). */
-const replay = (
-  trace: ReadonlyArray<World.TraceEntry>,
-  visit: (entry: World.TraceEntry, deployed: string | undefined) => void
-) => {
-  let deployed: string | undefined = FROM
-  for (const entry of trace) {
-    const faulted = / \[(fails|hangs|crash before it)\]$/.test(entry.detail)
-    if (!faulted && entry.step === "deploy") deployed = /app deploy \S+ (\S+)/.exec(entry.detail)?.[1]
-    if (!faulted && entry.step === "undeploy") deployed = undefined
-    visit(entry, faulted ? undefined : deployed)
+const subject = (path: Path): Invariants.Subject => {
+  const setup = path.setup.apps[0]!
+  return {
+    app: app.name,
+    recipe: app.recipe,
+    initial: setup.deployed,
+    initialData: setup.volumes?.["data"] === undefined ? undefined : JSON.stringify(sorted(setup.volumes["data"])),
+    releases: path.setup.recipes["keycloak"]?.releases ?? {},
+    volume: "data"
   }
 }
+
+const sorted = (record: Readonly<Record<string, string>>) =>
+  Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)))
 
 interface Verdict {
   readonly cases: number
@@ -278,15 +164,19 @@ const sweep = (path: Path) =>
         // An interruption arrives 1 ms into the step (which hangs so that it is still under way).
         const first = yield* rehearse(app, world, kind === "interrupt" ? { interruptAfter: target.at + 1 } : {})
         const label = `${kind} at ${target.step}#${target.occurrence} (${target.detail})`
-        const caseFailures = check(path, label, start, first.world, first.outcome, first.interrupted)
+        const caseFailures = Invariants.check(subject(path), start, first.world, first.outcome, first.interrupted)
+          .map((f) => `${path.name} / ${label}: ${f}`)
         if (kind === "interrupt" && !first.interrupted) caseFailures.push(`${path.name} / ${label}: not interrupted`)
         yield* World.restart(world)
         const next = yield* rehearse(app, world, { startMillis: 86_400_000 })
-        caseFailures.push(...check(path, `${label}, then the next night`, first.world, next.world, next.outcome, false))
+        caseFailures.push(
+          ...Invariants.check(subject(path), first.world, next.world, next.outcome, false)
+            .map((f) => `${path.name} / ${label}, then the next night: ${f}`)
+        )
         // After an undisturbed night the app is up on a healthy version with its data.
         const a = next.world.apps.get(app.name)!
         const version = Option.getOrUndefined(Option.map(a.deployment, (d) => d.version))
-        if (version === undefined || !answersHealthy(path, version)) {
+        if (version === undefined || !Invariants.answersHealthy(subject(path), version)) {
           caseFailures.push(`${path.name} / ${label}: after the next night ${version ?? "nothing"} runs`)
         }
         if (next.world.inFlight.size > 0) caseFailures.push(`${path.name} / ${label}: an in-flight record is left`)

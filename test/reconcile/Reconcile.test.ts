@@ -197,7 +197,8 @@ describe("a release that failed is not retried every night", () => {
       const w = yield* World.make(world(running("1.1.0+1.1"), broken()))
       const first = yield* rehearse(app, w)
       expect(first.outcome._tag).toBe("rolled-back")
-      const second = yield* rehearse(app, w)
+      // The next night (virtual time starts where the first run's left off, not at 0 again).
+      const second = yield* rehearse(app, w, { startMillis: 86_400_000 })
       expect(Outcome.format(second.outcome)).toBe("held-failed-release:1.1.0+1.1->1.2.0+1.2")
       expect(second.world.alerts.map((a) => a.reason)).toEqual(["rollback"])
       // No deploy in the second run: only the first run's attempt and its rollback.
@@ -210,7 +211,7 @@ describe("a release that failed is not retried every night", () => {
         ...s,
         recipes: new Map([["keycloak", { tags: ["1.1.0+1.1", "1.2.0+1.2", "1.2.1+1.2.1"] }]])
       }))
-      const third = yield* rehearse(app, w)
+      const third = yield* rehearse(app, w, { startMillis: 2 * 86_400_000 })
       expect(Outcome.format(third.outcome)).toBe("upgraded:1.1.0+1.1->1.2.1+1.2.1")
       expect(third.world.holds.has(app.name)).toBe(false)
     }))
@@ -221,6 +222,32 @@ describe("a release that failed is not retried every night", () => {
       const first = yield* rehearse(app, w, { interruptAfter: "30 seconds" })
       expect(first.interrupted).toBe(true)
       expect(first.world.holds.get(app.name)).toMatchObject({ reason: "held-failed-release", to: "1.2.0+1.2" })
+    }))
+})
+
+describe("a held app is still watched", () => {
+  const major = { tags: ["1.1.0+1.1", "2.0.0+2.0"] }
+
+  it.effect("a held app whose deployment is stuck is redeployed on the same version, and stays held", () =>
+    Effect.gen(function*() {
+      const r = yield* rehearse(app, world(running("1.1.0+1.1", { brokenUntilRedeploy: true }), major))
+      expect(Outcome.format(r.outcome)).toBe("held-major:1.1.0+1.1->2.0.0+2.0")
+      expect(Outcome.exitCode(r.outcome)).toBe(0)
+      expect(r.world.trace.filter((t) => t.step === "deploy").map((t) => t.detail)).toEqual([
+        "app deploy id.example.org 1.1.0+1.1"
+      ])
+      expect(r.world.alerts.map((a) => a.reason)).toEqual(["held-major"])
+    }))
+
+  it.effect("a held app that stays unhealthy after the redeploy is unhealthy: alert and exit 1", () =>
+    Effect.gen(function*() {
+      const r = yield* rehearse(
+        app,
+        world(running("1.1.0+1.1"), { ...major, releases: { "1.1.0+1.1": { health: "never" } } })
+      )
+      expect(Outcome.format(r.outcome)).toBe("unhealthy:1.1.0+1.1")
+      expect(Outcome.exitCode(r.outcome)).toBe(1)
+      expect(r.world.alerts.map((a) => a.reason)).toEqual(["held-major", "unhealthy-after-deploy"])
     }))
 })
 
