@@ -278,6 +278,14 @@ export const snapshotCommand = Command.make(
             return
           }
           case "take": {
+            // A snapshot taken now would replace the one an unfinished upgrade's recovery needs.
+            const pending = yield* Effect.flatMap(State, (state) => state.inFlight(app.name))
+            if (Option.isSome(pending)) {
+              return yield* Effect.fail({
+                message: `${app.name} has an unfinished upgrade ${pending.value.from} -> ${pending.value.to} ` +
+                  `(in-flight.json): run \`warm-reconcile reconcile ${app.name}\` to recover it before taking a snapshot`
+              })
+            }
             const env = yield* apps.readEnv(app)
             const pinned = Option.flatMap(env, (e) => e.pinned)
             const version = Option.isSome(pinned) ? pinned : yield* docker.deployedVersion(app.stack)

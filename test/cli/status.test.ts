@@ -233,4 +233,24 @@ describe("status", () => {
       }),
     { timeout: 120_000 }
   )
+
+  it.scopedLive(
+    "snapshot take refuses while an unfinished upgrade waits for recovery: its snapshot is kept",
+    () =>
+      Effect.gen(function*() {
+        const world = makeAbraWorld()
+        yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
+        const { config, stateDir } = yield* setup(world)
+        const engine = yield* fakeEngine({ abraDir: world.abraDir })
+        const take = yield* cli(["snapshot", "take", "keycloak", "--config", config], {
+          ...world.env,
+          DOCKER_HOST: `unix://${engine.socket}`
+        })
+        expect(take.code).toBe(1)
+        expect(take.stderr).toMatch(/unfinished upgrade 1\.1\.0\+1\.1 -> 1\.2\.0\+1\.2 .*recover it/)
+        expect(Fs.existsSync(Path.join(stateDir, "keycloak", "snapshot"))).toBe(false)
+        expect(Fs.existsSync(Path.join(stateDir, "keycloak", "in-flight.json"))).toBe(true)
+      }),
+    { timeout: 120_000 }
+  )
 })
