@@ -134,7 +134,9 @@ export class Recorder {
 
   /** Count what an app's run ended as (a rollback adds one to its counter). */
   outcome(app: string, outcome: Outcome.Outcome): void {
-    if (ROLLBACKS.has(outcome._tag)) this.#rollbacks.set(app, (this.#rollbacks.get(app) ?? 0) + 1)
+    // A recovery that brought last-good back (not one that committed the target) is a rollback too.
+    const rolledBack = ROLLBACKS.has(outcome._tag) || (outcome._tag === "recovered" && !outcome.committed)
+    if (rolledBack) this.#rollbacks.set(app, (this.#rollbacks.get(app) ?? 0) + 1)
   }
 
   /** Seconds per phase that the app's run in this process went through. */

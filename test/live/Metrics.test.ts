@@ -115,13 +115,16 @@ describe("Metrics.Recorder", () => {
       expect(seen).toEqual({ name: "Apps.deploy", parent: Option.some("reconcile"), app: Option.some("kc") })
     }))
 
-  it("counts rolled-back and rollback-failed outcomes as rollbacks, nothing else", () => {
+  it("counts rolled-back, rollback-failed and a recovery to last-good as rollbacks, nothing else", () => {
     const recorder = new Metrics.Recorder()
     recorder.outcome("kc", Outcome["rolled-back"]({ attempted: "2", lastGood: "1", reason: "x" }))
     recorder.outcome("kc", Outcome["rollback-failed"]({ attempted: "2", lastGood: "1", reason: "x" }))
     recorder.outcome("kc", Outcome.upgraded({ from: "1", to: "2" }))
     recorder.outcome("nc", Outcome["held-failed-release"]({ from: "1", to: "2" }))
-    expect(recorder.rollbacks("kc")).toBe(2)
+    // A recovery: bringing last-good back is a rollback; committing the target that ran healthy is not.
+    recorder.outcome("kc", Outcome.recovered({ attempted: "2", lastGood: "1", committed: false }))
+    recorder.outcome("nc", Outcome.recovered({ attempted: "2", lastGood: "2", committed: true }))
+    expect(recorder.rollbacks("kc")).toBe(3)
     expect(recorder.rollbacks("nc")).toBe(0)
   })
 })
