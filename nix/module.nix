@@ -119,6 +119,13 @@ in
       description = "How many apps are reconciled at once (`--concurrency`).";
     };
 
+    metricsFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/var/lib/prometheus-node-exporter/textfile/warm-reconcile.prom";
+      description = "Write Prometheus metrics here after each run (`--metrics-file`), for node_exporter's textfile collector.";
+    };
+
     schedule = mkOption {
       type = types.str;
       default = "daily";
@@ -210,7 +217,8 @@ in
         serviceConfig = {
           Type = "oneshot";
           RemainAfterExit = false;
-          ExecStart = "${cfg.package}/bin/warm-reconcile reconcile --all --config ${configFile} --concurrency ${toString cfg.concurrency}";
+          ExecStart = "${cfg.package}/bin/warm-reconcile reconcile --all --config ${configFile} --concurrency ${toString cfg.concurrency}"
+            + (if cfg.metricsFile == null then "" else " --metrics-file ${cfg.metricsFile}");
           # 143 (130): stopped by SIGTERM (SIGINT) after any rollback finished and was alerted: a
           # stop that was asked for, not a failed unit at every shutdown. 1 (unhealthy, failed)
           # and 2 (bad config) stay failures.

@@ -303,6 +303,7 @@ describe.skipIf(nixMissing)(
               randomizedDelaySec: 60,
               persistent: false,
               concurrency: 3,
+              metricsFile: "/var/lib/node-exporter/warm-reconcile.prom",
               stateDir: "/srv/warm-reconcile",
               stopTimeout: "45min",
               environment: { ABRA_DIR: "/srv/abra", HOME: "/srv/home" }
@@ -314,7 +315,7 @@ describe.skipIf(nixMissing)(
         })
       )
 
-      it("merge apps from `apps` and `settings.apps` and pass concurrency, schedule and stop time", () => {
+      it("merge apps from `apps` and `settings.apps` and pass concurrency, metrics file, schedule and stop time", () => {
         const custom = variants().custom!
         const config = JSON.parse(custom.etc["warm-reconcile/config.json"]!.text!)
         expect(config).toEqual({
@@ -322,7 +323,9 @@ describe.skipIf(nixMissing)(
           apps: { keycloak: APPS.keycloak, other: { recipe: "gitea", domain: "git.example.org" } }
         })
         const sc = custom.services["warm-reconcile"]!.serviceConfig
-        expect(String(sc.ExecStart)).toMatch(/ reconcile --all --config \S+ --concurrency 3$/)
+        expect(String(sc.ExecStart)).toMatch(
+          / reconcile --all --config \S+ --concurrency 3 --metrics-file \/var\/lib\/node-exporter\/warm-reconcile\.prom$/
+        )
         expect(sc.TimeoutStopSec).toBe("45min")
         expect(custom.timers["warm-reconcile"]!.timerConfig).toEqual({
           OnCalendar: "Mon..Fri *-*-* 03:30:00",
