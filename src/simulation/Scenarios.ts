@@ -61,7 +61,8 @@ const recipe = (tags: ReadonlyArray<string>, more: Partial<RecipeSpec> = {}): Re
   releases: more.releases ?? {}
 })
 
-const running = (version: string, app: AppSpec, more: Partial<AppSetup> = {}): AppSetup => ({
+/** An app deployed and healthy on `version`, with the data of 1.1.0 and its secrets generated. */
+export const running = (version: string, app: AppSpec, more: Partial<AppSetup> = {}): AppSetup => ({
   spec: app,
   env: true,
   pinned: version,

@@ -14,7 +14,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
 import { type AppSpec, HealthConfig } from "../../src/domain/Config.js"
 import { rehearse } from "../../src/simulation/Rehearsal.js"
-import { DATA_BEFORE, demoApp, migrateTo12 } from "../../src/simulation/Scenarios.js"
+import * as Scenarios from "../../src/simulation/Scenarios.js"
+import { demoApp, migrateTo12 } from "../../src/simulation/Scenarios.js"
 import * as World from "../../src/simulation/World.js"
 import * as Invariants from "../support/invariants.js"
 
@@ -38,16 +39,7 @@ interface Path {
   readonly setup: World.WorldSetup
 }
 
-const running = (version: string): World.AppSetup => ({
-  spec: app,
-  env: true,
-  pinned: version,
-  deployed: version,
-  volumes: { data: DATA_BEFORE },
-  secrets: ["admin_password_v1"],
-  secretsGenerated: true,
-  lastGood: version
-})
+const running = (version: string): World.AppSetup => Scenarios.running(version, app)
 
 const upgrade = (name: string, release: World.ReleaseSpec): Path => ({
   name,

@@ -2,23 +2,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, Ref } from "effect"
 import * as Outcome from "../../src/domain/Outcome.js"
 import { rehearse } from "../../src/simulation/Rehearsal.js"
+import * as Scenarios from "../../src/simulation/Scenarios.js"
 import { DATA_BEFORE, demoApp, migrateTo12, scenarios } from "../../src/simulation/Scenarios.js"
 import type { AppSetup, RecipeSpec, Step, TraceEntry, WorldSetup, WorldState } from "../../src/simulation/World.js"
 import * as World from "../../src/simulation/World.js"
 
 const app = demoApp()
 
-const running = (version: string, more: Partial<AppSetup> = {}): AppSetup => ({
-  spec: app,
-  env: true,
-  pinned: version,
-  deployed: version,
-  volumes: { data: DATA_BEFORE },
-  secrets: ["admin_password_v1"],
-  secretsGenerated: true,
-  lastGood: version,
-  ...more
-})
+const running = (version: string, more: Partial<AppSetup> = {}): AppSetup => Scenarios.running(version, app, more)
 
 const world = (setup: AppSetup, recipe: RecipeSpec, faults: WorldSetup["faults"] = []): WorldSetup => ({
   recipes: { keycloak: recipe },
