@@ -10,8 +10,10 @@ import {
   appSpecs,
   type Config,
   ConfigError,
-  decodeConfig
+  decodeConfig,
+  oneLine
 } from "../domain/Config.js"
+import { refuseSymlinkDir } from "../live/AtomicFile.js"
 
 export const DEFAULT_CONFIG = "/etc/warm-reconcile/config.json"
 
@@ -44,24 +46,39 @@ export const load = (flag: Option.Option<string>) =>
       return yield* new ConfigError({
         source: path,
         path: "",
-        message: `${path}: not valid JSON: ${e instanceof Error ? e.message : String(e)}`
+        // V8 quotes the text around the error as is: newlines and NUL bytes included.
+        message: `${path}: not valid JSON: ${oneLine(e instanceof Error ? e.message : String(e))}`
       })
     }
     const config = yield* Either.match(decodeConfig(json, path), { onLeft: Effect.fail, onRight: Effect.succeed })
+    // Refused here, before the lock or a run writes through a link planted there (exit 2, nothing written).
+    for (const dir of [config.stateDir, Path.join(config.stateDir, "alerts")]) {
+      yield* refuseSymlinkDir(dir).pipe(
+        // Anything else (missing, unreadable) is left to the run, which reports it as before.
+        Effect.catchIf((e) => e.code !== "ELOOP", () => Effect.void),
+        Effect.mapError((e) =>
+          new ConfigError({ source: path, path: "stateDir", message: `${path}: stateDir: ${e.message}` })
+        )
+      )
+    }
     const abraDir = config.abraDir ?? process.env["ABRA_DIR"] ?? Path.join(Os.homedir(), ".abra")
     return { path, config, abraDir } satisfies LoadedConfig
   })
 
 /** The named app, or a config error listing the apps that are configured. */
 export const findApp = (loaded: LoadedConfig, name: string): Effect.Effect<AppSpec, ConfigError> => {
-  const app = loaded.config.apps[name as AppName]
-  if (app !== undefined) return Effect.succeed(appSpec(name as AppName, app))
+  // Own keys only: `toString` or `constructor` is not an app just because every object has one.
+  if (Object.hasOwn(loaded.config.apps, name)) {
+    return Effect.succeed(appSpec(name as AppName, loaded.config.apps[name as AppName]!))
+  }
   const known = Object.keys(loaded.config.apps)
   return Effect.fail(
     new ConfigError({
       source: loaded.path,
       path: `apps.${name}`,
-      message: `no app "${name}" in ${loaded.path}; configured: ${known.length ? known.join(", ") : "none"}`
+      message: `no app ${oneLine(JSON.stringify(name))} in ${loaded.path}; configured: ${
+        known.length ? known.join(", ") : "none"
+      }`
     })
   )
 }

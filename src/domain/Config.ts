@@ -38,6 +38,15 @@ export const DurationSetting = Schema.transformOrFail(
   }
 ).annotations({ identifier: "Duration", description: "an Effect duration string (\"15 minutes\") or seconds" })
 
+/** A value as a message shows it. Never throws: JSON.stringify does on a BigInt or a cycle, which decodeConfig(unknown) may get. */
+const show = (value: unknown): string => {
+  try {
+    return JSON.stringify(value) ?? typeof value
+  } catch {
+    return typeof value
+  }
+}
+
 /** App names become file names under the state directory: no `/`, no `..`, no leading dot. */
 export const AppName = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, {
@@ -68,54 +77,103 @@ const HostPort = Schema.String.pipe(
 const HttpStatus = Schema.Int.pipe(Schema.between(100, 599))
 
 export class HealthConfig extends Schema.Class<HealthConfig>("HealthConfig")({
-  path: Schema.optionalWith(Schema.String.pipe(Schema.startsWith("/")), { default: () => "/" }),
-  okStatus: Schema.optionalWith(Schema.NonEmptyArray(HttpStatus), { default: () => [200] as const }),
-  connect: Schema.optionalWith(HostPort, { default: () => "127.0.0.1:443" }),
+  path: Schema.optionalWith(Schema.String.pipe(Schema.startsWith("/")), { default: () => "/" }).annotations({
+    description: "The HTTP path probed, starting with `/`: `/realms/master` for Keycloak."
+  }),
+  okStatus: Schema.optionalWith(Schema.NonEmptyArray(HttpStatus), { default: () => [200] as const }).annotations({
+    description: "The HTTP status codes that count as healthy."
+  }),
+  connect: Schema.optionalWith(HostPort, { default: () => "127.0.0.1:443" }).annotations({
+    description: "`host:port` the probe connects to: the local proxy (Traefik). The request is " +
+      "`https://<domain><path>` with the domain as TLS SNI and Host, as `curl --resolve <domain>:443:127.0.0.1`."
+  }),
   url: Schema.optionalWith(Schema.NullOr(Schema.String.pipe(Schema.pattern(/^https?:\/\/\S+$/))), {
     default: () => null
+  }).annotations({
+    description: "A whole http(s) URL to fetch instead of `path` through `connect`; its Host header (and SNI) " +
+      "is still the app's domain. `null`: use `connect` and `path`."
   }),
-  verifyTls: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  timeout: Schema.optionalWith(DurationSetting, { default: () => Duration.minutes(15) }),
-  attemptTimeout: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(10) }),
-  successes: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 2 }),
-  /** Pause between probes; short so that health is noticed within a second of appearing. */
-  interval: Schema.optionalWith(DurationSetting, { default: () => Duration.millis(500) }),
-  /** This many failed tasks of the new version's app service end the wait early (crash loop). */
-  failedTasks: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 3 }),
-  /** How long an app already on the latest version gets to answer before it is redeployed. */
-  settle: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(60) })
+  verifyTls: Schema.optionalWith(Schema.Boolean, { default: () => false }).annotations({
+    description: "Verify the app's TLS certificate. Off by default, as the original's `curl -k`: a staging or " +
+      "not yet issued certificate says nothing about the app's health."
+  }),
+  timeout: Schema.optionalWith(DurationSetting, { default: () => Duration.minutes(15) }).annotations({
+    description: "How long a deployed version (the new one, or last-good after a rollback) gets to become healthy."
+  }),
+  attemptTimeout: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(10) }).annotations({
+    description: "The time limit of one probe (and of one look at the app's failed Swarm tasks)."
+  }),
+  successes: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 2 }).annotations({
+    description: "How many healthy answers in a row pass the health gate."
+  }),
+  interval: Schema.optionalWith(DurationSetting, { default: () => Duration.millis(500) }).annotations({
+    description: "The pause between probes; short, so that health is noticed within a second of appearing."
+  }),
+  failedTasks: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 3 }).annotations({
+    description: "This many failed Swarm tasks of the new version's app service end the wait early: a crash loop."
+  }),
+  settle: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(60) }).annotations({
+    description: "How long an app already on the latest version gets to answer healthy before it is redeployed."
+  })
 }) {}
 
 export class AppConfig extends Schema.Class<AppConfig>("AppConfig")({
-  recipe: Schema.String.pipe(Schema.pattern(/^[a-z0-9][a-z0-9_-]*$/, { message: () => "expected a recipe name" })),
-  domain: Domain,
+  recipe: Schema.propertySignature(
+    Schema.String.pipe(Schema.pattern(/^[a-z0-9][a-z0-9_-]*$/, { message: () => "expected a recipe name" }))
+  ).annotations({ description: "The Co-op Cloud recipe, as `abra recipe fetch <recipe>` names it." }),
+  domain: Schema.propertySignature(Domain).annotations({
+    description: "The app's domain: abra's name for the app (`<abraDir>/servers/<server>/<domain>.env`) and, " +
+      "with `.` replaced by `_` and cut to 45 characters, its Docker stack name."
+  }),
   server: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/)), {
     default: () => "default"
+  }).annotations({
+    description: "The abra server the app runs on. `default` is the local Docker daemon, added with " +
+      "`abra server add --local` when abra lacks it; any other server must be known to abra already."
   }),
-  /** Stateful apps are undeployed and their volumes snapshotted before an upgrade. Safe default. */
-  stateful: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  stateful: Schema.optionalWith(Schema.Boolean, { default: () => true }).annotations({
+    description: "Undeploy the app and snapshot its volumes before an upgrade, and restore them on a rollback. " +
+      "The safe default; `false` only for apps whose volumes hold nothing a new version could migrate."
+  }),
   upgrade: Schema.optionalWith(
     UpgradePolicy.annotations({
       message: (issue) => ({
         message: `expected one of "minor", "patch" or "none", got ${
-          "actual" in issue ? JSON.stringify(issue.actual) : "something else"
+          "actual" in issue ? show(issue.actual) : "something else"
         }`,
         // Without override the formatter reports only the first literal it tried.
         override: true
       })
     }),
     { default: () => "minor" as const }
-  ),
-  deployTimeout: Schema.optionalWith(DurationSetting, { default: () => Duration.minutes(15) }),
-  health: Schema.optionalWith(HealthConfig, { default: () => HealthConfig.make({}) })
+  ).annotations({
+    description: "Which upgrades are applied: `minor` (patch and minor; a major is held), `patch` (minor held " +
+      "too) or `none` (hold everything: one alert per new version)."
+  }),
+  deployTimeout: Schema.optionalWith(DurationSetting, { default: () => Duration.minutes(15) }).annotations({
+    description: "How long one `abra app deploy` may take before it counts as failed."
+  }),
+  health: Schema.optionalWith(HealthConfig, { default: () => HealthConfig.make({}) }).annotations({
+    description: "How the health gate probes the app."
+  })
 }) {}
 
 export class Config extends Schema.Class<Config>("Config")({
   stateDir: Schema.optionalWith(Schema.String.pipe(Schema.startsWith("/")), {
     default: () => "/var/lib/warm-reconcile"
+  }).annotations({
+    description: "An absolute path. Per app `<stateDir>/<app>/`: `last_good`, `hold.json`, `in-flight.json`, " +
+      "`history.jsonl`, the lock and the volume snapshot; alerts in `<stateDir>/alerts/`. Created with mode 0700."
   }),
-  abraDir: Schema.optional(Schema.String.pipe(Schema.startsWith("/"))),
-  apps: Schema.Record({ key: AppName, value: AppConfig })
+  abraDir: Schema.optional(Schema.String.pipe(Schema.startsWith("/"))).annotations({
+    description: "abra's directory (recipe clones, `servers/<server>/<domain>.env`), an absolute path. " +
+      "When absent: `$ABRA_DIR`, else `~/.abra` of the user running warm-reconcile."
+  }),
+  apps: Schema.propertySignature(Schema.Record({ key: AppName, value: AppConfig })).annotations({
+    description: "The apps, by name. The name is the app's directory under `stateDir` and appears in alerts, " +
+      "logs and metrics: letters, digits, `.`, `_` or `-`, starting with a letter or digit, no `..`, " +
+      "at most 128 characters."
+  })
 }) {}
 
 /** One app as the services see it: its config, its name and its Docker stack name. */
@@ -145,15 +203,89 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
     ? "(top level)"
     : path.map((k, i) => typeof k === "number" ? `[${k}]` : `${i === 0 ? "" : "."}${String(k)}`).join("")
 
-export const decodeConfig = (input: unknown, source = "config"): Either.Either<Config, ConfigError> =>
-  Schema.decodeUnknownEither(Config, { errors: "first", onExcessProperty: "error" })(input).pipe(
+const escapes: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" }
+
+/**
+ * Text from the input (a key, a value, a parser's excerpt) made fit for a one-line message: control
+ * characters escaped, so a key holding a newline cannot split the line, and cut to `max` characters,
+ * so a 20 MB value does not become a 20 MB log line.
+ */
+export const oneLine = (text: string, max = 300): string => {
+  const escaped = text.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => escapes[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )
+  if (escaped.length <= max) return escaped
+  // Never cut a surrogate pair in half.
+  const end = /[\ud800-\udbff]/.test(escaped[max - 1]!) ? max - 1 : max
+  return `${escaped.slice(0, end)}… (${escaped.length - end} more characters)`
+}
+
+/**
+ * A config is 5 levels deep and holds some thousands of values. Input far past that is junk, and
+ * formatting it into the error message would overflow the stack (deep) or take minutes (wide).
+ */
+const MAX_DEPTH = 32
+const MAX_VALUES = 100_000
+
+/**
+ * Where the input is too deep or too big, if it is. Iterative with one cursor per level: any depth
+ * is safe, memory grows with the depth only, and the walk stops at the first {@link MAX_VALUES}.
+ */
+const tooBig = (
+  input: unknown
+): { readonly path: ReadonlyArray<PropertyKey>; readonly problem: string } | undefined => {
+  const isNode = (v: unknown): v is object => typeof v === "object" && v !== null
+  if (!isNode(input)) return undefined
+  const level = (node: object) => ({ node, keys: Array.isArray(node) ? undefined : Object.keys(node), i: 0 })
+  const stack = [level(input)]
+  const path: Array<PropertyKey> = []
+  let values = 0
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!
+    const size = top.keys === undefined ? (top.node as Array<unknown>).length : top.keys.length
+    if (top.i >= size) {
+      stack.pop()
+      path.pop()
+      continue
+    }
+    if (++values > MAX_VALUES) return { path, problem: `more than ${MAX_VALUES} values` }
+    const key = top.keys === undefined ? top.i : top.keys[top.i]!
+    top.i++
+    const child = (top.node as Record<PropertyKey, unknown>)[key]
+    if (!isNode(child)) continue
+    if (stack.length >= MAX_DEPTH) return { path: [...path, key], problem: `nested more than ${MAX_DEPTH} levels deep` }
+    path.push(key)
+    stack.push(level(child))
+  }
+  return undefined
+}
+
+const configError = (source: string, path: ReadonlyArray<PropertyKey>, message: string) => {
+  const shown = formatPath(path)
+  return new ConfigError({ source, path: shown, message: `${source}: ${oneLine(shown)}: ${oneLine(message, 1000)}` })
+}
+
+export const decodeConfig = (input: unknown, source = "config"): Either.Either<Config, ConfigError> => {
+  const junk = tooBig(input)
+  if (junk !== undefined) {
+    return Either.left(configError(source, junk.path, `${junk.problem}: this is not a warm-reconcile config`))
+  }
+  return Schema.decodeUnknownEither(Config, { errors: "first", onExcessProperty: "error" })(input).pipe(
     Either.mapLeft((error) => {
       const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-      const path = formatPath(issue?.path ?? [])
-      const message = issue?.message ?? String(error)
-      return new ConfigError({ source, path, message: `${source}: ${path}: ${message}` })
+      const path = issue?.path ?? []
+      // A key of `apps` that is not an app name shows up as an unexpected key: say why.
+      const badName = issue?._tag === "Unexpected" && path.length === 2 && path[0] === "apps"
+      const message = badName
+        ? `not a valid app name: an app name is letters, digits, '.', '_' or '-', starts with a letter or digit, ` +
+          "holds no '..' or '/' and is at most 128 characters; rename the app"
+        : issue?.message ?? String(error)
+      return configError(source, path, message)
     })
   )
+}
 
 export const appSpecs = (config: Config): Array<AppSpec> =>
   Object.entries(config.apps).map(([name, app]) => appSpec(name as AppName, app))

@@ -54,7 +54,9 @@ const isBlank = (c: string | undefined) => c === " " || c === "\t"
 
 const describeKey = (text: string) => {
   const before = text.split("=")[0]!.trim()
+  // JSON.stringify leaves U+2028 and U+2029 as they are, and some viewers break lines there.
   return JSON.stringify(before.length > 40 ? `${before.slice(0, 40)}…` : before)
+    .replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`)
 }
 
 /** Blanks then an optional comment: what may follow a closing quote. */

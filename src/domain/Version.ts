@@ -29,11 +29,26 @@ const numbers = (s: string): Array<number> =>
     return m ? Math.min(Number(m[0].slice(0, 15)), Number.MAX_SAFE_INTEGER) : 0
   })
 
+const isAsciiBlank = (c: string | undefined) =>
+  c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\v" || c === "\f"
+
+/**
+ * ASCII blanks only, where `String.trim` also takes a no-break space: a tag ending in one is another
+ * tag than its trimmed text, and a version must name a tag that exists. A loop: linear on any input.
+ */
+export const trimAscii = (s: string): string => {
+  let start = 0
+  let end = s.length
+  while (start < end && isAsciiBlank(s[start])) start++
+  while (end > start && isAsciiBlank(s[end - 1])) end--
+  return s.slice(start, end)
+}
+
 /** Decodes a git tag into a {@link Version}; fails for anything that is not a version tag. */
 export const VersionFromTag = Schema.transformOrFail(Schema.String, Schema.typeSchema(Version), {
   strict: true,
   decode: (input, _, ast) => {
-    const tag = input.trim()
+    const tag = trimAscii(input)
     const m = tag.length <= 256 ? TAG.exec(tag) : null
     if (m === null) {
       return ParseResult.fail(new ParseResult.Type(ast, input, `not a version tag: ${JSON.stringify(input)}`))

@@ -42,6 +42,12 @@ export const layer = (options: LockOptions): Layer.Layer<Lock> =>
     const tryTake = (app: string, path: string) =>
       Effect.try({
         try: (): Holder | undefined => {
+          // As the State layer: never write through a state or app directory that is a symlink.
+          for (const dir of [options.stateDir, Path.dirname(path)]) {
+            if (Fs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) {
+              throw new Error(`${dir} is a symbolic link; point stateDir at the real directory`)
+            }
+          }
           Fs.mkdirSync(Path.dirname(path), { recursive: true, mode: 0o700 })
           for (let attempt = 0; attempt < 3; attempt++) {
             try {

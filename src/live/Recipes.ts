@@ -2,6 +2,7 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import * as Path from "node:path"
+import { trimAscii } from "../domain/Version.js"
 import { type ProcessError, ProcessRunner } from "../services/ProcessRunner.js"
 import { RecipeError, Recipes } from "../services/Recipes.js"
 
@@ -43,7 +44,8 @@ export const layer = (options: RecipesOptions): Layer.Layer<Recipes, never, Proc
         }),
         tags: Effect.fn("Recipes.tags")(function*(recipe) {
           const out = yield* git(recipe, ["tag", "--list"]).pipe(Effect.mapError(fail(recipe, "git tag")))
-          return out.stdout.split("\n").map((t) => t.trim()).filter((t) => t.length > 0)
+          // ASCII blanks only: a tag ending in a no-break space is not the tag without it.
+          return out.stdout.split("\n").map(trimAscii).filter((t) => t.length > 0)
         }),
         releaseNotes: Effect.fn("Recipes.releaseNotes")(function*(recipe, version) {
           // A version's notes are committed with it, so read them from the tag itself: the work

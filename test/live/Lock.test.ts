@@ -83,4 +83,24 @@ describe("the per-app lock", () => {
       expect(r.message).toContain(`pid ${sleeper.pid}`)
       expect(JSON.parse(Fs.readFileSync(lockFile, "utf8")).pid).toBe(sleeper.pid)
     }))
+
+  it.scopedLive("refuses a state directory or an app directory that is a symlink, and writes nothing through it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempState
+      const elsewhere = Path.join(dir, "elsewhere")
+      Fs.mkdirSync(elsewhere)
+      Fs.symlinkSync(elsewhere, Path.join(dir, "linked"))
+      const viaState = yield* withLock(
+        Path.join(dir, "linked"),
+        Effect.scoped(Effect.flatMap(Lock, (l) => l.acquire("kc", "100 millis")))
+      ).pipe(Effect.exit)
+      expect(JSON.stringify(viaState)).toContain("is a symbolic link")
+      const state = Path.join(dir, "state")
+      Fs.mkdirSync(state)
+      Fs.symlinkSync(elsewhere, Path.join(state, "kc"))
+      const viaApp = yield* withLock(state, Effect.scoped(Effect.flatMap(Lock, (l) => l.acquire("kc", "100 millis"))))
+        .pipe(Effect.exit)
+      expect(JSON.stringify(viaApp)).toContain("is a symbolic link")
+      expect(Fs.readdirSync(elsewhere)).toEqual([])
+    }))
 })

@@ -20,7 +20,8 @@ const v2 = "1.1.0+25.0.0"
 const v3 = "1.2.0+25.0.2"
 const v4 = "1.3.0+26.0.0"
 const v5 = "1.4.0+26.0.1"
-const JUNK = ["latest", "backup-before-cleanup", "v2-old-scheme"]
+// The last one ends in a no-break space: it must come back as written, not as a phantom 1.5.0.
+const JUNK = ["latest", "backup-before-cleanup", "v2-old-scheme", "1.5.0\u00a0"]
 
 // Each version's notes are distinct, so notes read from the wrong version show.
 const NOTES: Record<string, string> = {
