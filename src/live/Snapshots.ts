@@ -119,26 +119,32 @@ export const layer = (
       const syncDir = (dir: string) =>
         Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (d) => d.sync)).pipe(io(`fsync ${dir}`))
 
-      /** Runs tar to the end, keeping the tail of its stderr for the error message. */
-      const tar = (args: ReadonlyArray<string>, what: string) =>
+      /** Runs a tool (tar, rm) to the end, keeping the tail of its stderr for the error message. */
+      const tool = (name: "tar" | "rm") => (args: ReadonlyArray<string>, what: string) =>
         Effect.scoped(Effect.gen(function*() {
-          const command = Command.make("tar", ...args).pipe(Command.env({ LC_ALL: "C" }))
+          const command = Command.make(name, ...args).pipe(Command.env({ LC_ALL: "C" }))
           const process = yield* Command.start(command).pipe(
             Effect.provideService(CommandExecutor.CommandExecutor, executor),
-            io(`${what}: could not start tar (is GNU tar installed?)`)
+            io(`${what}: could not start ${name}${name === "tar" ? " (is GNU tar installed?)" : ""}`)
           )
           const [stderr, , exitCode] = yield* Effect.all([
             tail(process.stderr).pipe(Effect.orElseSucceed(() => "")),
             Stream.runDrain(process.stdout).pipe(Effect.ignore),
-            process.exitCode.pipe(io(`${what}: tar`))
+            process.exitCode.pipe(io(`${what}: ${name}`))
           ], { concurrency: "unbounded" })
           // Exit 1 from `tar --create` means a file changed while it was read: not a usable copy.
           if (exitCode !== 0) {
             return yield* new Failure({
-              message: `${what}: tar exited with ${exitCode}${stderr === "" ? "" : `: ${stderr}`}`
+              message: `${what}: ${name} exited with ${exitCode}${stderr === "" ? "" : `: ${stderr}`}`
             })
           }
         }))
+      const tar = tool("tar")
+      /**
+       * Remove a whole tree with rm: Node's recursive remove holds every entry of the tree in memory
+       * at once (220 MiB resident for 90,000 files), rm walks it in constant memory.
+       */
+      const removeTree = (path: string) => tool("rm")(["-rf", "--one-file-system", "--", path], `remove ${path}`)
 
       // Node's stream pipeline: about three times the throughput of an Effect Stream of the file here.
       const sha256Of = (file: string) =>
@@ -506,7 +512,7 @@ export const layer = (
             Effect.uninterruptible
           )
           yield* Effect.forEach(swapped, (s) =>
-            fs.remove(s.retired, { recursive: true }).pipe(
+            removeTree(s.retired).pipe(
               Effect.catchAll((e) =>
                 Effect.logWarning(`could not remove the replaced data ${s.retired} (removed on the next restore): ${e}`)
               )
