@@ -168,7 +168,12 @@ const rollback = (
   notes: string,
   progress: Ref.Ref<Progress>,
   cause: Cause.Cause<unknown>,
-  options: { readonly track: Track; readonly successAlert?: AlertReason } = { track: () => Effect.void }
+  options: {
+    readonly track: Track
+    readonly successAlert?: AlertReason
+    /** Hold the target as a failed release (before the record goes, so that a kill cannot skip it). */
+    readonly remember?: boolean
+  } = { track: () => Effect.void }
 ) =>
   Effect.gen(function*() {
     const apps = yield* Apps
@@ -223,6 +228,7 @@ const rollback = (
       ...(result._tag === "Left" ? { failed_step: failedStep, error: result.left.message } : {}),
       ...(Option.isSome(done.snapshot) ? { snapshot_version: done.snapshot.value.version } : {})
     }
+    if (options.remember) yield* rememberFailedRelease(app, from, to)
     // After a failed rollback the record stays, so that the next run tries the rollback again
     // instead of starting anything new. After a good one it goes once the alert is written: an
     // alert that cannot be written leaves the record (phase `alert`) for the next run to write it.
@@ -268,18 +274,11 @@ const upgrade = (
     })
     const rolledBack = yield* Ref.make(Option.none<Outcome>())
     const { advance, begin, track } = yield* tracker(app, from, to, plan.fromHealthy)
+    // The rollback holds the target as a failed release once it has undone anything.
     const undo = (cause: Cause.Cause<unknown>) =>
-      rollback(app, from, to, notes, progress, cause, { track }).pipe(
+      rollback(app, from, to, notes, progress, cause, { track, remember: true }).pipe(
         Effect.tap((outcome) => Ref.set(rolledBack, Option.some(outcome))),
-        Effect.tap((outcome) => Ref.set(report, Option.some(outcome))),
-        // A release that was deployed and undone is not tried again (even if the alert failed).
-        Effect.tap(() =>
-          Ref.get(progress).pipe(
-            Effect.flatMap((p) =>
-              p.undeployed || p.deployAttempted ? rememberFailedRelease(app, from, to) : Effect.void
-            )
-          )
-        )
+        Effect.tap((outcome) => Ref.set(report, Option.some(outcome)))
       )
 
     // Acquire: record last-good, then (stateful) undeploy and snapshot. If it fails halfway it
@@ -655,11 +654,14 @@ export const recover = (app: AppSpec, record: InFlight) =>
       ? yield* docker.stackVolumes(app.stack).pipe(within(app, "volume list", SHORT_STEP))
       : []
     const progress = yield* Ref.make<Progress>({ undeployed: true, volumes, snapshot, deployAttempted: true })
+    // The target is held only if it had its chance (the run died in or after its health gate); a
+    // run killed while undeploying, snapshotting or deploying says nothing against the release.
+    const judged = ["health", "rollback", "rollback-failed", "alert"].includes(record.phase)
     const outcome = yield* rollback(app, from, to, "", progress, Cause.fail({ message: "the run was killed" }), {
       track,
-      successAlert: "recovered"
+      successAlert: "recovered",
+      remember: judged
     })
-    yield* rememberFailedRelease(app, from, to)
     return outcome._tag === "rolled-back"
       ? Outcome.recovered({ attempted: to, lastGood: from, committed: false })
       : outcome

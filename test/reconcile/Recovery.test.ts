@@ -172,4 +172,41 @@ describe("kill at every step boundary, on the simulated world", () => {
       const next = yield* rehearse(app, world)
       expect(next.outcome._tag).toBe("held-failed-release")
     }))
+
+  it.effect("a run killed before the target's health gate does not hold the target: the next night tries it again", () =>
+    Effect.gen(function*() {
+      const clean = yield* rehearse(app, setup(true))
+      const snapshot = clean.world.trace.findIndex((t) => t.step === "snapshot")
+      const world = yield* World.make({
+        ...setup(true),
+        faults: [{ step: "any", kind: "crash", after: snapshot, times: 1 }]
+      })
+      yield* rehearse(app, world)
+      yield* World.restart(world)
+      const recovered = yield* rehearse(app, world, { startMillis: 86_400_000 })
+      expect(Outcome.format(recovered.outcome)).toBe(`recovered:${TO}->${FROM}`)
+      expect(recovered.world.holds.has(app.name)).toBe(false)
+      const next = yield* rehearse(app, world, { startMillis: 2 * 86_400_000 })
+      expect(Outcome.format(next.outcome)).toBe(`upgraded:${FROM}->${TO}`)
+    }))
+
+  it.effect("a rollback holds the failed target before its record goes: a kill after it cannot make it run again", () =>
+    Effect.gen(function*() {
+      const clean = yield* rehearse(app, setup(false))
+      // The last in-flight write of the rollback is the one that removes the record.
+      const writes = clean.world.trace.flatMap((t, i) => t.step === "in-flight-write" ? [i] : [])
+      const world = yield* World.make({
+        ...setup(false),
+        faults: [{ step: "any", kind: "crash", after: writes.at(-1)! + 1, times: 1 }]
+      })
+      yield* rehearse(app, world)
+      const crashed = yield* world.state.get
+      expect(crashed.inFlight.size).toBe(0)
+      yield* World.restart(world)
+      const next = yield* rehearse(app, world, { startMillis: 86_400_000 })
+      expect(next.outcome._tag).toBe("held-failed-release")
+      expect(next.world.trace.filter((t) => t.step === "deploy").length).toBe(
+        crashed.trace.filter((t) => t.step === "deploy").length
+      )
+    }))
 })
