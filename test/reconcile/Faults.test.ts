@@ -148,6 +148,7 @@ const sweep = (path: Path) =>
     for (const target of targets(clean.world.trace)) {
       steps.add(target.step === "deploy" && target.detail.endsWith(` ${FROM}`) ? "redeploy" : target.step)
       for (const kind of KINDS) {
+        yield* Invariants.eventLoopTurn
         const world = yield* World.make({
           ...path.setup,
           faults: [{ step: target.step, kind: kind === "fail" ? "fail" : "hang", after: target.occurrence, times: 1 }]

@@ -238,9 +238,7 @@ export const propertySuite = (seed: number, runs = RUNS) =>
       const result = yield* Effect.promise(() =>
         fc.check(
           fc.asyncProperty(arbitraryCase, async (c) => {
-            // Give the event loop a turn: vitest's worker talks to its parent on it.
-            await new Promise((resolve) => setImmediate(resolve))
-            const r = await Effect.runPromise(runCase(c))
+            const r = await Effect.runPromise(Effect.zipRight(Invariants.eventLoopTurn, runCase(c)))
             ran++
             if (r.failures.length === 0) held++
             outcomes.set(r.runs[0]!, (outcomes.get(r.runs[0]!) ?? 0) + 1)

@@ -11,6 +11,7 @@ import * as Outcome from "../../src/domain/Outcome.js"
 import { rehearse } from "../../src/simulation/Rehearsal.js"
 import { DATA_BEFORE, demoApp, migrateTo12 } from "../../src/simulation/Scenarios.js"
 import * as World from "../../src/simulation/World.js"
+import { eventLoopTurn } from "../support/invariants.js"
 
 // A short health deadline keeps the number of side effects per run small enough to crash at each.
 const app = {
@@ -95,6 +96,7 @@ const sweep = (targetHealthy: boolean, twice: boolean) =>
     for (let k = 0; k <= n; k++) {
       const js = twice ? Array.from({ length: Math.ceil(n / 3) }, (_, i) => i * 3) : [undefined]
       for (const j of js) {
+        yield* eventLoopTurn
         const r = yield* crashAndRecover(targetHealthy, k, j)
         runs++
         check(`crash at ${k}${j === undefined ? "" : ` then ${j}`}`, r.world, targetHealthy, failures)

@@ -6,7 +6,7 @@
  * - the exit code matches the app's end state.
  * Shared by the fault sweep and the property tests over random worlds.
  */
-import { Option } from "effect"
+import { Effect, Option } from "effect"
 import type { AlertReason } from "../../src/domain/Alert.js"
 import * as Outcome from "../../src/domain/Outcome.js"
 import * as World from "../../src/simulation/World.js"
@@ -158,3 +158,9 @@ export const check = (
   }
   return failures
 }
+
+/**
+ * A turn of the event loop. Sweeps of thousands of rehearsals run synchronously on the virtual
+ * clock; without a turn now and then vitest's worker cannot answer its parent and reports a timeout.
+ */
+export const eventLoopTurn: Effect.Effect<void> = Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
