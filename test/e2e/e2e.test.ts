@@ -13,24 +13,37 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
-import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { type AbraWorld, makeAbraWorld } from "../support/fakeAbra.js"
 import { type Listener, listenersOn, parseListeners } from "./listeners.js"
 import { publish, RECIPE, SEED, V } from "./recipe.js"
+import {
+  baseEnv,
+  docker,
+  enabled,
+  ENGINE,
+  type Entry,
+  freePort,
+  httpStatus,
+  listing,
+  ROOT,
+  seconds,
+  sleep,
+  stackOf,
+  startEngine,
+  stopEngine
+} from "./support.js"
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url))
-const ENGINE = fileURLToPath(new URL("engine.sh", import.meta.url))
 const APP = "e2e"
 const DOMAIN = "app.e2e.example.org"
 const STACK = "app_e2e_example_org"
-const SERVICE = `${STACK}_app`
-const VOLUME = `${STACK}_data`
-const STACK_FILTER = `label=com.docker.stack.namespace=${STACK}`
-
-const enabled = process.env["WARM_RECONCILE_E2E"] === "1"
+const stack = stackOf(STACK)
+const leftovers = stack.leftovers
+const removeStack = stack.remove
+const runningContainer = stack.runningContainer
+const serviceVersion = stack.version
+const volumeDir = stack.volumeDir
 
 /** Any sign in dockerd's log that it tried to reach a registry (pull, digest resolution, proxy use). */
 const REGISTRY_ATTEMPT = new RegExp(
@@ -54,84 +67,6 @@ const REGISTRY_ATTEMPT = new RegExp(
 
 // ---------------------------------------------------------------------------------------------
 // Docker, processes and HTTP
-
-/** The environment of everything this suite runs: the engine's default socket, no abra knobs. */
-const baseEnv = (): NodeJS.ProcessEnv => {
-  const env = { ...process.env }
-  for (
-    const key of [
-      "DOCKER_HOST",
-      "FAKE_ABRA_FAIL",
-      "FAKE_ABRA_HANG",
-      "FAKE_ABRA_DEPLOY_DELAY_MS",
-      "FAKE_ABRA_DOCKER_TIMEOUT_MS"
-    ]
-  ) delete env[key]
-  return env
-}
-
-const docker = (args: ReadonlyArray<string>): string =>
-  ChildProcess.execFileSync("docker", args, { encoding: "utf8", env: baseEnv(), stdio: ["ignore", "pipe", "pipe"] })
-
-const dockerLines = (args: ReadonlyArray<string>): Array<string> =>
-  docker(args).split("\n").map((l) => l.trim()).filter((l) => l.length > 0)
-
-/** What is left of the test stack: services, containers, networks, volumes. */
-const leftovers = (): Array<string> => [
-  ...dockerLines(["service", "ls", "-q", "--filter", STACK_FILTER]).map((id) => `service ${id}`),
-  ...dockerLines(["ps", "-aq", "--filter", STACK_FILTER]).map((id) => `container ${id}`),
-  ...dockerLines(["network", "ls", "-q", "--filter", STACK_FILTER]).map((id) => `network ${id}`),
-  ...dockerLines(["volume", "ls", "-q", "--filter", `name=^${VOLUME}$`]).map((id) => `volume ${id}`)
-]
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/** Remove the test stack and its volume, waiting until the containers are gone. */
-const removeStack = async () => {
-  try {
-    docker(["stack", "rm", STACK])
-  } catch {
-    // nothing deployed
-  }
-  const deadline = Date.now() + 120_000
-  while (leftovers().some((l) => !l.startsWith("volume")) && Date.now() < deadline) await sleep(250)
-  for (const volume of dockerLines(["volume", "ls", "-q", "--filter", `name=^${VOLUME}$`])) {
-    docker(["volume", "rm", volume])
-  }
-}
-
-/** The running container of the app service, if any. */
-const runningContainer = (): string | undefined =>
-  dockerLines(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${SERVICE}`])[0]
-
-const serviceVersion = (): string =>
-  docker(["service", "inspect", SERVICE, "--format", `{{index .Spec.Labels "coop-cloud.${STACK}.version"}}`]).trim()
-
-const volumeDir = (): string => docker(["volume", "inspect", "-f", "{{.Mountpoint}}", VOLUME]).trim()
-
-/** One GET without keep-alive: the status, or the error code. */
-const httpStatus = (url: string, timeoutMs = 1_000) =>
-  new Promise<number | string>((resolve) => {
-    const req = Http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
-      res.resume()
-      res.on("end", () => resolve(res.statusCode ?? 0))
-      res.on("error", () => resolve("reset"))
-    })
-    req.on("timeout", () => req.destroy(new Error("timeout")))
-    req.on("error", (e) => resolve((e as NodeJS.ErrnoException).code ?? e.message))
-  })
-
-/** A port that is free now (the app's httpd binds it on the host's 127.0.0.1). */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = Net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 interface Sample {
   readonly at: number
@@ -172,31 +107,6 @@ const downtime = (samples: ReadonlyArray<Sample>, from: number) => {
 
 const firstOk = (samples: ReadonlyArray<Sample>, from: number) =>
   samples.find((s) => s.at >= from && s.status === 200)?.at
-
-interface Entry {
-  readonly type: "file" | "dir" | "symlink" | "other"
-  readonly mode: number
-  readonly uid: number
-  readonly size: number
-  readonly content: string
-}
-
-/** Every entry under `dir` with its type, mode, owner and content hash: byte-identical or not. */
-const listing = (dir: string): Record<string, Entry> => {
-  const out: Record<string, Entry> = {}
-  for (const name of Fs.readdirSync(dir, { recursive: true }) as Array<string>) {
-    const full = Path.join(dir, name)
-    const st = Fs.lstatSync(full)
-    const type = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other"
-    const content = type === "file"
-      ? Crypto.createHash("sha256").update(Fs.readFileSync(full)).digest("hex")
-      : type === "symlink"
-      ? Fs.readlinkSync(full)
-      : ""
-    out[name] = { type, mode: st.mode & 0o7777, uid: st.uid, size: type === "file" ? st.size : 0, content }
-  }
-  return out
-}
 
 // ---------------------------------------------------------------------------------------------
 // The CLI
@@ -282,7 +192,6 @@ const steps = (since: number) =>
 const deployOf = (since: number, version: string) =>
   changes(since).find((c) => c.argv[1] === "deploy" && c.argv.includes(version))
 
-const seconds = (ms: number | undefined) => ms === undefined ? "n/a" : `${(ms / 1000).toFixed(1)} s`
 const report: Array<string> = []
 const say = (line: string) => {
   report.push(line)
@@ -302,12 +211,7 @@ describe.skipIf(!enabled)("reconcile on a real Docker engine and Swarm", () => {
     logFile = /^log: (.+)$/m.exec(status)?.[1] ?? ""
     expect(logFile).not.toBe("")
     logOffset = Fs.existsSync(logFile) ? Fs.statSync(logFile).size : 0
-    const started = ChildProcess.execFileSync(ENGINE, ["start"], {
-      encoding: "utf8",
-      env: baseEnv(),
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    startedEngine = /^ENGINE started \d+$/m.test(started)
+    startedEngine = startEngine()
     expect(docker(["info", "--format", "{{.Swarm.LocalNodeState}}"]).trim()).toBe("active")
     const found = leftovers()
     if (found.length > 0) {
@@ -336,7 +240,7 @@ describe.skipIf(!enabled)("reconcile on a real Docker engine and Swarm", () => {
     } finally {
       console.log(["E2E summary:", ...report.map((l) => `  ${l}`)].join("\n"))
       if (startedEngine) {
-        ChildProcess.execFileSync(ENGINE, ["stop"], { env: baseEnv(), stdio: ["ignore", "inherit", "inherit"] })
+        stopEngine()
       }
     }
   })

@@ -1,0 +1,145 @@
+/**
+ * Helpers shared by the end-to-end files on the real Docker engine: docker and engine calls,
+ * HTTP probes, free ports, the byte-level listing of a volume, and one stack's objects.
+ */
+import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Net from "node:net"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+export const ENGINE = fileURLToPath(new URL("engine.sh", import.meta.url))
+
+export const enabled = process.env["WARM_RECONCILE_E2E"] === "1"
+
+/** The environment of everything the suite runs: the engine's default socket, no abra knobs. */
+export const baseEnv = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env }
+  for (
+    const key of [
+      "DOCKER_HOST",
+      "FAKE_ABRA_FAIL",
+      "FAKE_ABRA_HANG",
+      "FAKE_ABRA_DEPLOY_DELAY_MS",
+      "FAKE_ABRA_DOCKER_TIMEOUT_MS",
+      "FAKE_ABRA_PAUSE_DIR"
+    ]
+  ) delete env[key]
+  return env
+}
+
+export const docker = (args: ReadonlyArray<string>): string =>
+  ChildProcess.execFileSync("docker", args, { encoding: "utf8", env: baseEnv(), stdio: ["ignore", "pipe", "pipe"] })
+
+export const dockerLines = (args: ReadonlyArray<string>): Array<string> =>
+  docker(args).split("\n").map((l) => l.trim()).filter((l) => l.length > 0)
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** `engine.sh start`: whether this call started dockerd (then, and only then, the caller stops it). */
+export const startEngine = (): boolean => {
+  const started = ChildProcess.execFileSync(ENGINE, ["start"], {
+    encoding: "utf8",
+    env: baseEnv(),
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  return /^ENGINE started \d+$/m.test(started)
+}
+
+export const stopEngine = () =>
+  ChildProcess.execFileSync(ENGINE, ["stop"], { env: baseEnv(), stdio: ["ignore", "inherit", "inherit"] })
+
+/** The Docker objects of one stack (`<stack>_app` service, `<stack>_data` volume). */
+export const stackOf = (stack: string) => {
+  const service = `${stack}_app`
+  const volume = `${stack}_data`
+  const filter = `label=com.docker.stack.namespace=${stack}`
+  /** What is left of the stack: services, containers, networks, volumes. */
+  const leftovers = (): Array<string> => [
+    ...dockerLines(["service", "ls", "-q", "--filter", filter]).map((id) => `service ${id}`),
+    ...dockerLines(["ps", "-aq", "--filter", filter]).map((id) => `container ${id}`),
+    ...dockerLines(["network", "ls", "-q", "--filter", filter]).map((id) => `network ${id}`),
+    ...dockerLines(["volume", "ls", "-q", "--filter", `name=^${volume}$`]).map((id) => `volume ${id}`)
+  ]
+  return {
+    stack,
+    service,
+    volume,
+    leftovers,
+    /** Remove the stack and its volume, waiting until the containers are gone. */
+    remove: async () => {
+      try {
+        docker(["stack", "rm", stack])
+      } catch {
+        // nothing deployed
+      }
+      const deadline = Date.now() + 120_000
+      while (leftovers().some((l) => !l.startsWith("volume")) && Date.now() < deadline) await sleep(250)
+      for (const v of dockerLines(["volume", "ls", "-q", "--filter", `name=^${volume}$`])) {
+        docker(["volume", "rm", v])
+      }
+    },
+    /** The running container of the app service, if any. */
+    runningContainer: (): string | undefined =>
+      dockerLines(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${service}`])[0],
+    version: (): string =>
+      docker(["service", "inspect", service, "--format", `{{index .Spec.Labels "coop-cloud.${stack}.version"}}`])
+        .trim(),
+    deployed: (): boolean => dockerLines(["service", "ls", "-q", "--filter", filter]).length > 0,
+    volumeDir: (): string => docker(["volume", "inspect", "-f", "{{.Mountpoint}}", volume]).trim()
+  }
+}
+
+/** One GET without keep-alive: the status, or the error code. */
+export const httpStatus = (url: string, timeoutMs = 1_000) =>
+  new Promise<number | string>((resolve) => {
+    const req = Http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      res.resume()
+      res.on("end", () => resolve(res.statusCode ?? 0))
+      res.on("error", () => resolve("reset"))
+    })
+    req.on("timeout", () => req.destroy(new Error("timeout")))
+    req.on("error", (e) => resolve((e as NodeJS.ErrnoException).code ?? e.message))
+  })
+
+/** A port that is free now (the app's httpd binds it on the host's 127.0.0.1). */
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = Net.createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+export interface Entry {
+  readonly type: "file" | "dir" | "symlink" | "other"
+  readonly mode: number
+  readonly uid: number
+  readonly size: number
+  readonly content: string
+}
+
+/** Every entry under `dir` with its type, mode, owner and content hash: byte-identical or not. */
+export const listing = (dir: string): Record<string, Entry> => {
+  const out: Record<string, Entry> = {}
+  for (const name of Fs.readdirSync(dir, { recursive: true }) as Array<string>) {
+    const full = Path.join(dir, name)
+    const st = Fs.lstatSync(full)
+    const type = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other"
+    const content = type === "file"
+      ? Crypto.createHash("sha256").update(Fs.readFileSync(full)).digest("hex")
+      : type === "symlink"
+      ? Fs.readlinkSync(full)
+      : ""
+    out[name] = { type, mode: st.mode & 0o7777, uid: st.uid, size: type === "file" ? st.size : 0, content }
+  }
+  return out
+}
+
+export const seconds = (ms: number | undefined) => ms === undefined ? "n/a" : `${(ms / 1000).toFixed(1)} s`
