@@ -151,7 +151,7 @@ export const layer = (
         Effect.tryPromise({
           try: async (signal) => {
             const hash = createHash("sha256")
-            await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hash, { signal })
+            await pipeline(createReadStream(file, { highWaterMark: 1 << 18 }), hash, { signal })
             return hash.digest("hex")
           },
           catch: (e) => new Failure({ message: `read ${file}: ${describe(e)}` })
