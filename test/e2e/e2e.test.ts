@@ -32,7 +32,8 @@ import {
   sleep,
   stackOf,
   startEngine,
-  stopEngine
+  stopEngine,
+  writeE2eConfig
 } from "./support.js"
 
 const APP = "e2e"
@@ -149,29 +150,16 @@ const result = (run: CliRun) => run.stdout.trim().split("\n").filter((l) => l.st
 
 /** The config, with the health deadline of the scenario. */
 const writeConfig = (healthTimeout: string) =>
-  Fs.writeFileSync(
-    config,
-    JSON.stringify({
-      stateDir: Path.join(world.root, "state"),
-      abraDir: world.abraDir,
-      apps: {
-        [APP]: {
-          recipe: RECIPE,
-          domain: DOMAIN,
-          stateful: true,
-          deployTimeout: "3 minutes",
-          health: {
-            url: `http://127.0.0.1:${port}/health`,
-            timeout: healthTimeout,
-            attemptTimeout: 2,
-            interval: 0.25,
-            successes: 2,
-            settle: "30 seconds"
-          }
-        }
-      }
-    })
-  )
+  writeE2eConfig({
+    file: config,
+    root: world.root,
+    abraDir: world.abraDir,
+    app: APP,
+    recipe: RECIPE,
+    domain: DOMAIN,
+    healthUrl: `http://127.0.0.1:${port}/health`,
+    healthTimeout
+  })
 
 const stateFile = (...parts: Array<string>) => Path.join(world.root, "state", ...parts)
 const lastGood = () => Fs.readFileSync(stateFile(APP, "last_good"), "utf8").trim()

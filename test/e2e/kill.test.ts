@@ -31,7 +31,8 @@ import {
   sleep,
   stackOf,
   startEngine,
-  stopEngine
+  stopEngine,
+  writeE2eConfig
 } from "./support.js"
 
 // Names of this file's own: the engine may be shared with other stacks (e2e-*, bench-*).
@@ -55,29 +56,16 @@ const cliEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
 })
 
 const writeConfig = (healthTimeout: string) =>
-  Fs.writeFileSync(
-    config,
-    JSON.stringify({
-      stateDir: Path.join(world.root, "state"),
-      abraDir: world.abraDir,
-      apps: {
-        [APP]: {
-          recipe: RECIPE,
-          domain: DOMAIN,
-          stateful: true,
-          deployTimeout: "3 minutes",
-          health: {
-            url: healthUrl(),
-            timeout: healthTimeout,
-            attemptTimeout: 2,
-            interval: 0.25,
-            successes: 2,
-            settle: "30 seconds"
-          }
-        }
-      }
-    })
-  )
+  writeE2eConfig({
+    file: config,
+    root: world.root,
+    abraDir: world.abraDir,
+    app: APP,
+    recipe: RECIPE,
+    domain: DOMAIN,
+    healthUrl: healthUrl(),
+    healthTimeout
+  })
 
 /** The phase of the in-flight record; `null` when there is none; `undefined` while unreadable. */
 const phaseNow = (): string | null | undefined => {

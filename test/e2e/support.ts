@@ -143,3 +143,41 @@ export const listing = (dir: string): Record<string, Entry> => {
 }
 
 export const seconds = (ms: number | undefined) => ms === undefined ? "n/a" : `${(ms / 1000).toFixed(1)} s`
+
+/**
+ * The config both suites run the CLI with: one stateful app of the e2e recipe, health over HTTP on
+ * 127.0.0.1 with short intervals, and the scenario's health deadline.
+ */
+export const writeE2eConfig = (options: {
+  readonly file: string
+  readonly root: string
+  readonly abraDir: string
+  readonly app: string
+  readonly recipe: string
+  readonly domain: string
+  readonly healthUrl: string
+  readonly healthTimeout: string
+}) =>
+  Fs.writeFileSync(
+    options.file,
+    JSON.stringify({
+      stateDir: Path.join(options.root, "state"),
+      abraDir: options.abraDir,
+      apps: {
+        [options.app]: {
+          recipe: options.recipe,
+          domain: options.domain,
+          stateful: true,
+          deployTimeout: "3 minutes",
+          health: {
+            url: options.healthUrl,
+            timeout: options.healthTimeout,
+            attemptTimeout: 2,
+            interval: 0.25,
+            successes: 2,
+            settle: "30 seconds"
+          }
+        }
+      }
+    })
+  )
