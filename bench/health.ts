@@ -15,7 +15,7 @@ import { Health } from "../src/services/Health.js"
 import { fakeEngine } from "../test/support/fakeEngine.js"
 import { httpsServer } from "../test/support/httpsServer.js"
 import type { Figure } from "./lib.js"
-import { exec, median, prng, progress, quantile, round } from "./lib.js"
+import { exec, median, originalCurl, prng, progress, quantile, round } from "./lib.js"
 
 const FIGURE = "health"
 const ORIGINAL_SLEEP_MS = 10_000
@@ -103,20 +103,7 @@ export const health = (options: HealthOptions) =>
     const domain = domainOf(0)
     const curls: Array<number> = []
     for (let i = 0; i < 7; i++) {
-      const r = yield* Effect.promise(() =>
-        exec("curl", [
-          "-sk",
-          "-o",
-          "/dev/null",
-          "-w",
-          "%{http_code}",
-          "--max-time",
-          "10",
-          "--connect-to",
-          `${domain}:443:127.0.0.1:${server.port}`,
-          `https://${domain}/health`
-        ])
-      )
+      const r = yield* Effect.promise(() => exec("curl", originalCurl(domain, server.port).slice(1)))
       if (r.code === 0 && r.stdout.trim() === "200") curls.push(r.millis)
     }
     const curlMs = curls.length > 0 ? median(curls) : 0

@@ -278,3 +278,18 @@ export const machine = async () => {
     tmpdirFs: describeFilesystem(await filesystemOf(Os.tmpdir()))
   }
 }
+
+/** The original's health probe as it ran it: curl to the domain, resolved to a local port. */
+export const originalCurl = (domain: string, port: number): ReadonlyArray<string> => [
+  "curl",
+  "-sk",
+  "-o",
+  "/dev/null",
+  "-w",
+  "%{http_code}",
+  "--max-time",
+  "10",
+  "--connect-to",
+  `${domain}:443:127.0.0.1:${port}`,
+  `https://${domain}/health`
+]

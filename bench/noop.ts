@@ -15,7 +15,7 @@ import { makeAbraWorld, makeRecipeRepo, runAbra } from "../test/support/fakeAbra
 import { fakeEngine, stackOf } from "../test/support/fakeEngine.js"
 import { httpsServer } from "../test/support/httpsServer.js"
 import type { Bundles, Figure } from "./lib.js"
-import { cleanEnv, exec, median, mustExec, progress, round } from "./lib.js"
+import { cleanEnv, exec, median, mustExec, originalCurl, progress, round } from "./lib.js"
 
 const FIGURE = "noop"
 const RECIPE = "bench-noop"
@@ -40,19 +40,7 @@ const originalSequence = (abraDir: string, port: number): ReadonlyArray<Readonly
   // is_deployed: lifecycle._docker_names("service", stack)
   ["docker", "service", "ls", "--filter", `name=${STACK}`, "--format", "{{.Name}}"],
   // wait_healthy(spec, timeout=60): one curl answers 200 (the original resolves to 127.0.0.1:443)
-  [
-    "curl",
-    "-sk",
-    "-o",
-    "/dev/null",
-    "-w",
-    "%{http_code}",
-    "--max-time",
-    "10",
-    "--connect-to",
-    `${DOMAIN}:443:127.0.0.1:${port}`,
-    `https://${DOMAIN}/health`
-  ]
+  originalCurl(DOMAIN, port)
 ]
 
 /** Runs the commands one after the other as the original's `_run` does (subprocess.run, output captured). */
