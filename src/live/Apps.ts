@@ -1,7 +1,7 @@
 /** Apps on the real server: abra as a process (always `-n`), and the app's env file. */
 import { FileSystem } from "@effect/platform"
 import type { Duration } from "effect"
-import { Effect, Either, Layer, Option } from "effect"
+import { Array as Arr, Effect, Either, Layer, Option, Schema } from "effect"
 import * as Path from "node:path"
 import type { AppSpec } from "../domain/Config.js"
 import * as EnvFile from "../domain/EnvFile.js"
@@ -137,19 +137,14 @@ export const layer = (options: AppsOptions): Layer.Layer<Apps, never, ProcessRun
     })
   )
 
-/** `abra server ls -m`: a JSON array of servers; lenient, since its exact shape is unverified. */
-const serverNames = (stdout: string): Array<string> => {
-  try {
-    const parsed: unknown = JSON.parse(stdout)
-    const list = Array.isArray(parsed) ? parsed : []
-    return list.flatMap((s) =>
-      typeof s === "string"
-        ? [s]
-        : typeof s === "object" && s !== null && "name" in s && typeof s.name === "string"
-        ? [s.name]
-        : []
-    )
-  } catch {
-    return []
-  }
-}
+/** One entry of `abra server ls -m`: abra prints `{"name", "host"}`; a bare name is taken too. */
+const ServerEntry = Schema.Union(Schema.String, Schema.pluck(Schema.Struct({ name: Schema.String }), "name"))
+const decodeServerList = Schema.decodeUnknownOption(Schema.parseJson(Schema.Array(Schema.Unknown)))
+const decodeServerEntry = Schema.decodeUnknownOption(ServerEntry)
+
+/** The server names in `abra server ls -m` output; lenient (its exact shape is unverified): what does not decode is skipped. */
+export const serverNames = (stdout: string): Array<string> =>
+  Option.match(decodeServerList(stdout), {
+    onNone: () => [],
+    onSome: Arr.filterMap((entry) => decodeServerEntry(entry))
+  })
