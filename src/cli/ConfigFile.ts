@@ -13,7 +13,7 @@ import {
   decodeConfig,
   oneLine
 } from "../domain/Config.js"
-import { refuseSymlinkDir } from "../live/AtomicFile.js"
+import { refuseSymlinkDir } from "../live/FileChecks.js"
 
 export const DEFAULT_CONFIG = "/etc/warm-reconcile/config.json"
 

@@ -9,17 +9,8 @@ import { Effect, Either, Layer, Schema } from "effect"
 import * as Path from "node:path"
 import { Alert, ALERT_SCHEMA_VERSION, toJson } from "../domain/Alert.js"
 import { AlertError, Alerts } from "../services/Alerts.js"
-import {
-  ensureDir,
-  errorCode,
-  type FileError,
-  fileError,
-  readFileIfExists,
-  refuseSymlinkDir,
-  safeJoin,
-  syncDir,
-  writeFileAtomic
-} from "./AtomicFile.js"
+import { ensureDir, readFileIfExists, writeFileAtomic } from "./AtomicFile.js"
+import { errorCode, type FileError, fileError, refuseSymlinkDir, safeJoin, syncDir } from "./FileChecks.js"
 
 export interface Options {
   readonly stateDir: string

@@ -8,22 +8,14 @@ import * as EnvFile from "../domain/EnvFile.js"
 import { AbraError, type AppEnv, Apps } from "../services/Apps.js"
 import { type ProcessError, ProcessRunner } from "../services/ProcessRunner.js"
 import { writeFileAtomic } from "./AtomicFile.js"
+import { processFailure } from "./ProcessErrors.js"
 
 export interface AppsOptions {
   readonly abraDir: string
 }
 
 const fail = (app: AppSpec, operation: string) => (e: ProcessError) =>
-  new AbraError({
-    app: app.name,
-    operation,
-    message: e._tag === "CommandFailed"
-      ? `abra ${operation} for ${app.domain} failed (exit ${e.exitCode}): ${
-        e.stderrTail.trim().split("\n").at(-1) ?? ""
-      }`
-      : e.message,
-    ...(e._tag === "CommandFailed" ? { stderr: e.stderrTail } : {})
-  })
+  new AbraError({ app: app.name, operation, ...processFailure(`abra ${operation} for ${app.domain}`, e) })
 
 export const envPath = (abraDir: string, app: AppSpec) => Path.join(abraDir, "servers", app.server, `${app.domain}.env`)
 

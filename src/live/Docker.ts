@@ -11,6 +11,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import * as Undici from "@effect/platform-node/Undici"
 import { Config, Duration, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import { Docker, DockerApiError, DockerUnavailable, type FailedTask } from "../services/Docker.js"
+import { errnoOf } from "./FileChecks.js"
 
 export const defaultSocket = "/var/run/docker.sock"
 
@@ -79,16 +80,10 @@ const describeParseError = (error: ParseResult.ParseError): string =>
     return path === "" ? issue.message : `${path}: ${issue.message}`
   }).join("; ")
 
-/** The innermost error code (`ENOENT`, `ECONNREFUSED`, ...) of a transport failure. */
+/** The innermost error code (`ENOENT`, `ECONNREFUSED`, ...) of a transport failure, else its message. */
 const transportCode = (cause: unknown): string => {
-  let current: unknown = cause
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === "string") return code
-    if (current.cause === undefined) return current.message
-    current = current.cause
-  }
-  return String(current)
+  const { code, message } = errnoOf(cause)
+  return code ?? message
 }
 
 const describeCause = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)

@@ -13,6 +13,7 @@ import * as Undici from "@effect/platform-node/Undici"
 import { Duration, Effect, Layer } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import { Health, HealthProbeError } from "../services/Health.js"
+import { errnoOf } from "./FileChecks.js"
 
 /** What to request: the URL (its origin is where the TCP connection goes) and the Host header. */
 export const probeTarget = (app: AppSpec): { readonly url: string; readonly host: string } => ({
@@ -22,14 +23,8 @@ export const probeTarget = (app: AppSpec): { readonly url: string; readonly host
 
 /** The innermost cause with a code, e.g. `ECONNREFUSED` or `DEPTH_ZERO_SELF_SIGNED_CERT`. */
 const describeCause = (cause: unknown): string => {
-  let current: unknown = cause
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === "string") return `${code}: ${current.message}`
-    if (current.cause === undefined) return current.message
-    current = current.cause
-  }
-  return String(current)
+  const { code, message } = errnoOf(cause)
+  return code === undefined ? message : `${code}: ${message}`
 }
 
 const describeHttpError = (error: HttpClientError.HttpClientError): string =>

@@ -14,34 +14,19 @@ import { Chunk, Duration, Effect, Layer, Metric, Option, Stream } from "effect"
 import type { Scope } from "effect"
 import { constants } from "node:os"
 import type { RunOptions, RunResult } from "../services/ProcessRunner.js"
-import { CommandFailed, CommandTimedOut, ProcessRunner, ProgramNotFound } from "../services/ProcessRunner.js"
+import { CommandTimedOut, ProcessRunner, type ProgramNotFound } from "../services/ProcessRunner.js"
+import { commandFailed, display, startFailure } from "./ProcessErrors.js"
 
 const defaultTimeout = Duration.minutes(2)
 const defaultKillGrace = Duration.seconds(5)
 /** How long to wait for the exit after SIGKILL; only a process stuck in the kernel takes longer. */
 const afterKillWait = Duration.seconds(5)
-const tailLines = 20
-const tailChars = 2048
 
 /** Every child process started through this layer (benchmarks read it). */
 export const processesSpawned = Metric.counter("warm_reconcile_processes_spawned", {
   description: "child processes started by the ProcessRunner",
   incremental: true
 })
-
-/** The last lines of stderr (at most 20 lines and 2 KiB): where abra and git say why. */
-export const stderrTail = (stderr: string): string => {
-  const lines = stderr.replace(/\s+$/, "").split(/\r?\n/)
-  const tail = lines.slice(-tailLines).join("\n")
-  return tail.length > tailChars ? tail.slice(-tailChars) : tail
-}
-
-/** The command as a reader would type it, shortened for messages. */
-const display = (program: string, args: ReadonlyArray<string>): string => {
-  const quote = (word: string) => /^[\w@%+=:,./-]+$/.test(word) ? word : JSON.stringify(word)
-  const text = [program, ...args].map(quote).join(" ")
-  return text.length > 200 ? `${text.slice(0, 199)}…` : text
-}
 
 const collectText = (stream: Stream.Stream<Uint8Array, PlatformError>): Effect.Effect<string, PlatformError> =>
   // Decode once at the end: a multi-byte character may span two chunks.
@@ -60,26 +45,6 @@ const exitStatus = (child: CommandExecutor.Process): Effect.Effect<number, Platf
       }
     )
   )
-
-const startFailure = (program: string, cwd: string | undefined) => (error: PlatformError) => {
-  if (error._tag === "SystemError" && error.module === "Command" && error.method === "spawn") {
-    if (error.reason === "NotFound") {
-      return Effect.fail(
-        new ProgramNotFound({ program, message: `${program} was not found on PATH: install it or fix PATH` })
-      )
-    }
-    if (error.reason === "PermissionDenied") {
-      return Effect.fail(
-        new ProgramNotFound({ program, message: `${program} is not executable: fix its permissions or PATH` })
-      )
-    }
-  }
-  if (error._tag === "SystemError" && error.module === "FileSystem" && cwd !== undefined) {
-    // The executor checks the working directory first; a missing one is the caller's bug, not the program's.
-    return Effect.die(new Error(`cannot run ${program} in ${cwd}: ${error.message}`, { cause: error }))
-  }
-  return Effect.die(error)
-}
 
 /**
  * SIGTERM to the child's process group, up to `grace` for the child to exit, then SIGKILL to whatever
@@ -177,19 +142,7 @@ export const make = Effect.gen(function*() {
     options?: RunOptions
   ) {
     const result = yield* exec(program, args, options)
-    if (result.exitCode !== 0) {
-      const tail = stderrTail(result.stderr)
-      const lastLine = tail.split("\n").map((line) => line.trim()).filter((line) => line !== "").pop()
-      return yield* new CommandFailed({
-        program,
-        args,
-        exitCode: result.exitCode,
-        stderrTail: tail,
-        message: `${display(program, args)} exited with code ${result.exitCode}${
-          lastLine === undefined ? " and wrote nothing to stderr" : `: ${lastLine}`
-        }`
-      })
-    }
+    if (result.exitCode !== 0) return yield* commandFailed(program, args, result.exitCode, result.stderr)
     return result
   })
 

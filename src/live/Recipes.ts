@@ -5,22 +5,14 @@ import * as Path from "node:path"
 import { trimAscii } from "../domain/Version.js"
 import { type ProcessError, ProcessRunner } from "../services/ProcessRunner.js"
 import { RecipeError, Recipes } from "../services/Recipes.js"
+import { processFailure } from "./ProcessErrors.js"
 
 export interface RecipesOptions {
   readonly abraDir: string
 }
 
 const fail = (recipe: string, operation: string) => (e: ProcessError) =>
-  new RecipeError({
-    recipe,
-    operation,
-    message: e._tag === "CommandFailed"
-      ? `recipe ${recipe}: ${operation} failed (exit ${e.exitCode}): ${lastLine(e.stderrTail)}`
-      : e.message,
-    ...(e._tag === "CommandFailed" ? { stderr: e.stderrTail } : {})
-  })
-
-const lastLine = (text: string) => text.trim().split("\n").at(-1) ?? ""
+  new RecipeError({ recipe, operation, ...processFailure(`recipe ${recipe}: ${operation}`, e) })
 
 /** Where release notes live: `release/<version>` now, the original's `releaseNotes/` as a fallback. */
 const notesPaths = (version: string) => [`release/${version}`, `releaseNotes/${version}.md`, `releaseNotes/${version}`]

@@ -23,6 +23,8 @@ import { pipeline } from "node:stream/promises"
 import type { AppSpec } from "../domain/Config.js"
 import { Docker, type StackVolume } from "../services/Docker.js"
 import { SnapshotError, SnapshotMeta, Snapshots } from "../services/Snapshots.js"
+import * as FileChecks from "./FileChecks.js"
+import { streamTail } from "./ProcessErrors.js"
 
 export interface Options {
   /** The state root, e.g. `/var/lib/warm-reconcile`; snapshots live in `<stateDir>/<app>/snapshot`. */
@@ -43,7 +45,6 @@ const DIR_MODE = 0o700
 const FILE_MODE = 0o600
 /** Docker's own rule for volume names; they become file names here. */
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
-const STDERR_TAIL_CHARS = 2000
 
 // Numeric owners and xattrs/ACLs so that a restore gives back exactly what the app left
 // (container uids rarely exist on the host). `--sparse` keeps database files with holes small.
@@ -66,14 +67,6 @@ const io = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.E
 
 const decodeMeta = Schema.decodeUnknown(Schema.parseJson(SnapshotMeta))
 const encodeMeta = Schema.encode(SnapshotMeta)
-
-/** The last characters of a stream of text, so that a chatty tar cannot grow memory. */
-const tail = <E>(stream: Stream.Stream<Uint8Array, E>) =>
-  stream.pipe(
-    Stream.decodeText(),
-    Stream.runFold("", (acc, s) => (acc + s).slice(-STDERR_TAIL_CHARS)),
-    Effect.map((s) => s.trim())
-  )
 
 export const layer = (
   options: Options
@@ -115,9 +108,11 @@ export const layer = (
           )
         )
 
-      /** fsync a directory, so that the renames and creations inside it survive a power cut. */
       const syncDir = (dir: string) =>
-        Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (d) => d.sync)).pipe(io(`fsync ${dir}`))
+        FileChecks.syncDir(dir).pipe(
+          Effect.provideService(FileSystem.FileSystem, fs),
+          Effect.mapError((e) => new Failure({ message: e.message }))
+        )
 
       /** Runs a tool (tar, rm) to the end, keeping the tail of its stderr for the error message. */
       const tool = (name: "tar" | "rm") => (args: ReadonlyArray<string>, what: string) =>
@@ -128,7 +123,7 @@ export const layer = (
             io(`${what}: could not start ${name}${name === "tar" ? " (is GNU tar installed?)" : ""}`)
           )
           const [stderr, , exitCode] = yield* Effect.all([
-            tail(process.stderr).pipe(Effect.orElseSucceed(() => "")),
+            streamTail(process.stderr).pipe(Effect.orElseSucceed(() => "")),
             Stream.runDrain(process.stdout).pipe(Effect.ignore),
             process.exitCode.pipe(io(`${what}: ${name}`))
           ], { concurrency: "unbounded" })

@@ -10,17 +10,8 @@ import { FileSystem } from "@effect/platform"
 import { Effect, Either, Layer, Option, Schema } from "effect"
 import * as Path from "node:path"
 import { HoldRecord, InFlight, RunRecord, State, StateError } from "../services/State.js"
-import {
-  appendLine,
-  ensureDir,
-  type FileError,
-  fileError,
-  readFileIfExists,
-  refuseSymlinkDir,
-  removeFile,
-  safeJoin,
-  writeFileAtomic
-} from "./AtomicFile.js"
+import { appendLine, ensureDir, readFileIfExists, removeFile, writeFileAtomic } from "./AtomicFile.js"
+import { type FileError, fileError, refuseSymlinkDir, safeJoin } from "./FileChecks.js"
 
 export interface Options {
   readonly stateDir: string

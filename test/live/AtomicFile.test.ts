@@ -4,14 +4,8 @@ import { SystemError } from "@effect/platform/Error"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
 import * as Path from "node:path"
-import {
-  appendLine,
-  ensureDir,
-  type FileError,
-  refuseSymlinkDir,
-  safeJoin,
-  writeFileAtomic
-} from "../../src/live/AtomicFile.js"
+import { appendLine, ensureDir, writeFileAtomic } from "../../src/live/AtomicFile.js"
+import { type FileError, refuseSymlinkDir, safeJoin } from "../../src/live/FileChecks.js"
 import { failure, listDir, modeOf, tempDir } from "../support/files.js"
 
 type Step = "writeAll" | "sync" | "rename"

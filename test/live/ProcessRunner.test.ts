@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "nod
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { layerNode, processesSpawned, stderrTail } from "../../src/live/ProcessRunner.js"
+import { stderrTail } from "../../src/live/ProcessErrors.js"
+import { layerNode, processesSpawned } from "../../src/live/ProcessRunner.js"
 import { ProcessRunner } from "../../src/services/ProcessRunner.js"
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/process/${name}`, import.meta.url))
