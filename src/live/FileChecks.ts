@@ -36,8 +36,7 @@ export const errnoOf = (error: unknown): { readonly code: string | undefined; re
 }
 
 /** The errno name of a FileError or any other failure, else empty (for callers that branch on one, e.g. EEXIST). */
-export const errorCode = (error: unknown): string =>
-  error instanceof FileError ? error.code : errnoOf(error).code ?? ""
+export const errorCode = (error: unknown): string => error instanceof FileError ? error.code : errnoOf(error).code ?? ""
 
 const verbs: Record<FileError["operation"], string> = {
   write: "cannot write",

@@ -1,20 +1,20 @@
-/** The per-app lock as a file `<stateDir>/<app>/lock` holding the holder's pid and boot id. */
-import { Clock, Duration, Effect, Layer, Schema } from "effect"
-import * as Fs from "node:fs"
+/**
+ * The per-app lock as a file `<stateDir>/<app>/lock` holding the holder's pid and boot id, on the
+ * platform FileSystem like its neighbours. Only the pid's liveness is not a file question: it is
+ * asked with `process.kill(pid, 0)`.
+ */
+import { FileSystem } from "@effect/platform"
+import { NodeFileSystem } from "@effect/platform-node"
+import { Clock, Duration, Effect, Layer, Option, Schema } from "effect"
 import * as Path from "node:path"
 import { Lock, LockBusy, LockError } from "../services/Lock.js"
+import { errnoOf, errorCode, fileError, refuseSymlinkDir } from "./FileChecks.js"
 
 const Holder = Schema.parseJson(Schema.Struct({ pid: Schema.Number, bootId: Schema.String, since: Schema.String }))
 type Holder = typeof Holder.Type
+const decodeHolder = Schema.decodeUnknownOption(Holder)
 
-/** Changes at every boot: a lock from before a reboot belongs to nobody. */
-const bootId = (): string => {
-  try {
-    return Fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()
-  } catch {
-    return "unknown"
-  }
-}
+const BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 const alive = (pid: number): boolean => {
   try {
@@ -22,7 +22,7 @@ const alive = (pid: number): boolean => {
     return true
   } catch (e) {
     // EPERM: it exists but is someone else's.
-    return (e as NodeJS.ErrnoException).code === "EPERM"
+    return errnoOf(e).code === "EPERM"
   }
 }
 
@@ -32,47 +32,52 @@ export interface LockOptions {
   readonly poll?: Duration.DurationInput
 }
 
-export const layer = (options: LockOptions): Layer.Layer<Lock> =>
-  Layer.sync(Lock, () => {
-    const boot = bootId()
-    const poll = Duration.decode(options.poll ?? "1 second")
-    const mine: Holder = { pid: process.pid, bootId: boot, since: "" }
+const encoder = new TextEncoder()
 
-    /** One attempt: taken, or who holds it. Dead holders are cleared and the attempt repeated. */
-    const tryTake = (app: string, path: string) =>
-      Effect.try({
-        try: (): Holder | undefined => {
-          // As the State layer: never write through a state or app directory that is a symlink.
-          for (const dir of [options.stateDir, Path.dirname(path)]) {
-            if (Fs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) {
-              throw new Error(`${dir} is a symbolic link; point stateDir at the real directory`)
-            }
-          }
-          Fs.mkdirSync(Path.dirname(path), { recursive: true, mode: 0o700 })
-          for (let attempt = 0; attempt < 3; attempt++) {
-            try {
-              const fd = Fs.openSync(path, "wx", 0o600)
-              Fs.writeSync(fd, JSON.stringify({ ...mine, since: new Date().toISOString() }))
-              Fs.fsyncSync(fd)
-              Fs.closeSync(fd)
-              return undefined
-            } catch (e) {
-              if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
-            }
-            let holder: Holder | undefined
-            try {
-              holder = Schema.decodeUnknownSync(Holder)(Fs.readFileSync(path, "utf8"))
-            } catch {
-              holder = undefined // torn or foreign: nobody can be waiting on it
-            }
-            if (holder && holder.bootId === boot && alive(holder.pid)) return holder
-            // A stale lock (dead pid, an earlier boot, unreadable): take it over.
-            Fs.rmSync(path, { force: true })
-          }
-          return { pid: -1, bootId: boot, since: "" }
-        },
-        catch: (e) => new LockError({ app, message: `cannot take the lock ${path}: ${String(e)}` })
+export const make = (options: LockOptions) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    // Changes at every boot: a lock from before a reboot belongs to nobody.
+    const boot = yield* fs.readFileString(BOOT_ID).pipe(
+      Effect.map((text) => text.trim()),
+      Effect.orElseSucceed(() => "unknown")
+    )
+    const poll = Duration.decode(options.poll ?? "1 second")
+
+    /** Create the lock file (O_EXCL): false when it exists already. */
+    const create = (path: string) =>
+      Effect.scoped(Effect.gen(function*() {
+        const file = yield* fs.open(path, { flag: "wx", mode: 0o600 })
+        const mine = { pid: process.pid, bootId: boot, since: new Date().toISOString() }
+        yield* file.writeAll(encoder.encode(JSON.stringify(mine)))
+        yield* file.sync
+      })).pipe(
+        Effect.as(true),
+        Effect.catchIf((e) => errorCode(e) === "EEXIST", () => Effect.succeed(false)),
+        Effect.mapError(fileError("write", path))
+      )
+
+    /** One attempt: taken (none), or who holds it. Dead holders are cleared and the attempt repeated. */
+    const tryTake = (path: string) =>
+      Effect.gen(function*() {
+        const dir = Path.dirname(path)
+        // As the State layer: never write through a state or app directory that is a symlink.
+        for (const d of [options.stateDir, dir]) yield* refuseSymlinkDir(d)
+        yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(
+          Effect.mapError(fileError("create-directory", dir))
+        )
+        for (let attempt = 0; attempt < 3; attempt++) {
+          if (yield* create(path)) return Option.none<Holder>()
+          // Torn or foreign: nobody can be waiting on it.
+          const holder = Option.flatMap(yield* Effect.option(fs.readFileString(path)), decodeHolder)
+          if (Option.isSome(holder) && holder.value.bootId === boot && alive(holder.value.pid)) return holder
+          // A stale lock (dead pid, an earlier boot, unreadable): take it over.
+          yield* fs.remove(path, { force: true }).pipe(Effect.mapError(fileError("remove", path)))
+        }
+        return Option.some<Holder>({ pid: -1, bootId: boot, since: "" })
       })
+
+    const release = (path: string) => fs.remove(path, { force: true }).pipe(Effect.orDie)
 
     return Lock.of({
       acquire: (app, wait) =>
@@ -80,20 +85,30 @@ export const layer = (options: LockOptions): Layer.Layer<Lock> =>
           const path = Path.join(options.stateDir, app, "lock")
           const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(wait)
           for (;;) {
-            const holder = yield* tryTake(app, path)
-            if (holder === undefined) break
+            // Taking the lock and arranging its release are one step: an interruption between them would leak it.
+            const holder = yield* tryTake(path).pipe(
+              Effect.tap((h) => Option.isNone(h) ? Effect.addFinalizer(() => release(path)) : Effect.void),
+              Effect.mapError((e) => new LockError({ app, message: `cannot take the lock ${path}: ${e.message}` })),
+              Effect.uninterruptible
+            )
+            if (Option.isNone(holder)) return
             if ((yield* Clock.currentTimeMillis) >= deadline) {
               return yield* new LockBusy({
                 app,
-                holder: String(holder.pid),
-                message:
-                  `another warm-reconcile run (pid ${holder.pid}, since ${holder.since}) is working on ${app}; ` +
-                  `gave up after ${Duration.format(wait)}`
+                holder: String(holder.value.pid),
+                message: `another warm-reconcile run (pid ${holder.value.pid}, since ${holder.value.since}) ` +
+                  `is working on ${app}; gave up after ${Duration.format(wait)}`
               })
             }
             yield* Effect.sleep(poll)
           }
-          yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(path, { force: true })))
         })
     })
   })
+
+/**
+ * The lock on Node's filesystem. It brings its own FileSystem: the CLI takes it around the
+ * services' composition, and tests use it on its own.
+ */
+export const layer = (options: LockOptions): Layer.Layer<Lock> =>
+  Layer.effect(Lock, make(options)).pipe(Layer.provide(NodeFileSystem.layer))
