@@ -164,12 +164,12 @@ export const ack = Effect.fn("Alerts.ack")(function*(stateDir: string, id: strin
   return to
 })
 
+export const make = (options: Options) =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<FileSystem.FileSystem>()
+    return Alerts.of({ write: (alert) => write(options.stateDir, alert).pipe(Effect.provide(context)) })
+  })
+
 /** Alerts as files under `<stateDir>/alerts/`; needs a `FileSystem` (NodeContext in the CLI). */
 export const layer = (options: Options): Layer.Layer<Alerts, never, FileSystem.FileSystem> =>
-  Layer.effect(
-    Alerts,
-    Effect.gen(function*() {
-      const context = yield* Effect.context<FileSystem.FileSystem>()
-      return Alerts.of({ write: (alert) => write(options.stateDir, alert).pipe(Effect.provide(context)) })
-    })
-  )
+  Layer.effect(Alerts, make(options))

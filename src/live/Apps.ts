@@ -19,115 +19,118 @@ const fail = (app: AppSpec, operation: string) => (e: ProcessError) =>
 
 export const envPath = (abraDir: string, app: AppSpec) => Path.join(abraDir, "servers", app.server, `${app.domain}.env`)
 
-export const layer = (options: AppsOptions): Layer.Layer<Apps, never, ProcessRunner | FileSystem.FileSystem> =>
-  Layer.effect(
-    Apps,
-    Effect.gen(function*() {
-      const runner = yield* ProcessRunner
-      const fs = yield* FileSystem.FileSystem
-      const env = { ABRA_DIR: options.abraDir }
-      const abra = (app: AppSpec, operation: string, args: ReadonlyArray<string>, timeout: Duration.DurationInput) =>
-        runner.run("abra", args, { env, timeout }).pipe(Effect.mapError(fail(app, operation)))
+export const make = (options: AppsOptions) =>
+  Effect.gen(function*() {
+    const runner = yield* ProcessRunner
+    const fs = yield* FileSystem.FileSystem
+    const env = { ABRA_DIR: options.abraDir }
+    const abra = (app: AppSpec, operation: string, args: ReadonlyArray<string>, timeout: Duration.DurationInput) =>
+      runner.run("abra", args, { env, timeout }).pipe(Effect.mapError(fail(app, operation)))
 
-      const readFile = (app: AppSpec) =>
-        Effect.gen(function*() {
-          const path = envPath(options.abraDir, app)
-          const text = yield* fs.readFileString(path).pipe(
-            Effect.map(Option.some),
-            Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () =>
-              Effect.succeed(Option.none())),
-            Effect.mapError((e) =>
-              new AbraError({ app: app.name, operation: "env read", message: `cannot read ${path}: ${e.message}` })
-            )
+    const readFile = (app: AppSpec) =>
+      Effect.gen(function*() {
+        const path = envPath(options.abraDir, app)
+        const text = yield* fs.readFileString(path).pipe(
+          Effect.map(Option.some),
+          Effect.catchIf(
+            (e) => e._tag === "SystemError" && e.reason === "NotFound",
+            () => Effect.succeed(Option.none())
+          ),
+          Effect.mapError((e) =>
+            new AbraError({ app: app.name, operation: "env read", message: `cannot read ${path}: ${e.message}` })
           )
-          if (Option.isNone(text)) {
-            return Option.none()
-          }
-          const parsed = EnvFile.parse(text.value)
-          if (Either.isLeft(parsed)) {
-            return yield* new AbraError({
-              app: app.name,
-              operation: "env read",
-              message: `${path}: ${parsed.left.message}: fix the env file by hand`
-            })
-          }
-          return Option.some({ path, file: parsed.right })
-        })
+        )
+        if (Option.isNone(text)) {
+          return Option.none()
+        }
+        const parsed = EnvFile.parse(text.value)
+        if (Either.isLeft(parsed)) {
+          return yield* new AbraError({
+            app: app.name,
+            operation: "env read",
+            message: `${path}: ${parsed.left.message}: fix the env file by hand`
+          })
+        }
+        return Option.some({ path, file: parsed.right })
+      })
 
-      return Apps.of({
-        ensureServer: Effect.fn("Apps.ensureServer")(function*(server) {
-          const spec = { name: server, domain: server } as AppSpec
-          const listed = yield* runner.exec("abra", ["server", "ls", "-m", "-n"], { env, timeout: "1 minute" }).pipe(
-            Effect.mapError(fail(spec, "server ls"))
-          )
-          const names = listed.exitCode === 0 ? serverNames(listed.stdout) : []
-          if (names.includes(server)) return
-          if (server !== "default") {
-            return yield* new AbraError({
-              app: server,
-              operation: "server ls",
-              message: `abra does not know the server ${server}: add it with \`abra server add\` first`
-            })
-          }
-          yield* abra(spec, "server add", ["server", "add", "--local", "-n"], "1 minute")
-        }),
-        readEnv: Effect.fn("Apps.readEnv")(function*(app) {
-          const found = yield* readFile(app)
-          return Option.map(found, ({ file }): AppEnv => ({
-            pinned: EnvFile.pinnedVersion(file),
-            secrets: EnvFile.declaredSecrets(file)
-          }))
-        }),
-        create: Effect.fn("Apps.create")(function*(app, version) {
-          yield* abra(app, "app new", [
-            "app",
-            "new",
-            app.recipe,
-            version,
-            "-s",
-            app.server,
-            "-D",
-            app.domain,
-            "-o",
-            "-n"
-          ], "2 minutes")
-          // As the original: the domain, and no Let's Encrypt environment (the proxy decides).
-          const found = yield* readFile(app)
-          if (Option.isNone(found)) {
-            return yield* new AbraError({
-              app: app.name,
-              operation: "app new",
-              message: "abra app new wrote no env file"
-            })
-          }
-          const { file, path } = found.value
-          const edited = EnvFile.set(EnvFile.set(file, "DOMAIN", app.domain), "LETS_ENCRYPT_ENV", "")
-          const mode = yield* fs.stat(path).pipe(Effect.map((s) => s.mode & 0o777), Effect.orElseSucceed(() => 0o600))
-          yield* writeFileAtomic(path, EnvFile.render(edited), { mode }).pipe(
-            Effect.provideService(FileSystem.FileSystem, fs),
-            Effect.mapError((e) => new AbraError({ app: app.name, operation: "env write", message: e.message }))
-          )
-        }),
-        deploy: Effect.fn("Apps.deploy")(function*(app, version) {
-          yield* abra(
-            app,
-            `app deploy ${version}`,
-            ["app", "deploy", app.domain, version, "-o", "-n", "-f"],
-            app.deployTimeout
-          )
-        }),
-        undeploy: Effect.fn("Apps.undeploy")(function*(app) {
-          yield* abra(app, "app undeploy", ["app", "undeploy", app.domain, "-n"], app.deployTimeout).pipe(
-            // Undeploying what is not deployed leaves it as wanted.
-            Effect.catchIf((e) => (e.stderr ?? "").includes("is not deployed"), () => Effect.void)
-          )
-        }),
-        generateSecrets: Effect.fn("Apps.generateSecrets")(function*(app) {
-          yield* abra(app, "app secret generate", ["app", "secret", "generate", app.domain, "--all", "-n"], "2 minutes")
-        })
+    return Apps.of({
+      ensureServer: Effect.fn("Apps.ensureServer")(function*(server) {
+        const spec = { name: server, domain: server } as AppSpec
+        const listed = yield* runner.exec("abra", ["server", "ls", "-m", "-n"], { env, timeout: "1 minute" }).pipe(
+          Effect.mapError(fail(spec, "server ls"))
+        )
+        const names = listed.exitCode === 0 ? serverNames(listed.stdout) : []
+        if (names.includes(server)) return
+        if (server !== "default") {
+          return yield* new AbraError({
+            app: server,
+            operation: "server ls",
+            message: `abra does not know the server ${server}: add it with \`abra server add\` first`
+          })
+        }
+        yield* abra(spec, "server add", ["server", "add", "--local", "-n"], "1 minute")
+      }),
+      readEnv: Effect.fn("Apps.readEnv")(function*(app) {
+        const found = yield* readFile(app)
+        return Option.map(found, ({ file }): AppEnv => ({
+          pinned: EnvFile.pinnedVersion(file),
+          secrets: EnvFile.declaredSecrets(file)
+        }))
+      }),
+      create: Effect.fn("Apps.create")(function*(app, version) {
+        yield* abra(app, "app new", [
+          "app",
+          "new",
+          app.recipe,
+          version,
+          "-s",
+          app.server,
+          "-D",
+          app.domain,
+          "-o",
+          "-n"
+        ], "2 minutes")
+        // As the original: the domain, and no Let's Encrypt environment (the proxy decides).
+        const found = yield* readFile(app)
+        if (Option.isNone(found)) {
+          return yield* new AbraError({
+            app: app.name,
+            operation: "app new",
+            message: "abra app new wrote no env file"
+          })
+        }
+        const { file, path } = found.value
+        const edited = EnvFile.set(EnvFile.set(file, "DOMAIN", app.domain), "LETS_ENCRYPT_ENV", "")
+        const mode = yield* fs.stat(path).pipe(Effect.map((s) => s.mode & 0o777), Effect.orElseSucceed(() => 0o600))
+        yield* writeFileAtomic(path, EnvFile.render(edited), { mode }).pipe(
+          Effect.provideService(FileSystem.FileSystem, fs),
+          Effect.mapError((e) => new AbraError({ app: app.name, operation: "env write", message: e.message }))
+        )
+      }),
+      deploy: Effect.fn("Apps.deploy")(function*(app, version) {
+        yield* abra(
+          app,
+          `app deploy ${version}`,
+          ["app", "deploy", app.domain, version, "-o", "-n", "-f"],
+          app.deployTimeout
+        )
+      }),
+      undeploy: Effect.fn("Apps.undeploy")(function*(app) {
+        yield* abra(app, "app undeploy", ["app", "undeploy", app.domain, "-n"], app.deployTimeout).pipe(
+          // Undeploying what is not deployed leaves it as wanted.
+          Effect.catchIf((e) => (e.stderr ?? "").includes("is not deployed"), () => Effect.void)
+        )
+      }),
+      generateSecrets: Effect.fn("Apps.generateSecrets")(function*(app) {
+        yield* abra(app, "app secret generate", ["app", "secret", "generate", app.domain, "--all", "-n"], "2 minutes")
       })
     })
-  )
+  })
+
+/** Apps through abra (needs a ProcessRunner) and its env files (a FileSystem). */
+export const layer = (options: AppsOptions): Layer.Layer<Apps, never, ProcessRunner | FileSystem.FileSystem> =>
+  Layer.effect(Apps, make(options))
 
 /** One entry of `abra server ls -m`: abra prints `{"name", "host"}`; a bare name is taken too. */
 const ServerEntry = Schema.Union(Schema.String, Schema.pluck(Schema.Struct({ name: Schema.String }), "name"))

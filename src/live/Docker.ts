@@ -227,13 +227,13 @@ const unusable = (error: DockerUnavailable) =>
   })
 
 /** Docker on the socket `DOCKER_HOST` names (`unix:///path`), else `/var/run/docker.sock`. */
-export const layer: Layer.Layer<Docker> = Layer.scoped(
-  Docker,
-  Effect.gen(function*() {
-    const dockerHost = yield* Config.option(Config.string("DOCKER_HOST")).pipe(Effect.orDie)
-    return yield* Either.match(socketFromDockerHost(Option.getOrUndefined(dockerHost)), {
-      onLeft: (error) => Effect.succeed(unusable(error)),
-      onRight: (socket) => make(socket)
-    })
+export const makeFromEnvironment = Effect.gen(function*() {
+  const dockerHost = yield* Config.option(Config.string("DOCKER_HOST")).pipe(Effect.orDie)
+  return yield* Either.match(socketFromDockerHost(Option.getOrUndefined(dockerHost)), {
+    onLeft: (error) => Effect.succeed(unusable(error)),
+    onRight: (socket) => make(socket)
   })
-)
+})
+
+/** {@link makeFromEnvironment} as a layer; the Agent is closed when its scope closes. */
+export const layer: Layer.Layer<Docker> = Layer.scoped(Docker, makeFromEnvironment)
