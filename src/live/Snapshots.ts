@@ -218,6 +218,14 @@ export const make = (options: Options) =>
         return { entries, current: Option.fromNullable(newest), broken: Option.none<Failure>() }
       })
 
+    /** Remove what an interrupted take or restore left in `dir`. */
+    const removeLeftovers = (dir: string, names: ReadonlyArray<string>) =>
+      Effect.forEach(
+        names,
+        (e) => fs.remove(NodePath.join(dir, e), { recursive: true }).pipe(io(`remove the leftover ${e} in ${dir}`)),
+        { discard: true }
+      )
+
     /** Settle an interrupted take: promote per the crash rule, then drop every leftover. */
     const recover = (appDir: string) =>
       Effect.gen(function*() {
@@ -234,16 +242,7 @@ export const make = (options: Options) =>
         const leftovers = entries.filter((e) =>
           e.startsWith(NEW_PREFIX) || (e.startsWith(OLD_PREFIX) && Option.getOrUndefined(current)?.name !== e)
         )
-        yield* Effect.forEach(
-          leftovers,
-          (e) =>
-            fs.remove(NodePath.join(appDir, e), { recursive: true }).pipe(
-              io(`remove the leftover ${e} in ${appDir}`)
-            ),
-          {
-            discard: true
-          }
-        )
+        yield* removeLeftovers(appDir, leftovers)
         return { meta: Option.map(current, (c) => c.meta), broken }
       })
 
@@ -304,16 +303,7 @@ export const make = (options: Options) =>
           yield* fs.rename(NodePath.join(parent, back), mountpoint).pipe(io(`rename ${back} to ${mountpoint}`))
           leftovers = leftovers.filter((e) => e !== back)
         }
-        yield* Effect.forEach(
-          leftovers,
-          (e) =>
-            fs.remove(NodePath.join(parent, e), { recursive: true }).pipe(
-              io(`remove the leftover ${e} in ${parent}`)
-            ),
-          {
-            discard: true
-          }
-        )
+        yield* removeLeftovers(parent, leftovers)
       })
 
     const toSnapshotError = (app: AppSpec, operation: Operation) => (e: Failure) =>
