@@ -6,28 +6,12 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { Alert, ALERT_SCHEMA_VERSION, type AlertReason } from "../../src/domain/Alert.js"
 import * as LiveAlerts from "../../src/live/Alerts.js"
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url))
-
-const cli = (args: ReadonlyArray<string>) =>
-  Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", Path.join(ROOT, "src/bin.ts"), ...args], {
-      cwd: ROOT,
-      env: process.env
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => stdout += d)
-    child.stderr.on("data", (d) => stderr += d)
-    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-  })
+import { cli } from "../support/cli.js"
 
 const alert = (app: string, reason: AlertReason, ts: string, fields: Record<string, unknown>) =>
   new Alert({ schemaVersion: ALERT_SCHEMA_VERSION, app, reason, ts, fields })
@@ -35,7 +19,7 @@ const alert = (app: string, reason: AlertReason, ts: string, fields: Record<stri
 /** The first column of each line of `alerts`: the ids, in the order listed. */
 const ids = (stdout: string) => stdout.trim().split("\n").map((l) => l.split(/\s+/)[0])
 
-// Each case starts node with tsx; on a loaded machine that alone can take seconds.
+// Each case starts the CLI; on a loaded machine that alone can take seconds.
 describe("warm-reconcile alerts", { timeout: 120_000 }, () => {
   it.scopedLive("lists newest first, as text and JSON; ack moves one into acknowledged/; an unknown id is exit 1", () =>
     Effect.gen(function*() {

@@ -4,9 +4,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+import { BUNDLE, ROOT } from "../support/cli.js"
 
 describe("reconcile while another run holds the app's lock", { timeout: 90_000 }, () => {
   it("waits up to --lock-wait, then exits 75 with one line, touching nothing", () => {
@@ -33,9 +31,7 @@ describe("reconcile while another run holds the app's lock", { timeout: 90_000 }
       const r = ChildProcess.spawnSync(
         process.execPath,
         [
-          "--import",
-          "tsx",
-          Path.join(ROOT, "src/bin.ts"),
+          BUNDLE,
           "reconcile",
           "kc",
           "--config",

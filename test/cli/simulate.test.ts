@@ -1,14 +1,11 @@
 /** The `simulate` command as a person runs it: `npm start` runs its default. */
 import { describe, expect, it } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
-import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { scenarios } from "../../src/simulation/Scenarios.js"
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+import { BUNDLE, ROOT } from "../support/cli.js"
 
 const cli = (args: ReadonlyArray<string>) => {
-  const r = ChildProcess.spawnSync(process.execPath, ["--import", "tsx", Path.join(ROOT, "src/bin.ts"), ...args], {
+  const r = ChildProcess.spawnSync(process.execPath, [BUNDLE, ...args], {
     cwd: ROOT,
     encoding: "utf8",
     timeout: 60_000
@@ -16,7 +13,7 @@ const cli = (args: ReadonlyArray<string>) => {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
-// Each case starts node with tsx; on a loaded 2-core machine that alone can take seconds.
+// Each case starts the CLI; on a loaded 2-core machine that alone can take seconds.
 describe("warm-reconcile simulate", { timeout: 90_000 }, () => {
   it("the default rehearses a broken release: attempt, failed gate, restore, redeploy, alert, rolled-back", () => {
     const r = cli(["simulate"])

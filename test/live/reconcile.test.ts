@@ -99,7 +99,8 @@ describe("reconcile on the live layers", () => {
                 recipe: "keycloak",
                 domain: DOMAIN,
                 stateful: true,
-                health: { url: `http://127.0.0.1:${health.port}/health`, timeout: "20 seconds", interval: 0.2 }
+                // The broken release waits out the whole deadline: short, yet ample for the healthy ones.
+                health: { url: `http://127.0.0.1:${health.port}/health`, timeout: "5 seconds", interval: 0.2 }
               }
             }
           })

@@ -5,7 +5,7 @@
  * with the data that belongs to the version that runs.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Option, Ref } from "effect"
 import { HealthConfig } from "../../src/domain/Config.js"
 import * as Outcome from "../../src/domain/Outcome.js"
 import { rehearse } from "../../src/simulation/Rehearsal.js"
@@ -73,14 +73,25 @@ const check = (label: string, state: World.WorldState, targetHealthy: boolean, f
   if (state.crashed) fail("the world is still crashed")
 }
 
-/** Crash before side effect `k` of the first run, boot, run again (crashing at `j` too, if given), then once more. */
-const crashAndRecover = (targetHealthy: boolean, k: number, j?: number) =>
+/** The world as a first run that crashed just before its side effect `k` left it. */
+const crashedAt = (targetHealthy: boolean, k: number) =>
   Effect.gen(function*() {
     const world = yield* World.make({
       ...setup(targetHealthy),
       faults: [{ step: "any", kind: "crash", after: k, times: 1 }]
     })
     yield* rehearse(app, world)
+    return yield* Ref.get(world.state)
+  })
+
+/**
+ * From a crashed world: boot, run again (crashing at `j` too, if given), then once more. The world's
+ * state is an immutable value, so one crashed first run serves every second crash point.
+ */
+const recoverFrom = (crashed: World.WorldState, targetHealthy: boolean, j?: number) =>
+  Effect.gen(function*() {
+    const world = yield* World.make(setup(targetHealthy))
+    yield* Ref.set(world.state, crashed)
     yield* World.restart(world, j === undefined ? [] : [{ step: "any", kind: "crash", after: j, times: 1 }])
     const second = yield* rehearse(app, world)
     yield* World.restart(world)
@@ -94,10 +105,11 @@ const sweep = (targetHealthy: boolean, twice: boolean) =>
     const failures: Array<string> = []
     let runs = 0
     for (let k = 0; k <= n; k++) {
+      const crashed = yield* crashedAt(targetHealthy, k)
       const js = twice ? Array.from({ length: Math.ceil(n / 3) }, (_, i) => i * 3) : [undefined]
       for (const j of js) {
         yield* eventLoopTurn
-        const r = yield* crashAndRecover(targetHealthy, k, j)
+        const r = yield* recoverFrom(crashed, targetHealthy, j)
         runs++
         check(`crash at ${k}${j === undefined ? "" : ` then ${j}`}`, r.world, targetHealthy, failures)
         if (Outcome.exitCode(r.third) !== 0) {

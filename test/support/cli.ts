@@ -1,10 +1,9 @@
-/** Run the CLI entry point as operators and systemd do: a child process, through tsx. */
+/** Run the CLI as operators and systemd do: a child process of the bundled entry point (see bundle.ts). */
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
-import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
+import { BUNDLE, ROOT } from "./bundle.js"
 
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+export { BUNDLE, ROOT }
 
 export interface CliResult {
   readonly code: number | null
@@ -12,9 +11,9 @@ export interface CliResult {
   readonly stderr: string
 }
 
-export const cli = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+export const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   Effect.async<CliResult>((resume) => {
-    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", Path.join(ROOT, "src/bin.ts"), ...args], {
+    const child = ChildProcess.spawn(process.execPath, [BUNDLE, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env }
     })
