@@ -15,7 +15,7 @@ import { REDACTED } from "../../src/domain/Redaction.js"
 import * as DockerLive from "../../src/live/Docker.js"
 import * as Live from "../../src/live/Live.js"
 import { run } from "../../src/reconcile/Reconcile.js"
-import { fakeAbraPath, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
+import { deployWithAbra, fakeAbraPath, makeAbraWorld } from "../support/fakeAbra.js"
 import { fakeEngine, stackOf, stackVolume } from "../support/fakeEngine.js"
 
 const DOMAIN = "cloud.example.org"
@@ -57,15 +57,12 @@ describe("redaction on the live layers", () => {
       Effect.gen(function*() {
         const world = makeAbraWorld()
         yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
-        makeRecipeRepo(world.recipesSource, "nextcloud", [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2", notes: "New." }])
-        Fs.mkdirSync(Path.join(world.abraDir, "servers", "default"), { recursive: true })
-        for (
-          const args of [
-            ["recipe", "fetch", "nextcloud", "-n"],
-            ["app", "new", "nextcloud", "1.1.0+1.1", "-s", "default", "-D", DOMAIN, "-o", "-n"],
-            ["app", "deploy", DOMAIN, "1.1.0+1.1", "-o", "-n", "-f"]
-          ]
-        ) expect(runAbra(world, args).code).toBe(0)
+        deployWithAbra(world, {
+          recipe: "nextcloud",
+          domain: DOMAIN,
+          versions: [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2", notes: "New." }],
+          deployed: "1.1.0+1.1"
+        })
         Fs.appendFileSync(world.envFile(DOMAIN), `NEXTCLOUD_ADMIN_PASSWORD="${PASSWORD}"\n`)
 
         // abra's deploy of 1.2.0 fails, and so does a fetch once `fail-fetch` exists; both print the
