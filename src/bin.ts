@@ -4,6 +4,7 @@ import { ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Option } from "effect"
 import { run } from "./cli/Cli.js"
+import { exitCode, Interrupted } from "./cli/ExitCode.js"
 
 // A second SIGTERM must not kill a rollback halfway: runMain handles the first signal (it
 // interrupts the program, whose finalizers then roll back) and then drops its listener, so keep
@@ -16,41 +17,31 @@ for (const name of ["SIGINT", "SIGTERM"] as const) {
   })
 }
 
-/**
- * Exit codes: 0 healthy, 1 unhealthy or failed, 2 bad usage or config, 130/143 interrupted by
- * SIGINT/SIGTERM (any rollback has finished first).
- */
-const teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => void) => {
+const program = run(process.argv).pipe(Effect.provide(NodeContext.layer))
+
+/** Exit codes: README "Exit codes", from `exitCode` over what the command ended with. */
+const teardown = <E, A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void) => {
   // process.exit() would cut output still queued for a pipe (a large --json result): unless a
   // signal asked us to stop, set the code and let node exit once stdout has drained.
   const done = (code: number) => {
     if (signal) return onExit(code)
     process.exitCode = code
   }
-  if (Exit.isSuccess(exit)) return done(signal ? 128 + (signal === "SIGINT" ? 2 : 15) : Number(process.exitCode ?? 0))
-  if (Cause.isInterruptedOnly(exit.cause)) return onExit(signal === "SIGINT" ? 130 : 143)
-  const failure = Cause.failureOption(exit.cause)
-  const usage = Option.exists(failure, (e) => ValidationError.isValidationError(e))
-  if (!usage && Option.isSome(failure)) {
-    const e = failure.value
-    process.stderr.write(
-      `warm-reconcile: ${
-        e instanceof Error || (typeof e === "object" && e !== null && "message" in e)
-          ? String((e as { message: unknown }).message)
-          : String(e)
-      }\n`
-    )
-  } else if (Option.isNone(failure)) {
+  const interrupted = exitCode(new Interrupted({ signal }))
+  if (Exit.isSuccess(exit)) return done(signal ? interrupted : Number(process.exitCode ?? 0))
+  if (Cause.isInterruptedOnly(exit.cause)) return onExit(interrupted)
+  // runMain's teardown is generic; what fails here is what `program` fails with.
+  const failure = Cause.failureOption(exit.cause as Cause.Cause<Effect.Effect.Error<typeof program>>)
+  if (Option.isNone(failure)) {
     process.stderr.write(`warm-reconcile: internal error: ${Cause.pretty(exit.cause)}\n`)
+    return done(1)
   }
-  const badInput = Option.exists(
-    failure,
-    (e) => ["UnknownScenario", "ConfigError", "UsageError"].includes((e as { _tag?: string })._tag ?? "")
-  )
-  done(usage || badInput ? 2 : 1)
+  const e = failure.value
+  // @effect/cli has already shown a usage error with the help.
+  if (!ValidationError.isValidationError(e)) process.stderr.write(`warm-reconcile: ${e.message}\n`)
+  done(exitCode(e))
 }
 
-run(process.argv).pipe(
-  Effect.provide(NodeContext.layer),
+program.pipe(
   NodeRuntime.runMain({ teardown, disableErrorReporting: true, disablePrettyLogger: true })
 )

@@ -1,10 +1,14 @@
 /** `warm-reconcile simulate`: the real program against the simulated world, on virtual time. */
-import { Console, Data, Effect } from "effect"
+import { Args, Command, Options } from "@effect/cli"
+import { Clock, Console, Data, Effect } from "effect"
 import * as Alert from "../domain/Alert.js"
 import * as Outcome from "../domain/Outcome.js"
 import { type Rehearsal, rehearse } from "../simulation/Rehearsal.js"
 import * as Scenarios from "../simulation/Scenarios.js"
+import { exitCode } from "./ExitCode.js"
 import { relativeLogger } from "./Logging.js"
+import * as Shared from "./Options.js"
+import { outcomeJson, setExitCode } from "./Output.js"
 import { formatTrace } from "./Report.js"
 
 export class UnknownScenario extends Data.TaggedError("UnknownScenario")<{ readonly message: string }> {}
@@ -19,10 +23,7 @@ export const listScenarios = Effect.forEach(
 const toJson = (scenario: Scenarios.Scenario, r: Rehearsal) => ({
   app: scenario.app.name,
   scenario: scenario.name,
-  outcome: r.outcome._tag,
-  detail: Outcome.detail(r.outcome),
-  result: Outcome.format(r.outcome),
-  exitCode: Outcome.exitCode(r.outcome),
+  ...outcomeJson(r.outcome),
   interrupted: r.interrupted,
   alerts: r.world.alerts.map(Alert.toJson),
   lastGood: r.world.lastGood.get(scenario.app.name) ?? null,
@@ -57,5 +58,26 @@ export const simulate = (name: string, options: { readonly json: boolean; readon
     })
     if (options.json) yield* Console.log(JSON.stringify(toJson(scenario, rehearsal)))
     else yield* show(scenario, rehearsal)
-    return Outcome.exitCode(rehearsal.outcome)
+    return exitCode(rehearsal.outcome)
   })
+
+export const simulateCommand = Command.make(
+  "simulate",
+  {
+    scenario: Args.text({ name: "scenario" }).pipe(
+      Args.withDescription(`the rehearsal to run (default: ${Scenarios.DEFAULT_SCENARIO}); --list lists them`),
+      Args.withDefault(Scenarios.DEFAULT_SCENARIO)
+    ),
+    list: Options.boolean("list").pipe(Options.withDescription("list the scenarios and exit")),
+    json: Shared.json("app")
+  },
+  ({ json, list, scenario }) =>
+    list
+      ? listScenarios
+      : Clock.currentTimeMillis.pipe(
+        Effect.flatMap((startMillis) => simulate(scenario, { json, startMillis })),
+        Effect.flatMap(setExitCode)
+      )
+).pipe(
+  Command.withDescription("Rehearse a reconcile against the simulated world (virtual time, nothing real is touched).")
+)

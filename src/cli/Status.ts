@@ -7,7 +7,7 @@
  * recipe clone (no fetch), and GET requests to the Docker Engine. A fact that cannot be read is
  * shown as such, with the reason, and never stops the rest.
  */
-import { Args, Command, Options } from "@effect/cli"
+import { Args, Command } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { Console, Effect, Option, Schema } from "effect"
 import * as Path from "node:path"
@@ -21,6 +21,7 @@ import { Recipes } from "../services/Recipes.js"
 import { HoldRecord, InFlight, RunRecord, State } from "../services/State.js"
 import * as ConfigFile from "./ConfigFile.js"
 import * as LogFormat from "./LogFormat.js"
+import * as Shared from "./Options.js"
 
 export interface AppStatus {
   readonly app: string
@@ -182,17 +183,12 @@ export const renderTable = (statuses: ReadonlyArray<AppStatus>): string => {
   return lines.join("\n")
 }
 
-const appArg = Args.text({ name: "app" }).pipe(Args.withDescription("only this app (default: every configured app)"))
-
 export const statusCommand = Command.make(
   "status",
   {
-    app: appArg.pipe(Args.optional),
-    config: Options.text("config").pipe(
-      Options.withDescription(`the JSON config file (default ${ConfigFile.DEFAULT_CONFIG})`),
-      Options.optional
-    ),
-    json: Options.boolean("json").pipe(Options.withDescription("print one JSON object per app instead of a table"))
+    app: Shared.app("only this app (default: every configured app)").pipe(Args.optional),
+    config: Shared.config,
+    json: Shared.json("app", "a table")
   },
   (args) =>
     Effect.gen(function*() {
@@ -203,9 +199,7 @@ export const statusCommand = Command.make(
       const options = { stateDir: loaded.config.stateDir, abraDir: loaded.abraDir }
       const statuses = yield* gather(apps, options).pipe(
         Effect.provide(Live.layer(options)),
-        Effect.provide(
-          LogFormat.layer("logfmt", { phases: new LogFormat.PhaseBook(), redactor: LogFormat.Redactor.none })
-        )
+        Effect.provide(LogFormat.layer("logfmt"))
       )
       if (args.json) {
         for (const s of statuses) yield* Console.log(JSON.stringify(s))

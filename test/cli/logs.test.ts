@@ -15,6 +15,8 @@ import * as Path from "node:path"
 import * as LogFormat from "../../src/cli/LogFormat.js"
 import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
 import type { AppName } from "../../src/domain/Config.js"
+import * as Redaction from "../../src/domain/Redaction.js"
+import * as LiveRedaction from "../../src/live/Redaction.js"
 import { Alerts } from "../../src/services/Alerts.js"
 import { InFlight, RunRecord, State } from "../../src/services/State.js"
 import { cli } from "../support/cli.js"
@@ -55,7 +57,7 @@ const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*() {
 
 const context = (values: ReadonlyArray<string> = []): LogFormat.LogContext => ({
   phases: new LogFormat.PhaseBook(),
-  redactor: new LogFormat.Redactor(values)
+  redactor: new Redaction.Redactor(values)
 })
 
 describe("log lines", () => {
@@ -130,7 +132,7 @@ describe("log lines", () => {
           expect(text, `${format} leaks ${s}`).not.toContain(s)
           expect(text).not.toContain(JSON.stringify(s).slice(1, -1))
         }
-        expect(text.split(LogFormat.REDACTED).length - 1).toBeGreaterThanOrEqual(7)
+        expect(text.split(Redaction.REDACTED).length - 1).toBeGreaterThanOrEqual(7)
         // What is not a secret stays readable.
         expect(text).toContain("SECRET_ADMIN_PASSWORD_VERSION=v1")
         expect(text).toContain("1.2.0+1.2")
@@ -140,10 +142,10 @@ describe("log lines", () => {
 
   it("secret keys: passwords, tokens, keys; not versions of Docker secrets nor words that merely contain KEY", () => {
     for (const key of ["ADMIN_PASSWORD", "SMTP_PASS", "API_KEY", "SECRET_KEY_BASE", "db-token", "password"]) {
-      expect(LogFormat.isSecretKey(key), key).toBe(true)
+      expect(Redaction.isSecretKey(key), key).toBe(true)
     }
     for (const key of ["SECRET_ADMIN_PASSWORD_VERSION", "KEYCLOAK_ADMIN", "DOMAIN", "TYPE", "PASSAGE"]) {
-      expect(LogFormat.isSecretKey(key), key).toBe(false)
+      expect(Redaction.isSecretKey(key), key).toBe(false)
     }
   })
 
@@ -162,7 +164,10 @@ describe("log lines", () => {
       )
       const app = (name: string, domain: string) =>
         ({ name: name as AppName, domain, server: "default", recipe: "keycloak" }) as never
-      const values = yield* LogFormat.secretValues(dir, [app("kc", "id.example.org"), app("none", "no.example.org")])
+      const values = yield* LiveRedaction.secretValues(dir, [
+        app("kc", "id.example.org"),
+        app("none", "no.example.org")
+      ])
         .pipe(
           Effect.provide(NodeContext.layer)
         )
@@ -222,12 +227,16 @@ describe("log lines", () => {
             fields: { cause: "login with hunter2-sekret", nested: ["TOKEN=abcdef"], recovered: true }
           })
         )
-      }).pipe(LogFormat.observe(ctx), Effect.provide(Layer.merge(state, alertsLayer)))
+      }).pipe(
+        LogFormat.observe(ctx),
+        LiveRedaction.redactServices(ctx.redactor),
+        Effect.provide(Layer.merge(state, alertsLayer))
+      )
       expect(seen).toEqual(["deploy", "rollback", undefined])
-      expect((yield* Ref.get(runs))[0]!.detail).toBe(`abra said ${LogFormat.REDACTED}`)
+      expect((yield* Ref.get(runs))[0]!.detail).toBe(`abra said ${Redaction.REDACTED}`)
       expect((yield* Ref.get(alerts))[0]!.fields).toEqual({
-        cause: `login with ${LogFormat.REDACTED}`,
-        nested: [`TOKEN=${LogFormat.REDACTED}`],
+        cause: `login with ${Redaction.REDACTED}`,
+        nested: [`TOKEN=${Redaction.REDACTED}`],
         recovered: true
       })
     }))
@@ -348,8 +357,8 @@ describe("logs of a reconcile through the CLI", () => {
         }
         // The failure was logged (scrubbed), and the rollback's lines carry its phase.
         const failed = events.find((e) => String(e["message"]).includes("rolling back to 1.1.0+1.1"))
-        expect(String(failed?.["message"])).toContain(`the password "${LogFormat.REDACTED}"`)
-        expect(String(failed?.["message"])).toContain(`DB_PASSWORD=${LogFormat.REDACTED}`)
+        expect(String(failed?.["message"])).toContain(`the password "${Redaction.REDACTED}"`)
+        expect(String(failed?.["message"])).toContain(`DB_PASSWORD=${Redaction.REDACTED}`)
         const phases = new Set(events.map((e) => e["phase"]))
         expect(phases).toContain("rollback")
         expect(phases).toContain("deploy")
@@ -358,7 +367,7 @@ describe("logs of a reconcile through the CLI", () => {
         expect(alertFiles).toHaveLength(1)
         const alert = JSON.parse(Fs.readFileSync(alertFiles[0]!, "utf8"))
         expect(alert.reason).toBe("rollback")
-        expect(alert.cause).toContain(LogFormat.REDACTED)
+        expect(alert.cause).toContain(Redaction.REDACTED)
 
         // The second run holds the failed release: default logfmt, one line per event.
         const second = yield* cli(["reconcile", "keycloak", "--config", config], env)

@@ -215,3 +215,27 @@ export const spawnAbra = (
   args: ReadonlyArray<string>,
   extraEnv: Record<string, string> = {}
 ): ChildProcess => spawn("abra", args, { env: childEnv(world, extraEnv), stdio: ["ignore", "pipe", "pipe"] })
+
+/** An app as an operator left it: its recipe published with `versions`, created and deployed at `deployed` with abra. */
+export const deployWithAbra = (
+  world: AbraWorld,
+  app: {
+    readonly recipe: string
+    readonly domain: string
+    readonly versions: ReadonlyArray<RecipeVersion>
+    readonly deployed: string
+  }
+): void => {
+  makeRecipeRepo(world.recipesSource, app.recipe, app.versions)
+  fs.mkdirSync(path.join(world.abraDir, "servers", "default"), { recursive: true })
+  for (
+    const args of [
+      ["recipe", "fetch", app.recipe, "-n"],
+      ["app", "new", app.recipe, app.deployed, "-s", "default", "-D", app.domain, "-o", "-n"],
+      ["app", "deploy", app.domain, app.deployed, "-o", "-n", "-f"]
+    ]
+  ) {
+    const r = runAbra(world, args)
+    if (r.code !== 0) throw new Error(`abra ${args.join(" ")}: ${r.stderr}`)
+  }
+}

@@ -8,11 +8,7 @@ import { Console, Effect, Option } from "effect"
 import { type Alert, toJson } from "../domain/Alert.js"
 import * as LiveAlerts from "../live/Alerts.js"
 import * as ConfigFile from "./ConfigFile.js"
-
-const configOption = Options.text("config").pipe(
-  Options.withDescription(`the JSON config file (default ${ConfigFile.DEFAULT_CONFIG})`),
-  Options.optional
-)
+import * as Shared from "./Options.js"
 
 const text = (value: unknown): string | undefined =>
   typeof value === "string" || typeof value === "number" ? String(value) : undefined
@@ -52,11 +48,11 @@ const render = (listed: ReadonlyArray<LiveAlerts.ListedAlert>): string => {
 const alertsList = Command.make(
   "alerts",
   {
-    config: configOption,
+    config: Shared.config,
     acknowledged: Options.boolean("acknowledged").pipe(
       Options.withDescription("list the alerts already acknowledged instead")
     ),
-    json: Options.boolean("json").pipe(Options.withDescription("print one JSON object per alert instead of text"))
+    json: Shared.json("alert")
   },
   (args) =>
     Effect.gen(function*() {
@@ -82,7 +78,7 @@ const ackCommand = Command.make(
   "ack",
   {
     id: Args.text({ name: "id" }).pipe(Args.withDescription("the alert's id, as `alerts` lists it")),
-    config: configOption
+    config: Shared.config
   },
   (args) =>
     Effect.gen(function*() {

@@ -1,0 +1,120 @@
+/**
+ * The process's exit code, from what a command ended with: an outcome, an error, or an interrupt
+ * (README "Exit codes"). One exhaustive match: a new outcome or error tag without a code here
+ * fails the typecheck.
+ */
+import type { ValidationError } from "@effect/cli"
+import { Data, Match } from "effect"
+import type { ConfigError } from "../domain/Config.js"
+import type { EnvFileError } from "../domain/EnvFile.js"
+import type { Outcome } from "../domain/Outcome.js"
+import type { HealthGateFailed } from "../reconcile/HealthGate.js"
+import type { StepTimedOut } from "../reconcile/Reconcile.js"
+import type { AlertError } from "../services/Alerts.js"
+import type { AbraError } from "../services/Apps.js"
+import type { DockerApiError, DockerUnavailable } from "../services/Docker.js"
+import type { HealthProbeError } from "../services/Health.js"
+import type { LockBusy, LockError } from "../services/Lock.js"
+import type { CommandFailed, CommandTimedOut, ProgramNotFound } from "../services/ProcessRunner.js"
+import type { RecipeError } from "../services/Recipes.js"
+import type { SnapshotError } from "../services/Snapshots.js"
+import type { StateError } from "../services/State.js"
+import type { UsageError } from "./ConfigFile.js"
+import type { UnknownScenario } from "./Simulate.js"
+
+export type ExitCode = 0 | 1 | 2 | 75 | 130 | 143
+
+/** Stopped by a signal (none seen: interrupted from inside, reported as SIGTERM). */
+export class Interrupted
+  extends Data.TaggedClass("Interrupted")<{ readonly signal: "SIGINT" | "SIGTERM" | undefined }>
+{}
+
+/** Every error a command can fail with: the command line's, the config's, the program's and its services'. */
+export type CommandError =
+  | ValidationError.ValidationError
+  | ConfigError
+  | UsageError
+  | UnknownScenario
+  | EnvFileError
+  | StepTimedOut
+  | HealthGateFailed
+  | AlertError
+  | AbraError
+  | DockerApiError
+  | DockerUnavailable
+  | HealthProbeError
+  | LockBusy
+  | LockError
+  | CommandFailed
+  | CommandTimedOut
+  | ProgramNotFound
+  | RecipeError
+  | SnapshotError
+  | StateError
+
+/** What a command (or one app's run under it) ended with. */
+export type Ending = Outcome | CommandError | Interrupted
+
+export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
+  Match.withReturnType<ExitCode>(),
+  // The app ends healthy: holds (alerted) and completed rollbacks included.
+  Match.tag(
+    "deployed-fresh",
+    "noop-healthy",
+    "redeployed-healthy",
+    "held-major",
+    "held-manual-migration",
+    "held-policy",
+    "held-unknown-version",
+    "held-failed-release",
+    "upgraded",
+    "rolled-back",
+    "recovered",
+    () => 0
+  ),
+  // The app ends unhealthy, the rollback failed, or an operation failed before anything changed.
+  Match.tag("unhealthy", "rollback-failed", "failed", () => 1),
+  Match.tag(
+    "EnvFileError",
+    "StepTimedOut",
+    "HealthGateFailed",
+    "AlertError",
+    "AbraError",
+    "DockerApiError",
+    "DockerUnavailable",
+    "HealthProbeError",
+    "LockError",
+    "CommandFailed",
+    "CommandTimedOut",
+    "ProgramNotFound",
+    "RecipeError",
+    "SnapshotError",
+    "StateError",
+    () => 1
+  ),
+  // Bad usage or config: nothing was written.
+  Match.tag(
+    "CommandMismatch",
+    "CorrectedFlag",
+    "HelpRequested",
+    "InvalidArgument",
+    "InvalidValue",
+    "MissingValue",
+    "MissingFlag",
+    "MultipleValuesDetected",
+    "MissingSubcommand",
+    "NoBuiltInMatch",
+    "UnclusteredFlag",
+    "ConfigError",
+    "UsageError",
+    "UnknownScenario",
+    () => 2
+  ),
+  // EX_TEMPFAIL: another run held the app's lock past --lock-wait; try again later.
+  Match.tag("LockBusy", () => 75),
+  Match.tag("Interrupted", (i) => i.signal === "SIGINT" ? 130 : 143),
+  Match.exhaustive
+)
+
+/** The worst code of several apps' runs wins: 75 (try again) over 1 (failed) over 0. */
+export const worst = (codes: ReadonlyArray<ExitCode>): ExitCode => codes.reduce((a, b) => a > b ? a : b, 0 as ExitCode)

@@ -1,0 +1,33 @@
+/** The options and arguments several commands share, declared once. */
+import { Args, Options } from "@effect/cli"
+import * as ConfigFile from "./ConfigFile.js"
+import * as LogFormat from "./LogFormat.js"
+
+export const config = Options.text("config").pipe(
+  Options.withDescription(`the JSON config file (default ${ConfigFile.DEFAULT_CONFIG})`),
+  Options.optional
+)
+
+/** `--json`: one JSON object per `each` (an app, an alert) instead of `otherwise`. */
+export const json = (each: string, otherwise = "text") =>
+  Options.boolean("json").pipe(Options.withDescription(`print one JSON object per ${each} instead of ${otherwise}`))
+
+export const app = (description: string) => Args.text({ name: "app" }).pipe(Args.withDescription(description))
+
+/** The app a command works on. */
+export const oneApp = app("the app's name in the config")
+
+export const skipFetch = Options.boolean("skip-fetch").pipe(
+  Options.withDescription(
+    "use the local recipe clone as it is (also WARM_RECONCILE_SKIP_FETCH=1 or CCCI_SKIP_FETCH=1)"
+  )
+)
+
+/** `--skip-fetch`, or the environment's word for it. */
+export const skipFetchOrEnv = (flag: boolean): boolean =>
+  flag || process.env["WARM_RECONCILE_SKIP_FETCH"] === "1" || process.env["CCCI_SKIP_FETCH"] === "1"
+
+export const logFormat = Options.choice("log-format", LogFormat.LOG_FORMATS).pipe(
+  Options.withDescription("logfmt (default), json or pretty; logs go to stderr"),
+  Options.withDefault("logfmt" as const)
+)

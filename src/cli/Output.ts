@@ -1,0 +1,63 @@
+/**
+ * What the commands share for their output: the live layers with their log lines, a result line
+ * per app (text or JSON, scrubbed), and the exit code.
+ */
+import { Console, Effect } from "effect"
+import type { AppSpec } from "../domain/Config.js"
+import * as Outcome from "../domain/Outcome.js"
+import * as Live from "../live/Live.js"
+import type { Scrubber } from "../live/Redaction.js"
+import * as ConfigFile from "./ConfigFile.js"
+import { type ExitCode, exitCode } from "./ExitCode.js"
+import * as LogFormat from "./LogFormat.js"
+
+/** Set the process's exit code without ending it, so that finalizers and output flush first. */
+export const setExitCode = (code: ExitCode) =>
+  Effect.sync(() => {
+    process.exitCode = code
+  })
+
+/**
+ * Run a command's work on the live layers, its log lines on stderr in `format`. The layers scrub
+ * the secret values of every configured app's env file out of log lines, alerts and the history.
+ */
+export const withLive = <A, E, R>(
+  loaded: ConfigFile.LoadedConfig,
+  effect: Effect.Effect<A, E, R>,
+  format: LogFormat.LogFormat = "logfmt"
+) => {
+  const phases = new LogFormat.PhaseBook()
+  return effect.pipe(
+    LogFormat.observe({ phases }),
+    Effect.provide(
+      Live.layer({ stateDir: loaded.config.stateDir, abraDir: loaded.abraDir, apps: ConfigFile.allApps(loaded) })
+    ),
+    Effect.provide(LogFormat.layer(format, phases))
+  )
+}
+
+/** An outcome as `--json` prints it (also under `simulate`). */
+export const outcomeJson = (outcome: Outcome.Outcome) => ({
+  outcome: outcome._tag,
+  detail: Outcome.detail(outcome),
+  result: Outcome.format(outcome),
+  exitCode: exitCode(outcome)
+})
+
+/** One app's result on stdout: the original's result line (with --all, one per app) or one JSON object. */
+export const printOutcome = (
+  app: AppSpec,
+  outcome: Outcome.Outcome,
+  options: {
+    readonly json: boolean
+    readonly interrupted: boolean
+    readonly fleet: boolean
+    readonly redaction: Scrubber
+  }
+) =>
+  Console.log(options.redaction.text(
+    options.json
+      ? JSON.stringify({ app: app.name, ...outcomeJson(outcome), interrupted: options.interrupted })
+      : (options.fleet ? `RECONCILE RESULT ${app.name}: ${Outcome.format(outcome)}` : Outcome.resultLine(outcome)) +
+        (options.interrupted ? " (interrupted)" : "")
+  ))

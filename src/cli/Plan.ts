@@ -1,0 +1,79 @@
+/** `plan <app>`: what `reconcile` would do, changing nothing. */
+import { Command } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import { observe } from "../reconcile/Reconcile.js"
+import { State } from "../services/State.js"
+import * as ConfigFile from "./ConfigFile.js"
+import { type CommandError, exitCode } from "./ExitCode.js"
+import * as Shared from "./Options.js"
+import { setExitCode, withLive } from "./Output.js"
+
+const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): string => {
+  const p = o.plan
+  switch (p._tag) {
+    case "FreshDeploy":
+      return `fresh deploy of ${p.version}${o.envExists ? "" : " (abra app new first)"}`
+    case "Noop":
+      return `nothing to do: ${p.version} is the latest and healthy`
+    case "Redeploy":
+      return `redeploy ${p.version}: it is the latest but not healthy`
+    case "Hold":
+      return `hold (${p.reason}) on ${p.from}, not upgrading to ${p.to}` +
+        (p.warnings.length ? `: manual-migration warning in ${p.warnings.map((w) => w.version).join(", ")}` : "")
+    case "Upgrade":
+      return `upgrade ${p.from} -> ${p.to}, health-gated${p.fromHealthy ? "" : " (the running version is not healthy)"}`
+    case "Fail":
+      return `cannot plan: ${p.reason}`
+  }
+}
+
+/** A service the plan reads could not answer: its message alone, exit 1. */
+const unreadable = (e: CommandError & { readonly message: string }) =>
+  Console.error(e.message).pipe(Effect.zipRight(setExitCode(exitCode(e))))
+
+export const planCommand = Command.make(
+  "plan",
+  { app: Shared.oneApp, config: Shared.config, skipFetch: Shared.skipFetch, json: Shared.json("app") },
+  (args) =>
+    Effect.gen(function*() {
+      const loaded = yield* ConfigFile.load(args.config)
+      const app = yield* ConfigFile.findApp(loaded, args.app)
+      const [pending, o] = yield* withLive(
+        loaded,
+        Effect.all([
+          Effect.flatMap(State, (state) => state.inFlight(app.name)),
+          observe(app, { readOnly: true, skipFetch: Shared.skipFetchOrEnv(args.skipFetch) })
+        ])
+      )
+      if (args.json) {
+        yield* Console.log(JSON.stringify({
+          app: app.name,
+          pendingRecovery: Option.getOrNull(pending),
+          plan: o.plan,
+          deployed: o.facts.deployed,
+          current: Option.getOrNull(o.facts.current),
+          healthy: o.healthy,
+          envExists: o.envExists,
+          missingSecrets: o.missingSecrets
+        }))
+      } else {
+        if (Option.isSome(pending)) {
+          const r = pending.value
+          yield* Console.log(
+            `PLAN ${app.name}: first recover the unfinished upgrade ${r.from} -> ${r.to} ` +
+              `(phase ${r.phase}, started ${r.startedAt} by pid ${r.pid}); then:`
+          )
+        }
+        yield* Console.log(`PLAN ${app.name}: ${describePlan(o)}`)
+        if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
+      }
+    }).pipe(Effect.catchTags({
+      AbraError: unreadable,
+      RecipeError: unreadable,
+      DockerUnavailable: unreadable,
+      DockerApiError: unreadable,
+      StateError: unreadable
+    }))
+).pipe(
+  Command.withDescription("Say what reconcile would do, changing nothing (no deploy, snapshot, env write or alert).")
+)
