@@ -1,0 +1,124 @@
+/**
+ * Docker, live (the Engine API client on the fake engine's socket) and in memory: whether a stack
+ * is deployed and at which version, its volumes and secrets, and nothing of a neighbouring stack.
+ */
+import { expect } from "@effect/vitest"
+import { Context, Effect, Option } from "effect"
+import { AppConfig, AppName, appSpec } from "../../src/domain/Config.js"
+import * as LiveDocker from "../../src/live/Docker.js"
+import * as SimulatedDocker from "../../src/simulation/Docker.js"
+import { Docker } from "../../src/services/Docker.js"
+import { appService, fakeEngine, stackLabel, stackVolume } from "../support/fakeEngine.js"
+import { contract, contractApp, liveContext, realTime, simulatedWorld, type Twin, virtualTime } from "./harness.js"
+
+const app = contractApp()
+const stack = app.stack
+/** A neighbour on the same engine, deployed with a volume and a secret: never part of the answers. */
+const wiki = appSpec(AppName.make("wiki"), new AppConfig({ recipe: "wiki", domain: "wiki.example.org" }))
+const [v1, wikiVersion] = ["1.1.0+1.1", "2.0.0+2.0"]
+
+interface DockerWorld {
+  readonly docker: Docker["Type"]
+  /** The app's stack runs `version`. */
+  readonly deployed: (version: string) => Effect.Effect<void>
+  /** The app's volumes (without the stack prefix), deployed or not. */
+  readonly volumes: (names: ReadonlyArray<string>) => Effect.Effect<void>
+  /** The app's generated secrets, as `<name>_<version>`. */
+  readonly secrets: (names: ReadonlyArray<string>) => Effect.Effect<void>
+}
+
+const live: Twin<DockerWorld> = {
+  name: "live",
+  run: realTime,
+  world: Effect.gen(function*() {
+    const engine = yield* fakeEngine({
+      state: {
+        services: [appService(wiki.stack, wikiVersion)],
+        volumes: [stackVolume(wiki.stack, "data")],
+        secrets: [{ name: `${wiki.stack}_admin_password_v1`, labels: { [stackLabel]: wiki.stack } }]
+      }
+    })
+    const context = yield* liveContext(LiveDocker.layerSocket(engine.socket))
+    return {
+      docker: Context.get(context, Docker),
+      deployed: (version) => Effect.sync(() => engine.state.services.push(appService(stack, version))),
+      volumes: (names) => Effect.sync(() => engine.state.volumes.push(...names.map((n) => stackVolume(stack, n)))),
+      secrets: (names) =>
+        Effect.sync(() =>
+          engine.state.secrets.push(...names.map((n) => ({ name: `${stack}_${n}`, labels: { [stackLabel]: stack } })))
+        )
+    } satisfies DockerWorld
+  })
+}
+
+const simulated: Twin<DockerWorld> = {
+  name: "simulated",
+  run: virtualTime,
+  world: Effect.gen(function*() {
+    const { context, world } = yield* simulatedWorld({
+      recipes: { keycloak: { tags: [v1] }, wiki: { tags: [wikiVersion] } },
+      apps: [
+        { spec: app, env: true },
+        {
+          spec: wiki,
+          deployed: wikiVersion,
+          volumes: { data: {} },
+          secrets: ["admin_password_v1"],
+          secretsGenerated: true
+        }
+      ]
+    }, SimulatedDocker.layerTest)
+    return {
+      docker: Context.get(context, Docker),
+      deployed: (version) =>
+        world.updateApp(app.name, (a) => ({ ...a, deployment: Option.some({ version, at: 0, broken: false }) })),
+      volumes: (names) =>
+        world.updateApp(app.name, (a) => ({ ...a, volumes: new Map(names.map((n) => [n, new Map()])) })),
+      secrets: (names) =>
+        world.updateApp(app.name, (a) => ({
+          ...a,
+          env: Option.some({ pinned: Option.none(), secrets: names }),
+          secretsGenerated: true
+        }))
+    } satisfies DockerWorld
+  })
+}
+
+contract("Docker", [live, simulated], (test) => {
+  test("a stack that was never deployed: not deployed, no version, no volumes, no secrets, no failed tasks", (w) =>
+    Effect.gen(function*() {
+      expect(yield* w.docker.isDeployed(stack)).toBe(false)
+      expect(yield* w.docker.deployedVersion(stack)).toEqual(Option.none())
+      expect(yield* w.docker.stackVolumes(stack)).toEqual([])
+      expect(yield* w.docker.secrets(stack)).toEqual([])
+      expect(yield* w.docker.failedTasks(stack, 0)).toEqual([])
+    }))
+
+  test("a deployed stack is deployed at the version of its app service", (w) =>
+    Effect.gen(function*() {
+      yield* w.deployed(v1)
+      expect(yield* w.docker.isDeployed(stack)).toBe(true)
+      expect(yield* w.docker.deployedVersion(stack)).toEqual(Option.some(v1))
+      expect(yield* w.docker.isDeployed(wiki.stack)).toBe(true)
+      expect(yield* w.docker.deployedVersion(wiki.stack)).toEqual(Option.some(wikiVersion))
+    }))
+
+  test("stackVolumes lists the stack's volumes with their mountpoints, deployed or not", (w) =>
+    Effect.gen(function*() {
+      yield* w.volumes(["data", "db"])
+      const expected = ["data", "db"].map((v) => ({
+        name: `${stack}_${v}`,
+        mountpoint: `/var/lib/docker/volumes/${stack}_${v}/_data`
+      }))
+      expect(yield* w.docker.stackVolumes(stack)).toEqual(expected)
+      yield* w.deployed(v1)
+      expect(yield* w.docker.stackVolumes(stack)).toEqual(expected)
+    }))
+
+  test("secrets lists the stack's secrets as <stack>_<name>_<version>", (w) =>
+    Effect.gen(function*() {
+      yield* w.secrets(["admin_password_v1", "db_password_v2"])
+      expect(yield* w.docker.secrets(stack)).toEqual([`${stack}_admin_password_v1`, `${stack}_db_password_v2`])
+      expect(yield* w.docker.secrets(wiki.stack)).toEqual([`${wiki.stack}_admin_password_v1`])
+    }))
+})

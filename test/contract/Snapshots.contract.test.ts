@@ -1,0 +1,224 @@
+/**
+ * Snapshots, live (tar archives under a temp state dir, volumes as real directories, the Docker
+ * client on the fake engine) and in memory: show, take, restore round trip, and the refusals.
+ */
+import { expect } from "@effect/vitest"
+import { Context, Effect, Layer, Option } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as LiveDocker from "../../src/live/Docker.js"
+import * as LiveSnapshots from "../../src/live/Snapshots.js"
+import * as SimulatedSnapshots from "../../src/simulation/Snapshots.js"
+import type { StackVolume } from "../../src/services/Docker.js"
+import { type SnapshotMeta, Snapshots } from "../../src/services/Snapshots.js"
+import { appService, fakeEngine } from "../support/fakeEngine.js"
+import {
+  contract,
+  contractApp,
+  failureOf,
+  liveContext,
+  realTime,
+  simulatedWorld,
+  type Twin,
+  virtualTime
+} from "./harness.js"
+
+const app = contractApp()
+const [v1, v2] = ["1.1.0+1.1", "1.2.0+1.2"]
+const NAMES = ["data", "db"] as const
+
+/** Files by volume (without the stack prefix), by path inside the volume. */
+type Volumes = Readonly<Record<string, Readonly<Record<string, string>>>>
+
+const BEFORE: Volumes = {
+  data: { "realms/master.json": "{\"realm\":\"master\"}\n", "users.json": "[1]\n" },
+  db: { "schema": "schema 11\n" }
+}
+const MIGRATED: Volumes = {
+  data: { "realms/master.json": "{\"realm\":\"master\",\"v\":12}\n", "cache/new.bin": "x" },
+  db: { "schema": "schema 12\n" }
+}
+
+interface SnapshotsWorld {
+  readonly snapshots: Snapshots["Type"]
+  readonly volumes: ReadonlyArray<StackVolume>
+  readonly deployed: (deployed: boolean) => Effect.Effect<void>
+  /** Replace the volumes' contents. */
+  readonly write: (files: Volumes) => Effect.Effect<void>
+  readonly files: Effect.Effect<Volumes>
+}
+
+/** Every regular file under `dir`, by path relative to it. */
+const readTree = (dir: string): Record<string, string> =>
+  Object.fromEntries(
+    Fs.readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((p) => Fs.statSync(Path.join(dir, p)).isFile())
+      .sort()
+      .map((p) => [p, Fs.readFileSync(Path.join(dir, p), "utf8")])
+  )
+
+const live: Twin<SnapshotsWorld> = {
+  name: "live",
+  run: realTime,
+  world: Effect.gen(function*() {
+    const root = yield* Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "contract-snapshots-"))),
+      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+    )
+    const volumes = NAMES.map((n) => ({
+      name: `${app.stack}_${n}`,
+      mountpoint: Path.join(root, "volumes", `${app.stack}_${n}`, "_data")
+    }))
+    const engine = yield* fakeEngine()
+    const context = yield* liveContext(
+      LiveSnapshots.layer({ stateDir: Path.join(root, "state") }).pipe(
+        Layer.provide(LiveDocker.layerSocket(engine.socket))
+      )
+    )
+    const mountpoint = (name: string) => volumes.find((v) => v.name === `${app.stack}_${name}`)!.mountpoint
+    return {
+      snapshots: Context.get(context, Snapshots),
+      volumes,
+      deployed: (deployed) =>
+        Effect.sync(() => {
+          engine.state.services.length = 0
+          if (deployed) engine.state.services.push(appService(app.stack, v1))
+        }),
+      write: (files) =>
+        Effect.sync(() => {
+          for (const [name, content] of Object.entries(files)) {
+            Fs.rmSync(mountpoint(name), { recursive: true, force: true })
+            for (const [path, text] of Object.entries(content)) {
+              Fs.mkdirSync(Path.dirname(Path.join(mountpoint(name), path)), { recursive: true })
+              Fs.writeFileSync(Path.join(mountpoint(name), path), text)
+            }
+          }
+        }),
+      files: Effect.sync(() => Object.fromEntries(NAMES.map((n) => [n, readTree(mountpoint(n))])))
+    } satisfies SnapshotsWorld
+  })
+}
+
+const simulated: Twin<SnapshotsWorld> = {
+  name: "simulated",
+  run: virtualTime,
+  world: Effect.gen(function*() {
+    const { context, world } = yield* simulatedWorld({
+      recipes: { keycloak: { tags: [v1, v2] } },
+      apps: [{ spec: app, env: true }]
+    }, SimulatedSnapshots.layerTest)
+    return {
+      snapshots: Context.get(context, Snapshots),
+      volumes: NAMES.map((n) => ({
+        name: `${app.stack}_${n}`,
+        mountpoint: `/var/lib/docker/volumes/${app.stack}_${n}/_data`
+      })),
+      deployed: (deployed) =>
+        world.updateApp(app.name, (a) => ({
+          ...a,
+          deployment: deployed ? Option.some({ version: v1, at: 0, broken: false }) : Option.none()
+        })),
+      write: (files) =>
+        world.updateApp(app.name, (a) => ({
+          ...a,
+          volumes: new Map(Object.entries(files).map(([n, f]) => [n, new Map(Object.entries(f))]))
+        })),
+      files: Effect.map(
+        world.app(app.name),
+        (a) =>
+          Object.fromEntries(
+            [...a.volumes].map(([n, f]) => [n, Object.fromEntries([...f].sort(([x], [y]) => x < y ? -1 : 1))])
+          )
+      )
+    } satisfies SnapshotsWorld
+  })
+}
+
+/** What a snapshot of `version` of the app's two volumes says about itself. */
+const expectMeta = (meta: SnapshotMeta, version: string) => {
+  expect(meta).toMatchObject({
+    recipe: "keycloak",
+    domain: app.domain,
+    version,
+    volumes: NAMES.map((n) => `${app.stack}_${n}`)
+  })
+  expect(Object.keys(meta.sha256).sort()).toEqual(NAMES.map((n) => `${app.stack}_${n}`))
+  expect(Object.values(meta.sha256).every((h) => /^[0-9a-f]{64}$/.test(h))).toBe(true)
+  expect(typeof meta.ts === "string" && !Number.isNaN(Date.parse(meta.ts))).toBe(true)
+}
+
+const arranged = (w: SnapshotsWorld, deployed: boolean) =>
+  Effect.zipRight(w.write(BEFORE), w.deployed(deployed))
+
+contract("Snapshots", [live, simulated], (test) => {
+  test("show with no snapshot is none", (w) =>
+    Effect.gen(function*() {
+      yield* arranged(w, false)
+      expect(yield* w.snapshots.show(app)).toEqual(Option.none())
+    }))
+
+  test("take of an undeployed app, then show: the same snapshot of the version", (w) =>
+    Effect.gen(function*() {
+      yield* arranged(w, false)
+      const meta = yield* w.snapshots.take(app, v1, w.volumes)
+      expectMeta(meta, v1)
+      const shown = yield* w.snapshots.show(app)
+      expect(Option.map(shown, (m) => [m.version, m.volumes, m.sha256, m.ts])).toEqual(
+        Option.some([meta.version, meta.volumes, meta.sha256, meta.ts])
+      )
+      expect(yield* w.files).toEqual(BEFORE)
+    }))
+
+  test("restore brings back exactly the data of the snapshot", (w) =>
+    Effect.gen(function*() {
+      yield* arranged(w, false)
+      yield* w.snapshots.take(app, v1, w.volumes)
+      yield* w.write(MIGRATED)
+      expect(yield* w.files).toEqual(MIGRATED)
+      const meta = yield* w.snapshots.restore(app, w.volumes)
+      expectMeta(meta, v1)
+      expect(yield* w.files).toEqual(BEFORE)
+    }))
+
+  test("a second take replaces the first", (w) =>
+    Effect.gen(function*() {
+      yield* arranged(w, false)
+      yield* w.snapshots.take(app, v1, w.volumes)
+      yield* w.write(MIGRATED)
+      yield* w.snapshots.take(app, v2, w.volumes)
+      yield* w.write(BEFORE)
+      expectMeta(yield* w.snapshots.restore(app, w.volumes), v2)
+      expect(yield* w.files).toEqual(MIGRATED)
+    }))
+
+  test("restore with no snapshot fails (restore) and leaves the data", (w) =>
+    Effect.gen(function*() {
+      yield* arranged(w, false)
+      const error = yield* failureOf(w.snapshots.restore(app, w.volumes))
+      expect(error).toMatchObject({ _tag: "SnapshotError", app: "keycloak", operation: "restore" })
+      expect(error.message).toContain("no snapshot")
+      expect(yield* w.files).toEqual(BEFORE)
+    }))
+
+  test("take of a deployed app is refused (take): no snapshot", (w) =>
+    Effect.gen(function*() {
+      yield* arranged(w, true)
+      const error = yield* failureOf(w.snapshots.take(app, v1, w.volumes))
+      expect(error).toMatchObject({ _tag: "SnapshotError", app: "keycloak", operation: "take" })
+      expect(error.message).toContain("deployed")
+      expect(yield* w.snapshots.show(app)).toEqual(Option.none())
+    }))
+
+  test("restore of a deployed app is refused (restore) and leaves the data", (w) =>
+    Effect.gen(function*() {
+      yield* arranged(w, false)
+      yield* w.snapshots.take(app, v1, w.volumes)
+      yield* w.write(MIGRATED)
+      yield* w.deployed(true)
+      const error = yield* failureOf(w.snapshots.restore(app, w.volumes))
+      expect(error).toMatchObject({ _tag: "SnapshotError", app: "keycloak", operation: "restore" })
+      expect(error.message).toContain("deployed")
+      expect(yield* w.files).toEqual(MIGRATED)
+    }))
+})
