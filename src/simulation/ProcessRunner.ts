@@ -27,7 +27,10 @@ export const layerTest = (programs: Readonly<Record<string, SimulatedProgram>>):
         Effect.gen(function*() {
           const found = Object.hasOwn(programs, program) ? programs[program] : undefined
           if (found === undefined) {
-            return yield* new ProgramNotFound({ program, message: `${program} was not found on PATH: install it or fix PATH` })
+            return yield* new ProgramNotFound({
+              program,
+              message: `${program} was not found on PATH: install it or fix PATH`
+            })
           }
           const timeout = Duration.decode(options.timeout ?? Duration.minutes(2))
           const ended = yield* Effect.timeoutOption(found(args, options), timeout)

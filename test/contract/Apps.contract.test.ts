@@ -9,8 +9,8 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as LiveApps from "../../src/live/Apps.js"
 import * as LiveProcessRunner from "../../src/live/ProcessRunner.js"
-import * as SimulatedApps from "../../src/simulation/Apps.js"
 import { Apps } from "../../src/services/Apps.js"
+import * as SimulatedApps from "../../src/simulation/Apps.js"
 import { git, makeAbraWorld, makeRecipeRepo } from "../support/fakeAbra.js"
 import {
   contract,
@@ -95,7 +95,10 @@ const simulated: Twin<AppsWorld> = {
       apps: [{ spec: app, env: false }]
     }, SimulatedApps.layerTest)
     const created = (version: string) =>
-      world.updateApp(app.name, (a) => ({ ...a, env: Option.some({ pinned: Option.some(version), secrets: [SECRET] }) }))
+      world.updateApp(
+        app.name,
+        (a) => ({ ...a, env: Option.some({ pinned: Option.some(version), secrets: [SECRET] }) })
+      )
     return {
       apps: Context.get(context, Apps),
       created: (version) =>

@@ -7,8 +7,8 @@ import { expect } from "@effect/vitest"
 import { Context, Duration, Effect, Option, Ref } from "effect"
 import type { AppSpec } from "../../src/domain/Config.js"
 import * as LiveHealth from "../../src/live/Health.js"
-import * as SimulatedHealth from "../../src/simulation/Health.js"
 import { Health } from "../../src/services/Health.js"
+import * as SimulatedHealth from "../../src/simulation/Health.js"
 import { closedPort, httpsServer } from "../support/httpsServer.js"
 import {
   contract,
@@ -100,7 +100,10 @@ const simulated: Twin<HealthWorld> = {
             return deployment(false, 0)
           case "silent":
             // The probe gets no HTTP answer at all (in the live world: the connection is refused).
-            return Ref.update(world.state, (s) => ({ ...s, faults: [{ step: "health" as const, kind: "fail" as const }] }))
+            return Ref.update(
+              world.state,
+              (s) => ({ ...s, faults: [{ step: "health" as const, kind: "fail" as const }] })
+            )
         }
       }
     } satisfies HealthWorld

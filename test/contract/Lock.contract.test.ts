@@ -8,8 +8,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as LiveLock from "../../src/live/Lock.js"
-import * as SimulatedLock from "../../src/simulation/Lock.js"
 import { Lock } from "../../src/services/Lock.js"
+import * as SimulatedLock from "../../src/simulation/Lock.js"
 import { contract, failureOf, liveContext, realTime, type Twin, virtualTime } from "./harness.js"
 
 interface LockWorld {

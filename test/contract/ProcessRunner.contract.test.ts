@@ -6,8 +6,8 @@
 import { expect } from "@effect/vitest"
 import { Context, Effect } from "effect"
 import * as LiveProcessRunner from "../../src/live/ProcessRunner.js"
-import * as SimulatedProcessRunner from "../../src/simulation/ProcessRunner.js"
 import { ProcessRunner } from "../../src/services/ProcessRunner.js"
+import * as SimulatedProcessRunner from "../../src/simulation/ProcessRunner.js"
 import { contract, failureOf, liveContext, realTime, type Twin, virtualTime } from "./harness.js"
 
 /** A program and its arguments, as this world starts it. */

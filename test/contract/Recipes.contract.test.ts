@@ -7,8 +7,8 @@ import { Context, Effect, Layer, Option } from "effect"
 import * as Path from "node:path"
 import * as LiveProcessRunner from "../../src/live/ProcessRunner.js"
 import * as LiveRecipes from "../../src/live/Recipes.js"
-import * as SimulatedRecipes from "../../src/simulation/Recipes.js"
 import { Recipes } from "../../src/services/Recipes.js"
+import * as SimulatedRecipes from "../../src/simulation/Recipes.js"
 import { git, makeRecipeRepo } from "../support/fakeAbra.js"
 import {
   contract,

@@ -9,9 +9,9 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as LiveDocker from "../../src/live/Docker.js"
 import * as LiveSnapshots from "../../src/live/Snapshots.js"
-import * as SimulatedSnapshots from "../../src/simulation/Snapshots.js"
 import type { StackVolume } from "../../src/services/Docker.js"
 import { type SnapshotMeta, Snapshots } from "../../src/services/Snapshots.js"
+import * as SimulatedSnapshots from "../../src/simulation/Snapshots.js"
 import { appService, fakeEngine } from "../support/fakeEngine.js"
 import {
   contract,
@@ -148,8 +148,7 @@ const expectMeta = (meta: SnapshotMeta, version: string) => {
   expect(typeof meta.ts === "string" && !Number.isNaN(Date.parse(meta.ts))).toBe(true)
 }
 
-const arranged = (w: SnapshotsWorld, deployed: boolean) =>
-  Effect.zipRight(w.write(BEFORE), w.deployed(deployed))
+const arranged = (w: SnapshotsWorld, deployed: boolean) => Effect.zipRight(w.write(BEFORE), w.deployed(deployed))
 
 contract("Snapshots", [live, simulated], (test) => {
   test("show with no snapshot is none", (w) =>

@@ -10,8 +10,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as LiveState from "../../src/live/State.js"
-import * as SimulatedState from "../../src/simulation/State.js"
 import { HoldRecord, InFlight, RunRecord, State } from "../../src/services/State.js"
+import * as SimulatedState from "../../src/simulation/State.js"
 import {
   contract,
   contractApp,
