@@ -5,13 +5,12 @@
 import { expect } from "@effect/vitest"
 import { Context, Effect, Either, Ref } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
 import * as LiveAlerts from "../../src/live/Alerts.js"
 import { Alerts } from "../../src/services/Alerts.js"
 import * as SimulatedAlerts from "../../src/simulation/Alerts.js"
-import { contract, contractApp, liveContext, realTime, simulatedWorld, type Twin, virtualTime } from "./harness.js"
+import * as Contract from "./harness.js"
 
 const TS = "20261125T201535Z"
 const rollback = new Alert({
@@ -37,48 +36,34 @@ interface AlertsWorld {
   readonly idOf: (where: string) => string
 }
 
-const live: Twin<AlertsWorld> = {
-  name: "live",
-  run: realTime,
-  world: Effect.gen(function*() {
-    const stateDir = yield* Effect.acquireRelease(
-      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "contract-alerts-"))),
-      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-    )
-    const context = yield* liveContext(LiveAlerts.layer({ stateDir }))
-    const dir = LiveAlerts.alertsDir(stateDir)
-    return {
-      alerts: Context.get(context, Alerts),
-      held: Effect.sync(() =>
-        (Fs.existsSync(dir) ? Fs.readdirSync(dir).filter((f) => f.endsWith(".json")) : []).map((f) =>
-          Either.getOrThrow(LiveAlerts.decode(Fs.readFileSync(Path.join(dir, f), "utf8")))
-        )
-      ),
-      idOf: (where) => {
-        expect(Path.dirname(where)).toBe(dir)
-        return Path.basename(where, ".json")
-      }
-    } satisfies AlertsWorld
-  })
-}
+const liveTwin = Contract.live<AlertsWorld>(Effect.gen(function*() {
+  const stateDir = yield* Contract.scratchDir("contract-alerts-")
+  const context = yield* Contract.liveContext(LiveAlerts.layer({ stateDir }))
+  const dir = LiveAlerts.alertsDir(stateDir)
+  return {
+    alerts: Context.get(context, Alerts),
+    held: Effect.sync(() =>
+      (Fs.existsSync(dir) ? Fs.readdirSync(dir).filter((f) => f.endsWith(".json")) : []).map((f) =>
+        Either.getOrThrow(LiveAlerts.decode(Fs.readFileSync(Path.join(dir, f), "utf8")))
+      )
+    ),
+    idOf: (where) => {
+      expect(Path.dirname(where)).toBe(dir)
+      return Path.basename(where, ".json")
+    }
+  } satisfies AlertsWorld
+}))
 
-const simulated: Twin<AlertsWorld> = {
-  name: "simulated",
-  run: virtualTime,
-  world: Effect.gen(function*() {
-    const { context, world } = yield* simulatedWorld({
-      recipes: {},
-      apps: [{ spec: contractApp() }]
-    }, SimulatedAlerts.layerTest)
-    return {
-      alerts: Context.get(context, Alerts),
-      held: Effect.map(Ref.get(world.state), (s) => s.alerts),
-      idOf: (where) => where
-    } satisfies AlertsWorld
-  })
-}
+const simulatedTwin = Contract.simulated<AlertsWorld>(Effect.gen(function*() {
+  const { context, world } = yield* Contract.simulatedWorld(Contract.appOnly, SimulatedAlerts.layerTest)
+  return {
+    alerts: Context.get(context, Alerts),
+    held: Effect.map(Ref.get(world.state), (s) => s.alerts),
+    idOf: (where) => where
+  } satisfies AlertsWorld
+}))
 
-contract("Alerts", [live, simulated], (test) => {
+Contract.suite("Alerts", [liveTwin, simulatedTwin], (test) => {
   test("no alert is held before one is written", (w) =>
     Effect.gen(function*() {
       expect(yield* w.held).toEqual([])

@@ -12,19 +12,9 @@ import * as LiveProcessRunner from "../../src/live/ProcessRunner.js"
 import { Apps } from "../../src/services/Apps.js"
 import * as SimulatedApps from "../../src/simulation/Apps.js"
 import { git, makeAbraWorld, makeRecipeRepo } from "../support/fakeAbra.js"
-import {
-  contract,
-  contractApp,
-  failureOf,
-  fakeAbraOnPath,
-  liveContext,
-  realTime,
-  simulatedWorld,
-  type Twin,
-  virtualTime
-} from "./harness.js"
+import * as Contract from "./harness.js"
 
-const app = contractApp()
+const app = Contract.contractApp()
 const [v1, v2, v3] = ["1.0.0+24.0.1", "1.1.0+25.0.0", "1.2.0+26.0.0"]
 const SECRET = "admin_password_v1"
 
@@ -40,7 +30,7 @@ interface AppsWorld {
   readonly generatedSecrets: Effect.Effect<ReadonlyArray<string>>
 }
 
-const abra = fakeAbraOnPath({ beforeAll, afterAll })
+const abra = Contract.fakeAbraOnPath({ beforeAll, afterAll })
 /** One clone for every case: abra only reads it (tags, `.env.sample` at a tag). */
 let clone: string
 beforeAll(() => {
@@ -49,80 +39,72 @@ beforeAll(() => {
   git(abra.get().root, ["clone", "--quiet", source, clone])
 })
 
-const live: Twin<AppsWorld> = {
-  name: "live",
-  run: realTime,
-  world: Effect.gen(function*() {
-    // A fresh ABRA_DIR per case, its recipe the shared clone.
-    const world = yield* Effect.acquireRelease(Effect.sync(makeAbraWorld), (w) => Effect.sync(w.cleanup))
-    Fs.mkdirSync(Path.join(world.abraDir, "recipes"))
-    Fs.symlinkSync(clone, Path.join(world.abraDir, "recipes", "keycloak"))
-    const context = yield* liveContext(
-      LiveApps.layer({ abraDir: world.abraDir }).pipe(Layer.provide(LiveProcessRunner.layerNode))
+const liveTwin = Contract.live<AppsWorld>(Effect.gen(function*() {
+  // A fresh ABRA_DIR per case, its recipe the shared clone.
+  const world = yield* Effect.acquireRelease(Effect.sync(makeAbraWorld), (w) => Effect.sync(w.cleanup))
+  Fs.mkdirSync(Path.join(world.abraDir, "recipes"))
+  Fs.symlinkSync(clone, Path.join(world.abraDir, "recipes", "keycloak"))
+  const context = yield* Contract.liveContext(
+    LiveApps.layer({ abraDir: world.abraDir }).pipe(Layer.provide(LiveProcessRunner.layerNode))
+  )
+  const writeState = (version: string) => {
+    Fs.mkdirSync(Path.join(world.abraDir, ".fake-abra"), { recursive: true })
+    const state = { deployed: { [app.domain]: { version, at: Date.now() } }, secrets: { [app.domain]: [SECRET] } }
+    Fs.writeFileSync(Path.join(world.abraDir, ".fake-abra", "state.json"), JSON.stringify(state))
+  }
+  const created = (version: string) =>
+    Effect.sync(() => {
+      Fs.mkdirSync(Path.dirname(world.envFile(app.domain)), { recursive: true })
+      Fs.writeFileSync(
+        world.envFile(app.domain),
+        `TYPE=keycloak:${version}\nDOMAIN=${app.domain}\nSECRET_ADMIN_PASSWORD_VERSION=v1 # length=32\n`
+      )
+    })
+  return {
+    apps: Context.get(context, Apps),
+    created,
+    deployed: (version) => Effect.zipRight(created(version), Effect.sync(() => writeState(version))),
+    running: Effect.sync(() => Option.fromNullable(world.readState().deployed[app.domain]?.version)),
+    servers: Effect.sync(() =>
+      Fs.existsSync(Path.join(world.abraDir, "servers")) ? Fs.readdirSync(Path.join(world.abraDir, "servers")) : []
+    ),
+    generatedSecrets: Effect.sync(() => world.readState().secrets[app.domain] ?? [])
+  } satisfies AppsWorld
+}))
+
+const simulatedTwin = Contract.simulated<AppsWorld>(Effect.gen(function*() {
+  const { context, world } = yield* Contract.simulatedWorld({
+    recipes: { keycloak: { tags: [v1, v2, v3], secrets: [SECRET] } },
+    apps: [{ spec: app, env: false }]
+  }, SimulatedApps.layerTest)
+  const created = (version: string) =>
+    world.updateApp(
+      app.name,
+      (a) => ({ ...a, env: Option.some({ pinned: Option.some(version), secrets: [SECRET] }) })
     )
-    const writeState = (version: string) => {
-      Fs.mkdirSync(Path.join(world.abraDir, ".fake-abra"), { recursive: true })
-      const state = { deployed: { [app.domain]: { version, at: Date.now() } }, secrets: { [app.domain]: [SECRET] } }
-      Fs.writeFileSync(Path.join(world.abraDir, ".fake-abra", "state.json"), JSON.stringify(state))
-    }
-    const created = (version: string) =>
-      Effect.sync(() => {
-        Fs.mkdirSync(Path.dirname(world.envFile(app.domain)), { recursive: true })
-        Fs.writeFileSync(
-          world.envFile(app.domain),
-          `TYPE=keycloak:${version}\nDOMAIN=${app.domain}\nSECRET_ADMIN_PASSWORD_VERSION=v1 # length=32\n`
-        )
-      })
-    return {
-      apps: Context.get(context, Apps),
-      created,
-      deployed: (version) => Effect.zipRight(created(version), Effect.sync(() => writeState(version))),
-      running: Effect.sync(() => Option.fromNullable(world.readState().deployed[app.domain]?.version)),
-      servers: Effect.sync(() =>
-        Fs.existsSync(Path.join(world.abraDir, "servers")) ? Fs.readdirSync(Path.join(world.abraDir, "servers")) : []
+  return {
+    apps: Context.get(context, Apps),
+    created: (version) =>
+      Effect.zipRight(created(version), Ref.update(world.state, (s) => ({ ...s, servers: new Set(["default"]) }))),
+    deployed: (version) =>
+      Effect.zipRight(
+        created(version),
+        world.updateApp(app.name, (a) => ({
+          ...a,
+          deployment: Option.some({ version, at: 0, broken: false }),
+          secretsGenerated: true
+        }))
       ),
-      generatedSecrets: Effect.sync(() => world.readState().secrets[app.domain] ?? [])
-    } satisfies AppsWorld
-  })
-}
+    running: Effect.map(world.app(app.name), (a) => Option.map(a.deployment, (d) => d.version)),
+    servers: Effect.map(Ref.get(world.state), (s) => [...s.servers]),
+    generatedSecrets: Effect.map(
+      world.app(app.name),
+      (a) => a.secretsGenerated ? Option.match(a.env, { onNone: () => [], onSome: (e) => e.secrets }) : []
+    )
+  } satisfies AppsWorld
+}))
 
-const simulated: Twin<AppsWorld> = {
-  name: "simulated",
-  run: virtualTime,
-  world: Effect.gen(function*() {
-    const { context, world } = yield* simulatedWorld({
-      recipes: { keycloak: { tags: [v1, v2, v3], secrets: [SECRET] } },
-      apps: [{ spec: app, env: false }]
-    }, SimulatedApps.layerTest)
-    const created = (version: string) =>
-      world.updateApp(
-        app.name,
-        (a) => ({ ...a, env: Option.some({ pinned: Option.some(version), secrets: [SECRET] }) })
-      )
-    return {
-      apps: Context.get(context, Apps),
-      created: (version) =>
-        Effect.zipRight(created(version), Ref.update(world.state, (s) => ({ ...s, servers: new Set(["default"]) }))),
-      deployed: (version) =>
-        Effect.zipRight(
-          created(version),
-          world.updateApp(app.name, (a) => ({
-            ...a,
-            deployment: Option.some({ version, at: 0, broken: false }),
-            secretsGenerated: true
-          }))
-        ),
-      running: Effect.map(world.app(app.name), (a) => Option.map(a.deployment, (d) => d.version)),
-      servers: Effect.map(Ref.get(world.state), (s) => [...s.servers]),
-      generatedSecrets: Effect.map(
-        world.app(app.name),
-        (a) => a.secretsGenerated ? Option.match(a.env, { onNone: () => [], onSome: (e) => e.secrets }) : []
-      )
-    } satisfies AppsWorld
-  })
-}
-
-contract("Apps", [live, simulated], (test) => {
+Contract.suite("Apps", [liveTwin, simulatedTwin], (test) => {
   test("readEnv of an app never created is none", (w) =>
     Effect.gen(function*() {
       expect(yield* w.apps.readEnv(app)).toEqual(Option.none())
@@ -139,7 +121,7 @@ contract("Apps", [live, simulated], (test) => {
   test("create over an existing env file fails (app new) and leaves the file", (w) =>
     Effect.gen(function*() {
       yield* w.created(v1)
-      const error = yield* failureOf(w.apps.create(app, v2))
+      const error = yield* Contract.failureOf(w.apps.create(app, v2))
       expect(error).toMatchObject({ _tag: "AbraError", app: "keycloak", operation: "app new" })
       expect(error.message).toContain(`${app.domain}.env already exists`)
       expect(yield* w.apps.readEnv(app)).toEqual(Option.some({ pinned: Option.some(v1), secrets: [SECRET] }))
@@ -156,7 +138,7 @@ contract("Apps", [live, simulated], (test) => {
   test("deploy of a version that is not published fails and changes nothing", (w) =>
     Effect.gen(function*() {
       yield* w.deployed(v1)
-      const error = yield* failureOf(w.apps.deploy(app, "9.9.9+9"))
+      const error = yield* Contract.failureOf(w.apps.deploy(app, "9.9.9+9"))
       expect(error).toMatchObject({ _tag: "AbraError", app: "keycloak", operation: "app deploy 9.9.9+9" })
       expect(error.message).toContain("9.9.9+9 is not a published version")
       expect(yield* w.running).toEqual(Option.some(v1))
@@ -165,7 +147,7 @@ contract("Apps", [live, simulated], (test) => {
 
   test("deploy of an app without an env file fails: abra cannot find it", (w) =>
     Effect.gen(function*() {
-      const error = yield* failureOf(w.apps.deploy(app, v1))
+      const error = yield* Contract.failureOf(w.apps.deploy(app, v1))
       expect(error).toMatchObject({ _tag: "AbraError", app: "keycloak", operation: `app deploy ${v1}` })
       expect(error.message).toContain(`unable to find app ${app.domain}`)
       expect(yield* w.running).toEqual(Option.none())
@@ -210,7 +192,7 @@ contract("Apps", [live, simulated], (test) => {
 
   test("ensureServer of a server abra does not know fails (server ls)", (w) =>
     Effect.gen(function*() {
-      const error = yield* failureOf(w.apps.ensureServer("remote.example.org"))
+      const error = yield* Contract.failureOf(w.apps.ensureServer("remote.example.org"))
       expect(error).toMatchObject({ _tag: "AbraError", app: "remote.example.org", operation: "server ls" })
       expect(error.message).toContain("abra does not know the server remote.example.org")
       expect(yield* w.servers).toEqual([])

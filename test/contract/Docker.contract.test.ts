@@ -9,9 +9,9 @@ import * as LiveDocker from "../../src/live/Docker.js"
 import { Docker } from "../../src/services/Docker.js"
 import * as SimulatedDocker from "../../src/simulation/Docker.js"
 import { appService, fakeEngine, stackLabel, stackVolume } from "../support/fakeEngine.js"
-import { contract, contractApp, liveContext, realTime, simulatedWorld, type Twin, virtualTime } from "./harness.js"
+import * as Contract from "./harness.js"
 
-const app = contractApp()
+const app = Contract.contractApp()
 const stack = app.stack
 /** A neighbour on the same engine, deployed with a volume and a secret: never part of the answers. */
 const wiki = appSpec(AppName.make("wiki"), new AppConfig({ recipe: "wiki", domain: "wiki.example.org" }))
@@ -27,64 +27,56 @@ interface DockerWorld {
   readonly secrets: (names: ReadonlyArray<string>) => Effect.Effect<void>
 }
 
-const live: Twin<DockerWorld> = {
-  name: "live",
-  run: realTime,
-  world: Effect.gen(function*() {
-    const engine = yield* fakeEngine({
-      state: {
-        services: [appService(wiki.stack, wikiVersion)],
-        volumes: [stackVolume(wiki.stack, "data")],
-        secrets: [{ name: `${wiki.stack}_admin_password_v1`, labels: { [stackLabel]: wiki.stack } }]
+const liveTwin = Contract.live<DockerWorld>(Effect.gen(function*() {
+  const engine = yield* fakeEngine({
+    state: {
+      services: [appService(wiki.stack, wikiVersion)],
+      volumes: [stackVolume(wiki.stack, "data")],
+      secrets: [{ name: `${wiki.stack}_admin_password_v1`, labels: { [stackLabel]: wiki.stack } }]
+    }
+  })
+  const context = yield* Contract.liveContext(LiveDocker.layerSocket(engine.socket))
+  return {
+    docker: Context.get(context, Docker),
+    deployed: (version) => Effect.sync(() => engine.state.services.push(appService(stack, version))),
+    volumes: (names) => Effect.sync(() => engine.state.volumes.push(...names.map((n) => stackVolume(stack, n)))),
+    secrets: (names) =>
+      Effect.sync(() =>
+        engine.state.secrets.push(...names.map((n) => ({ name: `${stack}_${n}`, labels: { [stackLabel]: stack } })))
+      )
+  } satisfies DockerWorld
+}))
+
+const simulatedTwin = Contract.simulated<DockerWorld>(Effect.gen(function*() {
+  const { context, world } = yield* Contract.simulatedWorld({
+    recipes: { keycloak: { tags: [v1] }, wiki: { tags: [wikiVersion] } },
+    apps: [
+      { spec: app, env: true },
+      {
+        spec: wiki,
+        deployed: wikiVersion,
+        volumes: { data: {} },
+        secrets: ["admin_password_v1"],
+        secretsGenerated: true
       }
-    })
-    const context = yield* liveContext(LiveDocker.layerSocket(engine.socket))
-    return {
-      docker: Context.get(context, Docker),
-      deployed: (version) => Effect.sync(() => engine.state.services.push(appService(stack, version))),
-      volumes: (names) => Effect.sync(() => engine.state.volumes.push(...names.map((n) => stackVolume(stack, n)))),
-      secrets: (names) =>
-        Effect.sync(() =>
-          engine.state.secrets.push(...names.map((n) => ({ name: `${stack}_${n}`, labels: { [stackLabel]: stack } })))
-        )
-    } satisfies DockerWorld
-  })
-}
+    ]
+  }, SimulatedDocker.layerTest)
+  return {
+    docker: Context.get(context, Docker),
+    deployed: (version) =>
+      world.updateApp(app.name, (a) => ({ ...a, deployment: Option.some({ version, at: 0, broken: false }) })),
+    volumes: (names) =>
+      world.updateApp(app.name, (a) => ({ ...a, volumes: new Map(names.map((n) => [n, new Map()])) })),
+    secrets: (names) =>
+      world.updateApp(app.name, (a) => ({
+        ...a,
+        env: Option.some({ pinned: Option.none(), secrets: names }),
+        secretsGenerated: true
+      }))
+  } satisfies DockerWorld
+}))
 
-const simulated: Twin<DockerWorld> = {
-  name: "simulated",
-  run: virtualTime,
-  world: Effect.gen(function*() {
-    const { context, world } = yield* simulatedWorld({
-      recipes: { keycloak: { tags: [v1] }, wiki: { tags: [wikiVersion] } },
-      apps: [
-        { spec: app, env: true },
-        {
-          spec: wiki,
-          deployed: wikiVersion,
-          volumes: { data: {} },
-          secrets: ["admin_password_v1"],
-          secretsGenerated: true
-        }
-      ]
-    }, SimulatedDocker.layerTest)
-    return {
-      docker: Context.get(context, Docker),
-      deployed: (version) =>
-        world.updateApp(app.name, (a) => ({ ...a, deployment: Option.some({ version, at: 0, broken: false }) })),
-      volumes: (names) =>
-        world.updateApp(app.name, (a) => ({ ...a, volumes: new Map(names.map((n) => [n, new Map()])) })),
-      secrets: (names) =>
-        world.updateApp(app.name, (a) => ({
-          ...a,
-          env: Option.some({ pinned: Option.none(), secrets: names }),
-          secretsGenerated: true
-        }))
-    } satisfies DockerWorld
-  })
-}
-
-contract("Docker", [live, simulated], (test) => {
+Contract.suite("Docker", [liveTwin, simulatedTwin], (test) => {
   test("a stack that was never deployed: not deployed, no version, no volumes, no secrets, no failed tasks", (w) =>
     Effect.gen(function*() {
       expect(yield* w.docker.isDeployed(stack)).toBe(false)

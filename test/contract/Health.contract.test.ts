@@ -10,16 +10,7 @@ import * as LiveHealth from "../../src/live/Health.js"
 import { Health } from "../../src/services/Health.js"
 import * as SimulatedHealth from "../../src/simulation/Health.js"
 import { closedPort, httpsServer } from "../support/httpsServer.js"
-import {
-  contract,
-  contractApp,
-  failureOf,
-  liveContext,
-  realTime,
-  simulatedWorld,
-  type Twin,
-  virtualTime
-} from "./harness.js"
+import * as Contract from "./harness.js"
 
 const PATH = "/realms/master"
 const ATTEMPT = Duration.millis(300)
@@ -36,81 +27,73 @@ interface HealthWorld {
 
 const STATUS = { healthy: 200, failing: 500, starting: 503, "not deployed": 404 } as const
 
-const live: Twin<HealthWorld> = {
-  name: "live",
-  run: realTime,
-  world: Effect.gen(function*() {
-    const domain = contractApp().domain
-    const server = yield* httpsServer(domain)
-    const context = yield* liveContext(LiveHealth.layer)
-    const reachedAt = (port: number) =>
-      contractApp({ path: PATH, connect: `127.0.0.1:${port}`, attemptTimeout: ATTEMPT })
-    let app = reachedAt(server.port)
-    // Nothing listens where the proxy should: the connection is refused.
-    const refused = reachedAt(yield* closedPort)
-    return {
-      health: Context.get(context, Health),
-      app: () => app,
-      answers: (answer) =>
-        Effect.sync(() => {
-          if (answer === "silent") app = refused
-          else server.setRoute(PATH, { status: STATUS[answer] })
-        })
-    } satisfies HealthWorld
-  })
-}
+const liveTwin = Contract.live<HealthWorld>(Effect.gen(function*() {
+  const domain = Contract.contractApp().domain
+  const server = yield* httpsServer(domain)
+  const context = yield* Contract.liveContext(LiveHealth.layer)
+  const reachedAt = (port: number) =>
+    Contract.contractApp({ path: PATH, connect: `127.0.0.1:${port}`, attemptTimeout: ATTEMPT })
+  let app = reachedAt(server.port)
+  // Nothing listens where the proxy should: the connection is refused.
+  const refused = reachedAt(yield* closedPort)
+  return {
+    health: Context.get(context, Health),
+    app: () => app,
+    answers: (answer) =>
+      Effect.sync(() => {
+        if (answer === "silent") app = refused
+        else server.setRoute(PATH, { status: STATUS[answer] })
+      })
+  } satisfies HealthWorld
+}))
 
-const simulated: Twin<HealthWorld> = {
-  name: "simulated",
-  run: virtualTime,
-  world: Effect.gen(function*() {
-    const app = contractApp({ path: PATH, attemptTimeout: ATTEMPT })
-    const { context, world } = yield* simulatedWorld({
-      recipes: {
-        keycloak: {
-          tags: [v1],
-          releases: { [v1]: { health: "healthy" } }
-        }
-      },
-      apps: [{ spec: app, deployed: v1 }]
-    }, SimulatedHealth.layerTest)
-    const release = (health: "never" | { readonly healthyAfter: Duration.DurationInput }) =>
-      Ref.update(world.state, (s) => ({
-        ...s,
-        recipes: new Map([["keycloak", { tags: [v1], releases: { [v1]: { health } } }]])
-      }))
-    const deployment = (deployed: boolean, at: number) =>
-      world.updateApp(app.name, (a) => ({
-        ...a,
-        deployment: deployed ? Option.some({ version: v1, at, broken: false }) : Option.none()
-      }))
-    return {
-      health: Context.get(context, Health),
-      app: () => app,
-      answers: (answer) => {
-        switch (answer) {
-          case "healthy":
-            return deployment(true, Number.NEGATIVE_INFINITY)
-          case "failing":
-            return Effect.zipRight(release("never"), deployment(true, Number.NEGATIVE_INFINITY))
-          case "starting":
-            // Deployed just now, healthy only after an hour.
-            return Effect.zipRight(release({ healthyAfter: "1 hour" }), deployment(true, 0))
-          case "not deployed":
-            return deployment(false, 0)
-          case "silent":
-            // The probe gets no HTTP answer at all (in the live world: the connection is refused).
-            return Ref.update(
-              world.state,
-              (s) => ({ ...s, faults: [{ step: "health" as const, kind: "fail" as const }] })
-            )
-        }
+const simulatedTwin = Contract.simulated<HealthWorld>(Effect.gen(function*() {
+  const app = Contract.contractApp({ path: PATH, attemptTimeout: ATTEMPT })
+  const { context, world } = yield* Contract.simulatedWorld({
+    recipes: {
+      keycloak: {
+        tags: [v1],
+        releases: { [v1]: { health: "healthy" } }
       }
-    } satisfies HealthWorld
-  })
-}
+    },
+    apps: [{ spec: app, deployed: v1 }]
+  }, SimulatedHealth.layerTest)
+  const release = (health: "never" | { readonly healthyAfter: Duration.DurationInput }) =>
+    Ref.update(world.state, (s) => ({
+      ...s,
+      recipes: new Map([["keycloak", { tags: [v1], releases: { [v1]: { health } } }]])
+    }))
+  const deployment = (deployed: boolean, at: number) =>
+    world.updateApp(app.name, (a) => ({
+      ...a,
+      deployment: deployed ? Option.some({ version: v1, at, broken: false }) : Option.none()
+    }))
+  return {
+    health: Context.get(context, Health),
+    app: () => app,
+    answers: (answer) => {
+      switch (answer) {
+        case "healthy":
+          return deployment(true, Number.NEGATIVE_INFINITY)
+        case "failing":
+          return Effect.zipRight(release("never"), deployment(true, Number.NEGATIVE_INFINITY))
+        case "starting":
+          // Deployed just now, healthy only after an hour.
+          return Effect.zipRight(release({ healthyAfter: "1 hour" }), deployment(true, 0))
+        case "not deployed":
+          return deployment(false, 0)
+        case "silent":
+          // The probe gets no HTTP answer at all (in the Contract.live world: the connection is refused).
+          return Ref.update(
+            world.state,
+            (s) => ({ ...s, faults: [{ step: "health" as const, kind: "fail" as const }] })
+          )
+      }
+    }
+  } satisfies HealthWorld
+}))
 
-contract("Health", [live, simulated], (test) => {
+Contract.suite("Health", [liveTwin, simulatedTwin], (test) => {
   test("a healthy app answers 200", (w) =>
     Effect.gen(function*() {
       yield* w.answers("healthy")
@@ -130,7 +113,7 @@ contract("Health", [live, simulated], (test) => {
   test("no answer is a HealthProbeError for the app's domain", (w) =>
     Effect.gen(function*() {
       yield* w.answers("silent")
-      const error = yield* failureOf(w.health.probe(w.app()))
+      const error = yield* Contract.failureOf(w.health.probe(w.app()))
       expect(error).toMatchObject({ _tag: "HealthProbeError", domain: w.app().domain })
     }))
 })

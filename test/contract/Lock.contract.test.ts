@@ -4,37 +4,25 @@
  */
 import { expect } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Option, Scope } from "effect"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import * as LiveLock from "../../src/live/Lock.js"
 import { Lock } from "../../src/services/Lock.js"
 import * as SimulatedLock from "../../src/simulation/Lock.js"
-import { contract, failureOf, liveContext, realTime, type Twin, virtualTime } from "./harness.js"
+import * as Contract from "./harness.js"
 
 interface LockWorld {
   readonly lock: Lock["Type"]
 }
 
-const live: Twin<LockWorld> = {
-  name: "live",
-  run: realTime,
-  world: Effect.gen(function*() {
-    const stateDir = yield* Effect.acquireRelease(
-      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "contract-lock-"))),
-      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-    )
-    // A short poll: the waiting cases take real time here.
-    const context = yield* liveContext(LiveLock.layer({ stateDir, poll: "20 millis" }))
-    return { lock: Context.get(context, Lock) } satisfies LockWorld
-  })
-}
+const liveTwin = Contract.live<LockWorld>(Effect.gen(function*() {
+  const stateDir = yield* Contract.scratchDir("contract-lock-")
+  // A short poll: the waiting cases take real time here.
+  const context = yield* Contract.liveContext(LiveLock.layer({ stateDir, poll: "20 millis" }))
+  return { lock: Context.get(context, Lock) } satisfies LockWorld
+}))
 
-const simulated: Twin<LockWorld> = {
-  name: "simulated",
-  run: virtualTime,
-  world: Effect.map(liveContext(SimulatedLock.layerTest), (context) => ({ lock: Context.get(context, Lock) }))
-}
+const simulatedTwin = Contract.simulated<LockWorld>(
+  Effect.map(Contract.liveContext(SimulatedLock.layerTest), (context) => ({ lock: Context.get(context, Lock) }))
+)
 
 /** Take the app's lock in a scope of its own; answers the scope, to let go by closing it. */
 const hold = (lock: Lock["Type"], app: string) =>
@@ -44,7 +32,7 @@ const hold = (lock: Lock["Type"], app: string) =>
     return scope
   })
 
-contract("Lock", [live, simulated], (test) => {
+Contract.suite("Lock", [liveTwin, simulatedTwin], (test) => {
   test("the lock is free again once its holder's scope closes", (w) =>
     Effect.gen(function*() {
       const first = yield* hold(w.lock, "keycloak")
@@ -57,7 +45,7 @@ contract("Lock", [live, simulated], (test) => {
     Effect.gen(function*() {
       const first = yield* hold(w.lock, "keycloak")
       for (const wait of [0, 200]) {
-        const error = yield* failureOf(Effect.scoped(w.lock.acquire("keycloak", wait)))
+        const error = yield* Contract.failureOf(Effect.scoped(w.lock.acquire("keycloak", wait)))
         expect(error).toMatchObject({ _tag: "LockBusy", app: "keycloak" })
         expect(error.message).toContain("keycloak")
       }

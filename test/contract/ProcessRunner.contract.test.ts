@@ -8,7 +8,7 @@ import { Context, Effect } from "effect"
 import * as LiveProcessRunner from "../../src/live/ProcessRunner.js"
 import { ProcessRunner } from "../../src/services/ProcessRunner.js"
 import * as SimulatedProcessRunner from "../../src/simulation/ProcessRunner.js"
-import { contract, failureOf, liveContext, realTime, type Twin, virtualTime } from "./harness.js"
+import * as Contract from "./harness.js"
 
 /** A program and its arguments, as this world starts it. */
 interface Invocation {
@@ -29,10 +29,8 @@ interface ProcessWorld {
 const PROBLEMS = Array.from({ length: 30 }, (_, i) => `problem ${i + 1}`)
 const node = process.execPath
 
-const live: Twin<ProcessWorld> = {
-  name: "live",
-  run: realTime,
-  world: Effect.map(liveContext(LiveProcessRunner.layerNode), (context) => ({
+const liveTwin = Contract.live<ProcessWorld>(
+  Effect.map(Contract.liveContext(LiveProcessRunner.layerNode), (context) => ({
     runner: Context.get(context, ProcessRunner),
     echo: {
       program: node,
@@ -44,27 +42,23 @@ const live: Twin<ProcessWorld> = {
     },
     endless: { program: node, args: ["-e", "setInterval(() => {}, 1000)"] }
   }))
-}
+)
 
-const simulated: Twin<ProcessWorld> = {
-  name: "simulated",
-  run: virtualTime,
-  world: Effect.map(
-    liveContext(SimulatedProcessRunner.layerTest({
-      echo: (_, options) => Effect.succeed({ exitCode: 0, stdout: `out:${options.stdin ?? ""}`, stderr: "err\n" }),
-      failing: () => Effect.succeed({ exitCode: 3, stdout: "", stderr: PROBLEMS.map((l) => `${l}\n`).join("") }),
-      endless: () => Effect.never
-    })),
-    (context) => ({
-      runner: Context.get(context, ProcessRunner),
-      echo: { program: "echo", args: [] },
-      failing: { program: "failing", args: ["--now"] },
-      endless: { program: "endless", args: [] }
-    })
-  )
-}
+const simulatedTwin = Contract.simulated<ProcessWorld>(Effect.map(
+  Contract.liveContext(SimulatedProcessRunner.layerTest({
+    echo: (_, options) => Effect.succeed({ exitCode: 0, stdout: `out:${options.stdin ?? ""}`, stderr: "err\n" }),
+    failing: () => Effect.succeed({ exitCode: 3, stdout: "", stderr: PROBLEMS.map((l) => `${l}\n`).join("") }),
+    endless: () => Effect.never
+  })),
+  (context) => ({
+    runner: Context.get(context, ProcessRunner),
+    echo: { program: "echo", args: [] },
+    failing: { program: "failing", args: ["--now"] },
+    endless: { program: "endless", args: [] }
+  })
+))
 
-contract("ProcessRunner", [live, simulated], (test) => {
+Contract.suite("ProcessRunner", [liveTwin, simulatedTwin], (test) => {
   test("run answers stdout, stderr and exit code 0, with stdin given", (w) =>
     Effect.gen(function*() {
       const { args, program } = w.echo
@@ -78,7 +72,7 @@ contract("ProcessRunner", [live, simulated], (test) => {
   test("run of a non-zero exit is CommandFailed with the exit code and the last 20 lines of stderr", (w) =>
     Effect.gen(function*() {
       const { args, program } = w.failing
-      const error = yield* failureOf(w.runner.run(program, args))
+      const error = yield* Contract.failureOf(w.runner.run(program, args))
       expect(error).toMatchObject({ _tag: "CommandFailed", program, args, exitCode: 3 })
       if (error._tag !== "CommandFailed") return
       expect(error.stderrTail.split("\n")).toEqual(PROBLEMS.slice(10))
@@ -95,7 +89,7 @@ contract("ProcessRunner", [live, simulated], (test) => {
   test("a program that is not there is ProgramNotFound, for run and exec", (w) =>
     Effect.gen(function*() {
       for (const call of [w.runner.run, w.runner.exec]) {
-        const error = yield* failureOf(call("no-such-program-anywhere", ["--version"]))
+        const error = yield* Contract.failureOf(call("no-such-program-anywhere", ["--version"]))
         expect(error).toMatchObject({ _tag: "ProgramNotFound", program: "no-such-program-anywhere" })
         expect(error.message).toContain("no-such-program-anywhere was not found on PATH")
       }
@@ -105,7 +99,7 @@ contract("ProcessRunner", [live, simulated], (test) => {
     Effect.gen(function*() {
       const { args, program } = w.endless
       for (const call of [w.runner.run, w.runner.exec]) {
-        const error = yield* failureOf(call(program, args, { timeout: "300 millis", killGrace: "1 second" }))
+        const error = yield* Contract.failureOf(call(program, args, { timeout: "300 millis", killGrace: "1 second" }))
         expect(error).toMatchObject({ _tag: "CommandTimedOut", program, args, timeoutMillis: 300 })
         expect(error.message).toContain("did not finish within 300ms")
       }

@@ -10,17 +10,7 @@ import * as LiveRecipes from "../../src/live/Recipes.js"
 import { Recipes } from "../../src/services/Recipes.js"
 import * as SimulatedRecipes from "../../src/simulation/Recipes.js"
 import { git, makeRecipeRepo } from "../support/fakeAbra.js"
-import {
-  contract,
-  contractApp,
-  failureOf,
-  fakeAbraOnPath,
-  liveContext,
-  realTime,
-  simulatedWorld,
-  type Twin,
-  virtualTime
-} from "./harness.js"
+import * as Contract from "./harness.js"
 
 const [v1, v9, v10] = ["1.0.0+1.0", "1.9.0+1.9", "1.10.0+1.10"]
 // Junk as real clones have it; the last ends in a no-break space and must come back as written.
@@ -39,7 +29,7 @@ interface RecipesWorld {
   readonly workTree: Effect.Effect<Option.Option<string>>
 }
 
-const abra = fakeAbraOnPath({ beforeAll, afterAll })
+const abra = Contract.fakeAbraOnPath({ beforeAll, afterAll })
 let source: string
 beforeAll(() => {
   source = makeRecipeRepo(abra.get().recipesSource, "keycloak", [
@@ -57,59 +47,47 @@ beforeAll(() => {
   git(abra.get().root, ["clone", "--quiet", source, clone])
 })
 
-const live: Twin<RecipesWorld> = {
-  name: "live",
-  run: realTime,
-  world: Effect.gen(function*() {
-    git(clone, ["checkout", "--quiet", "main"])
-    const context = yield* liveContext(
-      LiveRecipes.layer({ abraDir: abra.get().abraDir }).pipe(Layer.provide(LiveProcessRunner.layerNode))
-    )
-    return {
-      recipes: Context.get(context, Recipes),
-      workTree: Effect.sync(() => Option.some(git(clone, ["describe", "--tags", "--exact-match", "HEAD"]).trim()))
-    } satisfies RecipesWorld
-  })
-}
+const liveTwin = Contract.live<RecipesWorld>(Effect.gen(function*() {
+  git(clone, ["checkout", "--quiet", "main"])
+  const context = yield* Contract.liveContext(
+    LiveRecipes.layer({ abraDir: abra.get().abraDir }).pipe(Layer.provide(LiveProcessRunner.layerNode))
+  )
+  return {
+    recipes: Context.get(context, Recipes),
+    workTree: Effect.sync(() => Option.some(git(clone, ["describe", "--tags", "--exact-match", "HEAD"]).trim()))
+  } satisfies RecipesWorld
+}))
 
-const simulated: Twin<RecipesWorld> = {
-  name: "simulated",
-  run: virtualTime,
-  world: Effect.gen(function*() {
-    const app = contractApp()
-    const { context, world } = yield* simulatedWorld({
-      recipes: { keycloak: { tags: MADE, notes: NOTES } },
-      apps: [{ spec: app }]
-    }, SimulatedRecipes.layerTest)
-    return {
-      recipes: Context.get(context, Recipes),
-      workTree: Effect.map(world.app(app.name), (a) => a.checkout)
-    } satisfies RecipesWorld
-  })
-}
+const simulatedTwin = Contract.simulated<RecipesWorld>(Effect.gen(function*() {
+  const app = Contract.contractApp()
+  const { context, world } = yield* Contract.simulatedWorld({
+    recipes: { keycloak: { tags: MADE, notes: NOTES } },
+    apps: [{ spec: app }]
+  }, SimulatedRecipes.layerTest)
+  return {
+    recipes: Context.get(context, Recipes),
+    workTree: Effect.map(world.app(app.name), (a) => a.checkout)
+  } satisfies RecipesWorld
+}))
 
-contract("Recipes", [live, simulated], (test) => {
+Contract.suite("Recipes", [liveTwin, simulatedTwin], (test) => {
   test("fetch of a published recipe succeeds and its tags are there", (w) =>
     Effect.gen(function*() {
       yield* w.recipes.fetch("keycloak")
       expect(yield* w.recipes.tags("keycloak")).toContain(v10)
     }))
 
-  test("fetch of a recipe that does not exist fails (fetch)", (w) =>
+  test("a recipe that does not exist: fetch fails (fetch), tags fail (git tag)", (w) =>
     Effect.gen(function*() {
-      const error = yield* failureOf(w.recipes.fetch("no-such-recipe"))
-      expect(error).toMatchObject({ _tag: "RecipeError", recipe: "no-such-recipe", operation: "fetch" })
+      for (const [operation, call] of [["fetch", w.recipes.fetch], ["git tag", w.recipes.tags]] as const) {
+        const error = yield* Contract.failureOf(call("no-such-recipe"))
+        expect(error).toMatchObject({ _tag: "RecipeError", recipe: "no-such-recipe", operation })
+      }
     }))
 
   test("tags are every tag in git's order, junk included, as written", (w) =>
     Effect.gen(function*() {
       expect(yield* w.recipes.tags("keycloak")).toEqual(GIT_ORDER)
-    }))
-
-  test("tags of a recipe that is not cloned fail (git tag)", (w) =>
-    Effect.gen(function*() {
-      const error = yield* failureOf(w.recipes.tags("no-such-recipe"))
-      expect(error).toMatchObject({ _tag: "RecipeError", recipe: "no-such-recipe", operation: "git tag" })
     }))
 
   test("releaseNotes of a version with notes are its text, as written", (w) =>
@@ -135,7 +113,7 @@ contract("Recipes", [live, simulated], (test) => {
   test("checkout of a tag that does not exist fails (checkout <version>) and leaves the work tree", (w) =>
     Effect.gen(function*() {
       yield* w.recipes.checkout("keycloak", v9)
-      const error = yield* failureOf(w.recipes.checkout("keycloak", "3.0.0+3.0"))
+      const error = yield* Contract.failureOf(w.recipes.checkout("keycloak", "3.0.0+3.0"))
       expect(error).toMatchObject({ _tag: "RecipeError", recipe: "keycloak", operation: "checkout 3.0.0+3.0" })
       expect(yield* w.workTree).toEqual(Option.some(v9))
     }))

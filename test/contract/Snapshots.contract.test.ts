@@ -5,7 +5,6 @@
 import { expect } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import * as LiveDocker from "../../src/live/Docker.js"
 import * as LiveSnapshots from "../../src/live/Snapshots.js"
@@ -13,18 +12,9 @@ import type { StackVolume } from "../../src/services/Docker.js"
 import { type SnapshotMeta, Snapshots } from "../../src/services/Snapshots.js"
 import * as SimulatedSnapshots from "../../src/simulation/Snapshots.js"
 import { appService, fakeEngine } from "../support/fakeEngine.js"
-import {
-  contract,
-  contractApp,
-  failureOf,
-  liveContext,
-  realTime,
-  simulatedWorld,
-  type Twin,
-  virtualTime
-} from "./harness.js"
+import * as Contract from "./harness.js"
 
-const app = contractApp()
+const app = Contract.contractApp()
 const [v1, v2] = ["1.1.0+1.1", "1.2.0+1.2"]
 const NAMES = ["data", "db"] as const
 
@@ -58,82 +48,71 @@ const readTree = (dir: string): Record<string, string> =>
       .map((p) => [p, Fs.readFileSync(Path.join(dir, p), "utf8")])
   )
 
-const live: Twin<SnapshotsWorld> = {
-  name: "live",
-  run: realTime,
-  world: Effect.gen(function*() {
-    const root = yield* Effect.acquireRelease(
-      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "contract-snapshots-"))),
-      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+const liveTwin = Contract.live<SnapshotsWorld>(Effect.gen(function*() {
+  const root = yield* Contract.scratchDir("contract-snapshots-")
+  const volumes = NAMES.map((n) => ({
+    name: `${app.stack}_${n}`,
+    mountpoint: Path.join(root, "volumes", `${app.stack}_${n}`, "_data")
+  }))
+  const engine = yield* fakeEngine()
+  const context = yield* Contract.liveContext(
+    LiveSnapshots.layer({ stateDir: Path.join(root, "state") }).pipe(
+      Layer.provide(LiveDocker.layerSocket(engine.socket))
     )
-    const volumes = NAMES.map((n) => ({
-      name: `${app.stack}_${n}`,
-      mountpoint: Path.join(root, "volumes", `${app.stack}_${n}`, "_data")
-    }))
-    const engine = yield* fakeEngine()
-    const context = yield* liveContext(
-      LiveSnapshots.layer({ stateDir: Path.join(root, "state") }).pipe(
-        Layer.provide(LiveDocker.layerSocket(engine.socket))
-      )
-    )
-    const mountpoint = (name: string) => volumes.find((v) => v.name === `${app.stack}_${name}`)!.mountpoint
-    return {
-      snapshots: Context.get(context, Snapshots),
-      volumes,
-      deployed: (deployed) =>
-        Effect.sync(() => {
-          engine.state.services.length = 0
-          if (deployed) engine.state.services.push(appService(app.stack, v1))
-        }),
-      write: (files) =>
-        Effect.sync(() => {
-          for (const [name, content] of Object.entries(files)) {
-            Fs.rmSync(mountpoint(name), { recursive: true, force: true })
-            for (const [path, text] of Object.entries(content)) {
-              Fs.mkdirSync(Path.dirname(Path.join(mountpoint(name), path)), { recursive: true })
-              Fs.writeFileSync(Path.join(mountpoint(name), path), text)
-            }
+  )
+  const mountpoint = (name: string) => volumes.find((v) => v.name === `${app.stack}_${name}`)!.mountpoint
+  return {
+    snapshots: Context.get(context, Snapshots),
+    volumes,
+    deployed: (deployed) =>
+      Effect.sync(() => {
+        engine.state.services.length = 0
+        if (deployed) engine.state.services.push(appService(app.stack, v1))
+      }),
+    write: (files) =>
+      Effect.sync(() => {
+        for (const [name, content] of Object.entries(files)) {
+          Fs.rmSync(mountpoint(name), { recursive: true, force: true })
+          for (const [path, text] of Object.entries(content)) {
+            Fs.mkdirSync(Path.dirname(Path.join(mountpoint(name), path)), { recursive: true })
+            Fs.writeFileSync(Path.join(mountpoint(name), path), text)
           }
-        }),
-      files: Effect.sync(() => Object.fromEntries(NAMES.map((n) => [n, readTree(mountpoint(n))])))
-    } satisfies SnapshotsWorld
-  })
-}
+        }
+      }),
+    files: Effect.sync(() => Object.fromEntries(NAMES.map((n) => [n, readTree(mountpoint(n))])))
+  } satisfies SnapshotsWorld
+}))
 
-const simulated: Twin<SnapshotsWorld> = {
-  name: "simulated",
-  run: virtualTime,
-  world: Effect.gen(function*() {
-    const { context, world } = yield* simulatedWorld({
-      recipes: { keycloak: { tags: [v1, v2] } },
-      apps: [{ spec: app, env: true }]
-    }, SimulatedSnapshots.layerTest)
-    return {
-      snapshots: Context.get(context, Snapshots),
-      volumes: NAMES.map((n) => ({
-        name: `${app.stack}_${n}`,
-        mountpoint: `/var/lib/docker/volumes/${app.stack}_${n}/_data`
+const simulatedTwin = Contract.simulated<SnapshotsWorld>(Effect.gen(function*() {
+  const { context, world } = yield* Contract.simulatedWorld({
+    recipes: { keycloak: { tags: [v1, v2] } },
+    apps: [{ spec: app, env: true }]
+  }, SimulatedSnapshots.layerTest)
+  return {
+    snapshots: Context.get(context, Snapshots),
+    volumes: NAMES.map((n) => ({
+      name: `${app.stack}_${n}`,
+      mountpoint: `/var/lib/docker/volumes/${app.stack}_${n}/_data`
+    })),
+    deployed: (deployed) =>
+      world.updateApp(app.name, (a) => ({
+        ...a,
+        deployment: deployed ? Option.some({ version: v1, at: 0, broken: false }) : Option.none()
       })),
-      deployed: (deployed) =>
-        world.updateApp(app.name, (a) => ({
-          ...a,
-          deployment: deployed ? Option.some({ version: v1, at: 0, broken: false }) : Option.none()
-        })),
-      write: (files) =>
-        world.updateApp(app.name, (a) => ({
-          ...a,
-          volumes: new Map(Object.entries(files).map(([n, f]) => [n, new Map(Object.entries(f))]))
-        })),
-      files: Effect.map(
-        world.app(app.name),
-        (a) =>
-          Object.fromEntries(
-            [...a.volumes].map(([n, f]) => [n, Object.fromEntries([...f].sort(([x], [y]) => x < y ? -1 : 1))])
-          )
-      )
-    } satisfies SnapshotsWorld
-  })
-}
+    write: (files) =>
+      world.updateApp(app.name, (a) => ({
+        ...a,
+        volumes: new Map(Object.entries(files).map(([n, f]) => [n, new Map(Object.entries(f))]))
+      })),
+    files: Effect.map(
+      world.app(app.name),
+      (a) =>
+        Object.fromEntries(
+          [...a.volumes].map(([n, f]) => [n, Object.fromEntries([...f].sort(([x], [y]) => x < y ? -1 : 1))])
+        )
+    )
+  } satisfies SnapshotsWorld
+}))
 
 /** What a snapshot of `version` of the app's two volumes says about itself. */
 const expectMeta = (meta: SnapshotMeta, version: string) => {
@@ -150,7 +129,14 @@ const expectMeta = (meta: SnapshotMeta, version: string) => {
 
 const arranged = (w: SnapshotsWorld, deployed: boolean) => Effect.zipRight(w.write(BEFORE), w.deployed(deployed))
 
-contract("Snapshots", [live, simulated], (test) => {
+/** The data of v1 snapshot while undeployed, then the volumes migrated as v2 would. */
+const snapshotThenMigrated = (w: SnapshotsWorld) =>
+  arranged(w, false).pipe(
+    Effect.zipRight(w.snapshots.take(app, v1, w.volumes)),
+    Effect.zipRight(w.write(MIGRATED))
+  )
+
+Contract.suite("Snapshots", [liveTwin, simulatedTwin], (test) => {
   test("show with no snapshot is none", (w) =>
     Effect.gen(function*() {
       yield* arranged(w, false)
@@ -169,21 +155,13 @@ contract("Snapshots", [live, simulated], (test) => {
       expect(yield* w.files).toEqual(BEFORE)
     }))
 
-  test("restore brings back exactly the data of the snapshot", (w) =>
+  test("restore brings back exactly the data of the last snapshot taken", (w) =>
     Effect.gen(function*() {
-      yield* arranged(w, false)
-      yield* w.snapshots.take(app, v1, w.volumes)
-      yield* w.write(MIGRATED)
+      yield* snapshotThenMigrated(w)
       expect(yield* w.files).toEqual(MIGRATED)
-      const meta = yield* w.snapshots.restore(app, w.volumes)
-      expectMeta(meta, v1)
+      expectMeta(yield* w.snapshots.restore(app, w.volumes), v1)
       expect(yield* w.files).toEqual(BEFORE)
-    }))
-
-  test("a second take replaces the first", (w) =>
-    Effect.gen(function*() {
-      yield* arranged(w, false)
-      yield* w.snapshots.take(app, v1, w.volumes)
+      // A second take replaces the first as a whole.
       yield* w.write(MIGRATED)
       yield* w.snapshots.take(app, v2, w.volumes)
       yield* w.write(BEFORE)
@@ -194,30 +172,27 @@ contract("Snapshots", [live, simulated], (test) => {
   test("restore with no snapshot fails (restore) and leaves the data", (w) =>
     Effect.gen(function*() {
       yield* arranged(w, false)
-      const error = yield* failureOf(w.snapshots.restore(app, w.volumes))
+      const error = yield* Contract.failureOf(w.snapshots.restore(app, w.volumes))
       expect(error).toMatchObject({ _tag: "SnapshotError", app: "keycloak", operation: "restore" })
       expect(error.message).toContain("no snapshot")
       expect(yield* w.files).toEqual(BEFORE)
     }))
 
-  test("take of a deployed app is refused (take): no snapshot", (w) =>
+  test("take and restore of a deployed app are refused and change nothing", (w) =>
     Effect.gen(function*() {
-      yield* arranged(w, true)
-      const error = yield* failureOf(w.snapshots.take(app, v1, w.volumes))
-      expect(error).toMatchObject({ _tag: "SnapshotError", app: "keycloak", operation: "take" })
-      expect(error.message).toContain("deployed")
-      expect(yield* w.snapshots.show(app)).toEqual(Option.none())
-    }))
-
-  test("restore of a deployed app is refused (restore) and leaves the data", (w) =>
-    Effect.gen(function*() {
-      yield* arranged(w, false)
-      yield* w.snapshots.take(app, v1, w.volumes)
-      yield* w.write(MIGRATED)
+      yield* snapshotThenMigrated(w)
       yield* w.deployed(true)
-      const error = yield* failureOf(w.snapshots.restore(app, w.volumes))
-      expect(error).toMatchObject({ _tag: "SnapshotError", app: "keycloak", operation: "restore" })
-      expect(error.message).toContain("deployed")
+      for (
+        const [operation, call] of [["take", w.snapshots.take(app, v2, w.volumes)], [
+          "restore",
+          w.snapshots.restore(app, w.volumes)
+        ]] as const
+      ) {
+        const error = yield* Contract.failureOf(call)
+        expect(error).toMatchObject({ _tag: "SnapshotError", app: "keycloak", operation })
+        expect(error.message).toContain("deployed")
+      }
+      expect(Option.map(yield* w.snapshots.show(app), (m) => m.version)).toEqual(Option.some(v1))
       expect(yield* w.files).toEqual(MIGRATED)
     }))
 })

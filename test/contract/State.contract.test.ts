@@ -6,22 +6,10 @@
 import { NodeContext } from "@effect/platform-node"
 import { expect } from "@effect/vitest"
 import { Context, Effect, Option, Ref } from "effect"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import * as LiveState from "../../src/live/State.js"
 import { HoldRecord, InFlight, RunRecord, State } from "../../src/services/State.js"
 import * as SimulatedState from "../../src/simulation/State.js"
-import {
-  contract,
-  contractApp,
-  failureOf,
-  liveContext,
-  realTime,
-  simulatedWorld,
-  type Twin,
-  virtualTime
-} from "./harness.js"
+import * as Contract from "./harness.js"
 
 const APP = "keycloak"
 const OTHER = "wiki"
@@ -47,44 +35,47 @@ const run = (outcome: string, detail = "") =>
     interrupted: false
   })
 
+/** A per-app record: none, each of `values` as written in turn (only for APP), none again once cleared. */
+const heldUntilCleared = <A, E>(
+  read: (app: string) => Effect.Effect<Option.Option<A>, E>,
+  write: (app: string, value: Option.Option<A>) => Effect.Effect<void, E>,
+  values: ReadonlyArray<A>
+) =>
+  Effect.gen(function*() {
+    yield* write(APP, Option.none())
+    for (const value of values) {
+      yield* write(APP, Option.some(value))
+      expect(yield* read(APP)).toEqual(Option.some(value))
+      expect(yield* read(OTHER)).toEqual(Option.none())
+    }
+    yield* write(APP, Option.none())
+    expect(yield* read(APP)).toEqual(Option.none())
+  })
+
 interface StateWorld {
   readonly state: State["Type"]
   /** The runs recorded for an app, oldest first. */
   readonly history: (app: string) => Effect.Effect<ReadonlyArray<RunRecord>>
 }
 
-const live: Twin<StateWorld> = {
-  name: "live",
-  run: realTime,
-  world: Effect.gen(function*() {
-    const stateDir = yield* Effect.acquireRelease(
-      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "contract-state-"))),
-      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-    )
-    const context = yield* liveContext(LiveState.layer({ stateDir }))
-    return {
-      state: Context.get(context, State),
-      history: (app) => LiveState.readHistory(stateDir, app).pipe(Effect.provide(NodeContext.layer), Effect.orDie)
-    } satisfies StateWorld
-  })
-}
+const liveTwin = Contract.live<StateWorld>(Effect.gen(function*() {
+  const stateDir = yield* Contract.scratchDir("contract-state-")
+  const context = yield* Contract.liveContext(LiveState.layer({ stateDir }))
+  return {
+    state: Context.get(context, State),
+    history: (app) => LiveState.readHistory(stateDir, app).pipe(Effect.provide(NodeContext.layer), Effect.orDie)
+  } satisfies StateWorld
+}))
 
-const simulated: Twin<StateWorld> = {
-  name: "simulated",
-  run: virtualTime,
-  world: Effect.gen(function*() {
-    const { context, world } = yield* simulatedWorld({
-      recipes: {},
-      apps: [{ spec: contractApp() }]
-    }, SimulatedState.layerTest)
-    return {
-      state: Context.get(context, State),
-      history: (app) => Effect.map(Ref.get(world.state), (s) => s.history.filter((r) => r.app === app))
-    } satisfies StateWorld
-  })
-}
+const simulatedTwin = Contract.simulated<StateWorld>(Effect.gen(function*() {
+  const { context, world } = yield* Contract.simulatedWorld(Contract.appOnly, SimulatedState.layerTest)
+  return {
+    state: Context.get(context, State),
+    history: (app) => Effect.map(Ref.get(world.state), (s) => s.history.filter((r) => r.app === app))
+  } satisfies StateWorld
+}))
 
-contract("State", [live, simulated], (test) => {
+Contract.suite("State", [liveTwin, simulatedTwin], (test) => {
   test("a new app has no last-good, no hold, no in-flight record and no history", (w) =>
     Effect.gen(function*() {
       expect(yield* w.state.lastGood(APP)).toEqual(Option.none())
@@ -106,7 +97,7 @@ contract("State", [live, simulated], (test) => {
     Effect.gen(function*() {
       yield* w.state.setLastGood(APP, v1)
       for (const bad of ["", "1.2.0 +1.2", "1.2.0\n"]) {
-        const error = yield* failureOf(w.state.setLastGood(APP, bad))
+        const error = yield* Contract.failureOf(w.state.setLastGood(APP, bad))
         expect(error._tag).toBe("StateError")
         expect(error.message).toContain("a version is one word")
       }
@@ -114,27 +105,10 @@ contract("State", [live, simulated], (test) => {
     }))
 
   test("a hold is held as written until it is cleared; clearing none is fine", (w) =>
-    Effect.gen(function*() {
-      yield* w.state.setHold(APP, Option.none())
-      yield* w.state.setHold(APP, Option.some(hold))
-      expect(yield* w.state.hold(APP)).toEqual(Option.some(hold))
-      expect(yield* w.state.hold(OTHER)).toEqual(Option.none())
-      yield* w.state.setHold(APP, Option.none())
-      expect(yield* w.state.hold(APP)).toEqual(Option.none())
-    }))
+    heldUntilCleared(w.state.hold, w.state.setHold, [hold]))
 
   test("an in-flight record is held as written until it is removed; removing none is fine", (w) =>
-    Effect.gen(function*() {
-      yield* w.state.setInFlight(APP, Option.none())
-      yield* w.state.setInFlight(APP, Option.some(inFlight))
-      expect(yield* w.state.inFlight(APP)).toEqual(Option.some(inFlight))
-      const advanced = new InFlight({ ...inFlight, phase: "health" })
-      yield* w.state.setInFlight(APP, Option.some(advanced))
-      expect(yield* w.state.inFlight(APP)).toEqual(Option.some(advanced))
-      expect(yield* w.state.inFlight(OTHER)).toEqual(Option.none())
-      yield* w.state.setInFlight(APP, Option.none())
-      expect(yield* w.state.inFlight(APP)).toEqual(Option.none())
-    }))
+    heldUntilCleared(w.state.inFlight, w.state.setInFlight, [inFlight, new InFlight({ ...inFlight, phase: "health" })]))
 
   test("recordRun appends to the app's history, oldest first", (w) =>
     Effect.gen(function*() {

@@ -10,14 +10,14 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import type { Scope } from "effect"
-import * as Path from "node:path"
 import { AppConfig, AppName, appSpec, HealthConfig } from "../../src/domain/Config.js"
 import { runOnVirtualClock } from "../../src/simulation/VirtualClock.js"
 import * as World from "../../src/simulation/World.js"
 import type { AbraWorld } from "../support/fakeAbra.js"
 import { makeAbraWorld } from "../support/fakeAbra.js"
+import { tempDir } from "../support/files.js"
 
 export type TwinName = "live" | "simulated"
 
@@ -38,8 +38,14 @@ export const realTime = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => effe
 export const virtualTime = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
   Effect.flatMap(runOnVirtualClock(effect), (exit): Effect.Effect<A, E> => exit)
 
+/** The live twin: real time, over the world `world` builds. */
+export const live = <W>(world: Twin<W>["world"]): Twin<W> => ({ name: "live", run: realTime, world })
+
+/** The simulated twin: virtual time, over the world `world` builds. */
+export const simulated = <W>(world: Twin<W>["world"]): Twin<W> => ({ name: "simulated", run: virtualTime, world })
+
 /** Register the same cases, once per twin: `<service> contract › <twin> › <case>`. */
-export const contract = <W>(service: string, twins: ReadonlyArray<Twin<W>>, cases: (test: Case<W>) => void) =>
+export const suite = <W>(service: string, twins: ReadonlyArray<Twin<W>>, cases: (test: Case<W>) => void) =>
   describe(`${service} contract`, () => {
     for (const twin of twins) {
       describe(twin.name, () => {
@@ -47,6 +53,9 @@ export const contract = <W>(service: string, twins: ReadonlyArray<Twin<W>>, case
       })
     }
   })
+
+/** A temp dir of the live world, removed with the case's scope. */
+export const scratchDir = (prefix: string) => tempDir(prefix).pipe(Effect.provide(NodeContext.layer))
 
 /** A simulated world from `setup`, the in-memory layer over it, and the world to look at afterwards. */
 export const simulatedWorld = <ROut, E>(
@@ -76,6 +85,9 @@ export const contractApp = (health: ConstructorParameters<typeof HealthConfig>[0
     AppName.make("keycloak"),
     new AppConfig({ recipe: "keycloak", domain: "id.example.org", health: HealthConfig.make(health) })
   )
+
+/** A world with only the contract app in it. */
+export const appOnly: World.WorldSetup = { recipes: {}, apps: [{ spec: contractApp() }] }
 
 /**
  * The fake abra first on PATH for the whole file (its processes inherit the environment), with no
@@ -118,8 +130,3 @@ export const fakeAbraOnPath = (hooks: {
     }
   }
 }
-
-/** A directory of its own under the shared fake-abra world, for one case. */
-export const caseDir = (abra: AbraWorld, name: string) => Path.join(abra.root, name)
-
-export const someOrNone = <A>(value: A | undefined) => Option.fromNullable(value)
