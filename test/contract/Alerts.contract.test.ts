@@ -38,7 +38,7 @@ interface AlertsWorld {
 
 const liveTwin = Contract.live<AlertsWorld>(Effect.gen(function*() {
   const stateDir = yield* Contract.scratchDir("contract-alerts-")
-  const context = yield* Contract.liveContext(LiveAlerts.layer({ stateDir }))
+  const context = yield* Contract.layerContext(LiveAlerts.layer({ stateDir }))
   const dir = LiveAlerts.alertsDir(stateDir)
   return {
     alerts: Context.get(context, Alerts),

@@ -44,7 +44,7 @@ const liveTwin = Contract.live<AppsWorld>(Effect.gen(function*() {
   const world = yield* Effect.acquireRelease(Effect.sync(makeAbraWorld), (w) => Effect.sync(w.cleanup))
   Fs.mkdirSync(Path.join(world.abraDir, "recipes"))
   Fs.symlinkSync(clone, Path.join(world.abraDir, "recipes", "keycloak"))
-  const context = yield* Contract.liveContext(
+  const context = yield* Contract.layerContext(
     LiveApps.layer({ abraDir: world.abraDir }).pipe(Layer.provide(LiveProcessRunner.layerNode))
   )
   const writeState = (version: string) => {

@@ -35,7 +35,7 @@ const liveTwin = Contract.live<DockerWorld>(Effect.gen(function*() {
       secrets: [{ name: `${wiki.stack}_admin_password_v1`, labels: { [stackLabel]: wiki.stack } }]
     }
   })
-  const context = yield* Contract.liveContext(LiveDocker.layerSocket(engine.socket))
+  const context = yield* Contract.layerContext(LiveDocker.layerSocket(engine.socket))
   return {
     docker: Context.get(context, Docker),
     deployed: (version) => Effect.sync(() => engine.state.services.push(appService(stack, version))),

@@ -30,7 +30,7 @@ const STATUS = { healthy: 200, failing: 500, starting: 503, "not deployed": 404 
 const liveTwin = Contract.live<HealthWorld>(Effect.gen(function*() {
   const domain = Contract.contractApp().domain
   const server = yield* httpsServer(domain)
-  const context = yield* Contract.liveContext(LiveHealth.layer)
+  const context = yield* Contract.layerContext(LiveHealth.layer)
   const reachedAt = (port: number) =>
     Contract.contractApp({ path: PATH, connect: `127.0.0.1:${port}`, attemptTimeout: ATTEMPT })
   let app = reachedAt(server.port)

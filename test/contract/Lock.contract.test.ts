@@ -16,12 +16,12 @@ interface LockWorld {
 const liveTwin = Contract.live<LockWorld>(Effect.gen(function*() {
   const stateDir = yield* Contract.scratchDir("contract-lock-")
   // A short poll: the waiting cases take real time here.
-  const context = yield* Contract.liveContext(LiveLock.layer({ stateDir, poll: "20 millis" }))
+  const context = yield* Contract.layerContext(LiveLock.layer({ stateDir, poll: "20 millis" }))
   return { lock: Context.get(context, Lock) } satisfies LockWorld
 }))
 
 const simulatedTwin = Contract.simulated<LockWorld>(
-  Effect.map(Contract.liveContext(SimulatedLock.layerTest), (context) => ({ lock: Context.get(context, Lock) }))
+  Effect.map(Contract.layerContext(SimulatedLock.layerTest), (context) => ({ lock: Context.get(context, Lock) }))
 )
 
 /** Take the app's lock in a scope of its own; answers the scope, to let go by closing it. */

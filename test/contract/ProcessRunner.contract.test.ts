@@ -30,7 +30,7 @@ const PROBLEMS = Array.from({ length: 30 }, (_, i) => `problem ${i + 1}`)
 const node = process.execPath
 
 const liveTwin = Contract.live<ProcessWorld>(
-  Effect.map(Contract.liveContext(LiveProcessRunner.layerNode), (context) => ({
+  Effect.map(Contract.layerContext(LiveProcessRunner.layerNode), (context) => ({
     runner: Context.get(context, ProcessRunner),
     echo: {
       program: node,
@@ -45,7 +45,7 @@ const liveTwin = Contract.live<ProcessWorld>(
 )
 
 const simulatedTwin = Contract.simulated<ProcessWorld>(Effect.map(
-  Contract.liveContext(SimulatedProcessRunner.layerTest({
+  Contract.layerContext(SimulatedProcessRunner.layerTest({
     echo: (_, options) => Effect.succeed({ exitCode: 0, stdout: `out:${options.stdin ?? ""}`, stderr: "err\n" }),
     failing: () => Effect.succeed({ exitCode: 3, stdout: "", stderr: PROBLEMS.map((l) => `${l}\n`).join("") }),
     endless: () => Effect.never

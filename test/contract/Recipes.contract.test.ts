@@ -49,7 +49,7 @@ beforeAll(() => {
 
 const liveTwin = Contract.live<RecipesWorld>(Effect.gen(function*() {
   git(clone, ["checkout", "--quiet", "main"])
-  const context = yield* Contract.liveContext(
+  const context = yield* Contract.layerContext(
     LiveRecipes.layer({ abraDir: abra.get().abraDir }).pipe(Layer.provide(LiveProcessRunner.layerNode))
   )
   return {

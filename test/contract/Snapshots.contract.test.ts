@@ -55,7 +55,7 @@ const liveTwin = Contract.live<SnapshotsWorld>(Effect.gen(function*() {
     mountpoint: Path.join(root, "volumes", `${app.stack}_${n}`, "_data")
   }))
   const engine = yield* fakeEngine()
-  const context = yield* Contract.liveContext(
+  const context = yield* Contract.layerContext(
     LiveSnapshots.layer({ stateDir: Path.join(root, "state") }).pipe(
       Layer.provide(LiveDocker.layerSocket(engine.socket))
     )

@@ -60,7 +60,7 @@ interface StateWorld {
 
 const liveTwin = Contract.live<StateWorld>(Effect.gen(function*() {
   const stateDir = yield* Contract.scratchDir("contract-state-")
-  const context = yield* Contract.liveContext(LiveState.layer({ stateDir }))
+  const context = yield* Contract.layerContext(LiveState.layer({ stateDir }))
   return {
     state: Context.get(context, State),
     history: (app) => LiveState.readHistory(stateDir, app).pipe(Effect.provide(NodeContext.layer), Effect.orDie)

@@ -68,8 +68,8 @@ export const simulatedWorld = <ROut, E>(
     return { world, context }
   })
 
-/** Build a live layer (with the Node platform under it) for one case's scope. */
-export const liveContext = <ROut, E, RIn>(layer: Layer.Layer<ROut, E, RIn>) =>
+/** Build a layer that needs at most the Node platform (given here) for one case's scope. */
+export const layerContext = <ROut, E, RIn extends NodeContext.NodeContext>(layer: Layer.Layer<ROut, E, RIn>) =>
   Layer.build(layer.pipe(Layer.provide(NodeContext.layer)) as Layer.Layer<ROut, E>)
 
 /** The typed error of an effect that must fail; a success or a defect fails the case. */
