@@ -55,7 +55,9 @@ export const layerTest: Layer.Layer<Apps, never, SimulatedWorld> = Layer.effect(
           Effect.mapError(fromFault(app, "app new")),
           Effect.zipRight(Effect.all([world.app(app.name), Ref.get(world.state)])),
           Effect.flatMap(([a, s]) =>
-            Option.isSome(a.env)
+            !s.servers.has(app.server)
+              ? refused(app, "app new", `server ${app.server} does not exist: run "abra server add"`)
+              : Option.isSome(a.env)
               ? refused(app, "app new", `${app.domain}.env already exists`)
               : world.updateApp(app.name, (a) => ({
                 ...a,

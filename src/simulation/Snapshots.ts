@@ -57,6 +57,20 @@ export const layerTest: Layer.Layer<Snapshots, never, SimulatedWorld> = Layer.ef
           const s = yield* Ref.get(world.state)
           const snapshot = s.snapshots.get(app.name)
           if (!snapshot) return yield* failure(app, "restore", "there is no snapshot to restore")
+          // As the live layer: a volume list that differs from the snapshot's would be a partial restore.
+          const held = [...snapshot.volumes.keys()]
+          const missing = held.filter((n) => !volumes.some((v) => volumeName(app, v) === n))
+          const extra = volumes.map((v) => volumeName(app, v)).filter((n) => !snapshot.volumes.has(n))
+          if (missing.length > 0 || extra.length > 0) {
+            const names = (list: ReadonlyArray<string>) => list.map((n) => `${app.stack}_${n}`).join(", ")
+            return yield* failure(
+              app,
+              "restore",
+              missing.length > 0
+                ? `the snapshot holds volume(s) ${names(missing)} that Docker does not list now`
+                : `volume(s) ${names(extra)} are not in the snapshot: refusing a partial restore`
+            )
+          }
           const a = yield* world.app(app.name)
           if (Option.isSome(a.deployment)) return yield* failure(app, "restore", "refused: the app is still deployed")
           yield* world.updateApp(app.name, (a) => ({

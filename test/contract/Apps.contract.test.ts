@@ -127,6 +127,14 @@ Contract.suite("Apps", [liveTwin, simulatedTwin], (test) => {
       expect(yield* w.apps.readEnv(app)).toEqual(Option.some({ pinned: Option.some(v1), secrets: [SECRET] }))
     }))
 
+  test("create on a server abra does not have fails (app new) and writes nothing", (w) =>
+    Effect.gen(function*() {
+      const error = yield* Contract.failureOf(w.apps.create(app, v1))
+      expect(error).toMatchObject({ _tag: "AbraError", app: "keycloak", operation: "app new" })
+      expect(error.message).toContain("server default does not exist")
+      expect(yield* w.apps.readEnv(app)).toEqual(Option.none())
+    }))
+
   test("deploy of a version runs it and pins it in the env file", (w) =>
     Effect.gen(function*() {
       yield* w.deployed(v1)

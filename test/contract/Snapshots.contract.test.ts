@@ -195,4 +195,21 @@ Contract.suite("Snapshots", [liveTwin, simulatedTwin], (test) => {
       expect(Option.map(yield* w.snapshots.show(app), (m) => m.version)).toEqual(Option.some(v1))
       expect(yield* w.files).toEqual(MIGRATED)
     }))
+
+  test("restore over a volume list that differs from the snapshot's is refused (restore)", (w) =>
+    Effect.gen(function*() {
+      yield* snapshotThenMigrated(w)
+      const [data, db] = w.volumes
+      for (
+        const [volumes, says] of [
+          [[data!], `the snapshot holds volume(s) ${db!.name} that Docker does not list now`],
+          [[...w.volumes, { name: `${app.stack}_cache`, mountpoint: `${data!.mountpoint}-cache` }], "partial restore"]
+        ] as const
+      ) {
+        const error = yield* Contract.failureOf(w.snapshots.restore(app, volumes))
+        expect(error).toMatchObject({ _tag: "SnapshotError", app: "keycloak", operation: "restore" })
+        expect(error.message).toContain(says)
+      }
+      expect(yield* w.files).toEqual(MIGRATED)
+    }))
 })
