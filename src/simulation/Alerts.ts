@@ -15,7 +15,10 @@ export const layerTest: Layer.Layer<Alerts, never, SimulatedWorld> = Layer.effec
             new AlertError({ message: `could not write the ${alert.reason} alert: ${fault.message}` })
           ),
           Effect.zipRight(Ref.modify(world.state, (s) => {
-            const id = `${alert.ts}-${alert.app}-${alert.reason}`
+            // As the live file names: a second alert of the same app, reason and second is `-2`.
+            const base = `${alert.ts}-${alert.app}-${alert.reason}`
+            const same = s.alerts.filter((a) => a.ts === alert.ts && a.app === alert.app && a.reason === alert.reason)
+            const id = same.length === 0 ? base : `${base}-${same.length + 1}`
             return [id, { ...s, alerts: [...s.alerts, alert] }] as const
           }))
         )

@@ -1,4 +1,8 @@
-/** In-memory Apps over the simulated world. */
+/**
+ * In-memory Apps over the simulated world. It follows the live layer over abra: the same typed
+ * errors (operation names included) for what abra refuses, and an undeploy of an app that is not
+ * deployed leaves it so, as the live layer does with abra's "is not deployed?".
+ */
 import { Clock, Effect, Layer, Option, Ref } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import { AbraError, Apps } from "../services/Apps.js"
@@ -7,18 +11,38 @@ import { type InjectedFault, SimulatedWorld } from "./World.js"
 const fromFault = (app: AppSpec, operation: string) => (fault: InjectedFault) =>
   new AbraError({ app: app.name, operation, message: `abra ${operation} ${app.domain} failed: ${fault.message}` })
 
+/** What abra says (as `FATA <reason>`) when it refuses; the live layer's message has the same shape. */
+const refused = (app: AppSpec, operation: string, reason: string) =>
+  new AbraError({ app: app.name, operation, message: `abra ${operation} for ${app.domain} failed: ${reason}` })
+
 /** In-memory abra over the simulated world. */
 export const layerTest: Layer.Layer<Apps, never, SimulatedWorld> = Layer.effect(
   Apps,
   Effect.gen(function*() {
     const world = yield* SimulatedWorld
+    /** abra works on an app through its env file: without one it cannot find the app. */
+    const existing = (app: AppSpec, operation: string) =>
+      Effect.flatMap(
+        world.app(app.name),
+        (a) => Option.isSome(a.env) ? Effect.succeed(a) : refused(app, operation, `unable to find app ${app.domain}`)
+      )
     return Apps.of({
       ensureServer: (server) =>
         world.step("server", server, `server ls / add ${server}`).pipe(
           Effect.mapError((fault) =>
             new AbraError({ app: server, operation: "server", message: `abra server add failed: ${fault.message}` })
           ),
-          Effect.zipRight(Ref.update(world.state, (s) => ({ ...s, servers: new Set([...s.servers, server]) })))
+          Effect.zipRight(Ref.get(world.state)),
+          Effect.flatMap((s) =>
+            // As the live layer: only the local server is added; any other must be known already.
+            s.servers.has(server) || server === "default"
+              ? Ref.update(world.state, (s) => ({ ...s, servers: new Set([...s.servers, server]) }))
+              : new AbraError({
+                app: server,
+                operation: "server ls",
+                message: `abra does not know the server ${server}: add it with \`abra server add\` first`
+              })
+          )
         ),
       readEnv: (app) =>
         world.step("env-read", app.name, `read ${app.domain}.env`).pipe(
@@ -29,21 +53,29 @@ export const layerTest: Layer.Layer<Apps, never, SimulatedWorld> = Layer.effect(
       create: (app, version) =>
         world.step("app-new", app.name, `app new ${app.recipe} ${version} -D ${app.domain}`, version).pipe(
           Effect.mapError(fromFault(app, "app new")),
-          Effect.zipRight(world.app(app.name)),
-          Effect.flatMap((a) =>
-            Option.isSome(a.env)
-              ? Effect.fail(
-                new AbraError({ app: app.name, operation: "app new", message: `${app.domain}.env already exists` })
-              )
-              : world.updateApp(
-                app.name,
-                (a) => ({ ...a, env: Option.some({ pinned: Option.some(version), secrets: [] }) })
-              )
+          Effect.zipRight(Effect.all([world.app(app.name), Ref.get(world.state)])),
+          Effect.flatMap(([a, s]) =>
+            !s.servers.has(app.server)
+              ? refused(app, "app new", `server ${app.server} does not exist: run "abra server add"`)
+              : Option.isSome(a.env)
+              ? refused(app, "app new", `${app.domain}.env already exists`)
+              : world.updateApp(app.name, (a) => ({
+                ...a,
+                // The env file is the recipe's sample: it declares the recipe's secrets.
+                env: Option.some({ pinned: Option.some(version), secrets: s.recipes.get(app.recipe)?.secrets ?? [] })
+              }))
           )
         ),
       deploy: (app, version) =>
         world.step("deploy", app.name, `app deploy ${app.domain} ${version}`, version).pipe(
-          Effect.mapError(fromFault(app, "deploy")),
+          Effect.mapError(fromFault(app, `app deploy ${version}`)),
+          Effect.zipRight(existing(app, `app deploy ${version}`)),
+          Effect.zipRight(Ref.get(world.state)),
+          Effect.flatMap((s) =>
+            s.recipes.get(app.recipe)?.tags.includes(version)
+              ? Effect.void
+              : refused(app, `app deploy ${version}`, `${version} is not a published version`)
+          ),
           Effect.zipRight(Effect.all([Clock.currentTimeMillis, world.release(app.recipe, version)])),
           Effect.flatMap(([now, release]) =>
             world.updateApp(app.name, (a) => ({
@@ -62,19 +94,15 @@ export const layerTest: Layer.Layer<Apps, never, SimulatedWorld> = Layer.effect(
         ),
       undeploy: (app) =>
         world.step("undeploy", app.name, `app undeploy ${app.domain}`).pipe(
-          Effect.mapError(fromFault(app, "undeploy")),
-          Effect.zipRight(world.app(app.name)),
-          Effect.flatMap((a) =>
-            Option.isNone(a.deployment)
-              ? Effect.fail(
-                new AbraError({ app: app.name, operation: "undeploy", message: `${app.domain} is not deployed?` })
-              )
-              : world.updateApp(app.name, (a) => ({ ...a, deployment: Option.none() }))
-          )
+          Effect.mapError(fromFault(app, "app undeploy")),
+          Effect.zipRight(existing(app, "app undeploy")),
+          // Undeploying what is not deployed leaves it as wanted (abra says "is not deployed?").
+          Effect.zipRight(world.updateApp(app.name, (a) => ({ ...a, deployment: Option.none() })))
         ),
       generateSecrets: (app) =>
         world.step("secrets-generate", app.name, `app secret generate ${app.domain} --all`).pipe(
-          Effect.mapError(fromFault(app, "secret generate")),
+          Effect.mapError(fromFault(app, "app secret generate")),
+          Effect.zipRight(existing(app, "app secret generate")),
           Effect.zipRight(world.updateApp(app.name, (a) => ({ ...a, secretsGenerated: true })))
         )
     })

@@ -1,17 +1,22 @@
-/** In-memory Recipes over the simulated world. */
-import { Effect, Layer, Option } from "effect"
+/** In-memory Recipes over the simulated world, following the live layer over git clones. */
+import { Effect, Layer, Option, Ref } from "effect"
 import { RecipeError, Recipes } from "../services/Recipes.js"
 import { type InjectedFault, SimulatedWorld } from "./World.js"
 
 const fromFault = (recipe: string, operation: string) => (fault: InjectedFault) =>
   new RecipeError({ recipe, operation, message: `recipe ${recipe}: ${operation} failed: ${fault.message}` })
 
+/** Git lists tags in byte order of their names, whatever order they were made in. */
+const gitOrder = (tags: ReadonlyArray<string>): Array<string> =>
+  [...tags].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+
 /** In-memory recipes from the simulated world. */
 export const layerTest: Layer.Layer<Recipes, never, SimulatedWorld> = Layer.effect(
   Recipes,
   Effect.gen(function*() {
     const world = yield* SimulatedWorld
-    const recipe = (name: string) =>
+    /** The recipe's clone; the operation names what failed, as the live layer's errors do. */
+    const recipe = (name: string, operation: string) =>
       world.state.get.pipe(Effect.flatMap((s) => {
         const found = s.recipes.get(name)
         return found
@@ -19,7 +24,7 @@ export const layerTest: Layer.Layer<Recipes, never, SimulatedWorld> = Layer.effe
           : Effect.fail(
             new RecipeError({
               recipe: name,
-              operation: "fetch",
+              operation,
               message: `recipe ${name} is unknown: check the recipe name in the config`
             })
           )
@@ -28,32 +33,39 @@ export const layerTest: Layer.Layer<Recipes, never, SimulatedWorld> = Layer.effe
       fetch: (name) =>
         world.step("fetch", name, `recipe fetch ${name}`).pipe(
           Effect.mapError(fromFault(name, "fetch")),
-          Effect.zipRight(recipe(name)),
+          Effect.zipRight(recipe(name, "fetch")),
           Effect.asVoid
         ),
       tags: (name) =>
         world.step("tags", name, `git tag (${name})`).pipe(
-          Effect.mapError(fromFault(name, "tags")),
-          Effect.zipRight(recipe(name)),
-          Effect.map((r) => r.tags)
+          Effect.mapError(fromFault(name, "git tag")),
+          Effect.zipRight(recipe(name, "git tag")),
+          Effect.map((r) => gitOrder(r.tags))
         ),
       releaseNotes: (name, version) =>
         world.step("notes", name, `release/${version}`, version).pipe(
           Effect.mapError(fromFault(name, "release notes")),
-          Effect.zipRight(recipe(name)),
+          Effect.zipRight(recipe(name, "release notes")),
           Effect.map((r) => Option.fromNullable(r.notes?.[version]))
         ),
       checkout: (name, version) =>
         world.step("checkout", name, `git checkout ${version}`, version).pipe(
-          Effect.mapError(fromFault(name, "checkout")),
-          Effect.zipRight(recipe(name)),
+          Effect.mapError(fromFault(name, `checkout ${version}`)),
+          Effect.zipRight(recipe(name, `checkout ${version}`)),
           Effect.flatMap((r) =>
             r.tags.includes(version)
-              ? Effect.void
+              ? Ref.update(world.state, (s) => ({
+                ...s,
+                apps: new Map(
+                  [...s.apps].map((
+                    [n, a]
+                  ) => [n, a.spec.recipe === name ? { ...a, checkout: Option.some(version) } : a])
+                )
+              }))
               : Effect.fail(
                 new RecipeError({
                   recipe: name,
-                  operation: "checkout",
+                  operation: `checkout ${version}`,
                   message: `recipe ${name} has no tag ${version}`
                 })
               )

@@ -1,12 +1,17 @@
 /** In-memory Snapshots over the simulated world. */
 import { Clock, Effect, Layer, Option, Ref } from "effect"
+import { createHash } from "node:crypto"
 import type { AppSpec } from "../domain/Config.js"
 import type { StackVolume } from "../services/Docker.js"
 import { SnapshotError, SnapshotMeta, Snapshots } from "../services/Snapshots.js"
-import { type InjectedFault, SimulatedWorld } from "./World.js"
+import { type InjectedFault, type SimSnapshot, SimulatedWorld } from "./World.js"
 
 const failure = (app: AppSpec, operation: "take" | "restore" | "show", message: string) =>
   new SnapshotError({ app: app.name, operation, message: `snapshot ${operation} for ${app.name}: ${message}` })
+
+/** A sha256 per volume, as the live meta.json has one per archive: here over the volume's files. */
+const sha256Of = (files: ReadonlyMap<string, string>): string =>
+  createHash("sha256").update(JSON.stringify([...files].sort(([a], [b]) => a < b ? -1 : 1))).digest("hex")
 
 const fromFault = (app: AppSpec, operation: "take" | "restore" | "show") => (fault: InjectedFault) =>
   failure(app, operation, fault.message)
@@ -17,14 +22,14 @@ export const layerTest: Layer.Layer<Snapshots, never, SimulatedWorld> = Layer.ef
   Effect.gen(function*() {
     const world = yield* SimulatedWorld
     const volumeName = (app: AppSpec, v: StackVolume) => v.name.slice(app.stack.length + 1)
-    const metaOf = (app: AppSpec, version: string, at: number, volumes: ReadonlyArray<string>) =>
+    const metaOf = (app: AppSpec, snapshot: SimSnapshot) =>
       new SnapshotMeta({
         recipe: app.recipe,
         domain: app.domain,
-        version,
-        ts: new Date(at).toISOString(),
-        volumes: volumes.map((v) => `${app.stack}_${v}`),
-        sha256: {}
+        version: snapshot.version,
+        ts: new Date(snapshot.at).toISOString(),
+        volumes: [...snapshot.volumes.keys()].map((v) => `${app.stack}_${v}`),
+        sha256: Object.fromEntries([...snapshot.volumes].map(([v, files]) => [`${app.stack}_${v}`, sha256Of(files)]))
       })
     return Snapshots.of({
       take: (app, version, volumes) =>
@@ -40,11 +45,9 @@ export const layerTest: Layer.Layer<Snapshots, never, SimulatedWorld> = Layer.ef
             const files = a.volumes.get(n)
             return files ? [[n, new Map(files)] as const] : []
           }))
-          yield* Ref.update(world.state, (s) => ({
-            ...s,
-            snapshots: new Map([...s.snapshots, [app.name, { version, at, volumes: copy }]])
-          }))
-          return metaOf(app, version, at, names)
+          const snapshot: SimSnapshot = { version, at, volumes: copy }
+          yield* Ref.update(world.state, (s) => ({ ...s, snapshots: new Map([...s.snapshots, [app.name, snapshot]]) }))
+          return metaOf(app, snapshot)
         }),
       restore: (app, volumes) =>
         Effect.gen(function*() {
@@ -54,13 +57,27 @@ export const layerTest: Layer.Layer<Snapshots, never, SimulatedWorld> = Layer.ef
           const s = yield* Ref.get(world.state)
           const snapshot = s.snapshots.get(app.name)
           if (!snapshot) return yield* failure(app, "restore", "there is no snapshot to restore")
+          // As the live layer: a volume list that differs from the snapshot's would be a partial restore.
+          const held = [...snapshot.volumes.keys()]
+          const missing = held.filter((n) => !volumes.some((v) => volumeName(app, v) === n))
+          const extra = volumes.map((v) => volumeName(app, v)).filter((n) => !snapshot.volumes.has(n))
+          if (missing.length > 0 || extra.length > 0) {
+            const names = (list: ReadonlyArray<string>) => list.map((n) => `${app.stack}_${n}`).join(", ")
+            return yield* failure(
+              app,
+              "restore",
+              missing.length > 0
+                ? `the snapshot holds volume(s) ${names(missing)} that Docker does not list now`
+                : `volume(s) ${names(extra)} are not in the snapshot: refusing a partial restore`
+            )
+          }
           const a = yield* world.app(app.name)
           if (Option.isSome(a.deployment)) return yield* failure(app, "restore", "refused: the app is still deployed")
           yield* world.updateApp(app.name, (a) => ({
             ...a,
             volumes: new Map([...a.volumes, ...[...snapshot.volumes].map(([n, f]) => [n, new Map(f)] as const)])
           }))
-          return metaOf(app, snapshot.version, snapshot.at, [...snapshot.volumes.keys()])
+          return metaOf(app, snapshot)
         }),
       show: (app) =>
         world.step("snapshot-show", app.name, "read snapshot meta").pipe(
@@ -69,7 +86,7 @@ export const layerTest: Layer.Layer<Snapshots, never, SimulatedWorld> = Layer.ef
           Effect.map((s) =>
             Option.map(
               Option.fromNullable(s.snapshots.get(app.name)),
-              (snap) => metaOf(app, snap.version, snap.at, [...snap.volumes.keys()])
+              (snap) => metaOf(app, snap)
             )
           )
         )

@@ -19,6 +19,15 @@ export const layerTest: Layer.Layer<State, never, SimulatedWorld> = Layer.effect
       setLastGood: (app, version) =>
         world.step("last-good-write", app, `last_good := ${version}`, version).pipe(
           fail,
+          // As the live layer: a version is one word, anything else is the caller's bug.
+          Effect.zipRight(
+            version === "" || /\s/.test(version)
+              ? new StateError({
+                message: `refusing to record ${JSON.stringify(version)} as the last good version of ${app}: ` +
+                  "a version is one word; this is a bug in the caller"
+              })
+              : Effect.void
+          ),
           Effect.zipRight(
             Ref.update(world.state, (s) => ({ ...s, lastGood: new Map([...s.lastGood, [app, version]]) }))
           )

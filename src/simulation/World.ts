@@ -34,6 +34,8 @@ export interface RecipeSpec {
   readonly notes?: Readonly<Record<string, string>>
   /** Behaviour by version; a version not listed is healthy. */
   readonly releases?: Readonly<Record<string, ReleaseSpec>>
+  /** Secrets its `.env.sample` declares, as `<name>_<version>`: what `app new` puts in the env file. */
+  readonly secrets?: ReadonlyArray<string>
 }
 
 export interface AppSetup {
@@ -121,6 +123,7 @@ export interface SimApp {
   readonly deployment: Option.Option<Deployment>
   readonly volumes: ReadonlyMap<string, Files>
   readonly secretsGenerated: boolean
+  /** The tag the recipe clone's work tree is at (the clone is shared by the apps of one recipe). */
   readonly checkout: Option.Option<string>
 }
 
