@@ -15,6 +15,7 @@ import * as Path from "node:path"
 import * as LogFormat from "../../src/cli/LogFormat.js"
 import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
 import type { AppName } from "../../src/domain/Config.js"
+import type { InFlightPhase } from "../../src/domain/Phase.js"
 import { Alerts } from "../../src/services/Alerts.js"
 import { InFlight, RunRecord, State } from "../../src/services/State.js"
 import { cli } from "../support/cli.js"
@@ -190,7 +191,7 @@ describe("log lines", () => {
         Alerts.of({ write: (a) => Ref.update(alerts, (all) => [...all, a]).pipe(Effect.as("written")) })
       )
       const ctx = context(["hunter2-sekret"])
-      const record = (phase: string) =>
+      const record = (phase: InFlightPhase) =>
         Option.some(
           new InFlight({ from: "1", to: "2", fromHealthy: true, snapshot: null, phase, pid: 1, startedAt: "t" })
         )
