@@ -3,31 +3,18 @@
  * app and the phase it belongs to, and a redaction that keeps secret values out of log lines,
  * alerts, the run history and the result lines.
  *
- * The phase of a line is, in this order: the `phase` log annotation when the program set one;
- * else the phase of the app's in-flight upgrade record (undeploy, snapshot, deploy, health,
- * rollback, ...), observed as the program writes it through the State service; else the innermost
- * step span around the line (`Apps.deploy` is deploy, `HealthGate.waitHealthy` health, ...); else
- * `reconcile`.
+ * The phase of a line is, in this order: the `phase` log annotation the program marks its phases
+ * with (the innermost: deploy, health, restore, recover, ...); else the phase of the app's
+ * in-flight upgrade record (undeploy, snapshot, deploy, health, rollback, ...), observed as the
+ * program writes it through the State service; else `reconcile`.
  */
 import { FileSystem } from "@effect/platform"
 import type { Layer } from "effect"
-import {
-  Cause,
-  Context,
-  Effect,
-  Either,
-  FiberRef,
-  FiberRefs,
-  HashMap,
-  Inspectable,
-  Logger,
-  Option,
-  Predicate,
-  Tracer
-} from "effect"
+import { Cause, Effect, Either, HashMap, Inspectable, Logger, Option, Predicate } from "effect"
 import { Alert } from "../domain/Alert.js"
 import type { AppSpec } from "../domain/Config.js"
 import * as EnvFile from "../domain/EnvFile.js"
+import { DEFAULT_LOG_PHASE } from "../domain/Phase.js"
 import { envPath } from "../live/Apps.js"
 import { Alerts } from "../services/Alerts.js"
 import { RunRecord, State } from "../services/State.js"
@@ -36,17 +23,7 @@ export const LOG_FORMATS = ["logfmt", "json", "pretty"] as const
 export type LogFormat = typeof LOG_FORMATS[number]
 
 /** Lines logged outside any known phase of an app's run. */
-export const DEFAULT_PHASE = "reconcile"
-
-/** Step spans (from `Effect.fn` in the services and the health gate) and the phase each stands for. */
-const SPAN_PHASES: Readonly<Record<string, string>> = {
-  "Apps.undeploy": "undeploy",
-  "Snapshots.take": "snapshot",
-  "Recipes.checkout": "deploy",
-  "Apps.deploy": "deploy",
-  "HealthGate.waitHealthy": "health",
-  "Snapshots.restore": "restore"
-}
+export const DEFAULT_PHASE = DEFAULT_LOG_PHASE
 
 // ---------------------------------------------------------------------------------------------
 // Redaction
@@ -189,20 +166,6 @@ export class PhaseBook {
   }
 }
 
-const currentSpan = (context: FiberRefs.FiberRefs): Option.Option<Tracer.AnySpan> =>
-  Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
-
-/** The phase of the innermost step span around the current fiber, if any. */
-export const spanPhase = (context: FiberRefs.FiberRefs): string | undefined => {
-  let span = Option.getOrUndefined(currentSpan(context))
-  while (span !== undefined && span._tag === "Span") {
-    const phase = SPAN_PHASES[span.name]
-    if (phase !== undefined) return phase
-    span = Option.getOrUndefined(span.parent)
-  }
-  return undefined
-}
-
 const annotation = (annotations: HashMap.HashMap<string, unknown>, key: string): string | undefined =>
   Option.getOrUndefined(Option.filter(HashMap.get(annotations, key), Predicate.isString))
 
@@ -226,7 +189,6 @@ const prepare =
       const app = annotation(options.annotations, "app")
       const phase = annotation(options.annotations, "phase") ??
         (app === undefined ? undefined : phases.get(app)) ??
-        spanPhase(options.context) ??
         DEFAULT_PHASE
       let annotations = HashMap.map(options.annotations, (value) => redactor.deep(value))
       annotations = HashMap.set(annotations, "phase", phase)

@@ -37,8 +37,9 @@ export const within = (app: AppSpec, step: string, limit: Duration.DurationInput
 export const RETRY = Schedule.exponential(Duration.seconds(5), 5).pipe(Schedule.intersect(Schedule.recurs(2)))
 
 /** The lines and the metrics of one app's run carry its name. */
-export const forApp = (app: AppSpec) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  self.pipe(Effect.annotateLogs({ app: app.name }), Effect.tagMetrics("app", app.name))
+export const forApp =
+  (app: { readonly name: string }) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    self.pipe(Effect.annotateLogs({ app: app.name }), Effect.tagMetrics("app", app.name))
 
 /** Mark a phase: every log line inside carries it (the innermost mark wins). */
 export const inPhase = (phase: LogPhase) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>

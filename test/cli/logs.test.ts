@@ -16,6 +16,7 @@ import * as LogFormat from "../../src/cli/LogFormat.js"
 import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
 import type { AppName } from "../../src/domain/Config.js"
 import type { InFlightPhase } from "../../src/domain/Phase.js"
+import { timedPhase } from "../../src/reconcile/Steps.js"
 import { Alerts } from "../../src/services/Alerts.js"
 import { InFlight, RunRecord, State } from "../../src/services/State.js"
 import { cli } from "../support/cli.js"
@@ -46,13 +47,9 @@ const capture = <A, E>(
     return lines
   })
 
-/** What the program does, in miniature: step spans of the services, lines in between. */
-const deploy = Effect.fn("Apps.deploy")(function*() {
-  yield* Effect.logInfo("inside the deploy step")
-})
-const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*() {
-  yield* Effect.logWarning("inside the health gate")
-})
+/** What the program does, in miniature: steps it marks with their phase, lines in between. */
+const deploy = () => Effect.logInfo("inside the deploy step").pipe(timedPhase("deploy"))
+const waitHealthy = () => Effect.logWarning("inside the health gate").pipe(timedPhase("health"))
 
 const context = (values: ReadonlyArray<string> = []): LogFormat.LogContext => ({
   phases: new LogFormat.PhaseBook(),
