@@ -35,7 +35,5 @@ export type LogPhase = typeof LOG_PHASES[number]
 /** Lines logged outside any known phase of an app's run. */
 export const DEFAULT_LOG_PHASE: LogPhase = "reconcile"
 
-export const isTimed = (phase: LogPhase): phase is TimedPhase => (TIMED_PHASES as ReadonlyArray<string>).includes(phase)
-
 /** The metric the program adds each timed phase's duration to, tagged with `app` and `phase`. */
 export const PHASE_DURATION_METRIC = "warm_reconcile_phase_duration"

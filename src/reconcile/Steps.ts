@@ -49,7 +49,8 @@ const phaseDuration = Metric.timer(PHASE_DURATION_METRIC, "Time spent in a phase
 
 /**
  * Mark a timed phase: its lines carry it, and its time is added to the app's duration of the phase
- * (a failed or interrupted step's time too: a failed deploy took the time it took).
+ * (a failed or interrupted step's time too: a failed deploy took the time it took, which is why
+ * this is not `Metric.trackDuration`, which counts only a step that succeeds).
  */
 export const timedPhase = (phase: TimedPhase) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.flatMap(Clock.currentTimeNanos, (start) =>
