@@ -8,17 +8,10 @@ import { Data, Match } from "effect"
 import type { ConfigError } from "../domain/Config.js"
 import type { EnvFileError } from "../domain/EnvFile.js"
 import type { Outcome } from "../domain/Outcome.js"
-import type { HealthGateFailed } from "../reconcile/HealthGate.js"
-import type { StepTimedOut } from "../reconcile/Reconcile.js"
-import type { AlertError } from "../services/Alerts.js"
-import type { AbraError } from "../services/Apps.js"
-import type { DockerApiError, DockerUnavailable } from "../services/Docker.js"
+import type { ReconcileError, RunKilled } from "../reconcile/Errors.js"
 import type { HealthProbeError } from "../services/Health.js"
 import type { LockBusy, LockError } from "../services/Lock.js"
 import type { CommandFailed, CommandTimedOut, ProgramNotFound } from "../services/ProcessRunner.js"
-import type { RecipeError } from "../services/Recipes.js"
-import type { SnapshotError } from "../services/Snapshots.js"
-import type { StateError } from "../services/State.js"
 import type { UsageError } from "./ConfigFile.js"
 import type { UnknownScenario } from "./Simulate.js"
 
@@ -36,21 +29,14 @@ export type CommandError =
   | UsageError
   | UnknownScenario
   | EnvFileError
-  | StepTimedOut
-  | HealthGateFailed
-  | AlertError
-  | AbraError
-  | DockerApiError
-  | DockerUnavailable
+  | ReconcileError
+  | RunKilled
   | HealthProbeError
   | LockBusy
   | LockError
   | CommandFailed
   | CommandTimedOut
   | ProgramNotFound
-  | RecipeError
-  | SnapshotError
-  | StateError
 
 /** What a command (or one app's run under it) ended with. */
 export type Ending = Outcome | CommandError | Interrupted
@@ -77,6 +63,7 @@ export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
   Match.tag(
     "EnvFileError",
     "StepTimedOut",
+    "RunKilled",
     "HealthGateFailed",
     "AlertError",
     "AbraError",

@@ -2,14 +2,14 @@
  * What operators read: log lines on stderr (`--log-format logfmt|json|pretty`), each carrying the
  * app and the phase it belongs to, its secret values scrubbed (by `live/Redaction.ts`).
  *
- * The phase of a line is, in this order: the `phase` log annotation when the program set one;
- * else the phase of the app's in-flight upgrade record (undeploy, snapshot, deploy, health,
- * rollback, ...), observed as the program writes it through the State service; else the innermost
- * step span around the line (`Apps.deploy` is deploy, `HealthGate.waitHealthy` health, ...); else
- * `reconcile`.
+ * The phase of a line is, in this order: the `phase` log annotation the program marks its phases
+ * with (the innermost: deploy, health, restore, recover, ...); else the phase of the app's
+ * in-flight upgrade record (undeploy, snapshot, deploy, health, rollback, ...), observed as the
+ * program writes it through the State service; else `reconcile`.
  */
 import type { Layer } from "effect"
-import { Context, Effect, FiberRef, FiberRefs, HashMap, Inspectable, Logger, Option, Predicate, Tracer } from "effect"
+import { Effect, HashMap, Inspectable, Logger, Option, Predicate } from "effect"
+import { DEFAULT_LOG_PHASE } from "../domain/Phase.js"
 import { Redactor } from "../domain/Redaction.js"
 import { redactLogger, type Scrubber } from "../live/Redaction.js"
 import { State } from "../services/State.js"
@@ -18,17 +18,7 @@ export const LOG_FORMATS = ["logfmt", "json", "pretty"] as const
 export type LogFormat = typeof LOG_FORMATS[number]
 
 /** Lines logged outside any known phase of an app's run. */
-export const DEFAULT_PHASE = "reconcile"
-
-/** Step spans (from `Effect.fn` in the services and the health gate) and the phase each stands for. */
-const SPAN_PHASES: Readonly<Record<string, string>> = {
-  "Apps.undeploy": "undeploy",
-  "Snapshots.take": "snapshot",
-  "Recipes.checkout": "deploy",
-  "Apps.deploy": "deploy",
-  "HealthGate.waitHealthy": "health",
-  "Snapshots.restore": "restore"
-}
+export const DEFAULT_PHASE = DEFAULT_LOG_PHASE
 
 // ---------------------------------------------------------------------------------------------
 // Phases
@@ -46,20 +36,6 @@ export class PhaseBook {
   get(app: string): string | undefined {
     return this.#phases.get(app)
   }
-}
-
-const currentSpan = (context: FiberRefs.FiberRefs): Option.Option<Tracer.AnySpan> =>
-  Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
-
-/** The phase of the innermost step span around the current fiber, if any. */
-export const spanPhase = (context: FiberRefs.FiberRefs): string | undefined => {
-  let span = Option.getOrUndefined(currentSpan(context))
-  while (span !== undefined && span._tag === "Span") {
-    const phase = SPAN_PHASES[span.name]
-    if (phase !== undefined) return phase
-    span = Option.getOrUndefined(span.parent)
-  }
-  return undefined
 }
 
 const annotation = (annotations: HashMap.HashMap<string, unknown>, key: string): string | undefined =>
@@ -83,7 +59,6 @@ const prepare =
       const app = annotation(options.annotations, "app")
       const phase = annotation(options.annotations, "phase") ??
         (app === undefined ? undefined : phases.get(app)) ??
-        spanPhase(options.context) ??
         DEFAULT_PHASE
       return { ...options, annotations: HashMap.set(options.annotations, "phase", phase) }
     }))

@@ -1,12 +1,9 @@
 /** Alerts: the original's shape (`app`, `reason`, `ts`, fields) plus `schemaVersion`. Pure. */
 import { Schema } from "effect"
+import { HeldReason } from "./Hold.js"
 
 export const AlertReason = Schema.Literal(
-  "held-major",
-  "held-manual-migration",
-  "held-policy",
-  "held-unknown-version",
-  "held-failed-release",
+  ...HeldReason.literals,
   "rollback",
   "rollback-failed",
   "recovered",

@@ -7,6 +7,7 @@
  * candidate); {@link plan} decides.
  */
 import { Data, Option, Order } from "effect"
+import type { HoldReason } from "./Hold.js"
 import { allows, type UpgradePolicy } from "./Policy.js"
 import { type MigrationWarning, migrationWarnings } from "./ReleaseNotes.js"
 import * as Version from "./Version.js"
@@ -57,7 +58,7 @@ export const classify = (facts: Facts): Stage => {
   })
 }
 
-export type HoldReason = "major" | "manual-migration" | "policy" | "failed-release" | "unknown-version"
+export type { HoldReason } from "./Hold.js"
 
 export type Plan = Data.TaggedEnum<{
   FreshDeploy: { readonly version: string }

@@ -3,16 +3,18 @@
  * written atomically at the end of a `reconcile` run (also an interrupted one).
  *
  * A {@link Recorder} collects what only the running process knows: how long each app spent in
- * the snapshot, deploy, health and restore phases (timed from the step spans the program already
- * opens, through a tracer that wraps the current one) and how many rollbacks happened. At the end
- * {@link write} merges that with what the files know, so that a run of one app keeps the others'
- * series: the last outcome, last run and last success of every configured app come from its run
- * history in the state directory; phase durations of apps (or phases) this run did not go
- * through, and the rollback counters, are carried over from the previous metrics file.
+ * the snapshot, deploy, health and restore phases (the program times each phase itself into
+ * Effect's `Metric.timer` named {@link PHASE_DURATION_METRIC}, tagged with the app and the phase;
+ * {@link recording} tags the runs it watches with the recorder, which reads back its own) and how
+ * many rollbacks happened. At the end {@link write} merges that with what the files know, so that
+ * a run of one app keeps the others' series: the last outcome, last run and last success of every
+ * configured app come from its run history in the state directory; phase durations of apps (or
+ * phases) this run did not go through, and the rollback counters, are carried over from the
+ * previous metrics file.
  */
-import { Effect, Option, Schema, Tracer } from "effect"
-import type { Exit } from "effect"
+import { Effect, Metric, MetricState, Option, Schema } from "effect"
 import * as Outcome from "../domain/Outcome.js"
+import { PHASE_DURATION_METRIC, TIMED_PHASES, type TimedPhase } from "../domain/Phase.js"
 import type { RunRecord } from "../services/State.js"
 import { readFileIfExists, writeFileAtomic } from "./AtomicFile.js"
 import { readHistory } from "./State.js"
@@ -22,115 +24,22 @@ export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsErr
   message: Schema.String
 }) {}
 
-export const PHASES = ["snapshot", "deploy", "health", "restore"] as const
-export type Phase = typeof PHASES[number]
-
-/** The step spans that time each phase. */
-const SPAN_PHASES: Readonly<Record<string, Phase>> = {
-  "Snapshots.take": "snapshot",
-  "Apps.deploy": "deploy",
-  "HealthGate.waitHealthy": "health",
-  "Snapshots.restore": "restore"
-}
+export const PHASES = TIMED_PHASES
+export type Phase = TimedPhase
 
 /** Outcomes that mean an upgrade was rolled back (whether or not the rollback itself worked). */
 const ROLLBACKS: ReadonlySet<string> = new Set(["rolled-back", "rollback-failed"])
 
-/** The nearest span (this one or an ancestor) that carries an `app` attribute: the app's run. */
-const ownerOf = (span: Option.Option<Tracer.AnySpan>): { readonly span: object; readonly app: string } | undefined => {
-  let current = Option.getOrUndefined(span)
-  while (current !== undefined && current._tag === "Span") {
-    const app = current.attributes.get("app")
-    if (typeof app === "string") return { span: current, app }
-    current = Option.getOrUndefined(current.parent)
-  }
-  return undefined
-}
+/** The metric label that tells whose runs a phase duration belongs to. */
+const RECORDER_LABEL = "warm_reconcile_recorder"
 
-/** A span that reports its duration when it ends; everything else goes to the wrapped span. */
-class TimedSpan implements Tracer.Span {
-  readonly _tag = "Span"
-  readonly #startTime: bigint
-
-  constructor(readonly inner: Tracer.Span, readonly onEnd: (nanos: bigint) => void) {
-    this.#startTime = inner.status.startTime
-  }
-
-  get name() {
-    return this.inner.name
-  }
-  get spanId() {
-    return this.inner.spanId
-  }
-  get traceId() {
-    return this.inner.traceId
-  }
-  get parent() {
-    return this.inner.parent
-  }
-  get context() {
-    return this.inner.context
-  }
-  get status() {
-    return this.inner.status
-  }
-  get attributes() {
-    return this.inner.attributes
-  }
-  get links() {
-    return this.inner.links
-  }
-  get sampled() {
-    return this.inner.sampled
-  }
-  get kind() {
-    return this.inner.kind
-  }
-
-  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
-    this.inner.end(endTime, exit)
-    this.onEnd(endTime - this.#startTime)
-  }
-  attribute(key: string, value: unknown): void {
-    this.inner.attribute(key, value)
-  }
-  event(name: string, startTime: bigint, attributes?: Record<string, unknown>): void {
-    this.inner.event(name, startTime, attributes)
-  }
-  addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
-    this.inner.addLinks(links)
-  }
-}
+let recorders = 0
 
 /** What one process saw happen: phase durations (seconds, summed per run) and rollbacks, per app. */
 export class Recorder {
-  readonly #durations = new Map<string, Map<Phase, number>>()
+  /** Labels the phase durations of the runs this recorder watches (see {@link recording}). */
+  readonly id = `recorder-${++recorders}`
   readonly #rollbacks = new Map<string, number>()
-  /** Runs (their owning spans) in which a deploy has started. */
-  readonly #deployed = new WeakSet<object>()
-
-  /** A tracer that times the phase spans of each app's run and delegates everything to `base`. */
-  tracer(base: Tracer.Tracer): Tracer.Tracer {
-    return Tracer.make({
-      span: (name, parent, context, links, startTime, kind, options) => {
-        const span = base.span(name, parent, context, links, startTime, kind, options)
-        const phase = SPAN_PHASES[name]
-        const owner = phase === undefined ? undefined : ownerOf(parent)
-        if (phase === undefined || owner === undefined) return span
-        if (phase === "deploy") this.#deployed.add(owner.span)
-        // Before any deploy, the health check is the planner's look at the running app, not a gate.
-        if (phase === "health" && !this.#deployed.has(owner.span)) return span
-        return new TimedSpan(span, (nanos) => this.#add(owner.app, phase, Number(nanos) / 1e9))
-      },
-      context: (f, fiber) => base.context(f, fiber)
-    })
-  }
-
-  #add(app: string, phase: Phase, seconds: number): void {
-    const phases = this.#durations.get(app) ?? new Map<Phase, number>()
-    phases.set(phase, (phases.get(phase) ?? 0) + seconds)
-    this.#durations.set(app, phases)
-  }
 
   /** Count what an app's run ended as (a rollback adds one to its counter). */
   outcome(app: string, outcome: Outcome.Outcome): void {
@@ -139,9 +48,20 @@ export class Recorder {
     if (rolledBack) this.#rollbacks.set(app, (this.#rollbacks.get(app) ?? 0) + 1)
   }
 
-  /** Seconds per phase that the app's run in this process went through. */
+  /**
+   * Seconds per phase that the app's runs under this recorder went through: the sums of the
+   * program's phase timers (in milliseconds) that carry this recorder's label and the app's.
+   */
   durations(app: string): ReadonlyMap<Phase, number> {
-    return this.#durations.get(app) ?? new Map()
+    const durations = new Map<Phase, number>()
+    for (const { metricKey, metricState } of Metric.unsafeSnapshot()) {
+      if (metricKey.name !== PHASE_DURATION_METRIC || !MetricState.isHistogramState(metricState)) continue
+      const tags = new Map(metricKey.tags.map((t) => [t.key, t.value]))
+      const phase = PHASES.find((p) => p === tags.get("phase"))
+      if (tags.get(RECORDER_LABEL) !== this.id || tags.get("app") !== app || phase === undefined) continue
+      durations.set(phase, (durations.get(phase) ?? 0) + metricState.sum / 1000)
+    }
+    return durations
   }
 
   rollbacks(app: string): number {
@@ -149,9 +69,9 @@ export class Recorder {
   }
 }
 
-/** Run `effect` with its phase spans timed by `recorder`. */
+/** Run `effect` with the phase durations of its runs kept for `recorder`. */
 export const recording = (recorder: Recorder) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.tracerWith((base) => Effect.withTracer(effect, recorder.tracer(base)))
+  Effect.tagMetrics(effect, RECORDER_LABEL, recorder.id)
 
 // ---------------------------------------------------------------------------------------------
 // The file

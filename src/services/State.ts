@@ -4,13 +4,16 @@
  */
 import type { Effect, Option } from "effect"
 import { Context, Schema } from "effect"
+import { HeldReason } from "../domain/Hold.js"
+import { InFlightPhase } from "../domain/Phase.js"
 
 export class StateError extends Schema.TaggedError<StateError>()("StateError", {
   message: Schema.String
 }) {}
 
+/** A hold already alerted; `reason` is spelled as the outcome and the alert spell it (`held-major`). */
 export class HoldRecord extends Schema.Class<HoldRecord>("HoldRecord")({
-  reason: Schema.String,
+  reason: HeldReason,
   from: Schema.String,
   to: Schema.String,
   ts: Schema.String
@@ -36,8 +39,8 @@ export class InFlight extends Schema.Class<InFlight>("InFlight")({
   fromHealthy: Schema.Boolean,
   /** The version whose data the snapshot holds, once it is taken. */
   snapshot: Schema.NullOr(Schema.String),
-  /** undeploy, snapshot, deploy, health, rollback */
-  phase: Schema.String,
+  /** The step under way: a finished upgrade has no record at all. */
+  phase: InFlightPhase,
   pid: Schema.Number,
   startedAt: Schema.String
 }) {}

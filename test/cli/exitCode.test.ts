@@ -32,6 +32,7 @@ const EXPECTED: { readonly [Tag in Ending["_tag"]]: ExitCode } = {
   failed: 1,
   EnvFileError: 1,
   StepTimedOut: 1,
+  RunKilled: 1,
   HealthGateFailed: 1,
   AlertError: 1,
   AbraError: 1,

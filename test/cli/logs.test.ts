@@ -15,8 +15,10 @@ import * as Path from "node:path"
 import * as LogFormat from "../../src/cli/LogFormat.js"
 import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
 import type { AppName } from "../../src/domain/Config.js"
+import type { InFlightPhase } from "../../src/domain/Phase.js"
 import * as Redaction from "../../src/domain/Redaction.js"
 import * as LiveRedaction from "../../src/live/Redaction.js"
+import { timedPhase } from "../../src/reconcile/Steps.js"
 import { Alerts } from "../../src/services/Alerts.js"
 import { InFlight, RunRecord, State } from "../../src/services/State.js"
 import { cli } from "../support/cli.js"
@@ -47,13 +49,9 @@ const capture = <A, E>(
     return lines
   })
 
-/** What the program does, in miniature: step spans of the services, lines in between. */
-const deploy = Effect.fn("Apps.deploy")(function*() {
-  yield* Effect.logInfo("inside the deploy step")
-})
-const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*() {
-  yield* Effect.logWarning("inside the health gate")
-})
+/** What the program does, in miniature: steps it marks with their phase, lines in between. */
+const deploy = () => Effect.logInfo("inside the deploy step").pipe(timedPhase("deploy"))
+const waitHealthy = () => Effect.logWarning("inside the health gate").pipe(timedPhase("health"))
 
 const context = (values: ReadonlyArray<string> = []): LogFormat.LogContext => ({
   phases: new LogFormat.PhaseBook(),
@@ -195,7 +193,7 @@ describe("log lines", () => {
         Alerts.of({ write: (a) => Ref.update(alerts, (all) => [...all, a]).pipe(Effect.as("written")) })
       )
       const ctx = context(["hunter2-sekret"])
-      const record = (phase: string) =>
+      const record = (phase: InFlightPhase) =>
         Option.some(
           new InFlight({ from: "1", to: "2", fromHealthy: true, snapshot: null, phase, pid: 1, startedAt: "t" })
         )

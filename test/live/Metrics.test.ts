@@ -1,6 +1,6 @@
 /**
- * The metrics file: phase durations timed from the program's step spans (on the TestClock, so
- * the expected seconds are exact), the Prometheus text it renders, what it carries over from the
+ * The metrics file: phase durations as the program times them (on the TestClock, so the expected
+ * seconds are exact), the Prometheus text it renders, what it carries over from the
  * previous file and reads from the run history, and the atomic write on a real directory.
  */
 import { FileSystem } from "@effect/platform"
@@ -13,21 +13,22 @@ import * as Path from "node:path"
 import { Outcome } from "../../src/domain/Outcome.js"
 import * as Metrics from "../../src/live/Metrics.js"
 import { recordRun } from "../../src/live/State.js"
+import { forApp, inPhase, timedPhase } from "../../src/reconcile/Steps.js"
 import { RunRecord } from "../../src/services/State.js"
 
-/** The program's step spans, in miniature: each takes the given virtual time. */
-const step = (name: string) =>
-  Effect.fn(name)(function*(seconds: number) {
-    yield* Effect.sleep(`${seconds} seconds`)
-  })
-const take = step("Snapshots.take")
-const deploy = step("Apps.deploy")
-const waitHealthy = step("HealthGate.waitHealthy")
-const restore = step("Snapshots.restore")
-const unrelated = step("Recipes.fetch")
+/** The program's phases, marked with its own helpers, in miniature: each takes the given virtual time. */
+const step = (mark: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => (seconds: number) =>
+  Effect.sleep(`${seconds} seconds`).pipe(mark)
+const take = step(timedPhase("snapshot"))
+const deploy = step(timedPhase("deploy"))
+const waitHealthy = step(timedPhase("health"))
+const restore = step(timedPhase("restore"))
+/** The planner's look at the running app (a health check that is no gate after a deploy). */
+const look = step(inPhase("health"))
+const unrelated = step(inPhase("reconcile"))
 
 const appRun = <A, E, R>(app: string, effect: Effect.Effect<A, E, R>) =>
-  Effect.withSpan(effect, "reconcile", { attributes: { app } })
+  Effect.withSpan(effect.pipe(forApp({ name: app })), "reconcile", { attributes: { app } })
 
 const run = (overrides: Partial<RunRecord> & Pick<RunRecord, "outcome" | "endedAt">) =>
   new RunRecord({ app: "kc", detail: "", startedAt: overrides.endedAt, interrupted: false, ...overrides })
@@ -64,14 +65,14 @@ const samples = (text: string): Map<string, number> => {
 }
 
 describe("Metrics.Recorder", () => {
-  it.effect("times snapshot, deploy, health after a deploy, and restore per app from the step spans", () =>
+  it.effect("times snapshot, deploy, health after a deploy, and restore per app from the program's phase marks", () =>
     Effect.gen(function*() {
       const recorder = new Metrics.Recorder()
       const kc = appRun(
         "kc",
         Effect.gen(function*() {
           // The planner's look at the running app: not the health gate.
-          yield* waitHealthy(1)
+          yield* look(1)
           yield* unrelated(2)
           yield* take(5)
           yield* deploy(3)
@@ -95,7 +96,7 @@ describe("Metrics.Recorder", () => {
       expect(recorder.durations("")).toEqual(new Map())
     }))
 
-  it.effect("the wrapped tracer still makes the spans: names, parents and attributes as before", () =>
+  it.effect("recording leaves the spans as they were: names, parents and attributes", () =>
     Effect.gen(function*() {
       const recorder = new Metrics.Recorder()
       const seen = yield* appRun(

@@ -4,8 +4,9 @@
  * on how time is simulated. Health deadlines are shortened to keep the number of wake-ups small.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import { Duration, Effect, Fiber, HashMap, Logger, Option, Ref, TestClock } from "effect"
 import { HealthConfig } from "../../src/domain/Config.js"
+import * as Metrics from "../../src/live/Metrics.js"
 import { run } from "../../src/reconcile/Reconcile.js"
 import { DATA_BEFORE, demoApp, migrateTo12 } from "../../src/simulation/Scenarios.js"
 import { layerFor } from "../../src/simulation/Simulation.js"
@@ -81,5 +82,43 @@ describe("on the TestClock", () => {
       const deploy = state.trace.find((t) => t.step === "deploy")!
       const restore = state.trace.find((t) => t.step === "restore")!
       expect(restore.at - deploy.at).toBeLessThanOrEqual(15_000)
+    }))
+
+  it.effect("the program marks its phases: log lines carry app and phase, timed phases reach the run's recorder", () =>
+    Effect.gen(function*() {
+      const world = yield* World.make(setup({ health: "never", migrate: migrateTo12 }))
+      const lines: Array<{ readonly message: string; readonly app: unknown; readonly phase: unknown }> = []
+      const collect = Logger.make(({ annotations, message }) => {
+        lines.push({
+          message: String(Array.isArray(message) ? message[0] : message),
+          app: Option.getOrUndefined(HashMap.get(annotations, "app")),
+          phase: Option.getOrUndefined(HashMap.get(annotations, "phase"))
+        })
+      })
+      const recorder = new Metrics.Recorder()
+      const fiber = yield* run(app).pipe(
+        Effect.provide(layerFor(world)),
+        Metrics.recording(recorder),
+        Effect.provide(Logger.replace(Logger.defaultLogger, collect)),
+        Effect.fork
+      )
+      const exit = yield* driveToEnd(fiber)
+      expect(exit._tag === "Success" && exit.value._tag).toBe("rolled-back")
+
+      expect(lines.every((l) => l.app === app.name)).toBe(true)
+      const phaseOf = (message: string) => lines.find((l) => l.message === message)?.phase
+      expect(phaseOf("deploy 1.2.0+1.2")).toBe("deploy")
+      expect(phaseOf("deploy 1.1.0+1.1")).toBe("deploy")
+      // Lines between the steps belong to no step (the CLI gives them the in-flight record's phase).
+      expect(phaseOf("restore snapshot of 1.1.0+1.1")).toBeUndefined()
+
+      const durations = recorder.durations(app.name)
+      expect([...durations.keys()].sort()).toEqual(["deploy", "health", "restore", "snapshot"])
+      // On the TestClock, exact: the failed gate waited out its 2 minutes, the rollback's gate 3 s more.
+      // The planner's look at the running app before the upgrade (1 s) is no gate and not counted.
+      expect(durations.get("health")).toBe(123)
+      // Another recorder, or another app, sees none of it.
+      expect(new Metrics.Recorder().durations(app.name)).toEqual(new Map())
+      expect(recorder.durations("other")).toEqual(new Map())
     }))
 })

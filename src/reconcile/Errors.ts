@@ -1,0 +1,39 @@
+/** The typed failures of the program: every service's errors, the health gate's, and its own. */
+import { Schema } from "effect"
+import type { AlertError } from "../services/Alerts.js"
+import type { AbraError } from "../services/Apps.js"
+import type { DockerError } from "../services/Docker.js"
+import type { RecipeError } from "../services/Recipes.js"
+import type { SnapshotError } from "../services/Snapshots.js"
+import type { StateError } from "../services/State.js"
+import type { HealthGateFailed } from "./HealthGate.js"
+
+/** A step took longer than it may. */
+export class StepTimedOut extends Schema.TaggedError<StepTimedOut>()("StepTimedOut", {
+  app: Schema.String,
+  step: Schema.String,
+  message: Schema.String
+}) {}
+
+/** Why a recovery rolls back: the run that started the upgrade was killed before it finished. */
+export class RunKilled extends Schema.TaggedError<RunKilled>()("RunKilled", {
+  app: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * What `reconcile` and `recover` can fail with: only before anything was changed, since every
+ * failure after the first change ends as an outcome. `run` turns each into the `failed` outcome.
+ */
+export type ReconcileError =
+  | AbraError
+  | AlertError
+  | DockerError
+  | HealthGateFailed
+  | RecipeError
+  | SnapshotError
+  | StateError
+  | StepTimedOut
+
+/** What a rollback is told it undoes: a step's failure, or a killed run found by the recovery. */
+export type RollbackCause = ReconcileError | RunKilled

@@ -1,0 +1,108 @@
+/**
+ * Observe: gather the facts about one app (recipe tags, env file, secrets, what runs, the notes of
+ * every version being skipped, its health when the plan depends on it) and plan. Read-only when
+ * asked: nothing is created and no secret generated.
+ */
+import { Effect, Option } from "effect"
+import type { AppSpec } from "../domain/Config.js"
+import { held } from "../domain/Hold.js"
+import type { Outcome } from "../domain/Outcome.js"
+import * as Plan from "../domain/Plan.js"
+import { missingSecrets } from "../domain/Secrets.js"
+import { AbraError, Apps } from "../services/Apps.js"
+import { Docker } from "../services/Docker.js"
+import { Recipes } from "../services/Recipes.js"
+import { State } from "../services/State.js"
+import { settled, SHORT_STEP, within } from "./Steps.js"
+
+export interface ReconcileOptions {
+  /** Use the recipe clone as it is (`--skip-fetch`): lets a rehearsal stage a fake latest tag. */
+  readonly skipFetch?: boolean
+  /** Called when the run is interrupted, after any rollback has finished, with what it ended as. */
+  readonly onInterrupted?: (outcome: Outcome) => Effect.Effect<void>
+}
+
+/** What a reconcile saw before acting: the facts, the stage, the notes read, and the plan. */
+export interface Observation {
+  readonly facts: Plan.Facts
+  readonly stage: Plan.Stage
+  readonly notes: ReadonlyMap<string, string>
+  /** Did the running app answer healthy (only probed when the plan depends on it)? */
+  readonly healthy: boolean
+  readonly plan: Plan.Plan
+  /** Whether the app's env file existed (a read-only look does not create it). */
+  readonly envExists: boolean
+  readonly missingSecrets: ReadonlyArray<string>
+}
+
+/**
+ * Gather the facts and plan. With `readOnly`, nothing is changed: no server is added, no env file
+ * is created and no secret generated (what would be done is reported instead).
+ */
+export const observe = (app: AppSpec, options: ReconcileOptions & { readonly readOnly?: boolean } = {}) =>
+  Effect.gen(function*() {
+    const apps = yield* Apps
+    const recipes = yield* Recipes
+    const docker = yield* Docker
+    const readOnly = options.readOnly ?? false
+
+    if (!readOnly) yield* apps.ensureServer(app.server).pipe(within(app, "server", SHORT_STEP))
+    if (options.skipFetch) yield* Effect.logInfo(`skip fetch: using the local ${app.recipe} recipe clone as it is`)
+    else yield* recipes.fetch(app.recipe).pipe(within(app, "fetch", SHORT_STEP))
+    const tags = yield* recipes.tags(app.recipe).pipe(within(app, "tags", SHORT_STEP))
+
+    // The env file: created at the latest version when the app has never been set up.
+    let env = yield* apps.readEnv(app).pipe(within(app, "env read", SHORT_STEP))
+    const envExists = Option.isSome(env)
+    if (Option.isNone(env) && !readOnly) {
+      const first = Plan.classify({ deployed: false, current: Option.none(), tags, policy: app.upgrade })
+      if (first._tag === "FreshDeploy") {
+        yield* apps.create(app, first.version.tag).pipe(within(app, "app new", SHORT_STEP))
+        env = yield* apps.readEnv(app).pipe(within(app, "env read", SHORT_STEP))
+        if (Option.isNone(env)) {
+          return yield* new AbraError({
+            app: app.name,
+            operation: "app new",
+            message: `abra app new left no env file for ${app.domain}`
+          })
+        }
+      }
+    }
+    const appEnv = Option.getOrElse(
+      env,
+      () => ({ pinned: Option.none<string>(), secrets: [] as ReadonlyArray<string> })
+    )
+
+    const present = yield* docker.secrets(app.stack).pipe(within(app, "secret list", SHORT_STEP))
+    const missing = missingSecrets(app.stack, appEnv.secrets, present)
+    if (missing.length > 0 && !readOnly) {
+      yield* Effect.logInfo(`generate missing secrets: ${missing.join(", ")}`)
+      yield* apps.generateSecrets(app).pipe(within(app, "secret generate", SHORT_STEP))
+    }
+
+    const deployed = yield* docker.isDeployed(app.stack).pipe(within(app, "deployed check", SHORT_STEP))
+    const current = Option.isSome(appEnv.pinned) || !deployed
+      ? appEnv.pinned
+      : yield* docker.deployedVersion(app.stack).pipe(within(app, "deployed version", SHORT_STEP))
+    const facts: Plan.Facts = { deployed, current, tags, policy: app.upgrade }
+    const stage = Plan.classify(facts)
+
+    // Read the notes of every version being skipped, not only the target's.
+    const notes = new Map<string, string>()
+    if (stage._tag === "Candidate") {
+      for (const v of stage.skipped) {
+        const text = yield* recipes.releaseNotes(app.recipe, v.tag).pipe(within(app, "release notes", SHORT_STEP))
+        if (Option.isSome(text)) notes.set(v.tag, text.value)
+      }
+    }
+    const previousHold = yield* (yield* State).hold(app.name).pipe(within(app, "hold read", SHORT_STEP))
+    const failedRelease = Option.getOrUndefined(
+      Option.flatMap(previousHold, (h) => h.reason === held("failed-release") ? Option.some(h.to) : Option.none())
+    )
+    const healthy = Plan.needsHealth(facts, stage, notes, failedRelease)
+      ? yield* settled(app, Option.getOrElse(current, () => "unknown"))
+      : false
+    const plan = Plan.plan(facts, stage, { healthy, notes, failedRelease })
+    yield* Effect.logInfo(`plan: ${plan._tag}`)
+    return { facts, stage, notes, healthy, plan, envExists, missingSecrets: missing } satisfies Observation
+  })
