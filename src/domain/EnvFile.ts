@@ -1,3 +1,4 @@
+// Over 300 lines: a byte-preserving parser and its editor belong together (round trips are the point).
 /**
  * The app env file `$ABRA_DIR/servers/<server>/<domain>.env` in Docker env_file syntax. Pure: no I/O.
  *

@@ -1,3 +1,4 @@
+// Over 300 lines: one world record and the pure updates every simulated service shares.
 /**
  * The simulated world: recipes with tags and notes, deployments, volumes with contents, health
  * per version over time, task failures, snapshots, alerts and state, and a trace of every side
