@@ -2,10 +2,11 @@
  * What operators read: log lines on stderr (`--log-format logfmt|json|pretty`), each carrying the
  * app and the phase it belongs to, its secret values scrubbed (by `live/Redaction.ts`).
  *
- * The phase of a line is, in this order: the `phase` log annotation the program marks its phases
- * with (the innermost: deploy, health, restore, recover, ...); else the phase of the app's
- * in-flight upgrade record (undeploy, snapshot, deploy, health, rollback, ...), observed as the
- * program writes it through the State service; else `reconcile`.
+ * The phase of a line is, in this order: the stage the program marks (`recover`, `metrics`: the
+ * `phase` annotation); else the phase of the app's in-flight upgrade record (undeploy, snapshot,
+ * deploy, health, rollback, ...), observed as the program writes it through the State service;
+ * else the innermost step the program marks (the `step` annotation: deploy, health, ...); else
+ * `reconcile`.
  */
 import type { Layer } from "effect"
 import { Effect, HashMap, Inspectable, Logger, Option, Predicate } from "effect"
@@ -59,8 +60,9 @@ const prepare =
       const app = annotation(options.annotations, "app")
       const phase = annotation(options.annotations, "phase") ??
         (app === undefined ? undefined : phases.get(app)) ??
+        annotation(options.annotations, "step") ??
         DEFAULT_PHASE
-      return { ...options, annotations: HashMap.set(options.annotations, "phase", phase) }
+      return { ...options, annotations: HashMap.set(HashMap.remove(options.annotations, "step"), "phase", phase) }
     }))
 
 /** One JSON object per line: timestamp, level, app, phase, message, then the other annotations. */
@@ -78,7 +80,8 @@ const jsonLine = Logger.map(Logger.structuredLogger, (log) => {
 
 /** Renders one event as one line of text (logfmt or JSON), already scrubbed. */
 export const formatter = (format: "logfmt" | "json", context: LogContext): Logger.Logger<unknown, string> =>
-  // The final scrub catches a known value that reached the line in a form the parts did not show.
+  // The final scrub of the rendered line: the `KEY=value` rule over the whole line (under the live
+  // layers the known values were already scrubbed from every part, so `redactor` is `Redactor.none`).
   Logger.map(
     prepare(context)(format === "json" ? jsonLine : Logger.logfmtLogger),
     (line) => context.redactor.text(line)

@@ -77,7 +77,12 @@ export const make = (options: LockOptions) =>
         return Option.some<Holder>({ pid: -1, bootId: boot, since: "" })
       })
 
-    const release = (path: string) => fs.remove(path, { force: true }).pipe(Effect.orDie)
+    // A lock file that cannot be removed is taken over by the next run (its holder is gone): say so,
+    // and let the other apps of an --all run go on.
+    const release = (path: string) =>
+      fs.remove(path, { force: true }).pipe(
+        Effect.catchAll((e) => Effect.logWarning(`could not remove the lock ${path}: ${e.message}`))
+      )
 
     return Lock.of({
       acquire: (app, wait) =>

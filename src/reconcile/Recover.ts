@@ -14,7 +14,7 @@ import { RunKilled } from "./Errors.js"
 import { clearHold, rememberFailedRelease } from "./Hold.js"
 import { tracker } from "./InFlight.js"
 import { rollback } from "./Rollback.js"
-import { forApp, healthyWithin, inPhase, SHORT_STEP, within, writeAlert } from "./Steps.js"
+import { forApp, healthyWithin, inPhase, SHORT_STEP, tryAlert, within } from "./Steps.js"
 
 /**
  * The phases in which the target had its chance (the run died in or after its health gate); a run
@@ -46,18 +46,8 @@ export const recover = (app: AppSpec, record: InFlight) =>
           yield* state.setLastGood(app.name, lastGood).pipe(within(app, "last-good write", SHORT_STEP))
         }
         // The record goes only once the alert is written, so that no recovery goes untold.
-        const alerted = yield* writeAlert(app, "recovered", {
-          last_good: lastGood,
-          attempted: to,
-          committed,
-          phase: record.phase,
-          recovered: true
-        }).pipe(
-          Effect.as(true),
-          Effect.catchAll((e) =>
-            Effect.logError(`the recovered alert could not be written: ${e.message}`).pipe(Effect.as(false))
-          )
-        )
+        const fields = { last_good: lastGood, attempted: to, committed, phase: record.phase, recovered: true }
+        const alerted = yield* tryAlert(app, "recovered", fields, "recovered")
         if (!alerted) return Outcome.failed({ reason: `recovered ${to}, but the alert could not be written` })
         yield* track.finish
         return Outcome.recovered({ attempted: to, lastGood, committed })

@@ -16,13 +16,13 @@ import type { Tracker } from "./InFlight.js"
 import {
   deployVersion,
   healthGate,
-  inPhase,
+  inStep,
   RETRY,
   SHORT_STEP,
   SNAPSHOT_STEP,
   timedPhase,
-  within,
-  writeAlert
+  tryAlert,
+  within
 } from "./Steps.js"
 
 /** What the upgrade transaction has done so far: the rollback undoes exactly that. */
@@ -75,7 +75,7 @@ export const rollback = (
     const undo = Effect.gen(function*() {
       if (app.stateful) {
         if (yield* docker.isDeployed(app.stack).pipe(within(app, "deployed check", SHORT_STEP))) {
-          yield* apps.undeploy(app).pipe(within(app, "undeploy", app.deployTimeout), inPhase("undeploy"))
+          yield* apps.undeploy(app).pipe(within(app, "undeploy", app.deployTimeout), inStep("undeploy"))
         }
         if (Option.isSome(done.snapshot)) {
           yield* Ref.set(step, "restore")
@@ -116,13 +116,8 @@ export const rollback = (
     // instead of starting anything new. After a good one it goes once the alert is written: an
     // alert that cannot be written leaves the record (phase `alert`) for the next run to write it.
     yield* track(outcome._tag === "rollback-failed" ? "rollback-failed" : "alert")
-    const alerted = yield* writeAlert(app, outcome._tag === "rolled-back" ? successAlert : "rollback-failed", fields)
-      .pipe(
-        Effect.as(true),
-        Effect.catchAll((e) =>
-          Effect.logError(`the rollback alert could not be written: ${e.message}`, fields).pipe(Effect.as(false))
-        )
-      )
+    const alertReason = outcome._tag === "rolled-back" ? successAlert : "rollback-failed"
+    const alerted = yield* tryAlert(app, alertReason, fields, "rollback", fields)
     if (result._tag === "Left") yield* Effect.logError(`rollback to ${from} failed: ${result.left.message}`)
     else yield* Effect.logInfo(`rolled back to ${from}; healthy again`)
     if (!alerted && outcome._tag === "rolled-back") {

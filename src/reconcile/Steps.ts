@@ -3,7 +3,7 @@
  * deploy, the health gate after it and the plain "healthy within" check, and the reporter that
  * tells `run` what an interrupted run ended as.
  */
-import { Clock, Context, Duration, Effect, Metric, Option, Ref, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, FiberRef, HashMap, Metric, Option, Predicate, Ref, Schedule } from "effect"
 import { Alert, ALERT_SCHEMA_VERSION, type AlertReason, timestamp } from "../domain/Alert.js"
 import type { AppSpec } from "../domain/Config.js"
 import type { Outcome } from "../domain/Outcome.js"
@@ -36,28 +36,53 @@ export const within = (app: AppSpec, step: string, limit: Duration.DurationInput
  */
 export const RETRY = Schedule.exponential(Duration.seconds(5), 5).pipe(Schedule.intersect(Schedule.recurs(2)))
 
-/** The lines and the metrics of one app's run carry its name. */
+/**
+ * The lines of one app's run carry its name, and so do its phase timers (which read it from the
+ * lines' annotations). Not `Effect.tagMetrics`: that would tag every metric inside the run, and a
+ * counter read without the tag (the ProcessRunner's spawn count) would then read nothing.
+ */
 export const forApp =
   (app: { readonly name: string }) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    self.pipe(Effect.annotateLogs({ app: app.name }), Effect.tagMetrics("app", app.name))
+    Effect.annotateLogs(self, { app: app.name })
 
-/** Mark a phase: every log line inside carries it (the innermost mark wins). */
+/** The app whose run this is, as {@link forApp} marked it. */
+const currentApp = Effect.map(
+  FiberRef.get(FiberRef.currentLogAnnotations),
+  (annotations) => Option.getOrUndefined(Option.filter(HashMap.get(annotations, "app"), Predicate.isString))
+)
+
+/**
+ * Mark a stage (`recover`, `metrics`): every log line inside carries it as its `phase`, over the
+ * in-flight record's phase and any step.
+ */
 export const inPhase = (phase: LogPhase) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.annotateLogs(self, { phase })
+
+/**
+ * Mark a step (undeploy, snapshot, deploy, health, restore): its lines carry it as their `step`,
+ * which the log formats show as the phase when neither a stage nor an in-flight record names one
+ * (inside a rollback the lines stay `rollback`, as the record says; the innermost step wins).
+ */
+export const inStep = (step: LogPhase) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.annotateLogs(self, { step })
 
 const phaseDuration = Metric.timer(PHASE_DURATION_METRIC, "Time spent in a phase of an app's run.")
 
 /**
- * Mark a timed phase: its lines carry it, and its time is added to the app's duration of the phase
+ * Mark a timed step: its lines carry it, and its time is added to the app's duration of the phase
  * (a failed or interrupted step's time too: a failed deploy took the time it took, which is why
  * this is not `Metric.trackDuration`, which counts only a step that succeeds).
  */
 export const timedPhase = (phase: TimedPhase) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.flatMap(Clock.currentTimeNanos, (start) =>
     self.pipe(
-      Effect.ensuring(Effect.flatMap(Clock.currentTimeNanos, (end) =>
-        Metric.update(Metric.tagged(phaseDuration, "phase", phase), Duration.nanos(end - start)))),
-      inPhase(phase)
+      Effect.ensuring(Effect.gen(function*() {
+        const end = yield* Clock.currentTimeNanos
+        const app = yield* currentApp
+        const timer = Metric.tagged(phaseDuration, "phase", phase)
+        yield* Metric.update(app === undefined ? timer : Metric.tagged(timer, "app", app), Duration.nanos(end - start))
+      })),
+      inStep(phase)
     ))
 
 /**
@@ -91,6 +116,24 @@ export const writeAlert = (app: AppSpec, reason: AlertReason, fields: Record<str
     return where
   })
 
+/**
+ * Write an alert whose failure must not stop what comes after (the caller keeps its record for the
+ * next run instead): true when it was written; a failure after the retries is logged as `label`'s.
+ */
+export const tryAlert = (
+  app: AppSpec,
+  reason: AlertReason,
+  fields: Record<string, unknown>,
+  label: string,
+  ...logged: ReadonlyArray<unknown>
+) =>
+  writeAlert(app, reason, fields).pipe(
+    Effect.as(true),
+    Effect.catchAll((e) =>
+      Effect.logError(`the ${label} alert could not be written: ${e.message}`, ...logged).pipe(Effect.as(false))
+    )
+  )
+
 /** Deploy a published version: check out its tag, then a pinned redeploy. */
 export const deployVersion = (app: AppSpec, version: string) =>
   Effect.gen(function*() {
@@ -99,7 +142,7 @@ export const deployVersion = (app: AppSpec, version: string) =>
     yield* recipes.checkout(app.recipe, version).pipe(within(app, "checkout", SHORT_STEP))
     yield* Effect.logInfo(`deploy ${version}`)
     yield* apps.deploy(app, version).pipe(within(app, "deploy", app.deployTimeout), timedPhase("deploy"))
-  }).pipe(inPhase("deploy"))
+  }).pipe(inStep("deploy"))
 
 /** The health gate after a deploy, counting crash-looping tasks since `since` (the deploy's start). */
 export const healthGate = (app: AppSpec, version: string, since: number) =>
@@ -133,7 +176,7 @@ export const healthyWithin = (app: AppSpec, version: string, timeout: Duration.D
     Effect.flatMap((since) => waitHealthy(app, { version, timeout, since })),
     Effect.as(true),
     Effect.catchTag("HealthGateFailed", (e) => Effect.logWarning(e.message).pipe(Effect.as(false))),
-    inPhase("health")
+    inStep("health")
   )
 
 /** Is the running app healthy within its settle time? (The original waited 60 s.) */

@@ -15,7 +15,7 @@ import { State } from "../services/State.js"
 import type { RollbackCause } from "./Errors.js"
 import { tracker } from "./InFlight.js"
 import { type Progress, rollback } from "./Rollback.js"
-import { deployAndWait, inPhase, report, SHORT_STEP, SNAPSHOT_STEP, timedPhase, within } from "./Steps.js"
+import { deployAndWait, inStep, report, SHORT_STEP, SNAPSHOT_STEP, timedPhase, within } from "./Steps.js"
 
 export const upgrade = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Upgrade" }>, notes: string) =>
   Effect.gen(function*() {
@@ -52,7 +52,7 @@ export const upgrade = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Upgrade"
       const volumes = yield* docker.stackVolumes(app.stack).pipe(within(app, "volume list", SHORT_STEP))
       yield* Ref.update(progress, (p) => ({ ...p, volumes }))
       yield* Effect.logInfo(`undeploy for a snapshot of ${volumes.length} volume(s)`)
-      yield* apps.undeploy(app).pipe(within(app, "undeploy", app.deployTimeout), inPhase("undeploy"))
+      yield* apps.undeploy(app).pipe(within(app, "undeploy", app.deployTimeout), inStep("undeploy"))
       yield* Ref.update(progress, (p) => ({ ...p, undeployed: true }))
       yield* track.advance("snapshot")
       const meta = yield* snapshots.take(app, from, volumes).pipe(

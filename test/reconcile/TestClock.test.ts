@@ -84,15 +84,15 @@ describe("on the TestClock", () => {
       expect(restore.at - deploy.at).toBeLessThanOrEqual(15_000)
     }))
 
-  it.effect("the program marks its phases: log lines carry app and phase, timed phases reach the run's recorder", () =>
+  it.effect("the program marks its steps: log lines carry app and step, timed phases reach the run's recorder", () =>
     Effect.gen(function*() {
       const world = yield* World.make(setup({ health: "never", migrate: migrateTo12 }))
-      const lines: Array<{ readonly message: string; readonly app: unknown; readonly phase: unknown }> = []
+      const lines: Array<{ readonly message: string; readonly app: unknown; readonly step: unknown }> = []
       const collect = Logger.make(({ annotations, message }) => {
         lines.push({
           message: String(Array.isArray(message) ? message[0] : message),
           app: Option.getOrUndefined(HashMap.get(annotations, "app")),
-          phase: Option.getOrUndefined(HashMap.get(annotations, "phase"))
+          step: Option.getOrUndefined(HashMap.get(annotations, "step"))
         })
       })
       const recorder = new Metrics.Recorder()
@@ -106,7 +106,7 @@ describe("on the TestClock", () => {
       expect(exit._tag === "Success" && exit.value._tag).toBe("rolled-back")
 
       expect(lines.every((l) => l.app === app.name)).toBe(true)
-      const phaseOf = (message: string) => lines.find((l) => l.message === message)?.phase
+      const phaseOf = (message: string) => lines.find((l) => l.message === message)?.step
       expect(phaseOf("deploy 1.2.0+1.2")).toBe("deploy")
       expect(phaseOf("deploy 1.1.0+1.1")).toBe("deploy")
       // Lines between the steps belong to no step (the CLI gives them the in-flight record's phase).
