@@ -27,9 +27,9 @@ import {
   freePort,
   httpStatus,
   listing,
-  ROOT,
   seconds,
   sleep,
+  spawnReconcile,
   stackOf,
   startEngine,
   stopEngine,
@@ -131,11 +131,7 @@ const cliEnv = (): NodeJS.ProcessEnv => ({ ...baseEnv(), ...world.env, FAKE_ABRA
 const reconcile = (onStderr?: (text: string, child: ChildProcess.ChildProcess) => void) =>
   new Promise<CliRun>((resolve) => {
     const startedAt = Date.now()
-    const child = ChildProcess.spawn(
-      process.execPath,
-      ["--import", "tsx", Path.join(ROOT, "src/bin.ts"), "reconcile", APP, "--config", config],
-      { cwd: ROOT, env: cliEnv() }
-    )
+    const child = spawnReconcile(APP, config, cliEnv())
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => stdout += d)

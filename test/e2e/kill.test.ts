@@ -26,9 +26,9 @@ import {
   freePort,
   httpStatus,
   listing,
-  ROOT,
   seconds,
   sleep,
+  spawnReconcile,
   stackOf,
   startEngine,
   stopEngine,
@@ -160,10 +160,10 @@ const reconcile = (options: { readonly watch: boolean; readonly killAt?: readonl
   new Promise<Run>((resolve) => {
     const startedAt = Date.now()
     const pauseDir = options.watch ? Fs.mkdtempSync(Path.join(world.root, "pause-")) : undefined
-    const child = ChildProcess.spawn(
-      process.execPath,
-      ["--import", "tsx", Path.join(ROOT, "src/bin.ts"), "reconcile", APP, "--config", config],
-      { cwd: ROOT, env: cliEnv(pauseDir === undefined ? {} : { FAKE_ABRA_PAUSE_DIR: pauseDir }) }
+    const child = spawnReconcile(
+      APP,
+      config,
+      cliEnv(pauseDir === undefined ? {} : { FAKE_ABRA_PAUSE_DIR: pauseDir })
     )
     let stdout = ""
     let stderr = ""
@@ -243,15 +243,18 @@ const waitHealthy = async (version: string) => {
   const deadline = Date.now() + 120_000
   while (Date.now() < deadline) {
     if (stack.deployed() && stack.version() === version && (await httpStatus(healthUrl())) === 200) return
-    await sleep(250)
+    await sleep(100)
   }
   throw new Error(`${version} did not come up healthy within 120 s`)
 }
 
 const sameData = (a: Record<string, Entry>, b: Record<string, Entry>) => JSON.stringify(a) === JSON.stringify(b)
 
-/** The app deployed on `version`, healthy, its volume exactly `data`; last-good `version`, no hold. */
-const freshOn = async (version: VersionTag, data: string) => {
+/**
+ * The app deployed on `version`, healthy, its volume exactly `data`; last-good `version`, no hold.
+ * Redeploys only when the app is not already so: `"kept"` or `"redeployed"`.
+ */
+const freshOn = async (version: VersionTag, data: string): Promise<"kept" | "redeployed"> => {
   if (Fs.existsSync(inFlightFile())) throw new Error(`an in-flight record is left: ${Fs.readFileSync(inFlightFile())}`)
   const clean = stack.deployed() && stack.version() === version &&
     sameData(listing(stack.volumeDir()), listing(data)) && (await httpStatus(healthUrl())) === 200
@@ -263,6 +266,7 @@ const freshOn = async (version: VersionTag, data: string) => {
   }
   Fs.writeFileSync(appState("last_good"), version)
   Fs.rmSync(appState("hold.json"), { force: true })
+  return clean ? "kept" : "redeployed"
 }
 
 interface SweepPath {
@@ -306,8 +310,12 @@ const sweep = async (path: SweepPath) => {
     const label = nth > 1 ? `${boundary} #${nth}` : boundary
     const problems: Array<string> = []
     let detail = ""
+    // Where the case's time went: the reset, the killed run, the rerun.
+    let timing = ""
     try {
-      await freshOn(path.from, path.data())
+      const resetAt = Date.now()
+      const reset = await freshOn(path.from, path.data())
+      timing = `reset ${reset} ${seconds(Date.now() - resetAt)}`
       const before = listing(stack.volumeDir())
       const alertsBefore = alerts().length
       const killedRun = await reconcile({ watch: true, killAt: [boundary, nth] })
@@ -315,6 +323,7 @@ const sweep = async (path: SweepPath) => {
       if (killedRun.signal !== "SIGKILL") {
         problems.push(`the killed run ended with ${killedRun.code}/${killedRun.signal}`)
       }
+      timing += `, killed run ${seconds(killedRun.millis)}`
       const left = killedRun.killed?.phaseAfter ?? null
       const again = await reconcile({ watch: false })
       const result = resultLine(again)
@@ -348,7 +357,7 @@ const sweep = async (path: SweepPath) => {
     }
     const held = problems.length === 0
     cases.push({ boundary: label, held, detail: held ? detail : `${detail}; ${problems.join("; ")}` })
-    console.log(`KILL ${path.name} at [${label}]: ${held ? "held" : "BROKEN"}: ${cases.at(-1)!.detail}`)
+    console.log(`KILL ${path.name} at [${label}]: ${held ? "held" : "BROKEN"}: ${cases.at(-1)!.detail} [${timing}]`)
   }
   const held = cases.filter((c) => c.held).length
   console.log(

@@ -9,8 +9,7 @@ import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+import { BUNDLE, ROOT } from "../support/bundle.js"
 export const ENGINE = fileURLToPath(new URL("engine.sh", import.meta.url))
 
 export const enabled = process.env["WARM_RECONCILE_E2E"] === "1"
@@ -38,6 +37,13 @@ export const dockerLines = (args: ReadonlyArray<string>): Array<string> =>
   docker(args).split("\n").map((l) => l.trim()).filter((l) => l.length > 0)
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * `warm-reconcile reconcile <app> --config <config>` as a child process of the bundled CLI (the
+ * suite's globalSetup builds it when stale), as operators and systemd run it.
+ */
+export const spawnReconcile = (app: string, config: string, env: NodeJS.ProcessEnv) =>
+  ChildProcess.spawn(process.execPath, [BUNDLE, "reconcile", app, "--config", config], { cwd: ROOT, env })
 
 /** `engine.sh start`: whether this call started dockerd (then, and only then, the caller stops it). */
 export const startEngine = (): boolean => {
@@ -77,7 +83,7 @@ export const stackOf = (stack: string) => {
         // nothing deployed
       }
       const deadline = Date.now() + 120_000
-      while (leftovers().some((l) => !l.startsWith("volume")) && Date.now() < deadline) await sleep(250)
+      while (leftovers().some((l) => !l.startsWith("volume")) && Date.now() < deadline) await sleep(100)
       for (const v of dockerLines(["volume", "ls", "-q", "--filter", `name=^${volume}$`])) {
         docker(["volume", "rm", v])
       }
