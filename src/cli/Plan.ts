@@ -29,7 +29,7 @@ const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): str
 
 /** A service the plan reads could not answer: its message alone, exit 1. */
 const unreadable = (e: CommandError & { readonly message: string }) =>
-  Console.error(`warm-reconcile: ${e.message}`).pipe(Effect.zipRight(setExitCode(exitCode(e))))
+  Console.error(e.message).pipe(Effect.zipRight(setExitCode(exitCode(e))))
 
 export const planCommand = Command.make(
   "plan",

@@ -62,9 +62,7 @@ export const snapshotCommand = Command.make(
         }
       })
       yield* withLive(loaded, work).pipe(
-        Effect.catchAll((e) =>
-          Console.error(`warm-reconcile: ${e.message}`).pipe(Effect.zipRight(setExitCode(exitCode(e))))
-        )
+        Effect.catchAll((e) => Console.error(e.message).pipe(Effect.zipRight(setExitCode(exitCode(e)))))
       )
     })
 ).pipe(
