@@ -84,6 +84,64 @@ describe("the per-app lock", () => {
       expect(JSON.parse(Fs.readFileSync(lockFile, "utf8")).pid).toBe(sleeper.pid)
     }))
 
+  it.scopedLive("runs racing for a stale lock: never two holders at once, and no lock file is ever read half-written", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempState
+      const lockFile = Path.join(dir, "kc", "lock")
+      const child = ChildProcess.spawnSync("true")
+      let holders = 0
+      let most = 0
+      let turns = 0
+      // Each run is its own layer, as separate processes would be; all of them start on a stale lock.
+      const run = Effect.scoped(Effect.gen(function*() {
+        yield* (yield* Lock).acquire("kc", "20 seconds")
+        holders++
+        most = Math.max(most, holders)
+        turns++
+        yield* Effect.sleep("5 millis")
+        holders--
+      })).pipe(Effect.provide(LiveLock.layer({ stateDir: dir, poll: "2 millis" })))
+      for (let round = 0; round < 20; round++) {
+        Fs.mkdirSync(Path.join(dir, "kc"), { recursive: true })
+        Fs.writeFileSync(lockFile, JSON.stringify({ pid: child.pid, bootId, since: "earlier" }))
+        yield* Effect.all(Array.from({ length: 6 }, () => run), { concurrency: "unbounded" })
+        // Every run let go of its own lock, and took no one else's with it.
+        expect(Fs.existsSync(lockFile)).toBe(false)
+      }
+      expect(most).toBe(1)
+      expect(turns).toBe(20 * 6)
+      expect(Fs.readdirSync(Path.join(dir, "kc"))).toEqual([])
+    }))
+
+  it.scopedLive("a lock whose pid now belongs to another process (a reused pid) is taken over", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempState
+      const sleeper = ChildProcess.spawn("sleep", ["30"])
+      yield* Effect.addFinalizer(() => Effect.sync(() => sleeper.kill("SIGKILL")))
+      Fs.mkdirSync(Path.join(dir, "kc"), { recursive: true })
+      // The pid is alive, but the holder started at another time: it is not the holder.
+      Fs.writeFileSync(
+        Path.join(dir, "kc", "lock"),
+        JSON.stringify({ pid: sleeper.pid, bootId, since: "x", start: "1" })
+      )
+      yield* withLock(dir, Effect.scoped(Effect.flatMap(Lock, (l) => l.acquire("kc", "100 millis"))))
+    }))
+
+  it.scopedLive("a run whose lock was taken over leaves its successor's lock in place when it ends", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempState
+      const lockFile = Path.join(dir, "kc", "lock")
+      yield* withLock(
+        dir,
+        Effect.scoped(Effect.gen(function*() {
+          yield* (yield* Lock).acquire("kc", "100 millis")
+          // Another run, judging this one dead, replaced the lock with its own.
+          Fs.writeFileSync(lockFile, JSON.stringify({ pid: process.pid, bootId, since: "later", token: "theirs" }))
+        }))
+      )
+      expect(JSON.parse(Fs.readFileSync(lockFile, "utf8")).token).toBe("theirs")
+    }))
+
   it.scopedLive("refuses a state directory or an app directory that is a symlink, and writes nothing through it", () =>
     Effect.gen(function*() {
       const dir = yield* tempState
