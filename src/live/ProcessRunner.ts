@@ -10,11 +10,17 @@ import { NodeCommandExecutor, NodeFileSystem } from "@effect/platform-node"
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
-import { Chunk, Duration, Effect, Layer, Metric, Option, Stream } from "effect"
+import { Duration, Effect, Layer, Metric, Option, Stream } from "effect"
 import type { Scope } from "effect"
 import { constants } from "node:os"
 import type { RunOptions, RunResult } from "../services/ProcessRunner.js"
-import { CommandTimedOut, ProcessRunner, type ProgramNotFound } from "../services/ProcessRunner.js"
+import {
+  CommandTimedOut,
+  DEFAULT_MAX_STDOUT,
+  ProcessRunner,
+  type ProgramNotFound,
+  STDERR_TAIL_BYTES
+} from "../services/ProcessRunner.js"
 import { commandFailed, display, startFailure } from "./ProcessErrors.js"
 
 const defaultTimeout = Duration.minutes(2)
@@ -28,9 +34,32 @@ export const processesSpawned = Metric.counter("warm_reconcile_processes_spawned
   incremental: true
 })
 
-const collectText = (stream: Stream.Stream<Uint8Array, PlatformError>): Effect.Effect<string, PlatformError> =>
-  // Decode once at the end: a multi-byte character may span two chunks.
-  Effect.map(Stream.runCollect(stream), (chunks) => Buffer.concat(Chunk.toArray(chunks)).toString("utf8"))
+/**
+ * A child's output as text, keeping at most `max` bytes (its first or its last ones); the rest is
+ * read and dropped, so the child never blocks on a full pipe and never fills our memory.
+ */
+const collectText = (
+  stream: Stream.Stream<Uint8Array, PlatformError>,
+  max: number,
+  keep: "head" | "tail"
+): Effect.Effect<string, PlatformError> =>
+  Stream.runFold(stream, { chunks: [] as Array<Uint8Array>, size: 0 }, (acc, chunk) => {
+    if (keep === "head") {
+      if (acc.size < max) acc.chunks.push(chunk.subarray(0, max - acc.size))
+      acc.size = Math.min(max, acc.size + chunk.length)
+      return acc
+    }
+    acc.chunks.push(chunk)
+    acc.size += chunk.length
+    while (acc.chunks.length > 1 && acc.size - acc.chunks[0]!.length >= max) acc.size -= acc.chunks.shift()!.length
+    return acc
+  }).pipe(
+    // Decode once at the end: a multi-byte character may span two chunks.
+    Effect.map(({ chunks }) => {
+      const all = Buffer.concat(chunks)
+      return (keep === "tail" ? all.subarray(Math.max(0, all.length - max)) : all).toString("utf8")
+    })
+  )
 
 /** The exit code, or 128 + the signal number when a signal ended the process (the shell's convention). */
 const exitStatus = (child: CommandExecutor.Process): Effect.Effect<number, PlatformError> =>
@@ -105,7 +134,11 @@ export const make = Effect.gen(function*() {
       )
 
       // All three together: a child blocked writing a full stdout pipe never exits on its own.
-      const outcome = yield* Effect.all([collectText(child.stdout), collectText(child.stderr), exitStatus(child)], {
+      const outcome = yield* Effect.all([
+        collectText(child.stdout, options.maxStdout ?? DEFAULT_MAX_STDOUT, "head"),
+        collectText(child.stderr, STDERR_TAIL_BYTES, "tail"),
+        exitStatus(child)
+      ], {
         concurrency: "unbounded"
       }).pipe(Effect.orDie, Effect.timeoutOption(timeout))
 

@@ -40,7 +40,16 @@ export interface RunOptions {
   /** Time between SIGTERM and SIGKILL once the timeout has passed. Default: 5 seconds. */
   readonly killGrace?: Duration.DurationInput
   readonly stdin?: string
+  /**
+   * Bytes of stdout kept (the first ones); the rest is read and dropped, so a child that writes
+   * without end cannot fill our memory. Default: {@link DEFAULT_MAX_STDOUT}. stderr keeps its last
+   * {@link STDERR_TAIL_BYTES} bytes, where programs say why they failed.
+   */
+  readonly maxStdout?: number
 }
+
+export const DEFAULT_MAX_STDOUT = 16 * 1024 * 1024
+export const STDERR_TAIL_BYTES = 64 * 1024
 
 export interface RunResult {
   readonly exitCode: number

@@ -5,7 +5,14 @@
  */
 import { Duration, Effect, Layer, Option } from "effect"
 import type { RunOptions, RunResult } from "../services/ProcessRunner.js"
-import { CommandFailed, CommandTimedOut, ProcessRunner, ProgramNotFound } from "../services/ProcessRunner.js"
+import {
+  CommandFailed,
+  CommandTimedOut,
+  DEFAULT_MAX_STDOUT,
+  ProcessRunner,
+  ProgramNotFound,
+  STDERR_TAIL_BYTES
+} from "../services/ProcessRunner.js"
 
 /** What a program does with its arguments and options (stdin, env, cwd). */
 export type SimulatedProgram = (args: ReadonlyArray<string>, options: RunOptions) => Effect.Effect<RunResult>
@@ -14,6 +21,17 @@ export type SimulatedProgram = (args: ReadonlyArray<string>, options: RunOptions
 const lastLinesOf = (stderr: string): string => {
   const kept = stderr.trimEnd().split(/\r?\n/).slice(-20).join("\n")
   return kept.slice(-2048)
+}
+
+/** As the live runner: the first `max` bytes of stdout, the last {@link STDERR_TAIL_BYTES} of stderr. */
+const capOutput = (result: RunResult, max: number): RunResult => {
+  const stdout = Buffer.from(result.stdout)
+  const stderr = Buffer.from(result.stderr)
+  return {
+    ...result,
+    stdout: stdout.length > max ? stdout.subarray(0, max).toString("utf8") : result.stdout,
+    stderr: stderr.length > STDERR_TAIL_BYTES ? stderr.subarray(-STDERR_TAIL_BYTES).toString("utf8") : result.stderr
+  }
 }
 
 const commandLine = (program: string, args: ReadonlyArray<string>) => [program, ...args].join(" ")
@@ -34,7 +52,7 @@ export const layerTest = (programs: Readonly<Record<string, SimulatedProgram>>):
           }
           const timeout = Duration.decode(options.timeout ?? Duration.minutes(2))
           const ended = yield* Effect.timeoutOption(found(args, options), timeout)
-          if (Option.isSome(ended)) return ended.value
+          if (Option.isSome(ended)) return capOutput(ended.value, options.maxStdout ?? DEFAULT_MAX_STDOUT)
           return yield* new CommandTimedOut({
             program,
             args,

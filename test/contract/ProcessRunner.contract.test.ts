@@ -6,7 +6,7 @@
 import { expect } from "@effect/vitest"
 import { Context, Effect } from "effect"
 import * as LiveProcessRunner from "../../src/live/ProcessRunner.js"
-import { ProcessRunner } from "../../src/services/ProcessRunner.js"
+import { ProcessRunner, STDERR_TAIL_BYTES } from "../../src/services/ProcessRunner.js"
 import * as SimulatedProcessRunner from "../../src/simulation/ProcessRunner.js"
 import * as Contract from "./harness.js"
 
@@ -24,6 +24,8 @@ interface ProcessWorld {
   readonly failing: Invocation
   /** Runs until it is stopped. */
   readonly endless: Invocation
+  /** Writes 1 MiB of `a` to stdout and 1 MiB of `b` then `END` to stderr, exits 0. */
+  readonly flood: Invocation
 }
 
 const PROBLEMS = Array.from({ length: 30 }, (_, i) => `problem ${i + 1}`)
@@ -40,7 +42,11 @@ const liveTwin = Contract.live<ProcessWorld>(
       program: node,
       args: ["-e", "for (let i = 1; i <= 30; i++) console.error('problem ' + i); process.exit(3)"]
     },
-    endless: { program: node, args: ["-e", "setInterval(() => {}, 1000)"] }
+    endless: { program: node, args: ["-e", "setInterval(() => {}, 1000)"] },
+    flood: {
+      program: node,
+      args: ["-e", "process.stdout.write('a'.repeat(1 << 20)); process.stderr.write('b'.repeat(1 << 20) + 'END')"]
+    }
   }))
 )
 
@@ -48,13 +54,15 @@ const simulatedTwin = Contract.simulated<ProcessWorld>(Effect.map(
   Contract.layerContext(SimulatedProcessRunner.layerTest({
     echo: (_, options) => Effect.succeed({ exitCode: 0, stdout: `out:${options.stdin ?? ""}`, stderr: "err\n" }),
     failing: () => Effect.succeed({ exitCode: 3, stdout: "", stderr: PROBLEMS.map((l) => `${l}\n`).join("") }),
-    endless: () => Effect.never
+    endless: () => Effect.never,
+    flood: () => Effect.succeed({ exitCode: 0, stdout: "a".repeat(1 << 20), stderr: "b".repeat(1 << 20) + "END" })
   })),
   (context) => ({
     runner: Context.get(context, ProcessRunner),
     echo: { program: "echo", args: [] },
     failing: { program: "failing", args: ["--now"] },
-    endless: { program: "endless", args: [] }
+    endless: { program: "endless", args: [] },
+    flood: { program: "flood", args: [] }
   })
 ))
 
@@ -67,6 +75,15 @@ Contract.suite("ProcessRunner", [liveTwin, simulatedTwin], (test) => {
         stdout: "out:hello",
         stderr: "err\n"
       })
+    }))
+
+  test("stdout is kept up to maxStdout bytes (its first ones), stderr up to its last 64 KiB", (w) =>
+    Effect.gen(function*() {
+      const { args, program } = w.flood
+      const result = yield* w.runner.run(program, args, { maxStdout: 1000 })
+      expect(result.stdout).toBe("a".repeat(1000))
+      expect(result.stderr.length).toBe(STDERR_TAIL_BYTES)
+      expect(result.stderr.endsWith("bEND")).toBe(true)
     }))
 
   test("run of a non-zero exit is CommandFailed with the exit code and the last 20 lines of stderr", (w) =>
