@@ -1,5 +1,4 @@
 /** Recipes on the real server: `abra recipe fetch`, and git on the clone in `$ABRA_DIR/recipes`. */
-import { FileSystem } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import * as Path from "node:path"
 import { trimAscii } from "../domain/Version.js"
@@ -17,10 +16,28 @@ const fail = (recipe: string, operation: string) => (e: ProcessError) =>
 /** Where release notes live: `release/<version>` now, the original's `releaseNotes/` as a fallback. */
 const notesPaths = (version: string) => [`release/${version}`, `releaseNotes/${version}.md`, `releaseNotes/${version}`]
 
+/** Notes beyond this many bytes are cut as they are read: a recipe cannot make us hold gigabytes. */
+export const NOTES_MAX_BYTES = 256 * 1024
+
+interface TreeEntry {
+  readonly mode: string
+  readonly type: string
+  readonly object: string
+}
+
+/** The entry of `git ls-tree -l <tree> -- <path>`: `<mode> <type> <object> <size>\t<path>`. */
+const parseTreeEntry = (stdout: string): TreeEntry | undefined => {
+  const match = /^(\d{6}) (\w+) ([0-9a-f]{40,64}) +[-\d]+\t/.exec(stdout)
+  return match === null ? undefined : { mode: match[1]!, type: match[2]!, object: match[3]! }
+}
+
+/** A file as committed: not a symbolic link (120000), a submodule (160000) or a directory. */
+const isRegularBlob = (entry: TreeEntry) =>
+  entry.type === "blob" && (entry.mode === "100644" || entry.mode === "100755")
+
 export const make = (options: RecipesOptions) =>
   Effect.gen(function*() {
     const runner = yield* ProcessRunner
-    const fs = yield* FileSystem.FileSystem
     const env = { ABRA_DIR: options.abraDir }
     const clone = (recipe: string) => Path.join(options.abraDir, "recipes", recipe)
     const git = (recipe: string, args: ReadonlyArray<string>) =>
@@ -38,20 +55,34 @@ export const make = (options: RecipesOptions) =>
         return out.stdout.split("\n").map(trimAscii).filter((t) => t.length > 0)
       }),
       releaseNotes: Effect.fn("Recipes.releaseNotes")(function*(recipe, version) {
-        // A version's notes are committed with it, so read them from the tag itself: the work
-        // tree may be checked out at an older version that does not have them yet.
+        // A version's notes are committed with it, so they are read from the tag's git objects:
+        // never from the work tree, which may be at another version and where a recipe can commit
+        // a symbolic link to any file of the server.
         for (const path of notesPaths(version)) {
-          const inTree = Path.join(clone(recipe), path)
-          if (yield* fs.exists(inTree).pipe(Effect.orElseSucceed(() => false))) {
-            const text = yield* fs.readFileString(inTree).pipe(Effect.option)
-            if (Option.isSome(text)) return text
+          const listed = yield* runner.exec("git", [
+            "-C",
+            clone(recipe),
+            "ls-tree",
+            "-l",
+            `refs/tags/${version}`,
+            "--",
+            path
+          ])
+            .pipe(Effect.mapError(fail(recipe, "release notes")))
+          // No such tag (or no such entry): look at the next place notes may be.
+          const entry = listed.exitCode === 0 ? parseTreeEntry(listed.stdout) : undefined
+          if (entry === undefined) continue
+          if (!isRegularBlob(entry)) {
+            yield* Effect.logWarning(
+              `recipe ${recipe} ${version}: ${path} is not a regular file in git (mode ${entry.mode}, ${entry.type}); ` +
+                "its release notes are not read"
+            )
+            continue
           }
-        }
-        for (const path of notesPaths(version)) {
-          const shown = yield* runner.exec("git", ["-C", clone(recipe), "show", `${version}:${path}`]).pipe(
-            Effect.mapError(fail(recipe, "release notes"))
-          )
-          if (shown.exitCode === 0) return Option.some(shown.stdout)
+          const blob = yield* runner.run("git", ["-C", clone(recipe), "cat-file", "blob", entry.object], {
+            maxStdout: NOTES_MAX_BYTES
+          }).pipe(Effect.mapError(fail(recipe, "release notes")))
+          return Option.some(blob.stdout)
         }
         return Option.none()
       }),
@@ -63,6 +94,6 @@ export const make = (options: RecipesOptions) =>
     })
   })
 
-/** Recipes through abra and git (needs a ProcessRunner) and the clone's files (a FileSystem). */
-export const layer = (options: RecipesOptions): Layer.Layer<Recipes, never, ProcessRunner | FileSystem.FileSystem> =>
+/** Recipes through abra and git (needs a ProcessRunner). */
+export const layer = (options: RecipesOptions): Layer.Layer<Recipes, never, ProcessRunner> =>
   Layer.effect(Recipes, make(options))

@@ -214,3 +214,36 @@ describe("live Recipes: abra calls", () => {
       expect(newCalls(before).map((c) => c.argv)).toEqual([["recipe", "fetch", "keycloak", "-n"]])
     }))
 })
+
+describe("live Recipes: notes come from git objects only", () => {
+  it.live("a symbolic link committed as notes is not followed; big notes are cut; the work tree is never read", () =>
+    Effect.gen(function*() {
+      const secret = Path.join(world.abraDir, "secret-key")
+      Fs.writeFileSync(secret, "PRIVATE KEY MATERIAL\n")
+      const source = Path.join(world.recipesSource, "evil")
+      Fs.mkdirSync(Path.join(source, "release"), { recursive: true })
+      git(source, ["init", "--quiet"])
+      Fs.writeFileSync(Path.join(source, "compose.yml"), "version: '3.8'\n")
+      Fs.symlinkSync(secret, Path.join(source, "release", "2.0.0+2.0"))
+      git(source, ["add", "-A"])
+      git(source, ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "linked notes"])
+      git(source, ["tag", "2.0.0+2.0"])
+      Fs.writeFileSync(Path.join(source, "release", "2.1.0+2.1"), "x".repeat(LiveRecipes.NOTES_MAX_BYTES + 5000))
+      git(source, ["add", "-A"])
+      git(source, ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "big notes"])
+      git(source, ["tag", "2.1.0+2.1"])
+      const evil = Path.join(world.abraDir, "recipes", "evil")
+      git(world.abraDir, ["clone", "--quiet", source, evil])
+
+      expect(yield* recipes((r) => r.releaseNotes("evil", "2.0.0+2.0"))).toEqual(Option.none())
+      const big = yield* recipes((r) => r.releaseNotes("evil", "2.1.0+2.1"))
+      expect(Option.getOrThrow(big).length).toBe(LiveRecipes.NOTES_MAX_BYTES)
+
+      // Notes written into the work tree by hand (or by a checkout of another version) are not the tag's.
+      Fs.writeFileSync(Path.join(evil, "release", "2.1.0+2.1"), "Manual migration: not in the tag\n")
+      Fs.mkdirSync(Path.join(evil, "releaseNotes"))
+      Fs.writeFileSync(Path.join(evil, "releaseNotes", "2.0.0+2.0.md"), "only in the work tree\n")
+      expect(Option.getOrThrow(yield* recipes((r) => r.releaseNotes("evil", "2.1.0+2.1")))).not.toContain("Manual")
+      expect(yield* recipes((r) => r.releaseNotes("evil", "2.0.0+2.0"))).toEqual(Option.none())
+    }))
+})
