@@ -45,7 +45,9 @@ export const reconcileCommand = Command.make(
     skipFetch: Shared.skipFetch,
     json: Shared.json("app"),
     logFormat: Shared.logFormat,
-    metricsFile: Options.file("metrics-file").pipe(
+    // Text, not Options.file: it is an output path, and a file check would stat (and refuse) a FIFO
+    // planted there on every run; the metrics writer refuses what it must not write through.
+    metricsFile: Options.text("metrics-file").pipe(
       Options.withDescription(
         "write Prometheus metrics here at the end (atomically), e.g. for node_exporter's textfile collector"
       ),

@@ -6,8 +6,11 @@
 import { FileSystem } from "@effect/platform"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
+import * as NodeFsCallback from "node:fs"
+import { constants as NodeConstants } from "node:fs"
+import * as NodeFs from "node:fs/promises"
 import * as Path from "node:path"
-import { describeFailure, errorCode, fileError, syncDir } from "./FileChecks.js"
+import { describeFailure, errorCode, FileError, fileError, syncDir } from "./FileChecks.js"
 
 /**
  * Create a directory (and missing parents) with mode 0700. An existing directory keeps its mode:
@@ -54,11 +57,13 @@ export const writeFileAtomic = Effect.fn("AtomicFile.writeFileAtomic")(function*
       // `wx`: never write through a file (or link) someone else put at the temp name.
       const file = yield* fs.open(temp, { flag: "wx", mode })
       created = true
+      // The umask may have narrowed the mode at creation: set exactly what was asked, on the
+      // descriptor. By path, after the close, whoever can write the directory could swap the temp
+      // file for a link to any file of root's and have its mode changed.
+      yield* fchmod(file.fd, mode)
       yield* file.writeAll(bytes)
       yield* file.sync
     }))
-    // The umask may have narrowed the mode at creation; set exactly what was asked.
-    yield* fs.chmod(temp, mode)
     if (options.exclusive === true) {
       yield* fs.link(temp, path)
       created = false
@@ -77,15 +82,59 @@ export const writeFileAtomic = Effect.fn("AtomicFile.writeFileAtomic")(function*
   yield* syncDir(dir)
 })
 
-/** Read a file as text; `undefined` when it does not exist. */
+/**
+ * Read a file as text; `undefined` when it does not exist. Only a regular file is read, and never
+ * through a symbolic link: a FIFO would block the run and a link would make root read (and carry
+ * into its own files) whatever it points at. Node's own `open` with `O_NOFOLLOW | O_NONBLOCK`: the
+ * platform FileSystem has no flags for either.
+ */
 export const readFileIfExists = Effect.fn("AtomicFile.readFileIfExists")(function*(path: string) {
-  const fs = yield* FileSystem.FileSystem
-  return yield* fs.readFileString(path).pipe(
-    Effect.map((text): string | undefined => text),
-    Effect.catchIf((e) => errorCode(e) === "ENOENT", () => Effect.succeed(undefined)),
-    Effect.mapError(fileError("read", path))
+  return yield* Effect.tryPromise({
+    try: async () => {
+      const handle = await NodeFs.open(
+        path,
+        NodeConstants.O_RDONLY | NodeConstants.O_NOFOLLOW | NodeConstants.O_NONBLOCK
+      )
+      try {
+        if (!(await handle.stat()).isFile()) return notRegular
+        return await handle.readFile("utf8")
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: (e) => e as NodeJS.ErrnoException
+  }).pipe(
+    Effect.catchIf((e) => e.code === "ENOENT", () => Effect.succeed(undefined)),
+    Effect.mapError((e) =>
+      e.code === "ELOOP"
+        ? new FileError({
+          path,
+          operation: "read",
+          code: "ELOOP",
+          message: `refusing to read ${path}: it is a symbolic link; replace it with the file itself or remove it`
+        })
+        : fileError("read", path)(e)
+    ),
+    Effect.flatMap((text) =>
+      text === notRegular
+        ? new FileError({
+          path,
+          operation: "read",
+          code: "",
+          message: `refusing to read ${path}: it is not a regular file (a FIFO, a device or a directory); move it away`
+        })
+        : Effect.succeed(text)
+    )
   )
 })
+
+const notRegular = Symbol("not a regular file")
+
+/** `fchmod(2)`: the platform File has no chmod of its descriptor. */
+const fchmod = (fd: number, mode: number) =>
+  Effect.async<void, NodeJS.ErrnoException>((resume) => {
+    NodeFsCallback.fchmod(fd, mode, (error) => resume(error === null ? Effect.void : Effect.fail(error)))
+  })
 
 /** Remove a file if it exists, then make the removal durable. */
 export const removeFile = Effect.fn("AtomicFile.removeFile")(function*(path: string) {

@@ -12,7 +12,9 @@
  * phases) this run did not go through, and the rollback counters, are carried over from the
  * previous metrics file.
  */
+import { FileSystem } from "@effect/platform"
 import { Effect, Metric, MetricState, Option, Schema } from "effect"
+import * as Path from "node:path"
 import * as Outcome from "../domain/Outcome.js"
 import { PHASE_DURATION_METRIC, TIMED_PHASES, type TimedPhase } from "../domain/Phase.js"
 import type { RunRecord } from "../services/State.js"
@@ -205,6 +207,31 @@ export const parsePrevious = (text: string): Carried => {
   return carried
 }
 
+/**
+ * The metrics directory must be root's (or this process's) alone: another account that can write
+ * it can swap the file root writes there, or plant a FIFO or a link where root reads.
+ */
+const refuseSharedDirectory = (dir: string, fail: (message: string) => MetricsError) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    // A missing directory is the write's to report.
+    const info = yield* fs.stat(dir).pipe(Effect.option)
+    if (Option.isNone(info)) return
+    const owner = Option.getOrElse(info.value.uid, () => 0)
+    const me = process.getuid?.() ?? 0
+    const problem = owner !== 0 && owner !== me
+      ? `it belongs to uid ${owner}, not root`
+      : (info.value.mode & 0o022) !== 0
+      ? `it is writable by ${(info.value.mode & 0o002) !== 0 ? "every account" : "its group"}`
+      : undefined
+    if (problem === undefined) return
+    return yield* fail(
+      `refusing the directory ${dir}: ${problem}, so another account could swap the file root writes there; ` +
+        "use a directory owned by root with mode 0755 (e.g. /var/lib/node-exporter-textfile) and point " +
+        "node_exporter's --collector.textfile.directory at it"
+    )
+  })
+
 export interface WriteOptions {
   readonly stateDir: string
   /** The configured apps: each gets its series; apps no longer configured are dropped. */
@@ -220,6 +247,7 @@ export interface WriteOptions {
 export const write = Effect.fn("Metrics.write")(function*(path: string, options: WriteOptions) {
   const fail = (message: string) =>
     new MetricsError({ path, message: `could not write the metrics file ${path}: ${message}` })
+  yield* refuseSharedDirectory(Path.dirname(Path.resolve(path)), fail)
   const previous = yield* readFileIfExists(path).pipe(Effect.mapError((e) => fail(e.message)))
   const carried = parsePrevious(previous ?? "")
   const apps = yield* Effect.forEach(options.apps, (app) =>

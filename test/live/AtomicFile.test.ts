@@ -3,8 +3,10 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { SystemError } from "@effect/platform/Error"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { appendLine, ensureDir, writeFileAtomic } from "../../src/live/AtomicFile.js"
+import { appendLine, ensureDir, readFileIfExists, writeFileAtomic } from "../../src/live/AtomicFile.js"
 import { type FileError, refuseSymlinkDir, safeJoin } from "../../src/live/FileChecks.js"
 import { failure, listDir, modeOf, tempDir } from "../support/files.js"
 
@@ -74,6 +76,27 @@ describe("writeFileAtomic", () => {
       yield* writeFileAtomic(target, "wide", { mode: 0o640 })
       expect(yield* modeOf(target)).toBe(0o640)
       expect(yield* listDir(dir)).toEqual(["hold.json"])
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.scopedLive("sets the mode on the descriptor: a FileSystem whose chmod by path fails changes nothing", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir("warm-reconcile-atomic-")
+      const target = Path.join(dir, "warm-reconcile.prom")
+      // A chmod by path could be sent through a link swapped in for the temp file.
+      const noChmodByPath = Layer.effect(
+        FileSystem.FileSystem,
+        Effect.map(FileSystem.FileSystem, (fs): FileSystem.FileSystem => ({
+          ...fs,
+          chmod: (path) => Effect.fail(errno("EPERM", "chmod", path))
+        }))
+      ).pipe(Layer.provide(NodeFileSystem.layer))
+      const umask = process.umask(0o077)
+      try {
+        yield* writeFileAtomic(target, "x 1\n", { mode: 0o644 }).pipe(Effect.provide(noChmodByPath))
+      } finally {
+        process.umask(umask)
+      }
+      expect(yield* modeOf(target)).toBe(0o644)
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 
   it.scopedLive("a target that is a directory really fails: the directory stays, no temp file", () =>
@@ -165,6 +188,28 @@ describe("writeFileAtomic", () => {
       expect(yield* fs.readFileString(target)).toBe("first")
       expect(yield* modeOf(target)).toBe(0o600)
       expect(yield* listDir(dir)).toEqual(["alert.json"])
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+})
+
+describe("readFileIfExists", () => {
+  it.scopedLive("reads a regular file, answers undefined for a missing one, refuses a link and a FIFO at once", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir("warm-reconcile-read-")
+      const file = Path.join(dir, "hold.json")
+      Fs.writeFileSync(file, "{}")
+      expect(yield* readFileIfExists(file)).toBe("{}")
+      expect(yield* readFileIfExists(Path.join(dir, "missing"))).toBeUndefined()
+      const link = Path.join(dir, "linked")
+      Fs.symlinkSync(file, link)
+      const linked = failure(yield* Effect.exit(readFileIfExists(link)))
+      expect(linked.message).toBe(
+        `refusing to read ${link}: it is a symbolic link; replace it with the file itself or remove it`
+      )
+      const fifo = Path.join(dir, "fifo")
+      ChildProcess.execFileSync("mkfifo", [fifo])
+      // Nobody writes the FIFO: a plain open would block for ever.
+      const blocked = failure(yield* Effect.exit(readFileIfExists(fifo)))
+      expect(blocked.message).toContain("it is not a regular file")
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 })
 

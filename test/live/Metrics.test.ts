@@ -7,6 +7,7 @@ import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Option, TestClock } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -255,5 +256,28 @@ describe("the metrics file", () => {
       expect(error.message).toContain("create the directory")
       const fs = yield* FileSystem.FileSystem
       expect(yield* fs.exists(Path.dirname(path))).toBe(false)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scopedLive("refuses a directory another account can write, a FIFO and a link at the path; the run is not blocked", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const shared = Path.join(dir, "shared")
+      Fs.mkdirSync(shared)
+      Fs.chmodSync(shared, 0o777)
+      const write = (path: string) =>
+        Metrics.write(path, { stateDir: dir, apps: [], recorder: new Metrics.Recorder() }).pipe(Effect.flip)
+      const open = yield* write(Path.join(shared, "warm-reconcile.prom"))
+      expect(open.message).toContain(`refusing the directory ${shared}: it is writable by every account`)
+      expect(Fs.readdirSync(shared)).toEqual([])
+
+      const own = Path.join(dir, "own")
+      Fs.mkdirSync(own, { mode: 0o755 })
+      const fifo = Path.join(own, "fifo.prom")
+      ChildProcess.execFileSync("mkfifo", [fifo])
+      expect((yield* write(fifo)).message).toContain("it is not a regular file")
+      const link = Path.join(own, "link.prom")
+      Fs.symlinkSync("/etc/passwd", link)
+      expect((yield* write(link)).message).toContain("it is a symbolic link")
+      expect(Fs.lstatSync(link).isSymbolicLink()).toBe(true)
     }).pipe(Effect.provide(NodeContext.layer)))
 })
