@@ -19,7 +19,9 @@ export class Version extends Schema.Class<Version>("Version")({
 }
 
 // Leading numeric semver, an optional pre-release suffix on the recipe part, an optional +app part.
-const TAG = /^(\d+(?:\.\d+)*)(-[0-9A-Za-z.-]+)?(?:\+(\S+))?$/
+// Only the characters a version needs: abra pins the tag into the app's env file, which people
+// source as root, so `;`, `$(...)`, backticks, quotes and blanks make a tag junk.
+const TAG = /^(\d+(?:\.\d+)*)(-[0-9A-Za-z.-]+)?(?:\+([0-9A-Za-z.+_-]+))?$/
 
 /** The original's `_numtuple`: each dot-separated part's leading digits, or 0. */
 const numbers = (s: string): Array<number> =>

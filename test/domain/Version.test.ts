@@ -69,7 +69,17 @@ describe("Version.parse", () => {
       "1.0.0😀",
       "\u0000",
       "1.0.0\u0000",
-      "\u00001.0.0"
+      "\u00001.0.0",
+      // Characters a shell would act on, should anyone source the env file abra pins the tag into.
+      "1.1.1+1.1;id>x",
+      "1.0.0+$(reboot)",
+      "1.0.0+`id`",
+      "1.0.0+1.0|sh",
+      "1.0.0+1.0&",
+      "1.0.0+'a'",
+      "1.0.0+a\nb",
+      "1.0.0+1.0/../x",
+      "1.0.0+ü"
     ]
     for (const tag of junk) {
       expect(Option.isNone(parse(tag)), JSON.stringify(tag)).toBe(true)
