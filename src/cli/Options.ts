@@ -1,5 +1,6 @@
 /** The options and arguments several commands share, declared once. */
-import { Args, Options } from "@effect/cli"
+import { Args, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Duration, Effect, Option } from "effect"
 import * as ConfigFile from "./ConfigFile.js"
 import * as LogFormat from "./LogFormat.js"
 
@@ -30,4 +31,23 @@ export const skipFetchOrEnv = (flag: boolean): boolean =>
 export const logFormat = Options.choice("log-format", LogFormat.LOG_FORMATS).pipe(
   Options.withDescription("logfmt (default), json or pretty; logs go to stderr"),
   Options.withDefault("logfmt" as const)
+)
+
+/** How long to wait for another run that holds the app's lock. */
+export const lockWait = Options.text("lock-wait").pipe(
+  Options.withDescription(
+    "how long to wait for another run of the same app (default \"10 minutes\"); then exit 75"
+  ),
+  Options.withDefault("10 minutes"),
+  Options.mapEffect((text) =>
+    Option.match(Duration.decodeUnknown(text), {
+      onNone: () =>
+        Effect.fail(
+          ValidationError.invalidValue(
+            HelpDoc.p(`--lock-wait: expected a duration such as "10 minutes", got ${text}`)
+          )
+        ),
+      onSome: (d) => Effect.succeed(d)
+    })
+  )
 )

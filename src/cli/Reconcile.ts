@@ -1,6 +1,6 @@
 /** `reconcile [app] [--all]`: converge apps to the latest safe version on the live layers. */
-import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Console, Duration, Effect, Option } from "effect"
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import * as Outcome from "../domain/Outcome.js"
 import * as LiveLock from "../live/Lock.js"
@@ -13,24 +13,6 @@ import { type Ending, exitCode, worst } from "./ExitCode.js"
 import * as Shared from "./Options.js"
 import { printOutcome, setExitCode, withLive } from "./Output.js"
 
-const lockWait = Options.text("lock-wait").pipe(
-  Options.withDescription(
-    "how long to wait for another run of the same app (default \"10 minutes\"); then exit 75"
-  ),
-  Options.withDefault("10 minutes"),
-  Options.mapEffect((text) =>
-    Option.match(Duration.decodeUnknown(text), {
-      onNone: () =>
-        Effect.fail(
-          ValidationError.invalidValue(
-            HelpDoc.p(`--lock-wait: expected a duration such as "10 minutes", got ${text}`)
-          )
-        ),
-      onSome: (d) => Effect.succeed(d)
-    })
-  )
-)
-
 export const reconcileCommand = Command.make(
   "reconcile",
   {
@@ -40,7 +22,7 @@ export const reconcileCommand = Command.make(
       Options.withDescription("with --all: how many apps at once (default 1)"),
       Options.withDefault(1)
     ),
-    lockWait,
+    lockWait: Shared.lockWait,
     config: Shared.config,
     skipFetch: Shared.skipFetch,
     json: Shared.json("app"),

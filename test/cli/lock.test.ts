@@ -53,4 +53,58 @@ describe("reconcile while another run holds the app's lock", { timeout: 90_000 }
       Fs.rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it("snapshot take and restore wait for the lock too (exit 75), and restore refuses an unfinished upgrade", () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-lock-snap-"))
+    const holder = ChildProcess.spawn("sleep", ["60"])
+    try {
+      const stateDir = Path.join(dir, "state")
+      Fs.mkdirSync(Path.join(stateDir, "kc"), { recursive: true })
+      const bootId = Fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()
+      const lock = Path.join(stateDir, "kc", "lock")
+      Fs.writeFileSync(lock, JSON.stringify({ pid: holder.pid, bootId, since: "2026-11-25T00:00:00.000Z" }))
+      const config = Path.join(dir, "config.json")
+      Fs.writeFileSync(
+        config,
+        JSON.stringify({
+          stateDir,
+          abraDir: Path.join(dir, "abra"),
+          apps: { kc: { recipe: "keycloak", domain: "id.example.org", stateful: true } }
+        })
+      )
+      const snapshot = (action: string) =>
+        ChildProcess.spawnSync(
+          process.execPath,
+          [BUNDLE, "snapshot", action, "kc", "--config", config, "--lock-wait", "200 millis"],
+          { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH: "/usr/bin:/bin" }, timeout: 60_000 }
+        )
+      for (const action of ["take", "restore"]) {
+        const r = snapshot(action)
+        expect(r.status, r.stderr).toBe(75)
+        expect(r.stderr).toContain(`another warm-reconcile run (pid ${holder.pid}`)
+      }
+      // The holder is gone; an upgrade it left unfinished is reconcile's to recover.
+      Fs.rmSync(lock)
+      Fs.writeFileSync(
+        Path.join(stateDir, "kc", "in-flight.json"),
+        JSON.stringify({
+          from: "1.1.0+1.1",
+          to: "1.2.0+1.2",
+          fromHealthy: true,
+          snapshot: null,
+          phase: "deploy",
+          pid: holder.pid,
+          startedAt: "t"
+        })
+      )
+      const r = snapshot("restore")
+      expect(r.status, r.stderr).toBe(1)
+      expect(r.stderr).toContain("kc has an unfinished upgrade 1.1.0+1.1 -> 1.2.0+1.2 (in-flight.json)")
+      expect(r.stderr).toContain("before you restore a snapshot")
+      expect(Fs.readdirSync(Path.join(stateDir, "kc"))).toEqual(["in-flight.json"])
+    } finally {
+      holder.kill("SIGKILL")
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
