@@ -76,6 +76,28 @@ const HostPort = Schema.String.pipe(
 
 const HttpStatus = Schema.Int.pipe(Schema.between(100, 599))
 
+/** `localhost`, 127.0.0.0/8 and ::1: a probe that never leaves the host. */
+export const isLoopbackHost = (host: string): boolean => {
+  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase()
+  return bare === "localhost" || bare === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare)
+}
+
+/** Whether the probe checks the certificate: as configured, else only for a target off this host. */
+export const verifiesTls = (health: Pick<HealthConfig, "verifyTls" | "url" | "connect">): boolean => {
+  if (health.verifyTls !== null) return health.verifyTls
+  const host = health.url === null ? health.connect.slice(0, health.connect.lastIndexOf(":")) : urlHost(health.url)
+  return !isLoopbackHost(host)
+}
+
+const urlHost = (url: string): string => {
+  try {
+    return new URL(url).hostname
+  } catch {
+    // Not a URL the probe could fetch either: verify, the safe side.
+    return ""
+  }
+}
+
 export class HealthConfig extends Schema.Class<HealthConfig>("HealthConfig")({
   path: Schema.optionalWith(Schema.String.pipe(Schema.startsWith("/")), { default: () => "/" }).annotations({
     description: "The HTTP path probed, starting with `/`: `/realms/master` for Keycloak."
@@ -93,9 +115,11 @@ export class HealthConfig extends Schema.Class<HealthConfig>("HealthConfig")({
     description: "A whole http(s) URL to fetch instead of `path` through `connect`; its Host header (and SNI) " +
       "is still the app's domain. `null`: use `connect` and `path`."
   }),
-  verifyTls: Schema.optionalWith(Schema.Boolean, { default: () => false }).annotations({
-    description: "Verify the app's TLS certificate. Off by default, as the original's `curl -k`: a staging or " +
-      "not yet issued certificate says nothing about the app's health."
+  verifyTls: Schema.optionalWith(Schema.NullOr(Schema.Boolean), { default: () => null }).annotations({
+    description: "Verify the TLS certificate of the health target. `null` (the default): verified when the " +
+      "target (the `url`'s host, else `connect`'s) is not a loopback address, and not for the original's " +
+      "`127.0.0.1:443` through the local proxy (as its `curl -k`: a staging or not yet issued certificate says " +
+      "nothing about the app's health). `true` or `false` decide for every target."
   }),
   timeout: Schema.optionalWith(DurationSetting, { default: () => Duration.minutes(15) }).annotations({
     description: "How long a deployed version (the new one, or last-good after a rollback) gets to become healthy."

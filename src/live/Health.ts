@@ -10,8 +10,8 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import type { HttpClientError } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import * as Undici from "@effect/platform-node/Undici"
-import { Duration, Effect, Layer } from "effect"
-import type { AppSpec } from "../domain/Config.js"
+import { Duration, Effect, Layer, Stream } from "effect"
+import { type AppSpec, verifiesTls } from "../domain/Config.js"
 import { Health, HealthProbeError } from "../services/Health.js"
 import { errnoOf } from "./FileChecks.js"
 
@@ -30,6 +30,9 @@ const describeCause = (cause: unknown): string => {
 const describeHttpError = (error: HttpClientError.HttpClientError): string =>
   error.cause === undefined ? error.message : describeCause(error.cause)
 
+/** Bytes of a health answer's body read at most. */
+export const MAX_BODY_BYTES = 8 * 1024
+
 /** A client on an undici Agent of our own: the Agent decides whether the certificate is checked. */
 const makeClient = (verifyTls: boolean) =>
   Effect.acquireRelease(
@@ -47,7 +50,7 @@ export const make = Effect.gen(function*() {
 
   const probe = Effect.fn("Health.probe")(function*(app: AppSpec) {
     const { host, url } = probeTarget(app)
-    const client = app.health.verifyTls ? verifying : unverified
+    const client = verifiesTls(app.health) ? verifying : unverified
     const request = app.health.url === null
       ? `GET https://${app.domain}${app.health.path} via ${app.health.connect}`
       : `GET ${url} with Host ${app.domain}`
@@ -59,8 +62,12 @@ export const make = Effect.gen(function*() {
       })
     yield* Effect.annotateCurrentSpan({ domain: app.domain, url })
     return yield* client.execute(HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("host", host))).pipe(
-      // Drain the body so the connection is reused or closed cleanly; the status is the answer.
-      Effect.flatMap((response) => Effect.as(Effect.ignore(response.arrayBuffer), response.status)),
+      // The status is the answer. Read a few KiB of the body at most (an app can answer without end)
+      // and drop the connection with the rest.
+      Effect.flatMap((response) =>
+        Stream.runFoldWhile(response.stream, 0, (read) => read < MAX_BODY_BYTES, (read, chunk) => read + chunk.length)
+          .pipe(Effect.ignore, Effect.as(response.status))
+      ),
       Effect.mapError((error) => fail(describeHttpError(error))),
       Effect.timeoutFail({
         duration: app.health.attemptTimeout,

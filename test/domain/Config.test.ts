@@ -7,7 +7,9 @@ import {
   type Config,
   ConfigError,
   decodeConfig,
-  stackName
+  HealthConfig,
+  stackName,
+  verifiesTls
 } from "../../src/domain/Config.js"
 
 const minimal = { recipe: "keycloak", domain: "id.example.org" }
@@ -94,10 +96,12 @@ describe("Config.decodeConfig", () => {
       okStatus: [200],
       connect: "127.0.0.1:443",
       url: null,
-      verifyTls: false,
+      // Decided by the target: the default loopback proxy is not verified (as the original's curl -k).
+      verifyTls: null,
       successes: 2,
       failedTasks: 3
     })
+    expect(verifiesTls(kc.health)).toBe(false)
     expect(millis(kc.health.timeout)).toBe(15 * 60_000)
     expect(millis(kc.health.attemptTimeout)).toBe(10_000)
     expect(millis(kc.health.interval)).toBe(500)
@@ -258,5 +262,22 @@ describe("Config.stackName and appSpec", () => {
     const config = decoded({ apps: { kc: minimal, n8n: { recipe: "n8n", domain: "n8n.example.org" } } })
     const specs = appSpecs(config)
     expect(specs.map((s) => [s.name, s.stack]).sort()).toEqual([["kc", "id_example_org"], ["n8n", "n8n_example_org"]])
+  })
+})
+
+describe("verifiesTls", () => {
+  it("verifies a target off this host unless told not to; never the original's loopback proxy unless told to", () => {
+    const health = (h: { verifyTls?: boolean | null; url?: string | null; connect?: string }) =>
+      HealthConfig.make({ ...h })
+    expect(verifiesTls(health({}))).toBe(false)
+    expect(verifiesTls(health({ connect: "127.0.0.2:8443" }))).toBe(false)
+    expect(verifiesTls(health({ connect: "[::1]:443" }))).toBe(false)
+    expect(verifiesTls(health({ connect: "localhost:443" }))).toBe(false)
+    expect(verifiesTls(health({ connect: "10.0.0.5:443" }))).toBe(true)
+    expect(verifiesTls(health({ connect: "proxy.example.org:443" }))).toBe(true)
+    expect(verifiesTls(health({ url: "https://id.example.org/health" }))).toBe(true)
+    expect(verifiesTls(health({ url: "https://127.0.0.1:8443/health" }))).toBe(false)
+    expect(verifiesTls(health({ url: "https://id.example.org/health", verifyTls: false }))).toBe(false)
+    expect(verifiesTls(health({ verifyTls: true }))).toBe(true)
   })
 })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Schema } from "effect"
+import * as Http from "node:http"
 import { AppConfig, AppName, appSpec, HealthConfig } from "../../src/domain/Config.js"
 import * as LiveHealth from "../../src/live/Health.js"
 import { Health, HealthProbeError } from "../../src/services/Health.js"
@@ -53,6 +54,31 @@ describe("live Health", () => {
       expect(error.message).toContain(domain)
       // The TLS handshake failed, so no HTTP request reached the server.
       expect(server.requests).toHaveLength(1)
+    }))
+
+  it.scopedLive("reads a few KiB of an answer's body at most: an endless body is answered by its status", () =>
+    Effect.gen(function*() {
+      let sent = 0
+      const server = yield* Effect.acquireRelease(
+        Effect.async<Http.Server>((resume) => {
+          const s = Http.createServer((_, res) => {
+            res.writeHead(200)
+            const chunk = Buffer.alloc(64 * 1024, 120)
+            const pump = () => {
+              while (!res.destroyed && res.write(chunk)) sent += chunk.length
+            }
+            res.on("drain", pump)
+            pump()
+          })
+          s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+        }),
+        (s) => Effect.sync(() => s.close())
+      )
+      const port = (server.address() as { port: number }).port
+      const status = yield* probe({ url: `http://127.0.0.1:${port}/`, attemptTimeout: Duration.seconds(5) })
+      expect(status).toBe(200)
+      // What was written before the connection was dropped: socket buffers, far from an endless body.
+      expect(sent).toBeLessThan(16 * 1024 * 1024)
     }))
 
   it.scopedLive("gives up on a slow endpoint after about the attempt timeout", () =>
