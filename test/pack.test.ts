@@ -1,7 +1,8 @@
 /**
- * The package as a user gets it: `npm pack`, then `npm install <tarball>` into an empty project
- * (from npm's cache: the dependencies are there after `npm ci`), then the installed bin and the
- * library entry points, at run time and to the type checker.
+ * The package as a user gets it: `npm pack`, then the CLI installed globally into a fresh prefix
+ * offline (it needs no dependency), the bundle installed with one `install -Dm755`, and the
+ * library installed into an empty project with its Effect peers (from npm's cache: they are there
+ * after `npm ci`), at run time and to the type checker.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -19,16 +20,31 @@ const pkg = JSON.parse(Fs.readFileSync(Path.join(ROOT, "package.json"), "utf8"))
   readonly version: string
 }
 
-const run = (command: string, args: ReadonlyArray<string>, cwd: string, timeout = 120_000) => {
-  const r = ChildProcess.spawnSync(command, args, {
-    cwd,
-    encoding: "utf8",
-    timeout,
-    env: { ...process.env, npm_config_update_notifier: "false", NO_COLOR: "1" }
+/**
+ * Run a program to its end without blocking the test worker (a synchronous spawn of npm held the
+ * worker's event loop so long that vitest's own messages timed out).
+ */
+const run = (command: string, args: ReadonlyArray<string>, cwd: string, timeout = 120_000) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = ChildProcess.spawn(command, args, {
+      cwd,
+      env: { ...process.env, npm_config_update_notifier: "false", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (d: string) => stdout += d)
+    child.stderr.setEncoding("utf8").on("data", (d: string) => stderr += d)
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeout)
+    child.on("error", (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
   })
-  if (r.error) throw r.error
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
-}
 
 const npm = (args: ReadonlyArray<string>, cwd: string) => run("npm", args, cwd)
 
@@ -61,13 +77,13 @@ describe("npm pack", () => {
     "installs into an empty project from the tarball; the bin runs; the entry points import and type-check",
     async () => {
       if (!Fs.existsSync(Path.join(ROOT, "dist/warm-reconcile.mjs")) || !Fs.existsSync(Path.join(ROOT, "dist/lib"))) {
-        const build = npm(["run", "build"], ROOT)
+        const build = await npm(["run", "build"], ROOT)
         expect(build.code, build.stderr).toBe(0)
       }
       const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-pack-"))
       try {
         // --ignore-scripts: `prepare` would rebuild dist/ under the feet of the other test files.
-        const packed = npm(["pack", "--ignore-scripts", "--json", "--pack-destination", tmp], ROOT)
+        const packed = await npm(["pack", "--ignore-scripts", "--json", "--pack-destination", tmp], ROOT)
         expect(packed.code, packed.stderr).toBe(0)
         const [info] = JSON.parse(packed.stdout) as Array<{
           readonly filename: string
@@ -88,28 +104,57 @@ describe("npm pack", () => {
         // The sources and the tests stay out of the tarball.
         expect(files.filter((f) => /^(src|test|examples|node_modules)\//.test(f))).toEqual([])
 
-        const project = Path.join(tmp, "consumer")
-        Fs.mkdirSync(project)
-        expect(npm(["init", "-y"], project).code).toBe(0)
         const tarball = Path.join(tmp, info!.filename)
-        let install = npm(["install", "--offline", "--no-audit", "--no-fund", tarball], project)
-        if (install.code !== 0) {
-          // A cache that lacks a package: the npm registry is the one network allowed.
-          install = npm(["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], project)
-        }
-        expect(install.code, install.stderr).toBe(0)
-        const installed = Path.join(project, "node_modules", pkg.name)
-        expect(JSON.parse(Fs.readFileSync(Path.join(installed, "package.json"), "utf8")).version).toBe(pkg.version)
 
-        // The bin: npm links it to the bundle, which runs on plain node.
-        const bin = Path.join(project, "node_modules", ".bin", "warm-reconcile")
-        expect(Fs.realpathSync(bin)).toBe(Fs.realpathSync(Path.join(installed, "dist", "warm-reconcile.mjs")))
-        const help = run(bin, ["--help"], project)
+        // The CLI, as the docs install it: a global install into a fresh prefix, offline. The
+        // bundle needs no runtime dependency, so nothing is fetched and no install script runs.
+        const prefix = Path.join(tmp, "prefix")
+        const global = await npm(
+          ["install", "-g", "--offline", "--no-audit", "--no-fund", "--prefix", prefix, tarball],
+          tmp
+        )
+        expect(global.code, global.stderr).toBe(0)
+        expect(Fs.readdirSync(Path.join(prefix, "lib", "node_modules"))).toEqual([pkg.name])
+        expect(Fs.existsSync(Path.join(prefix, "lib", "node_modules", pkg.name, "node_modules"))).toBe(false)
+        const globalBin = Path.join(prefix, "bin", "warm-reconcile")
+        const help = await run(globalBin, ["--help"], tmp)
         expect(help.code, help.stderr).toBe(0)
         expect(help.stdout).toContain(`warm-reconcile ${pkg.version}`)
         for (const command of ["reconcile", "plan", "status", "alerts", "snapshot", "simulate"]) {
           expect(help.stdout).toMatch(new RegExp(`^ {2}- ${command} `, "m"))
         }
+        const rehearsal = await run(globalBin, ["simulate"], tmp)
+        expect(rehearsal.stdout).toContain("RECONCILE RESULT: rolled-back:")
+
+        // The bundle route: one `install -Dm755` and a link, nothing else.
+        const bundle = Path.join(tmp, "opt", "lib", "warm-reconcile", "warm-reconcile.mjs")
+        expect((await run("install", ["-Dm755", Path.join(ROOT, "dist", "warm-reconcile.mjs"), bundle], tmp)).code)
+          .toBe(0)
+        Fs.mkdirSync(Path.join(tmp, "opt", "bin"))
+        Fs.symlinkSync(bundle, Path.join(tmp, "opt", "bin", "warm-reconcile"))
+        const linked = await run(Path.join(tmp, "opt", "bin", "warm-reconcile"), ["simulate"], tmp)
+        expect(linked.stdout).toContain("RECONCILE RESULT: rolled-back:")
+
+        // A library user brings Effect (peer dependencies, the Effect ecosystem's convention).
+        const project = Path.join(tmp, "consumer")
+        Fs.mkdirSync(project)
+        expect((await npm(["init", "-y"], project)).code).toBe(0)
+        const devDeps = (JSON.parse(Fs.readFileSync(Path.join(ROOT, "package.json"), "utf8")) as {
+          readonly devDependencies: Record<string, string>
+        }).devDependencies
+        const peers = ["effect", "@effect/platform", "@effect/platform-node", "@effect/cli"].map((name) =>
+          `${name}@${devDeps[name]}`
+        )
+        let install = await npm(["install", "--offline", "--no-audit", "--no-fund", tarball, ...peers], project)
+        if (install.code !== 0) {
+          // A cache that lacks a package: the npm registry is the one network allowed.
+          install = await npm(["install", "--prefer-offline", "--no-audit", "--no-fund", tarball, ...peers], project)
+        }
+        expect(install.code, install.stderr).toBe(0)
+        const installed = Path.join(project, "node_modules", pkg.name)
+        expect(JSON.parse(Fs.readFileSync(Path.join(installed, "package.json"), "utf8")).version).toBe(pkg.version)
+        const bin = Path.join(project, "node_modules", ".bin", "warm-reconcile")
+        expect(Fs.realpathSync(bin)).toBe(Fs.realpathSync(Path.join(installed, "dist", "warm-reconcile.mjs")))
 
         // The library: the packed build rehearses a scenario exactly as the sources do.
         const scenario = Scenarios.find("crash-loop")!
@@ -118,7 +163,7 @@ describe("npm pack", () => {
         )
         expect(expected).toMatch(/^rolled-back:/)
         Fs.writeFileSync(Path.join(project, "consumer.mjs"), consumerScript)
-        const imported = run(process.execPath, ["consumer.mjs"], project)
+        const imported = await run(process.execPath, ["consumer.mjs"], project)
         expect(imported.stderr).toBe("")
         expect(JSON.parse(imported.stdout)).toEqual({ result: expected, live: "function" })
 
@@ -140,7 +185,11 @@ describe("npm pack", () => {
             files: ["consumer.mts"]
           })
         )
-        const tsc = run(process.execPath, [Path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "."], project)
+        const tsc = await run(
+          process.execPath,
+          [Path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "."],
+          project
+        )
         expect(tsc.stdout + tsc.stderr).toBe("")
         expect(tsc.code).toBe(0)
       } finally {
