@@ -48,6 +48,11 @@ export const reconcileCommand = Command.make(
       const apps = Option.isSome(args.app)
         ? [yield* ConfigFile.findApp(loaded, args.app.value)]
         : ConfigFile.allApps(loaded)
+      if (Option.isSome(args.metricsFile)) {
+        yield* Metrics.checkPath(args.metricsFile.value).pipe(
+          Effect.mapError((e) => new ConfigFile.UsageError({ message: `--metrics-file: ${e.message}` }))
+        )
+      }
       const fleet = apps.length > 1 || args.all
       const options = { skipFetch: Shared.skipFetchOrEnv(args.skipFetch) }
       const recorder = new Metrics.Recorder()
@@ -64,9 +69,7 @@ export const reconcileCommand = Command.make(
       const work = Effect.gen(function*() {
         const redaction = yield* Redaction
         const finished = (app: AppSpec, interrupted: boolean) => (o: Outcome.Outcome) =>
-          Effect.sync(() => recorder.outcome(app.name, o)).pipe(
-            Effect.zipRight(printOutcome(app, o, { json: args.json, interrupted, fleet, redaction }))
-          )
+          printOutcome(app, o, { json: args.json, interrupted, fleet, redaction })
         // What each app's run ended with: its outcome, or the lock it could not take (shown as `failed`).
         const lockFailed = (e: Extract<Ending, { _tag: "LockBusy" | "LockError" }>) =>
           Console.error(`warm-reconcile: ${e.message}`).pipe(

@@ -36,3 +36,18 @@ export const migrationWarnings = (
 
 export const truncate = (text: string, limit = NOTES_LIMIT): string =>
   text.length <= limit ? text : `${text.slice(0, limit)}\n[... ${text.length - limit} more characters]`
+
+/** Release notes are read up to this many bytes: a recipe cannot make a run hold gigabytes. */
+export const NOTES_MAX_BYTES = 256 * 1024
+
+/**
+ * Said after notes cut at {@link NOTES_MAX_BYTES}. It carries a marker on purpose: a warning past
+ * the cut is unseen, so the gate holds such a release for a person, as it would for a warning.
+ */
+export const NOTES_CUT_NOTICE = `[release notes longer than ${
+  NOTES_MAX_BYTES / 1024
+} KiB, cut here: read them in full; a manual step may be past the cut]`
+
+/** Notes as read: whole when `size` (their length in bytes) is within the limit, else cut with the notice. */
+export const capNotes = (text: string, size: number): string =>
+  size <= NOTES_MAX_BYTES ? text : `${text}\n${NOTES_CUT_NOTICE}\n`

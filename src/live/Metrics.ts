@@ -18,8 +18,9 @@ import * as Path from "node:path"
 import * as Outcome from "../domain/Outcome.js"
 import { PHASE_DURATION_METRIC, TIMED_PHASES, type TimedPhase } from "../domain/Phase.js"
 import type { RunRecord } from "../services/State.js"
+import { list as listAlerts } from "./Alerts.js"
 import { readFileIfExists, writeFileAtomic } from "./AtomicFile.js"
-import { readHistory } from "./State.js"
+import { hold, readHistory } from "./State.js"
 
 export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsError", {
   path: Schema.String,
@@ -29,26 +30,49 @@ export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsErr
 export const PHASES = TIMED_PHASES
 export type Phase = TimedPhase
 
-/** Outcomes that mean an upgrade was rolled back (whether or not the rollback itself worked). */
-const ROLLBACKS: ReadonlySet<string> = new Set(["rolled-back", "rollback-failed"])
+/** The counters, each counting runs of the app by what they ended as. */
+export const COUNTERS = ["rollbacks", "upgrades", "holds"] as const
+export type Counter = typeof COUNTERS[number]
+export type Counts = Readonly<Record<Counter, number>>
+const ZERO: Counts = { rollbacks: 0, upgrades: 0, holds: 0 }
+
+/**
+ * Which counter a recorded run adds to: a rollback (rolled-back, rollback-failed, or a recovery
+ * that brought last-good back: its detail names both versions), an upgrade (upgraded, or a
+ * recovery that kept the target), a hold (any held-*).
+ */
+const counterOf = (run: RunRecord): Counter | undefined => {
+  if (run.outcome === "rolled-back" || run.outcome === "rollback-failed") return "rollbacks"
+  if (run.outcome === "recovered") return run.detail.includes("->") ? "rollbacks" : "upgrades"
+  if (run.outcome === "upgraded") return "upgrades"
+  if (run.outcome.startsWith("held-")) return "holds"
+  return undefined
+}
+
+/** The runs of the history that ended after `after` (epoch ms; all of them without one), counted. */
+export const countRuns = (runs: ReadonlyArray<RunRecord>, after: number | undefined): Counts => {
+  const counts = { ...ZERO }
+  for (const run of runs) {
+    const ended = Date.parse(run.endedAt)
+    if (after !== undefined && !(ended > after)) continue
+    const counter = counterOf(run)
+    if (counter !== undefined) counts[counter]++
+  }
+  return counts
+}
 
 /** The metric label that tells whose runs a phase duration belongs to. */
 const RECORDER_LABEL = "warm_reconcile_recorder"
 
 let recorders = 0
 
-/** What one process saw happen: phase durations (seconds, summed per run) and rollbacks, per app. */
+/**
+ * What one process saw happen: phase durations (seconds, summed per run), per app. Counts of
+ * outcomes come from the run history, which every run writes (with or without a metrics file).
+ */
 export class Recorder {
   /** Labels the phase durations of the runs this recorder watches (see {@link recording}). */
   readonly id = `recorder-${++recorders}`
-  readonly #rollbacks = new Map<string, number>()
-
-  /** Count what an app's run ended as (a rollback adds one to its counter). */
-  outcome(app: string, outcome: Outcome.Outcome): void {
-    // A recovery that brought last-good back (not one that committed the target) is a rollback too.
-    const rolledBack = ROLLBACKS.has(outcome._tag) || (outcome._tag === "recovered" && !outcome.committed)
-    if (rolledBack) this.#rollbacks.set(app, (this.#rollbacks.get(app) ?? 0) + 1)
-  }
 
   /**
    * Seconds per phase that the app's runs under this recorder went through: the sums of the
@@ -64,10 +88,6 @@ export class Recorder {
       durations.set(phase, (durations.get(phase) ?? 0) + metricState.sum / 1000)
     }
     return durations
-  }
-
-  rollbacks(app: string): number {
-    return this.#rollbacks.get(app) ?? 0
   }
 }
 
@@ -86,7 +106,10 @@ export interface AppMetrics {
   readonly lastSuccess: Option.Option<number>
   /** Seconds. */
   readonly durations: ReadonlyMap<Phase, number>
-  readonly rollbacks: number
+  readonly counts: Counts
+  /** The release held for a person (hold.json), if any: an update is waiting. */
+  readonly waiting: Option.Option<{ readonly from: string; readonly to: string; readonly reason: string }>
+  readonly unacknowledgedAlerts: number
 }
 
 /** The exit code an outcome recorded in the history maps to (history keeps only the outcome's tag). */
@@ -147,12 +170,32 @@ const FAMILIES: ReadonlyArray<Family> = [
         Option.toArray(Option.fromNullable(m.durations.get(phase))).map((s) => [{ phase }, s] as const)
       )
   },
-  {
-    name: "warm_reconcile_rollbacks_total",
+  ...COUNTERS.map((counter): Family => ({
+    name: `warm_reconcile_${counter}_total`,
     type: "counter",
-    help:
-      "Upgrades of the app that were rolled back (rolled-back or rollback-failed) since the metrics file was first written.",
-    samples: (m) => [[{}, m.rollbacks]]
+    help: {
+      rollbacks:
+        "Runs of the app that rolled an upgrade back (rolled-back, rollback-failed, or a recovery to last-good).",
+      upgrades: "Runs of the app that upgraded it (upgraded, or a recovery that kept the new version).",
+      holds: "Runs of the app that held a new release for a person (held-*)."
+    }[counter] + " Counted from the run history; a metrics file written anew restarts from it.",
+    samples: (m) => [[{}, m.counts[counter]]]
+  })),
+  {
+    name: "warm_reconcile_update_available",
+    type: "gauge",
+    help: "1 while a new release of the app is held for a person (hold.json): from, to, and why (kind).",
+    samples: (m) =>
+      Option.match(m.waiting, {
+        onNone: () => [],
+        onSome: (w) => [[{ from: w.from, to: w.to, kind: w.reason }, 1]]
+      })
+  },
+  {
+    name: "warm_reconcile_unacknowledged_alerts",
+    type: "gauge",
+    help: "Alerts about the app waiting in the alerts directory for `warm-reconcile alerts ack`.",
+    samples: (m) => [[{}, m.unacknowledgedAlerts]]
   }
 ]
 
@@ -179,25 +222,38 @@ export const render = (apps: ReadonlyArray<AppMetrics>): string => {
 
 export interface Carried {
   readonly durations: Map<string, Map<Phase, number>>
-  readonly rollbacks: Map<string, number>
+  readonly counts: Map<string, Counts>
+  /** Epoch ms of the last run the previous file counted, per app. */
+  readonly countedUntil: Map<string, number>
 }
 
-const SAMPLE = /^(warm_reconcile_phase_duration_seconds|warm_reconcile_rollbacks_total)\{([^}]*)\}[ \t]+(\S+)[ \t]*$/
+const CARRIED_FAMILIES = [
+  "warm_reconcile_phase_duration_seconds",
+  ...COUNTERS.map((c) => `warm_reconcile_${c}_total`),
+  "warm_reconcile_last_run_timestamp_seconds"
+]
+const SAMPLE = /^([a-z_]+)\{([^}]*)\}[ \t]+(\S+)[ \t]*$/
 const LABEL = /([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g
 const unescapeLabel = (value: string) => value.replace(/\\(.)/g, (_, c: string) => c === "n" ? "\n" : c)
 
-/** What a previous file of ours carries over: phase durations and rollback counters; anything else is ignored. */
+/**
+ * What a previous file of ours carries over: phase durations, counters, and up to which run it
+ * counted (its last-run time); anything else is ignored.
+ */
 export const parsePrevious = (text: string): Carried => {
-  const carried: Carried = { durations: new Map(), rollbacks: new Map() }
+  const carried: Carried = { durations: new Map(), counts: new Map(), countedUntil: new Map() }
   for (const line of text.split("\n")) {
     const m = SAMPLE.exec(line.trim())
-    if (m === null) continue
+    if (m === null || !CARRIED_FAMILIES.includes(m[1]!)) continue
     const labels = Object.fromEntries([...m[2]!.matchAll(LABEL)].map((l) => [l[1]!, unescapeLabel(l[2]!)]))
     const value = Number(m[3])
     const app = labels["app"]
     if (app === undefined || !Number.isFinite(value) || value < 0) continue
-    if (m[1] === "warm_reconcile_rollbacks_total") {
-      carried.rollbacks.set(app, value)
+    const counter = COUNTERS.find((c) => m[1] === `warm_reconcile_${c}_total`)
+    if (counter !== undefined) {
+      carried.counts.set(app, { ...(carried.counts.get(app) ?? ZERO), [counter]: value })
+    } else if (m[1] === "warm_reconcile_last_run_timestamp_seconds") {
+      carried.countedUntil.set(app, Math.round(value * 1000))
     } else if ((PHASES as ReadonlyArray<string>).includes(labels["phase"] ?? "")) {
       const phases = carried.durations.get(app) ?? new Map<Phase, number>()
       phases.set(labels["phase"] as Phase, value)
@@ -232,6 +288,26 @@ const refuseSharedDirectory = (dir: string, fail: (message: string) => MetricsEr
     )
   })
 
+/**
+ * Check before a run that the metrics file can be written at its end: its directory exists, is a
+ * directory root alone can write, and the path is not something else than a regular file. A
+ * mistake here is a setup error found at the start, not a log line after the night's work.
+ */
+export const checkPath = Effect.fn("Metrics.checkPath")(function*(path: string) {
+  const fs = yield* FileSystem.FileSystem
+  const dir = Path.dirname(Path.resolve(path))
+  const fail = (message: string) =>
+    new MetricsError({ path, message: `cannot write the metrics file ${path}: ${message}` })
+  const info = yield* fs.stat(dir).pipe(
+    Effect.mapError(() =>
+      fail(`its directory ${dir} does not exist; create it (node_exporter's --collector.textfile.directory) first`)
+    )
+  )
+  if (info.type !== "Directory") return yield* fail(`${dir} is not a directory`)
+  yield* refuseSharedDirectory(dir, fail)
+  yield* readFileIfExists(path).pipe(Effect.mapError((e) => fail(e.message)))
+})
+
 export interface WriteOptions {
   readonly stateDir: string
   /** The configured apps: each gets its series; apps no longer configured are dropped. */
@@ -250,16 +326,27 @@ export const write = Effect.fn("Metrics.write")(function*(path: string, options:
   yield* refuseSharedDirectory(Path.dirname(Path.resolve(path)), fail)
   const previous = yield* readFileIfExists(path).pipe(Effect.mapError((e) => fail(e.message)))
   const carried = parsePrevious(previous ?? "")
+  const alerts = yield* listAlerts(options.stateDir).pipe(Effect.mapError((e) => fail(e.message)))
   const apps = yield* Effect.forEach(options.apps, (app) =>
     Effect.gen(function*() {
       const history = yield* readHistory(options.stateDir, app).pipe(Effect.mapError((e) => fail(e.message)))
       const durations = new Map(carried.durations.get(app))
       for (const [phase, seconds] of options.recorder.durations(app)) durations.set(phase, seconds)
+      // The counters go on from the previous file's, with the runs recorded since it was written.
+      const before = carried.counts.get(app) ?? ZERO
+      const since = countRuns(history, carried.counts.has(app) ? carried.countedUntil.get(app) : undefined)
+      const counts = { ...ZERO }
+      for (const counter of COUNTERS) counts[counter] = before[counter] + since[counter]
+      // A hold record that does not decode is the program's to report; here it is no update.
+      const held = yield* Effect.option(hold(options.stateDir, app))
       return {
         app,
         ...fromHistory(history),
         durations,
-        rollbacks: (carried.rollbacks.get(app) ?? 0) + options.recorder.rollbacks(app)
+        counts,
+        // The kind is the hold's reason without `held-`: major, manual-migration, policy, ...
+        waiting: Option.map(Option.flatten(held), (h) => ({ from: h.from, to: h.to, reason: h.reason.slice(5) })),
+        unacknowledgedAlerts: alerts.filter((a) => a._tag === "Alert" && a.alert.app === app).length
       } satisfies AppMetrics
     }))
   yield* writeFileAtomic(path, render(apps), { mode: 0o644 }).pipe(

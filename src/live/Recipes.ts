@@ -1,6 +1,7 @@
 /** Recipes on the real server: `abra recipe fetch`, and git on the clone in `$ABRA_DIR/recipes`. */
 import { Effect, Layer, Option } from "effect"
 import * as Path from "node:path"
+import { capNotes, NOTES_MAX_BYTES } from "../domain/ReleaseNotes.js"
 import { trimAscii } from "../domain/Version.js"
 import { type ProcessError, ProcessRunner } from "../services/ProcessRunner.js"
 import { RecipeError, Recipes } from "../services/Recipes.js"
@@ -16,19 +17,17 @@ const fail = (recipe: string, operation: string) => (e: ProcessError) =>
 /** Where release notes live: `release/<version>` now, the original's `releaseNotes/` as a fallback. */
 const notesPaths = (version: string) => [`release/${version}`, `releaseNotes/${version}.md`, `releaseNotes/${version}`]
 
-/** Notes beyond this many bytes are cut as they are read: a recipe cannot make us hold gigabytes. */
-export const NOTES_MAX_BYTES = 256 * 1024
-
 interface TreeEntry {
   readonly mode: string
   readonly type: string
   readonly object: string
+  readonly size: number
 }
 
 /** The entry of `git ls-tree -l <tree> -- <path>`: `<mode> <type> <object> <size>\t<path>`. */
 const parseTreeEntry = (stdout: string): TreeEntry | undefined => {
-  const match = /^(\d{6}) (\w+) ([0-9a-f]{40,64}) +[-\d]+\t/.exec(stdout)
-  return match === null ? undefined : { mode: match[1]!, type: match[2]!, object: match[3]! }
+  const match = /^(\d{6}) (\w+) ([0-9a-f]{40,64}) +([-\d]+)\t/.exec(stdout)
+  return match === null ? undefined : { mode: match[1]!, type: match[2]!, object: match[3]!, size: Number(match[4]) }
 }
 
 /** A file as committed: not a symbolic link (120000), a submodule (160000) or a directory. */
@@ -82,7 +81,7 @@ export const make = (options: RecipesOptions) =>
           const blob = yield* runner.run("git", ["-C", clone(recipe), "cat-file", "blob", entry.object], {
             maxStdout: NOTES_MAX_BYTES
           }).pipe(Effect.mapError(fail(recipe, "release notes")))
-          return Option.some(blob.stdout)
+          return Option.some(capNotes(blob.stdout, entry.size))
         }
         return Option.none()
       }),

@@ -10,7 +10,7 @@
  */
 import { Clock, Effect, Option, Ref } from "effect"
 import type { AppSpec } from "../domain/Config.js"
-import { Outcome } from "../domain/Outcome.js"
+import { detail, Outcome } from "../domain/Outcome.js"
 import * as Plan from "../domain/Plan.js"
 import type { Alerts } from "../services/Alerts.js"
 import type { Apps } from "../services/Apps.js"
@@ -110,7 +110,8 @@ export const run = (app: AppSpec, options: ReconcileOptions = {}): Effect.Effect
             new RunRecord({
               app: app.name,
               outcome: outcome._tag,
-              detail: Outcome.$is("failed")(outcome) ? outcome.reason : "",
+              // The versions (or a failure's reason): what the metrics' counters tell a recovery by.
+              detail: detail(outcome),
               startedAt: new Date(startedAt).toISOString(),
               endedAt: new Date(endedAt).toISOString(),
               interrupted

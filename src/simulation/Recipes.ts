@@ -1,5 +1,6 @@
 /** In-memory Recipes over the simulated world, following the live layer over git clones. */
 import { Effect, Layer, Option, Ref } from "effect"
+import { capNotes, NOTES_MAX_BYTES } from "../domain/ReleaseNotes.js"
 import { RecipeError, Recipes } from "../services/Recipes.js"
 import { type InjectedFault, SimulatedWorld } from "./World.js"
 
@@ -46,7 +47,13 @@ export const layerTest: Layer.Layer<Recipes, never, SimulatedWorld> = Layer.effe
         world.step("notes", name, `release/${version}`, version).pipe(
           Effect.mapError(fromFault(name, "release notes")),
           Effect.zipRight(recipe(name, "release notes")),
-          Effect.map((r) => Option.fromNullable(r.notes?.[version]))
+          // As the live twin: read up to NOTES_MAX_BYTES, cut with the notice beyond.
+          Effect.map((r) =>
+            Option.map(Option.fromNullable(r.notes?.[version]), (text) => {
+              const bytes = Buffer.from(text, "utf8")
+              return capNotes(bytes.subarray(0, NOTES_MAX_BYTES).toString("utf8"), bytes.length)
+            })
+          )
         ),
       checkout: (name, version) =>
         world.step("checkout", name, `git checkout ${version}`, version).pipe(

@@ -194,6 +194,28 @@ describe("bad input through the CLI", { timeout: 180_000 }, () => {
       expect(snapshot(...dirs, elsewhere, withAlertsLink)).toEqual(before)
     }))
 
+  it.live("a metrics file that cannot be written is refused at the start: exit 2, nothing run", () =>
+    Effect.gen(function*() {
+      const good = configFile("good.json", goodConfig)
+      const shared = Path.join(world.root, "shared-textfile")
+      Fs.mkdirSync(shared)
+      Fs.chmodSync(shared, 0o777)
+      const before = snapshot(...dirs)
+      const runs: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+        [
+          ["reconcile", "kc", "--config", good, "--metrics-file", Path.join(world.root, "no-such-dir", "w.prom")],
+          "--metrics-file: cannot write the metrics file"
+        ],
+        [
+          ["reconcile", "kc", "--config", good, "--metrics-file", Path.join(shared, "w.prom")],
+          "writable by every account"
+        ]
+      ]
+      const results = yield* Effect.forEach(runs, ([args]) => cli(args, env), { concurrency: 2 })
+      for (const [i, r] of results.entries()) expectRefused(r, runs[i]![1])
+      expect(snapshot(...dirs)).toEqual(before)
+    }))
+
   it.live("a malformed env file: one line naming the file and line, exit 1, nothing changed", () =>
     Effect.gen(function*() {
       const config = configFile("env.json", goodConfig)

@@ -11,11 +11,12 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Outcome } from "../../src/domain/Outcome.js"
+import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
+import * as Alerts from "../../src/live/Alerts.js"
 import * as Metrics from "../../src/live/Metrics.js"
-import { recordRun } from "../../src/live/State.js"
+import { recordRun, setHold } from "../../src/live/State.js"
 import { forApp, inPhase, timedPhase } from "../../src/reconcile/Steps.js"
-import { RunRecord } from "../../src/services/State.js"
+import { HoldRecord, RunRecord } from "../../src/services/State.js"
 
 /** The program's phases, marked with its own helpers, in miniature: each takes the given virtual time. */
 const step = (mark: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => (seconds: number) =>
@@ -117,17 +118,22 @@ describe("Metrics.Recorder", () => {
       expect(seen).toEqual({ name: "Apps.deploy", parent: Option.some("reconcile"), app: Option.some("kc") })
     }))
 
-  it("counts rolled-back, rollback-failed and a recovery to last-good as rollbacks, nothing else", () => {
-    const recorder = new Metrics.Recorder()
-    recorder.outcome("kc", Outcome["rolled-back"]({ attempted: "2", lastGood: "1", reason: "x" }))
-    recorder.outcome("kc", Outcome["rollback-failed"]({ attempted: "2", lastGood: "1", reason: "x" }))
-    recorder.outcome("kc", Outcome.upgraded({ from: "1", to: "2" }))
-    recorder.outcome("nc", Outcome["held-failed-release"]({ from: "1", to: "2" }))
-    // A recovery: bringing last-good back is a rollback; committing the target that ran healthy is not.
-    recorder.outcome("kc", Outcome.recovered({ attempted: "2", lastGood: "1", committed: false }))
-    recorder.outcome("nc", Outcome.recovered({ attempted: "2", lastGood: "2", committed: true }))
-    expect(recorder.rollbacks("kc")).toBe(3)
-    expect(recorder.rollbacks("nc")).toBe(0)
+  it("counts from the history: rollbacks (a recovery to last-good included), upgrades, holds; after a time only", () => {
+    const at = (hour: number) => `2026-11-20T${String(hour).padStart(2, "0")}:00:00.000Z`
+    const history = [
+      run({ outcome: "rolled-back", detail: "2->1", endedAt: at(1) }),
+      run({ outcome: "rollback-failed", detail: "2->1", endedAt: at(2) }),
+      run({ outcome: "upgraded", detail: "1->2", endedAt: at(3) }),
+      run({ outcome: "held-failed-release", detail: "1->2", endedAt: at(4) }),
+      // A recovery: bringing last-good back is a rollback; keeping the target that ran healthy is an upgrade.
+      run({ outcome: "recovered", detail: "2->1", endedAt: at(5), interrupted: true }),
+      run({ outcome: "recovered", detail: "2", endedAt: at(6) }),
+      run({ outcome: "noop-healthy", endedAt: at(7) }),
+      run({ outcome: "held-major", detail: "1->3", endedAt: at(8) })
+    ]
+    expect(Metrics.countRuns(history, undefined)).toEqual({ rollbacks: 3, upgrades: 2, holds: 2 })
+    expect(Metrics.countRuns(history, Date.parse(at(4)))).toEqual({ rollbacks: 1, upgrades: 1, holds: 1 })
+    expect(Metrics.countRuns(history, Date.parse(at(8)))).toEqual({ rollbacks: 0, upgrades: 0, holds: 0 })
   })
 })
 
@@ -155,9 +161,19 @@ describe("the metrics file", () => {
         lastRun: Option.some({ endedAt: 1_764_000_000_123, outcome: "upgraded", exitCode: 0 }),
         lastSuccess: Option.some(1_764_000_000_123),
         durations: new Map([["deploy", 12.3456], ["health", 40]] as const),
-        rollbacks: 3
+        counts: { rollbacks: 3, upgrades: 4, holds: 5 },
+        waiting: Option.some({ from: "1.1.0+1.1", to: "2.0.0+2.0", reason: "major" }),
+        unacknowledgedAlerts: 2
       },
-      { app: odd, lastRun: Option.none(), lastSuccess: Option.none(), durations: new Map(), rollbacks: 0 }
+      {
+        app: odd,
+        lastRun: Option.none(),
+        lastSuccess: Option.none(),
+        durations: new Map(),
+        counts: { rollbacks: 0, upgrades: 0, holds: 0 },
+        waiting: Option.none(),
+        unacknowledgedAlerts: 0
+      }
     ])
     const s = samples(text)
     expect(s.get("warm_reconcile_last_run_timestamp_seconds{app=\"kc\"}")).toBe(1_764_000_000.123)
@@ -166,12 +182,20 @@ describe("the metrics file", () => {
     expect(s.get("warm_reconcile_last_success_timestamp_seconds{app=\"kc\"}")).toBe(1_764_000_000.123)
     expect(s.get("warm_reconcile_phase_duration_seconds{app=\"kc\",phase=\"deploy\"}")).toBe(12.346)
     expect(s.get("warm_reconcile_rollbacks_total{app=\"kc\"}")).toBe(3)
-    // An app that never ran has its counter at 0 and no other series.
+    expect(s.get("warm_reconcile_upgrades_total{app=\"kc\"}")).toBe(4)
+    expect(s.get("warm_reconcile_holds_total{app=\"kc\"}")).toBe(5)
+    expect(s.get("warm_reconcile_update_available{app=\"kc\",from=\"1.1.0+1.1\",to=\"2.0.0+2.0\",kind=\"major\"}"))
+      .toBe(1)
+    expect(s.get("warm_reconcile_unacknowledged_alerts{app=\"kc\"}")).toBe(2)
+    // An app that never ran has its counters and alerts at 0 and no other series.
     expect(s.get("warm_reconcile_rollbacks_total{app=\"we\\\"ird\\\\app\\nname\"}")).toBe(0)
-    expect([...s.keys()].filter((k) => k.includes("ird"))).toHaveLength(1)
+    expect([...s.keys()].filter((k) => k.includes("ird"))).toHaveLength(4)
 
     const carried = Metrics.parsePrevious(text)
-    expect(carried.rollbacks).toEqual(new Map([["kc", 3], [odd, 0]]))
+    expect(carried.counts).toEqual(
+      new Map([["kc", { rollbacks: 3, upgrades: 4, holds: 5 }], [odd, { rollbacks: 0, upgrades: 0, holds: 0 }]])
+    )
+    expect(carried.countedUntil).toEqual(new Map([["kc", 1_764_000_000_123]]))
     expect(carried.durations).toEqual(new Map([["kc", new Map([["deploy", 12.346], ["health", 40]])]]))
   })
 
@@ -183,7 +207,7 @@ describe("the metrics file", () => {
       const path = Path.join(dir, "textfile", "warm-reconcile.prom")
       Fs.mkdirSync(Path.dirname(path))
       yield* recordRun(stateDir, run({ outcome: "upgraded", endedAt: "2026-11-20T03:00:00.000Z" }))
-      yield* recordRun(stateDir, run({ outcome: "rolled-back", endedAt: "2026-11-21T03:00:00.000Z" }))
+      yield* recordRun(stateDir, run({ outcome: "rolled-back", detail: "2->1", endedAt: "2026-11-21T03:00:00.000Z" }))
       Fs.writeFileSync(
         path,
         [
@@ -202,12 +226,12 @@ describe("the metrics file", () => {
       const reader = Fs.openSync(path, "r")
       yield* Effect.addFinalizer(() => Effect.sync(() => Fs.closeSync(reader)))
 
-      // This run: kc deployed (3 s) and was rolled back.
+      // This run: kc deployed (3 s) and was rolled back (the history's last run). The previous file
+      // (of an earlier version: no last-run series) carries 2 rollbacks; every run in the history is new to it.
       const recorder = new Metrics.Recorder()
       const fiber = yield* appRun("kc", deploy(3)).pipe(Metrics.recording(recorder), Effect.fork)
       yield* TestClock.adjust("5 seconds")
       yield* Fiber.join(fiber)
-      recorder.outcome("kc", Outcome["rolled-back"]({ attempted: "2", lastGood: "1", reason: "x" }))
 
       yield* Metrics.write(path, { stateDir, apps: ["kc", "nc"], recorder })
       const text = Fs.readFileSync(path, "utf8")
@@ -279,5 +303,39 @@ describe("the metrics file", () => {
       Fs.symlinkSync("/etc/passwd", link)
       expect((yield* write(link)).message).toContain("it is a symbolic link")
       expect(Fs.lstatSync(link).isSymbolicLink()).toBe(true)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scopedLive("counters count the runs that wrote no metrics file; a held release and waiting alerts show", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const stateDir = Path.join(dir, "state")
+      const path = Path.join(dir, "warm-reconcile.prom")
+      const write = Metrics.write(path, { stateDir, apps: ["kc"], recorder: new Metrics.Recorder() })
+      const night = (n: number) => `2026-11-${String(10 + n).padStart(2, "0")}T03:00:00.000Z`
+      yield* recordRun(stateDir, run({ outcome: "rolled-back", detail: "2->1", endedAt: night(0) }))
+      yield* write
+      // Five more nights of rollbacks, by runs that were not asked to write metrics.
+      for (let n = 1; n <= 5; n++) {
+        yield* recordRun(stateDir, run({ outcome: "rolled-back", detail: "2->1", endedAt: night(n) }))
+      }
+      yield* recordRun(stateDir, run({ outcome: "held-major", detail: "1->3", endedAt: night(6) }))
+      yield* setHold(
+        stateDir,
+        "kc",
+        Option.some(new HoldRecord({ reason: "held-major", from: "1", to: "3", ts: night(6) }))
+      )
+      const alerts = yield* Alerts.make({ stateDir })
+      yield* alerts.write(
+        new Alert({ schemaVersion: ALERT_SCHEMA_VERSION, app: "kc", reason: "held-major", ts: night(6), fields: {} })
+      )
+      yield* write
+      const s = samples(Fs.readFileSync(path, "utf8"))
+      expect(s.get("warm_reconcile_rollbacks_total{app=\"kc\"}")).toBe(6)
+      expect(s.get("warm_reconcile_holds_total{app=\"kc\"}")).toBe(1)
+      expect(s.get("warm_reconcile_update_available{app=\"kc\",from=\"1\",to=\"3\",kind=\"major\"}")).toBe(1)
+      expect(s.get("warm_reconcile_unacknowledged_alerts{app=\"kc\"}")).toBe(1)
+      // Written again with nothing new: nothing is counted twice.
+      yield* write
+      expect(samples(Fs.readFileSync(path, "utf8")).get("warm_reconcile_rollbacks_total{app=\"kc\"}")).toBe(6)
     }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { migrationWarnings } from "../../src/domain/ReleaseNotes.js"
+import { findMarker, migrationWarnings, NOTES_CUT_NOTICE, NOTES_MAX_BYTES } from "../../src/domain/ReleaseNotes.js"
 import { sortTags } from "../../src/domain/Version.js"
 import * as LiveProcessRunner from "../../src/live/ProcessRunner.js"
 import * as LiveRecipes from "../../src/live/Recipes.js"
@@ -228,7 +228,7 @@ describe("live Recipes: notes come from git objects only", () => {
       git(source, ["add", "-A"])
       git(source, ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "linked notes"])
       git(source, ["tag", "2.0.0+2.0"])
-      Fs.writeFileSync(Path.join(source, "release", "2.1.0+2.1"), "x".repeat(LiveRecipes.NOTES_MAX_BYTES + 5000))
+      Fs.writeFileSync(Path.join(source, "release", "2.1.0+2.1"), "x".repeat(NOTES_MAX_BYTES + 5000))
       git(source, ["add", "-A"])
       git(source, ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "big notes"])
       git(source, ["tag", "2.1.0+2.1"])
@@ -237,7 +237,9 @@ describe("live Recipes: notes come from git objects only", () => {
 
       expect(yield* recipes((r) => r.releaseNotes("evil", "2.0.0+2.0"))).toEqual(Option.none())
       const big = yield* recipes((r) => r.releaseNotes("evil", "2.1.0+2.1"))
-      expect(Option.getOrThrow(big).length).toBe(LiveRecipes.NOTES_MAX_BYTES)
+      // Cut, and said so with a marker: a warning past the cut must still hold the release.
+      expect(Option.getOrThrow(big)).toBe(`${"x".repeat(NOTES_MAX_BYTES)}\n${NOTES_CUT_NOTICE}\n`)
+      expect(findMarker(NOTES_CUT_NOTICE)).toBeDefined()
 
       // Notes written into the work tree by hand (or by a checkout of another version) are not the tag's.
       Fs.writeFileSync(Path.join(evil, "release", "2.1.0+2.1"), "Manual migration: not in the tag\n")
