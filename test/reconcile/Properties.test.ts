@@ -4,8 +4,8 @@
  * run. The second half (another seed) is Properties2.test.ts, so that vitest runs both at once.
  */
 import { describe } from "@effect/vitest"
-import { propertySuite } from "./RandomWorlds.js"
+import { propertySuites } from "./PropertySuite.js"
 
 describe("random worlds, first half", () => {
-  propertySuite(20261125)
+  propertySuites(20261125, "test/reconcile/Properties.test.ts")
 })

@@ -4,8 +4,8 @@
  * run. The first half is Properties.test.ts, so that vitest runs both at once.
  */
 import { describe } from "@effect/vitest"
-import { propertySuite } from "./RandomWorlds.js"
+import { propertySuites } from "./PropertySuite.js"
 
 describe("random worlds, second half", () => {
-  propertySuite(20261126)
+  propertySuites(20261126, "test/reconcile/Properties2.test.ts")
 })
