@@ -41,53 +41,63 @@ interface SuiteOptions {
 
 /** A vitest case: `runs` random worlds from `seed`; prints what they ended as, and asserts the floor. */
 export const propertySuite = ({ file, kind, path, runs, seed }: SuiteOptions) =>
-  it.effect(`${runs} random worlds from the ${kind} seed ${seed}: every run keeps the invariants`, () =>
-    Effect.gen(function*() {
-      let ran = 0
-      let held = 0
-      let started = 0
-      let lastFailure: string | undefined
-      const outcomes = new Map<string, number>()
-      const exceptions = new Map<Invariants.Exception, number>()
-      console.log(`property runs: ${runs} random worlds from the ${kind} seed ${seed} (${file})`)
-      const result = yield* Effect.promise(() =>
-        fc.check(
-          fc.asyncProperty(arbitraryCase, async (c: Case) => {
-            const r = await Effect.runPromise(Effect.zipRight(Invariants.eventLoopTurn, runCase(c)))
-            // Shrinking runs cases again: only the search counts.
-            if (lastFailure === undefined) {
-              ran++
-              if (r.failures.length === 0) held++
-              if (r.upgradeStarted) started++
-              count(outcomes, r.runs[0]!)
-              r.exceptions.forEach((e) => count(exceptions, e))
-            }
-            if (r.failures.length > 0) {
-              lastFailure = `${r.failures.join("; ")} [nights: ${r.runs.join(" | ")}] in ${describeCase(c)}`
-              throw new Error(lastFailure)
-            }
-          }),
-          { numRuns: runs, seed, ...(path === undefined ? {} : { path }) }
+  it.effect(
+    `${runs} random worlds from the ${kind} seed ${seed}: every run keeps the invariants`,
+    () =>
+      Effect.gen(function*() {
+        let ran = 0
+        let held = 0
+        let started = 0
+        let lastFailure: string | undefined
+        const outcomes = new Map<string, number>()
+        const exceptions = new Map<Invariants.Exception, number>()
+        console.log(`property runs: ${runs} random worlds from the ${kind} seed ${seed} (${file})`)
+        const cpu = process.cpuUsage()
+        const wall = Date.now()
+        const result = yield* Effect.promise(() =>
+          fc.check(
+            fc.asyncProperty(arbitraryCase, async (c: Case) => {
+              const r = await Effect.runPromise(Effect.zipRight(Invariants.eventLoopTurn, runCase(c)))
+              // Shrinking runs cases again: only the search counts.
+              if (lastFailure === undefined) {
+                ran++
+                if (r.failures.length === 0) held++
+                if (r.upgradeStarted) started++
+                count(outcomes, r.runs[0]!)
+                r.exceptions.forEach((e) => count(exceptions, e))
+              }
+              if (r.failures.length > 0) {
+                lastFailure = `${r.failures.join("; ")} [nights: ${r.runs.join(" | ")}] in ${describeCase(c)}`
+                throw new Error(lastFailure)
+              }
+            }),
+            { numRuns: runs, seed, ...(path === undefined ? {} : { path }) }
+          )
         )
-      )
-      console.log(
-        `property runs (random worlds, ${kind} seed ${seed}): ${ran} runs, ${held} held; ` +
-          `an upgrade started in ${started} (${Math.round((100 * started) / Math.max(1, ran))}%)`
-      )
-      console.log(`first nights ended: ${byCount(outcomes)}`)
-      console.log(`documented exceptions taken: ${byCount(exceptions)}`)
-      if (result.failed) {
         console.log(
-          `FAILED on seed ${seed}; replay: WARM_SEED=${seed} WARM_PATH=${result.counterexamplePath} ` +
-            `npx vitest run ${file}\nshrunk world: ${lastFailure}`
+          `property runs (random worlds, ${kind} seed ${seed}): ${ran} runs, ${held} held; ` +
+            `an upgrade started in ${started} (${Math.round((100 * started) / Math.max(1, ran))}%)`
         )
-      }
-      expect(result.failed, `seed ${seed}: ${lastFailure}`).toBe(false)
-      if (path === undefined) {
-        expect(ran).toBe(runs)
-        expect(started / ran).toBeGreaterThanOrEqual(UPGRADE_FLOOR)
-      }
-    }), 1_800_000)
+        const used = process.cpuUsage(cpu)
+        console.log(
+          `took ${((Date.now() - wall) / 1000).toFixed(1)} s, ${((used.user + used.system) / 1e6).toFixed(1)} s of CPU`
+        )
+        console.log(`first nights ended: ${byCount(outcomes)}`)
+        console.log(`documented exceptions taken: ${byCount(exceptions)}`)
+        if (result.failed) {
+          console.log(
+            `FAILED on seed ${seed}; replay: WARM_SEED=${seed} WARM_PATH=${result.counterexamplePath} ` +
+              `npx vitest run ${file}\nshrunk world: ${lastFailure}`
+          )
+        }
+        expect(result.failed, `seed ${seed}: ${lastFailure}`).toBe(false)
+        if (path === undefined) {
+          expect(ran).toBe(runs)
+          expect(started / ran).toBeGreaterThanOrEqual(UPGRADE_FLOOR)
+        }
+      }),
+    1_800_000
+  )
 
 /**
  * The suites of one property file: in `npm test` a fresh seed; in the deep run the file's fixed seed
@@ -96,7 +106,13 @@ export const propertySuite = ({ file, kind, path, runs, seed }: SuiteOptions) =>
 export const propertySuites = (fixedSeed: number, file: string) => {
   const replay = env("WARM_SEED")
   if (replay !== undefined) {
-    propertySuite({ seed: Number(replay), runs: DEEP ? DEEP_RUNS.fixed : QUICK_RUNS, kind: "replayed", path: env("WARM_PATH"), file })
+    propertySuite({
+      seed: Number(replay),
+      runs: DEEP ? DEEP_RUNS.fixed : QUICK_RUNS,
+      kind: "replayed",
+      path: env("WARM_PATH"),
+      file
+    })
   } else if (DEEP) {
     propertySuite({ seed: fixedSeed, runs: DEEP_RUNS.fixed, kind: "fixed", file })
     propertySuite({ seed: freshSeed(), runs: DEEP_RUNS.fresh, kind: "fresh", file })

@@ -230,7 +230,8 @@ const healthGateFailures = (subject: Subject, replayed: ReadonlyArray<Replayed>,
 }
 
 /** One probe interval and one probe's time limit: the most a crash loop may go unnoticed. */
-const slackMillis = (health: HealthConfig) => Duration.toMillis(health.interval) + Duration.toMillis(health.attemptTimeout)
+const slackMillis = (health: HealthConfig) =>
+  Duration.toMillis(health.interval) + Duration.toMillis(health.attemptTimeout)
 
 // ---------------------------------------------------------------------------------------------
 // One run.
@@ -320,8 +321,8 @@ export const checkRun = (
   for (const r of run) {
     const version = r.entry.step === "deploy" && !isFaulted(r.entry) ? r.deployed : undefined
     if (version !== undefined && !allowed.has(version)) {
-      fail(`deployed ${version}, which the safety gate holds (${expected._tag === "held" ? expected.reason : "not"
-        } a target of ${subject.initial}`)
+      const why = expected._tag === "held" ? `${expected.reason}, from ${subject.initial}` : "not a target here"
+      fail(`deployed ${version}, which the safety gate holds (${why})`)
     }
   }
 
@@ -366,6 +367,20 @@ export const checkRun = (
     if (outcome._tag === "failed" && heldAlertOnly && unhealthyAlertLost) exceptions.add("hold-then-alert-lost")
     else if (!(outcome._tag === "failed" && holdRecordFailed && heldAlertOnly)) {
       fail(`${outcome._tag} wrote alerts ${JSON.stringify(written)}`)
+    }
+  }
+
+  // An alert the run gave up on was tried three times (retries are what keep a hiccup from losing it).
+  if (!interrupted && !after.crashed) {
+    const tries = new Map<string, Array<boolean>>()
+    for (const r of run) {
+      const reason = r.entry.step === "alert" ? /^alert (\S+)/.exec(r.entry.detail)?.[1] : undefined
+      if (reason !== undefined) tries.set(reason, [...(tries.get(reason) ?? []), isFaulted(r.entry)])
+    }
+    for (const [reason, faulted] of tries) {
+      if (faulted.at(-1) === true && faulted.length < 3) {
+        fail(`the ${reason} alert was given up after ${faulted.length} tries`)
+      }
     }
   }
 
@@ -475,7 +490,9 @@ export const ledger = (subject: Subject) => {
         if (r !== right) failures.push(`night ${index} wrote ${r}; the world's gate says ${right ?? expected._tag}`)
       }
       held += holds.length
-      const recorded = run.some((r) => r.entry.step === "hold-write" && !isFaulted(r.entry) && r.entry.detail.startsWith(`hold ${right} `))
+      const recorded = run.some((r) =>
+        r.entry.step === "hold-write" && !isFaulted(r.entry) && r.entry.detail.startsWith(`hold ${right} `)
+      )
       if (holds.length > 0 && !recorded) heldAgain++
     },
     close: (): Array<string> => {
