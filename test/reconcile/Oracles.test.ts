@@ -13,19 +13,19 @@ import { demoApp, migrateTo12, running } from "../../src/simulation/Scenarios.js
 import * as World from "../../src/simulation/World.js"
 import * as Invariants from "../support/invariants.js"
 
-const app: AppSpec = {
-  ...demoApp(),
-  health: new HealthConfig({
-    path: "/",
-    timeout: Duration.seconds(40),
-    attemptTimeout: Duration.seconds(5),
-    interval: Duration.seconds(1),
-    settle: Duration.seconds(10)
-  })
-}
+// A 40 s deadline: a crash loop (3 failed tasks, 5 s apart) is seen well before it.
+const gate = { timeout: Duration.seconds(40), attemptTimeout: Duration.seconds(5), interval: Duration.seconds(1) }
+const app: AppSpec = { ...demoApp(), health: new HealthConfig({ path: "/", ...gate, settle: Duration.seconds(10) }) }
 const FROM = "1.1.0+1.1"
 const TO = "1.2.0+1.2"
 const MAJOR = "1.3.0+2.0"
+
+/** 1.1.0 runs; the only newer release is an app major. */
+const heldMajor: World.WorldSetup = {
+  recipes: { keycloak: { tags: [FROM, MAJOR] } },
+  servers: ["default"],
+  apps: [running(FROM, app)]
+}
 
 const upgradeTo = (release: World.ReleaseSpec, faults: ReadonlyArray<World.Fault> = []): World.WorldSetup => ({
   recipes: { keycloak: { tags: [FROM, TO], releases: { [TO]: { migrate: migrateTo12, ...release } } } },
@@ -121,11 +121,7 @@ describe("the documented exceptions, reached on purpose", () => {
 describe("the oracles see what the program must not do", () => {
   it.effect("the safety gate: a deploy of an app major is a violation", () =>
     Effect.gen(function*() {
-      const setup: World.WorldSetup = {
-        recipes: { keycloak: { tags: [FROM, MAJOR] } },
-        servers: ["default"],
-        apps: [running(FROM, app)]
-      }
+      const setup = heldMajor
       const subject = Invariants.subjectOf(setup)
       expect(Invariants.expectedPlan(subject)).toEqual({ _tag: "held", reason: "major", to: MAJOR })
       const r = yield* rehearse(app, setup)
@@ -204,11 +200,7 @@ describe("the oracles see what the program must not do", () => {
 
   it.effect("the ledger: a hold alerted twice though its record was kept is a violation", () =>
     Effect.gen(function*() {
-      const setup: World.WorldSetup = {
-        recipes: { keycloak: { tags: [FROM, MAJOR] } },
-        servers: ["default"],
-        apps: [running(FROM, app)]
-      }
+      const setup = heldMajor
       const subject = Invariants.subjectOf(setup)
       const world = yield* World.make(setup)
       const start = yield* world.state.get
