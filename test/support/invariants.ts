@@ -87,6 +87,8 @@ export const answersHealthy = (subject: Subject, version: string, age = Number.M
 type Expected =
   | { readonly _tag: "fresh"; readonly version: string }
   | { readonly _tag: "on-latest" }
+  /** No release at all, or a running version that is not one: nothing new may be deployed. */
+  | { readonly _tag: "stay" }
   | { readonly _tag: "held"; readonly reason: "major" | "manual-migration" | "policy"; readonly to: string }
   | { readonly _tag: "upgrade"; readonly to: string }
 
@@ -111,11 +113,14 @@ const POLICY_ALLOWS: Record<UpgradePolicy, ReadonlyArray<string>> = {
 export const expectedPlan = (subject: Subject): Expected => {
   const versions = Version.sortTags(subject.tags)
   const releases = versions.filter((v) => !v.prerelease)
-  const latest = releases.at(-1)!
+  const latest = releases.at(-1)
+  if (latest === undefined) return { _tag: "stay" }
   if (subject.initial === undefined) {
     return { _tag: "fresh", version: subject.pinned ?? latest.tag }
   }
-  const from = Option.getOrThrow(Version.parse(subject.initial))
+  const parsed = Version.parse(subject.initial)
+  if (Option.isNone(parsed)) return { _tag: "stay" }
+  const from = parsed.value
   const after = (v: Version.Version) => Version.order(v, from) > 0
   if (!after(latest)) return { _tag: "on-latest" }
   const passed = versions.filter((v) => after(v) && Version.order(v, latest) <= 0)
@@ -244,11 +249,15 @@ const slackMillis = (health: HealthConfig) =>
  * - `probes-hang`: the health probes hung until the deadline, so the program could not see the app
  *   healthy: a rollback that ends `rollback-failed` (exit 1) on an app that is in fact healthy is
  *   what it must say; it cannot tell.
- * - `restore-keeps-failing`: every try of a rollback's restore failed: the volume may keep the
- *   target's data, provided nothing runs on it, the snapshot is kept and the in-flight record stays,
- *   so that the next run restores (`rollback-failed` was alerted).
+ * - `restore-keeps-failing`: every try of a rollback's restore (or of the look and the undeploy
+ *   before it) failed: the volume may keep the target's data, provided no other version runs on it,
+ *   the snapshot is kept and the in-flight record stays, so that the next run restores (the run
+ *   ends `rollback-failed`).
  */
 export type Exception = "hold-then-alert-lost" | "probes-hang" | "restore-keeps-failing"
+
+/** The steps of a rollback before its restore. */
+const UNDO_STEPS: ReadonlyArray<World.Step> = ["deployed-check", "undeploy", "restore"]
 
 export interface Verdict {
   readonly failures: ReadonlyArray<string>
@@ -302,9 +311,10 @@ export const checkRun = (
   if (data !== undefined && data !== subject.initialData) {
     const owners = Object.keys(subject.releases).filter((v) => dataOf(subject, v) === data)
     const restoreKeptFailing = outcome._tag === "rollback-failed" &&
-      run.some((r) => r.entry.step === "restore" && isFaulted(r.entry)) &&
+      run.some((r) => UNDO_STEPS.includes(r.entry.step) && isFaulted(r.entry)) &&
       !run.some((r) => r.entry.step === "restore" && !isFaulted(r.entry)) &&
-      deployment === undefined && after.snapshots.has(subject.app) && after.inFlight.has(subject.app)
+      (deployment === undefined || data === dataOf(subject, deployment.version)) &&
+      after.snapshots.has(subject.app) && after.inFlight.has(subject.app)
     if (owners.length === 0) fail(`the volume holds no version's data: ${data}`)
     else if (!owners.some((v) => seen.has(v))) {
       if (restoreKeptFailing) exceptions.add("restore-keeps-failing")
