@@ -397,14 +397,23 @@ export const checkRun = (
     }
   }
 
-  // The exit code: 0 only when a version that answers 200 when the run ends runs on its own data.
+  // The exit code: 0 only when a version that answered 200 when last probed runs on its own data.
   if (interrupted) return { failures, exceptions: [...exceptions] }
   const end = after.trace.at(-1)?.at ?? 0
   const healthyNow = deployment !== undefined &&
     World.statusAt(subject.releases[deployment.version] ?? {}, deployment, end) === 200
   const ownData = deployment === undefined || data === undefined || data === dataOf(subject, deployment.version)
   const code = Outcome.exitCode(outcome)
-  if (code === 0 && !(healthyNow && ownData)) {
+  // Healthy when the run last looked: a release that goes down after its last probe (a timeline
+  // that flaps) is the next night's settle check to find; no run can know it.
+  const lastLook =
+    run.findLast((r) =>
+      r.entry.step === "health" && !isFaulted(r.entry) && r.deployed === deployment?.version &&
+      r.since === deployment?.at
+    )?.entry.at ?? end
+  const healthyWhenSeen = deployment !== undefined &&
+    World.statusAt(subject.releases[deployment.version] ?? {}, deployment, lastLook) === 200
+  if (code === 0 && !(healthyWhenSeen && ownData)) {
     fail(`exit 0 but the app is ${deployment === undefined ? "not deployed" : `on ${deployment.version}, unhealthy`}`)
   }
   // Exit 1 must not be given to an app that passed its last probe when nothing failed (a gate that
