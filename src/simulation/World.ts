@@ -19,15 +19,26 @@ export type Files = ReadonlyMap<string, string>
 export interface ReleaseSpec {
   /**
    * How the release answers once deployed: `healthy` after `startup`, `never` (answers 500),
-   * `crash-loop` (exits at start: no answer, a failed task every `restartEvery`), or healthy only
-   * after some time.
+   * `crash-loop` (exits at start: no answer, a failed task every `restartEvery`), healthy only
+   * after some time, or a timeline that flaps (healthy, then 500, then healthy again...).
    */
-  readonly health?: "healthy" | "never" | "crash-loop" | { readonly healthyAfter: Duration.DurationInput }
+  readonly health?:
+    | "healthy"
+    | "never"
+    | "crash-loop"
+    | { readonly healthyAfter: Duration.DurationInput }
+    | { readonly timeline: Timeline }
   readonly startup?: Duration.DurationInput
   readonly restartEvery?: Duration.DurationInput
   /** A forward migration: rewrites the volumes when the release starts. */
   readonly migrate?: (volume: string, files: Files) => Files
 }
+
+/**
+ * What a release answers over its age: from each entry's `from` (time since its deploy) on, its
+ * `status` (`null`: no answer) until the next entry. Before the first entry it is starting: no answer.
+ */
+export type Timeline = ReadonlyArray<{ readonly from: Duration.DurationInput; readonly status: number | null }>
 
 export interface RecipeSpec {
   readonly tags: ReadonlyArray<string>
@@ -207,6 +218,10 @@ export const statusAt = (release: ReleaseSpec, deployment: Deployment, now: numb
   const health = release.health ?? "healthy"
   if (health === "never") return age < Duration.toMillis(release.startup ?? DEFAULT_STARTUP) ? undefined : 500
   if (health === "crash-loop") return undefined
+  if (typeof health === "object" && "timeline" in health) {
+    const entry = health.timeline.findLast((e) => age >= Duration.toMillis(e.from))
+    return entry?.status ?? undefined
+  }
   const readyAfter = health === "healthy" ? release.startup ?? DEFAULT_STARTUP : health.healthyAfter
   return age >= Duration.toMillis(readyAfter) ? 200 : 503
 }

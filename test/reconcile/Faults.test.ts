@@ -114,20 +114,7 @@ const targets = (trace: ReadonlyArray<World.TraceEntry>): Array<Target> => {
   return all.filter((t) => t.step !== "health" || t.occurrence < 2 || t.occurrence === seen.get("health")! - 1)
 }
 
-const subject = (path: Path): Invariants.Subject => {
-  const setup = path.setup.apps[0]!
-  return {
-    app: app.name,
-    recipe: app.recipe,
-    initial: setup.deployed,
-    initialData: setup.volumes?.["data"] === undefined ? undefined : JSON.stringify(sorted(setup.volumes["data"])),
-    releases: path.setup.recipes["keycloak"]?.releases ?? {},
-    volume: "data"
-  }
-}
-
-const sorted = (record: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)))
+const subject = (path: Path): Invariants.Subject => Invariants.subjectOf(path.setup)
 
 interface Verdict {
   readonly cases: number
@@ -166,6 +153,10 @@ const sweep = (path: Path) =>
           ...Invariants.check(subject(path), first.world, next.world, next.outcome, false)
             .map((f) => `${path.name} / ${label}, then the next night: ${f}`)
         )
+        const nights = Invariants.ledger(subject(path))
+        nights.night({ before: start, after: first.world, outcome: first.outcome, crashed: first.world.crashed })
+        nights.night({ before: first.world, after: next.world, outcome: next.outcome, crashed: false })
+        caseFailures.push(...nights.close().map((f) => `${path.name} / ${label}: ${f}`))
         // After an undisturbed night the app is up on a healthy version with its data.
         const a = next.world.apps.get(app.name)!
         const version = Option.getOrUndefined(Option.map(a.deployment, (d) => d.version))

@@ -1,11 +1,13 @@
 /**
- * Random worlds for the property tests: tag sets (junk, pre-releases and majors included), release
- * notes with and without manual-migration warnings, health timelines per release, migrations, an
- * app in any state, injected faults (fail, hang, crash) and SIGTERM at a random moment. Each case
- * runs the real program, boots again after a crash, and runs an undisturbed next night; the
- * invariants of test/support/invariants.ts are checked after every run.
+ * Random worlds for the property tests: tag sets (junk, short tags, pre-releases and majors
+ * included), release notes with and without manual-migration warnings, health timelines per release
+ * (slow starts, crash loops, timelines that flap), migrations, an app in any state, a short or a long
+ * health deadline, injected faults (fail, hang, crash; once, a few times or every time, on alert and
+ * record writes more often) and SIGTERM at a random moment. Most worlds are shaped so that the
+ * upgrade transaction starts. Each case runs the real program for two or three nights; the
+ * invariants and the alert ledger of test/support/invariants.ts are checked. The suites that run
+ * them, and their seeds, are in PropertySuite.ts.
  */
-import { expect, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
 import fc from "fast-check"
 import { HealthConfig } from "../../src/domain/Config.js"
@@ -19,15 +21,33 @@ const TAGS = [
   "1.0.0+1.0",
   "1.1.0+1.1",
   "1.1.1+1.1.1",
+  "1.2", // a short tag: recipe 1.2 and no app part, a real version (after 1.1.1, before 1.2.0)
   "1.2.0+1.2",
+  "1.2.1+1.2.1",
   "1.3.0+2.0", // the app's major goes up
-  "2.0.0+2.0",
+  "2.0.0+2.0", // the recipe's major goes up
   "1.4.0-rc1+1.4", // a pre-release: never latest
-  "1.2", // junk for a recipe tag: not a version
-  "latest"
+  "v1.5.0+1.5", // junk: a leading `v` is not a version, however new it looks
+  "latest" // junk
 ] as const
-const DEPLOYABLE = TAGS.slice(0, 6)
-const RARE: ReadonlySet<string> = new Set(["1.3.0+2.0", "2.0.0+2.0", "1.4.0-rc1+1.4", "1.2", "latest"])
+type Tag = (typeof TAGS)[number]
+/** How often each tag is published, in percent. */
+const PUBLISHED: Record<Tag, number> = {
+  "1.0.0+1.0": 60,
+  "1.1.0+1.1": 80,
+  "1.1.1+1.1.1": 50,
+  "1.2": 25,
+  "1.2.0+1.2": 85,
+  "1.2.1+1.2.1": 40,
+  "1.3.0+2.0": 15,
+  "2.0.0+2.0": 15,
+  "1.4.0-rc1+1.4": 30,
+  "v1.5.0+1.5": 30,
+  "latest": 30
+}
+const MAJORS: ReadonlyArray<string> = ["1.3.0+2.0", "2.0.0+2.0"]
+/** Versions an app may run before the first night (below the usual latest, so that most upgrade). */
+const RUNNING = ["1.0.0+1.0", "1.1.0+1.1", "1.1.1+1.1.1", "1.2"] as const
 
 /** A migration by `version`: it stamps the data with its schema, and leaves stamped data alone. */
 const migrateBy = (version: string) => (_volume: string, files: World.Files): World.Files =>
@@ -36,55 +56,85 @@ const migrateBy = (version: string) => (_volume: string, files: World.Files): Wo
     ["schema", version]
   ])
 
+/**
+ * A health timeline that flaps: one to four stretches of 1-6 s, each healthy, 500, 503 or silent, the
+ * last one for good. A 200 stretch shorter than `successes` probes must not pass the gate.
+ */
+const timeline: fc.Arbitrary<World.Timeline> = fc.tuple(
+  fc.integer({ min: 0, max: 3 }),
+  fc.array(
+    fc.record({ seconds: fc.integer({ min: 1, max: 6 }), status: fc.constantFrom(200, 200, 500, 503, null) }),
+    { minLength: 1, maxLength: 4 }
+  )
+).map(([start, stretches]) => {
+  let from = start * 1000
+  return stretches.map(({ seconds, status }) => {
+    const entry = { from, status }
+    from += seconds * 1000
+    return entry
+  })
+})
+
 const health: fc.Arbitrary<NonNullable<World.ReleaseSpec["health"]>> = fc.oneof(
-  { weight: 4, arbitrary: fc.constant("healthy" as const) },
-  { weight: 2, arbitrary: fc.constant("never" as const) },
-  { weight: 2, arbitrary: fc.constant("crash-loop" as const) },
-  { weight: 1, arbitrary: fc.integer({ min: 0, max: 15 }).map((s) => ({ healthyAfter: Duration.seconds(s) })) }
+  { weight: 5, arbitrary: fc.constant("healthy" as const) },
+  { weight: 1, arbitrary: fc.constant("never" as const) },
+  { weight: 1, arbitrary: fc.constant("crash-loop" as const) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 15 }).map((s) => ({ healthyAfter: s * 1000 })) },
+  { weight: 2, arbitrary: timeline.map((t) => ({ timeline: t })) }
 )
 
+const MARKED = "ACTION REQUIRED: migrate the database by hand before starting."
 const notes = fc.oneof(
-  { weight: 4, arbitrary: fc.constant("Bug fixes.") },
-  { weight: 1, arbitrary: fc.constant("ACTION REQUIRED: migrate the database by hand before starting.") },
+  { weight: 8, arbitrary: fc.constant("Bug fixes.") },
+  { weight: 1, arbitrary: fc.constant(MARKED) },
   { weight: 1, arbitrary: fc.constant("") }
 )
 
-const STEPS: ReadonlyArray<World.Step> = [
-  "server",
-  "fetch",
-  "tags",
-  "notes",
-  "checkout",
-  "env-read",
-  "app-new",
-  "secrets-list",
-  "secrets-generate",
-  "deployed-check",
-  "deployed-version",
-  "volumes",
-  "tasks",
-  "undeploy",
-  "snapshot",
-  "snapshot-show",
-  "deploy",
-  "health",
-  "last-good-read",
-  "last-good-write",
-  "hold-read",
-  "hold-write",
-  "history",
-  "in-flight-read",
-  "in-flight-write",
-  "alert",
-  "restore"
+/** Steps a fault may hit, alert and record writes more often: their failures are the rare ones. */
+const STEPS: ReadonlyArray<readonly [World.Step | "any", number]> = [
+  ["server", 1],
+  ["fetch", 1],
+  ["tags", 1],
+  ["notes", 1],
+  ["checkout", 1],
+  ["env-read", 1],
+  ["app-new", 1],
+  ["secrets-list", 1],
+  ["secrets-generate", 1],
+  ["deployed-check", 1],
+  ["deployed-version", 1],
+  ["volumes", 1],
+  ["tasks", 2],
+  ["undeploy", 2],
+  ["snapshot", 2],
+  ["snapshot-show", 1],
+  ["deploy", 3],
+  ["health", 3],
+  ["last-good-read", 1],
+  ["last-good-write", 3],
+  ["hold-read", 1],
+  ["hold-write", 3],
+  ["history", 2],
+  ["in-flight-read", 1],
+  ["in-flight-write", 3],
+  ["alert", 5],
+  ["restore", 3],
+  ["any", 3]
 ]
 
+/** A fault: once, a few times in a row, or every time (then every retry fails too). */
 const fault: fc.Arbitrary<World.Fault> = fc.record({
-  step: fc.constantFrom<World.Step | "any">(...STEPS, "any"),
-  kind: fc.constantFrom<World.Fault["kind"]>("fail", "hang", "crash"),
-  after: fc.integer({ min: 0, max: 12 }),
-  times: fc.option(fc.constant(1), { nil: undefined, freq: 3 })
-}).map(({ after, kind, step, times }) => ({ step, kind, after, ...(times === undefined ? {} : { times }) }))
+  step: fc.oneof(...STEPS.map(([step, weight]) => ({ weight, arbitrary: fc.constant(step) }))),
+  kind: fc.constantFrom<World.Fault["kind"]>("fail", "fail", "fail", "hang", "hang", "crash"),
+  after: fc.integer({ min: 0, max: 6 }),
+  anyAfter: fc.integer({ min: 0, max: 80 }),
+  times: fc.constantFrom<number | undefined>(1, 1, 1, 2, 2, 3, undefined, undefined)
+}).map(({ after, anyAfter, kind, step, times }) => ({
+  step,
+  kind,
+  after: step === "any" ? anyAfter : after,
+  ...(times === undefined ? {} : { times })
+}))
 
 export interface Case {
   readonly tags: ReadonlyArray<string>
@@ -94,95 +144,138 @@ export interface Case {
   readonly env: boolean
   readonly stateful: boolean
   readonly policy: UpgradePolicy
+  /** The health gate: a short deadline, or a long one that only crash-loop detection beats. */
+  readonly timeoutSeconds: number
+  readonly successes: number
   readonly brokenUntilRedeploy: boolean
   readonly faults: ReadonlyArray<World.Fault>
+  /** The faults strike the second night too (the third is undisturbed). */
+  readonly faultsTwice: boolean
   readonly interruptAfter: number | undefined
 }
 
 export const arbitraryCase: fc.Arbitrary<Case> = fc
   .record({
-    // Majors, junk and pre-releases in a quarter of the worlds each, so that most worlds upgrade.
-    tags: fc.tuple(...TAGS.map((tag) => fc.integer({ min: 0, max: 7 }).map((n) => n < (RARE.has(tag) ? 2 : 5))))
-      .map((on) => TAGS.filter((_, i) => on[i]))
-      .filter((tags) => tags.length > 0),
+    // Seven worlds in ten are shaped for an upgrade: a newer release the gate lets through.
+    shaped: fc.integer({ min: 0, max: 9 }).map((n) => n < 7),
+    tags: fc.tuple(...TAGS.map((tag) => fc.integer({ min: 0, max: 99 }).map((n) => n < PUBLISHED[tag])))
+      .map((on) => TAGS.filter((_, i) => on[i])),
     releaseHealth: fc.array(health, { minLength: TAGS.length, maxLength: TAGS.length }),
     migrates: fc.array(fc.boolean(), { minLength: TAGS.length, maxLength: TAGS.length }),
     releaseNotes: fc.array(notes, { minLength: TAGS.length, maxLength: TAGS.length }),
-    deployed: fc.option(fc.constantFrom(...DEPLOYABLE), { nil: undefined, freq: 6 }),
+    deployed: fc.oneof(
+      { weight: 1, arbitrary: fc.constant(undefined) },
+      { weight: 9, arbitrary: fc.constantFrom<string>(...RUNNING, "1.1.0+1.1", "1.1.0+1.1", "1.2.0+1.2") }
+    ),
     env: fc.boolean(),
     stateful: fc.boolean(),
-    policy: fc.constantFrom<UpgradePolicy>("minor", "minor", "patch", "none"),
-    brokenUntilRedeploy: fc.constantFrom(false, false, false, true),
+    policy: fc.constantFrom<UpgradePolicy>("minor", "minor", "minor", "minor", "patch", "none"),
+    timeoutSeconds: fc.constantFrom(8, 40),
+    successes: fc.constantFrom(2, 2, 2, 3),
+    brokenUntilRedeploy: fc.integer({ min: 0, max: 7 }).map((n) => n === 0),
     faults: fc.array(fault, { maxLength: 2 }),
-    interruptAfter: fc.option(fc.integer({ min: 0, max: 60_000 }), { nil: undefined, freq: 4 })
+    faultsTwice: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
+    // A SIGTERM in one case of five.
+    interruptAfter: fc.oneof(
+      { weight: 4, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 90_000 }) }
+    )
   })
   .map((g) => {
+    // An upgrade-shaped world: no majors, no warnings, policy minor, running below 1.2.0+1.2.
+    const deployed = g.shaped && (g.deployed === undefined || g.deployed === "1.2.0+1.2" || g.deployed === "1.2")
+      ? "1.1.0+1.1"
+      : g.deployed
+    const tags = g.shaped
+      ? [...new Set([...g.tags.filter((t) => !MAJORS.includes(t)), "1.2.0+1.2"])]
+      : g.tags.length > 0
+      ? g.tags
+      : ["1.2.0+1.2"]
     const releases: Record<string, World.ReleaseSpec> = {}
     const notesByTag: Record<string, string> = {}
     TAGS.forEach((tag, i) => {
       releases[tag] = {
         health: g.releaseHealth[i]!,
-        ...(g.migrates[i] && tag !== g.deployed ? { migrate: migrateBy(tag) } : {})
+        ...(g.migrates[i] && tag !== deployed ? { migrate: migrateBy(tag) } : {})
       }
-      notesByTag[tag] = g.releaseNotes[i]!
+      notesByTag[tag] = g.shaped && g.releaseNotes[i] === MARKED ? "Bug fixes." : g.releaseNotes[i]!
     })
     // The running version is healthy unless the case says its deployment is stuck.
-    if (g.deployed !== undefined) releases[g.deployed] = { health: "healthy" }
+    if (deployed !== undefined) releases[deployed] = { health: "healthy" }
     return {
       // The running version's tag is published (a recipe that deleted it cannot be rolled back to).
-      tags: g.deployed === undefined || g.tags.includes(g.deployed) ? g.tags : [g.deployed, ...g.tags],
+      tags: deployed === undefined || tags.includes(deployed) ? tags : [deployed, ...tags],
       releases,
       notes: notesByTag,
-      deployed: g.deployed,
-      env: g.deployed !== undefined || g.env,
+      deployed,
+      env: deployed !== undefined || g.env,
       stateful: g.stateful,
-      policy: g.policy,
-      brokenUntilRedeploy: g.deployed !== undefined && g.brokenUntilRedeploy,
+      policy: g.shaped ? "minor" : g.policy,
+      timeoutSeconds: g.timeoutSeconds,
+      successes: g.successes,
+      brokenUntilRedeploy: deployed !== undefined && g.brokenUntilRedeploy,
       faults: g.faults,
+      faultsTwice: g.faults.length > 0 && g.faultsTwice,
       interruptAfter: g.interruptAfter
     }
   })
 
 const INITIAL_DATA = { "db/main": "rows", "db/index": "idx" }
 
-/** One case: the run (with its faults), a boot after a crash, and an undisturbed next night. */
+/** The world of a case. */
+export const setupOf = (c: Case): World.WorldSetup => {
+  const app = {
+    ...demoApp({ stateful: c.stateful, upgrade: c.policy }),
+    health: new HealthConfig({
+      path: "/",
+      timeout: Duration.seconds(c.timeoutSeconds),
+      // Scaled down with the timeout (the defaults are 15 minutes and 10 s).
+      attemptTimeout: Duration.seconds(1),
+      interval: Duration.seconds(1),
+      settle: Duration.seconds(4),
+      successes: c.successes
+    })
+  }
+  return {
+    recipes: { keycloak: { tags: c.tags, notes: c.notes, releases: c.releases } },
+    servers: ["default"],
+    apps: [{
+      spec: app,
+      env: c.env,
+      ...(c.deployed === undefined ? {} : { deployed: c.deployed, pinned: c.deployed, lastGood: c.deployed }),
+      // A deployed stateful app has data; a fresh one gets its volume from its first deploy.
+      ...(c.stateful && c.deployed !== undefined ? { volumes: { data: INITIAL_DATA } } : {}),
+      secrets: ["admin_password_v1"],
+      secretsGenerated: c.deployed !== undefined,
+      brokenUntilRedeploy: c.brokenUntilRedeploy
+    }],
+    faults: c.faults
+  }
+}
+
+export interface CaseResult {
+  readonly failures: ReadonlyArray<string>
+  /** What each night ended as. */
+  readonly runs: ReadonlyArray<string>
+  /** Did the first night start an upgrade transaction (write its in-flight record, or try to)? */
+  readonly upgradeStarted: boolean
+  readonly exceptions: ReadonlyArray<Invariants.Exception>
+}
+
+/**
+ * One case: the first night (with its faults and any SIGTERM), a boot after a crash, a second night
+ * with the same faults when the case says so, and an undisturbed last night. The invariants after
+ * every run, the alert ledger over all of them.
+ */
 export const runCase = (c: Case) =>
   Effect.gen(function*() {
-    const app = {
-      ...demoApp({ stateful: c.stateful, upgrade: c.policy }),
-      health: new HealthConfig({
-        path: "/",
-        timeout: Duration.seconds(8),
-        // Scaled down with the timeout (the defaults are 15 minutes and 10 s).
-        attemptTimeout: Duration.seconds(1),
-        interval: Duration.seconds(1),
-        settle: Duration.seconds(4)
-      })
-    }
-    const subject: Invariants.Subject = {
-      app: app.name,
-      recipe: app.recipe,
-      initial: c.deployed,
-      initialData: c.stateful && c.deployed !== undefined ? JSON.stringify(sortedData(INITIAL_DATA)) : undefined,
-      releases: c.releases,
-      volume: "data"
-    }
-    const world = yield* World.make({
-      recipes: { keycloak: { tags: c.tags, notes: c.notes, releases: c.releases } },
-      servers: ["default"],
-      apps: [{
-        spec: app,
-        env: c.env,
-        ...(c.deployed === undefined ? {} : { deployed: c.deployed, pinned: c.deployed, lastGood: c.deployed }),
-        // A deployed stateful app has data; a fresh one gets its volume from its first deploy.
-        ...(c.stateful && c.deployed !== undefined ? { volumes: { data: INITIAL_DATA } } : {}),
-        secrets: ["admin_password_v1"],
-        secretsGenerated: c.deployed !== undefined,
-        brokenUntilRedeploy: c.brokenUntilRedeploy
-      }],
-      faults: c.faults
-    })
+    const setup = setupOf(c)
+    const app = setup.apps[0]!.spec
+    const subject = Invariants.subjectOf(setup)
+    const world = yield* World.make(setup)
+    const nights = Invariants.ledger(subject)
     const failures: Array<string> = []
+    const exceptions: Array<Invariants.Exception> = []
     const runs: Array<string> = []
     let night = 0
     const once = (options: { readonly interruptAfter?: number }) =>
@@ -196,68 +289,37 @@ export const runCase = (c: Case) =>
         runs.push(`${r.interrupted ? "interrupted, " : ""}${r.world.crashed ? "crashed, " : ""}${r.outcome._tag}`)
         // A crashed run's outcome is never seen by anyone (the process is dead): only the world counts.
         if (!r.world.crashed) {
-          failures.push(...Invariants.check(subject, before, r.world, r.outcome, r.interrupted))
+          const verdict = Invariants.checkRun(subject, before, r.world, r.outcome, r.interrupted)
+          failures.push(...verdict.failures.map((f) => `night ${night}: ${f}`))
+          exceptions.push(...verdict.exceptions)
         }
+        nights.night({ before, after: r.world, outcome: r.outcome, crashed: r.world.crashed })
         return r
       })
     const first = yield* once(c.interruptAfter === undefined ? {} : { interruptAfter: c.interruptAfter })
-    if (first.world.crashed) {
-      yield* World.restart(world, [])
+    if (first.world.crashed || c.faultsTwice) {
+      yield* World.restart(world, c.faultsTwice ? c.faults : [])
       yield* once({})
-    } else {
-      yield* World.restart(world, [])
     }
+    yield* World.restart(world, [])
     const last = yield* once({})
+    failures.push(...nights.close())
     // After an undisturbed night: nothing left in flight, and the app, if deployed, is on a version
-    // that answers healthy, unless the run says a person must act.
+    // that answers healthy as the night ends, unless the run says a person must act.
     if (last.world.inFlight.size > 0 && last.outcome._tag !== "rollback-failed") {
       failures.push("an in-flight record is left after an undisturbed night")
     }
-    const a = last.world.apps.get(app.name)!
-    const running = Option.getOrUndefined(Option.map(a.deployment, (d) => d.version))
-    if (running !== undefined && !Invariants.answersHealthy(subject, running) && last.outcome._tag !== "unhealthy") {
-      failures.push(`after an undisturbed night ${running} runs unhealthy (${last.outcome._tag})`)
+    const deployment = Option.getOrUndefined(last.world.apps.get(app.name)!.deployment)
+    const end = last.world.trace.at(-1)?.at ?? 0
+    if (
+      deployment !== undefined && last.outcome._tag !== "unhealthy" &&
+      World.statusAt(c.releases[deployment.version] ?? {}, deployment, end) !== 200
+    ) {
+      failures.push(`after an undisturbed night ${deployment.version} runs unhealthy (${last.outcome._tag})`)
     }
-    return { failures, runs }
+    const upgradeStarted = first.world.trace.some((t) => t.step === "in-flight-write")
+    return { failures, runs, upgradeStarted, exceptions } satisfies CaseResult
   })
-
-const sortedData = (record: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)))
-
-/** Runs per property file: two files of 5,000 (10,000 in all), run side by side by vitest. */
-export const RUNS = Number(process.env["WARM_PROPERTY_RUNS"] ?? 5000)
-
-/** A vitest case: `runs` random worlds from `seed`; prints how many ran and held, and the outcomes. */
-export const propertySuite = (seed: number, runs = RUNS) =>
-  it.effect(`${runs} random worlds from seed ${seed}: every run keeps the invariants`, () =>
-    Effect.gen(function*() {
-      let ran = 0
-      let held = 0
-      let first: string | undefined
-      const outcomes = new Map<string, number>()
-      const result = yield* Effect.promise(() =>
-        fc.check(
-          fc.asyncProperty(arbitraryCase, async (c) => {
-            const r = await Effect.runPromise(Effect.zipRight(Invariants.eventLoopTurn, runCase(c)))
-            ran++
-            if (r.failures.length === 0) held++
-            outcomes.set(r.runs[0]!, (outcomes.get(r.runs[0]!) ?? 0) + 1)
-            if (r.failures.length > 0) {
-              first ??= `${r.failures.join("; ")} [runs: ${r.runs.join(" | ")}] in ${describeCase(c)}`
-              throw new Error(first)
-            }
-          }),
-          { numRuns: runs, seed, endOnFailure: true }
-        )
-      )
-      console.log(`property runs (random worlds, seed ${seed}): ${ran} runs, ${held} held`)
-      console.log(
-        `first runs ended: ${[...outcomes].sort(([, a], [, b]) => b - a).map(([k, n]) => `${k} ${n}`).join(", ")}`
-      )
-      if (result.failed) console.log(`first failure: ${first}`)
-      expect(result.failed).toBe(false)
-      expect(ran).toBe(runs)
-    }), 900_000)
 
 /** A case as one line (the migrations as the versions that migrate). */
 export const describeCase = (c: Case): string =>

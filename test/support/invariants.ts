@@ -1,14 +1,26 @@
 /**
- * The invariants of issue 5, checked on the simulated world after a run:
- * - the volume holds its pre-upgrade content, or the data of a target that was seen healthy;
- * - last-good only ever names a version that was seen healthy;
- * - every hold and every rollback writes exactly one alert, and none is lost;
+ * The invariants of issue 5 and the oracles of issue 14, checked on the simulated world after a run.
+ * Everything expected is computed from the world's setup (tags, notes, policy, health timelines), never
+ * from what the program said:
+ * - data: the volume holds its pre-upgrade content, or the data of a target that was seen healthy;
+ * - the safety gate: no deploy of a target that is a major bump (recipe or app), past a version whose
+ *   notes carry a manual-migration marker, or beyond the app's policy;
+ * - the health gate: last-good and a healthy outcome only after `successes` healthy answers in a row
+ *   from the version concerned; a crash loop is given up on once Docker shows it, long before the
+ *   deadline;
+ * - alerts: per run, the right reasons; across the nights of a case ({@link ledger}), every hold,
+ *   rollback, failed rollback and recovery leads to exactly one alert of its reason, never zero;
  * - the exit code matches the app's end state.
- * Shared by the fault sweep and the property tests over random worlds.
+ * The exceptions the design documents are stated as such ({@link Exception}), each reached on purpose
+ * by a test in test/reconcile/Oracles.test.ts. Shared by the fault sweep and the property tests.
  */
-import { Effect, Option } from "effect"
+import { Duration, Effect, Option } from "effect"
 import type { AlertReason } from "../../src/domain/Alert.js"
+import type { HealthConfig } from "../../src/domain/Config.js"
 import * as Outcome from "../../src/domain/Outcome.js"
+import type { UpgradePolicy } from "../../src/domain/Policy.js"
+import { findMarker } from "../../src/domain/ReleaseNotes.js"
+import * as Version from "../../src/domain/Version.js"
 import * as World from "../../src/simulation/World.js"
 
 export interface Subject {
@@ -16,24 +28,46 @@ export interface Subject {
   readonly recipe: string
   /** The version deployed before the first run (undefined: not deployed). */
   readonly initial: string | undefined
+  /** The version the env file pins before the first run (undefined: no pin, or no env file). */
+  readonly pinned: string | undefined
   /** The volume's content before the first run, as JSON of path -> content (undefined: no volume). */
   readonly initialData: string | undefined
   /** The releases of the world (health and migrations). */
   readonly releases: Readonly<Record<string, World.ReleaseSpec>>
+  /** The recipe's tags and release notes. */
+  readonly tags: ReadonlyArray<string>
+  readonly notes: Readonly<Record<string, string>>
+  readonly policy: UpgradePolicy
+  readonly health: HealthConfig
   /** The volume's name. */
   readonly volume: string
 }
 
-const ROLLBACK_ALERT: Partial<Record<Outcome.Outcome["_tag"], AlertReason>> = {
-  "rolled-back": "rollback",
-  "rollback-failed": "rollback-failed",
-  recovered: "recovered"
-}
-
-const json = (files: World.Files | undefined): string | undefined =>
+const json = (files: World.Files | Readonly<Record<string, string>> | undefined): string | undefined =>
   files === undefined
     ? undefined
-    : JSON.stringify(Object.fromEntries([...files].sort(([a], [b]) => a.localeCompare(b))))
+    : JSON.stringify(
+      Object.fromEntries([...(files instanceof Map ? files : Object.entries(files))].sort(([a], [b]) => a < b ? -1 : 1))
+    )
+
+/** The subject of a world's first app, everything read from the world's setup. */
+export const subjectOf = (setup: World.WorldSetup, volume = "data"): Subject => {
+  const a = setup.apps[0]!
+  const recipe = setup.recipes[a.spec.recipe]
+  return {
+    app: a.spec.name,
+    recipe: a.spec.recipe,
+    initial: a.deployed,
+    pinned: a.pinned ?? a.deployed,
+    initialData: json(a.volumes?.[volume]),
+    releases: recipe?.releases ?? {},
+    tags: recipe?.tags ?? [],
+    notes: recipe?.notes ?? {},
+    policy: a.spec.upgrade,
+    health: a.spec.health,
+    volume
+  }
+}
 
 /** The data `version` runs on: the pre-upgrade data, migrated by `version` if it migrates. */
 export const dataOf = (subject: Subject, version: string): string | undefined => {
@@ -43,81 +77,289 @@ export const dataOf = (subject: Subject, version: string): string | undefined =>
   return json(migrate(subject.volume, new Map(Object.entries(JSON.parse(subject.initialData)))))
 }
 
-/** Will `version` answer 200 once started? */
-export const answersHealthy = (subject: Subject, version: string): boolean =>
-  World.statusAt(subject.releases[version] ?? {}, { version, at: 0, broken: false }, Number.MAX_SAFE_INTEGER) === 200
+/** Will `version` answer 200 at `age` after its start (by default: once it has settled for good)? */
+export const answersHealthy = (subject: Subject, version: string, age = Number.MAX_SAFE_INTEGER): boolean =>
+  World.statusAt(subject.releases[version] ?? {}, { version, at: 0, broken: false }, age) === 200
+
+// ---------------------------------------------------------------------------------------------
+// The safety gate, restated from the README (not calling the planner): what may be deployed.
+
+type Expected =
+  | { readonly _tag: "fresh"; readonly version: string }
+  | { readonly _tag: "on-latest" }
+  /** No release at all, or a running version that is not one: nothing new may be deployed. */
+  | { readonly _tag: "stay" }
+  | { readonly _tag: "held"; readonly reason: "major" | "manual-migration" | "policy"; readonly to: string }
+  | { readonly _tag: "upgrade"; readonly to: string }
+
+const first = (numbers: ReadonlyArray<number>) => numbers[0] ?? 0
+const second = (numbers: ReadonlyArray<number>) => numbers[1] ?? 0
+
+/** Major when the recipe's or the app's major goes up; minor when either's minor does (same major). */
+const stepSize = (from: Version.Version, to: Version.Version): "major" | "minor" | "patch" => {
+  if (first(to.recipe) > first(from.recipe) || first(to.app) > first(from.app)) return "major"
+  const recipeMinor = first(to.recipe) === first(from.recipe) && second(to.recipe) > second(from.recipe)
+  const appMinor = first(to.app) === first(from.app) && second(to.app) > second(from.app)
+  return recipeMinor || appMinor ? "minor" : "patch"
+}
+
+const POLICY_ALLOWS: Record<UpgradePolicy, ReadonlyArray<string>> = {
+  minor: ["minor", "patch"],
+  patch: ["patch"],
+  none: []
+}
+
+/** What the world's setup says the first run must do about versions. */
+export const expectedPlan = (subject: Subject): Expected => {
+  const versions = Version.sortTags(subject.tags)
+  const releases = versions.filter((v) => !v.prerelease)
+  const latest = releases.at(-1)
+  if (latest === undefined) return { _tag: "stay" }
+  if (subject.initial === undefined) {
+    return { _tag: "fresh", version: subject.pinned ?? latest.tag }
+  }
+  const parsed = Version.parse(subject.initial)
+  if (Option.isNone(parsed)) return { _tag: "stay" }
+  const from = parsed.value
+  const after = (v: Version.Version) => Version.order(v, from) > 0
+  if (!after(latest)) return { _tag: "on-latest" }
+  const passed = versions.filter((v) => after(v) && Version.order(v, latest) <= 0)
+  const size = stepSize(from, latest)
+  if (size === "major") return { _tag: "held", reason: "major", to: latest.tag }
+  if (passed.some((v) => findMarker(subject.notes[v.tag] ?? "") !== undefined)) {
+    return { _tag: "held", reason: "manual-migration", to: latest.tag }
+  }
+  if (!POLICY_ALLOWS[subject.policy].includes(size)) return { _tag: "held", reason: "policy", to: latest.tag }
+  return { _tag: "upgrade", to: latest.tag }
+}
+
+/** The versions the program may ever deploy in this world. */
+const deployable = (subject: Subject): ReadonlySet<string> => {
+  const expected = expectedPlan(subject)
+  const allowed = new Set([subject.initial, subject.pinned].filter((v) => v !== undefined))
+  if (expected._tag === "fresh" || expected._tag === "upgrade") {
+    allowed.add(expected._tag === "fresh" ? expected.version : expected.to)
+  }
+  return allowed
+}
+
+// ---------------------------------------------------------------------------------------------
+// The trace, replayed.
 
 const FAULTED = / \[(fails|hangs|crash before it)\]$/
+const isFaulted = (entry: World.TraceEntry) => FAULTED.test(entry.detail)
+const isOk = (entry: World.TraceEntry) => entry.step === "health" && !isFaulted(entry) && / -> 200$/.test(entry.detail)
 
-/** Walk the trace knowing which version is deployed at each entry (faulted entries changed nothing). */
-const replay = (
-  subject: Subject,
-  trace: ReadonlyArray<World.TraceEntry>,
-  visit: (entry: World.TraceEntry, deployed: string | undefined) => void
-) => {
+interface Replayed {
+  readonly entry: World.TraceEntry
+  /** What runs when the entry happens (a faulted entry changed nothing; undefined: nothing runs). */
+  readonly deployed: string | undefined
+  /** When what runs was deployed. */
+  readonly since: number
+}
+
+/** The trace, knowing which version is deployed at each entry (faulted entries changed nothing). */
+const replay = (subject: Subject, trace: ReadonlyArray<World.TraceEntry>): Array<Replayed> => {
   let deployed = subject.initial
-  for (const entry of trace) {
-    const faulted = FAULTED.test(entry.detail)
-    if (!faulted && entry.step === "deploy") deployed = /app deploy \S+ (\S+)/.exec(entry.detail)?.[1]
+  let since = Number.NEGATIVE_INFINITY
+  return trace.map((entry) => {
+    const faulted = isFaulted(entry)
+    if (!faulted && entry.step === "deploy") {
+      deployed = /app deploy \S+ (\S+)/.exec(entry.detail)?.[1]
+      since = entry.at
+    }
     if (!faulted && entry.step === "undeploy") deployed = undefined
-    visit(entry, faulted ? undefined : deployed)
-  }
-}
-
-/** Versions that answered 200 while deployed, and last-good writes of versions not seen so before. */
-const healthTrail = (subject: Subject, trace: ReadonlyArray<World.TraceEntry>) => {
-  const seen = new Set<string>()
-  const unseenLastGood: Array<string> = []
-  replay(subject, trace, (entry, deployed) => {
-    if (entry.step === "health" && / -> 200$/.test(entry.detail) && deployed !== undefined) seen.add(deployed)
-    const written = /^last_good := (\S+)$/.exec(entry.detail)
-    if (entry.step === "last-good-write" && written && !seen.has(written[1]!)) unseenLastGood.push(written[1]!)
+    return { entry, deployed, since }
   })
-  return { seen, unseenLastGood }
 }
 
-/** What the checks found wrong after one run; `before` is the world as the run found it. */
-export const check = (
+/** Versions that answered 200 while deployed. */
+const seenHealthy = (replayed: ReadonlyArray<Replayed>) =>
+  new Set(replayed.flatMap((r) => isOk(r.entry) && r.deployed !== undefined ? [r.deployed] : []))
+
+/** Did the `successes` probes before index `i` (since `start`) all answer 200 from `version`, in a row? */
+const healthyInARow = (
+  subject: Subject,
+  replayed: ReadonlyArray<Replayed>,
+  start: number,
+  i: number,
+  version: string
+): boolean => {
+  const probes = replayed.slice(start, i).filter((r) => r.entry.step === "health")
+  const last = probes.slice(-subject.health.successes)
+  return last.length === subject.health.successes && last.every((r) => isOk(r.entry) && r.deployed === version)
+}
+
+/** The health gate's oracle over one run's entries `[start, end)`. */
+const healthGateFailures = (subject: Subject, replayed: ReadonlyArray<Replayed>, start: number): Array<string> => {
+  const failures: Array<string> = []
+  const n = subject.health.successes
+  replayed.forEach((r, i) => {
+    if (i < start || isFaulted(r.entry)) return
+    const written = /^last_good := (\S+)$/.exec(r.entry.detail)
+    if (r.entry.step === "last-good-write" && written && !healthyInARow(subject, replayed, start, i, written[1]!)) {
+      failures.push(`last-good set to ${written[1]} before ${n} healthy answers in a row from it`)
+    }
+  })
+  // Crash loops: once Docker lists `failedTasks` failed tasks since the deploy, probing stops.
+  const deploys = replayed.flatMap((r, i) =>
+    i >= start && r.entry.step === "deploy" && r.deployed !== undefined &&
+      subject.releases[r.deployed]?.health === "crash-loop"
+      ? [r]
+      : []
+  )
+  for (const d of deploys) {
+    const release = subject.releases[d.deployed!]!
+    const tasks = World.failedTasksAt(release, { version: d.deployed!, at: d.since, broken: false }, d.since + 1e9)
+    const shown = tasks[subject.health.failedTasks - 1]
+    if (shown === undefined) continue
+    const same = replayed.filter((r) => r.since === d.since && r.deployed === d.deployed && r.entry.at >= shown)
+    const told = same.findIndex((r) => r.entry.step === "tasks" && !isFaulted(r.entry))
+    const probedAfter = same.slice(told + 1).find((r) => r.entry.step === "health")
+    if (told >= 0 && probedAfter !== undefined) {
+      failures.push(`${d.deployed} crash-loops (${subject.health.failedTasks} failed tasks) yet is still probed`)
+    }
+    // And the gate looks: a probe well past the moment the loop shows means the loop went unseen
+    // (unless Docker could not be asked: then only the deadline can end the wait).
+    const late = same.find((r) => r.entry.step === "health" && r.entry.at > shown + slackMillis(subject.health))
+    const couldNotAsk = same.some((r) => r.entry.step === "tasks" && isFaulted(r.entry))
+    if (late !== undefined && !couldNotAsk) {
+      failures.push(
+        `${d.deployed} crash-loops from +${(shown - d.since) / 1000} s yet is probed at +${
+          (late.entry.at - d.since) / 1000
+        } s: the crash loop went unseen`
+      )
+    }
+  }
+  return failures
+}
+
+/** One probe interval and one probe's time limit: the most a crash loop may go unnoticed. */
+const slackMillis = (health: HealthConfig) =>
+  Duration.toMillis(health.interval) + Duration.toMillis(health.attemptTimeout)
+
+// ---------------------------------------------------------------------------------------------
+// One run.
+
+/**
+ * The exceptions the design documents, where a plain invariant would call correct behaviour wrong:
+ * - `hold-then-alert-lost`: a held app wrote its hold alert, then found the version it stays on
+ *   unhealthy and could not write `unhealthy-after-deploy` (every try failed): the run fails, exit 1
+ *   (the unit's failure tells), the hold alert stands, and the next night looks at the health again.
+ * - `probes-hang`: the health probes hung until the deadline, so the program could not see the app
+ *   healthy: a rollback that ends `rollback-failed` (exit 1) on an app that is in fact healthy is
+ *   what it must say; it cannot tell.
+ * - `restore-keeps-failing`: every try of a rollback's restore (or of the look and the undeploy
+ *   before it) failed: the volume may keep the target's data, provided no other version runs on it,
+ *   the snapshot is kept and the in-flight record stays, so that the next run restores (the run
+ *   ends `rollback-failed`).
+ */
+export type Exception = "hold-then-alert-lost" | "probes-hang" | "restore-keeps-failing"
+
+/** The steps of a rollback before its restore. */
+const UNDO_STEPS: ReadonlyArray<World.Step> = ["deployed-check", "undeploy", "restore"]
+
+export interface Verdict {
+  readonly failures: ReadonlyArray<string>
+  readonly exceptions: ReadonlyArray<Exception>
+}
+
+const ROLLBACK_ALERT: Partial<Record<Outcome.Outcome["_tag"], AlertReason>> = {
+  "rolled-back": "rollback",
+  "rollback-failed": "rollback-failed",
+  recovered: "recovered"
+}
+
+const HEALTHY_OUTCOMES: ReadonlyArray<Outcome.Outcome["_tag"]> = [
+  "upgraded",
+  "deployed-fresh",
+  "redeployed-healthy",
+  "noop-healthy"
+]
+
+/** The version a healthy outcome says runs. */
+const healthyVersion = (outcome: Outcome.Outcome): string | undefined =>
+  outcome._tag === "upgraded"
+    ? outcome.to
+    : "version" in outcome && HEALTHY_OUTCOMES.includes(outcome._tag)
+    ? outcome.version
+    : outcome._tag === "recovered" && outcome.committed
+    ? outcome.attempted
+    : undefined
+
+/** What the checks found wrong after one run, and the documented exceptions it took. */
+export const checkRun = (
   subject: Subject,
   before: World.WorldState,
   after: World.WorldState,
   outcome: Outcome.Outcome,
   interrupted: boolean
-): Array<string> => {
+): Verdict => {
   const failures: Array<string> = []
+  const exceptions = new Set<Exception>()
   const fail = (why: string) => failures.push(`${why} (outcome ${Outcome.format(outcome)})`)
   const a = after.apps.get(subject.app)!
   const deployment = Option.getOrUndefined(a.deployment)
   const data = json(a.volumes.get(subject.volume))
-  const { seen, unseenLastGood } = healthTrail(subject, after.trace)
+  const start = before.trace.length
+  const replayed = replay(subject, after.trace)
+  const run = replayed.slice(start)
+  const seen = seenHealthy(replayed)
+  const failedAlerts = run.filter((r) => r.entry.step === "alert" && isFaulted(r.entry)).map((r) => r.entry.detail)
 
   // The volume: pre-upgrade content, or the data of a version that was seen healthy.
   if (data !== undefined && data !== subject.initialData) {
     const owners = Object.keys(subject.releases).filter((v) => dataOf(subject, v) === data)
+    const restoreKeptFailing = outcome._tag === "rollback-failed" &&
+      run.some((r) => UNDO_STEPS.includes(r.entry.step) && isFaulted(r.entry)) &&
+      !run.some((r) => r.entry.step === "restore" && !isFaulted(r.entry)) &&
+      (deployment === undefined || data === dataOf(subject, deployment.version)) &&
+      after.snapshots.has(subject.app) && after.inFlight.has(subject.app)
     if (owners.length === 0) fail(`the volume holds no version's data: ${data}`)
-    else if (!owners.some((v) => seen.has(v))) fail(`the volume holds the data of ${owners}, never seen healthy`)
+    else if (!owners.some((v) => seen.has(v))) {
+      if (restoreKeptFailing) exceptions.add("restore-keeps-failing")
+      else fail(`the volume holds the data of ${owners}, never seen healthy`)
+    }
   }
   if (deployment !== undefined && data !== undefined && data !== dataOf(subject, deployment.version)) {
     fail(`${deployment.version} runs on data that is not its own`)
   }
 
-  // last-good: every write names a version that answered 200 before it.
-  for (const bad of unseenLastGood) fail(`last-good set to ${bad} before it answered 200`)
+  // The safety gate: nothing is deployed that the world's gate holds.
+  const allowed = deployable(subject)
+  const expected = expectedPlan(subject)
+  for (const r of run) {
+    const version = r.entry.step === "deploy" && !isFaulted(r.entry) ? r.deployed : undefined
+    if (version !== undefined && !allowed.has(version)) {
+      const why = expected._tag === "held" ? `${expected.reason}, from ${subject.initial}` : "not a target here"
+      fail(`deployed ${version}, which the safety gate holds (${why})`)
+    }
+  }
 
-  // Alerts: exactly one per hold (once per release held) and per rollback.
+  // The health gate: last-good after N healthy answers in a row; a crash loop seen in time.
+  failures.push(...healthGateFailures(subject, replayed, start).map((f) => `${f} (outcome ${Outcome.format(outcome)})`))
+  const claimed = healthyVersion(outcome)
+  if (claimed !== undefined && !healthyInARow(subject, replayed, start, replayed.length, claimed)) {
+    fail(`${claimed} said healthy without ${subject.health.successes} healthy answers in a row at the end`)
+  }
+
+  // Alerts: exactly one per hold (once per release held) and per rollback, of the right reason.
   const written = after.alerts.slice(before.alerts.length).map((x) => x.reason)
   const rollbackReason = ROLLBACK_ALERT[outcome._tag]
   const heldBefore = before.holds.get(subject.app)
   if (outcome._tag.startsWith("held-")) {
     const to = "to" in outcome ? outcome.to : ""
     const alreadyAlerted = heldBefore?.reason === outcome._tag && heldBefore.to === to
-    const expected = alreadyAlerted ? [] : [outcome._tag]
-    if (JSON.stringify(written) !== JSON.stringify(expected)) {
-      fail(`a hold wrote alerts ${JSON.stringify(written)}, expected ${JSON.stringify(expected)}`)
+    const expectedAlerts = alreadyAlerted ? [] : [outcome._tag]
+    if (JSON.stringify(written) !== JSON.stringify(expectedAlerts)) {
+      fail(`a hold wrote alerts ${JSON.stringify(written)}, expected ${JSON.stringify(expectedAlerts)}`)
     }
     if (after.holds.get(subject.app)?.reason !== outcome._tag) fail("the hold is not recorded")
   } else if (rollbackReason !== undefined) {
-    if (JSON.stringify(written) !== JSON.stringify([rollbackReason])) {
+    // An alert that could not be written is late, not lost, while the record that makes the next
+    // run write it stays (the ledger checks that it does).
+    const leftForNextRun = written.length === 0 && failedAlerts.length > 0 && after.inFlight.has(subject.app)
+    if (!leftForNextRun && JSON.stringify(written) !== JSON.stringify([rollbackReason])) {
       fail(`a ${outcome._tag} wrote alerts ${JSON.stringify(written)}, expected ["${rollbackReason}"]`)
     }
   } else if (outcome._tag === "unhealthy") {
@@ -128,35 +370,165 @@ export const check = (
       fail(`unhealthy wrote ${JSON.stringify(written)}`)
     }
   } else if (written.length !== 0) {
-    // The one exception: a hold alert was written but its record could not be (the state disk
-    // failed on every try); the run fails, and the next night alerts again rather than never.
-    const holdRecordFailed = after.trace.slice(before.trace.length)
-      .some((t) => t.step === "hold-write" && FAULTED.test(t.detail))
+    // A hold alert was written but its record could not be (the state disk failed on every try):
+    // the run fails, and the next night alerts again rather than never.
+    const holdRecordFailed = run.some((r) => r.entry.step === "hold-write" && isFaulted(r.entry))
     const heldAlertOnly = written.length === 1 && written[0]!.startsWith("held-")
-    if (!(outcome._tag === "failed" && holdRecordFailed && heldAlertOnly)) {
+    // Or the hold alert was written, and then the unhealthy alert of the version held on could not be.
+    const unhealthyAlertLost = failedAlerts.some((d) => d.startsWith("alert unhealthy-")) &&
+      !written.some((r) => r.startsWith("unhealthy-"))
+    if (outcome._tag === "failed" && heldAlertOnly && unhealthyAlertLost) exceptions.add("hold-then-alert-lost")
+    else if (!(outcome._tag === "failed" && holdRecordFailed && heldAlertOnly)) {
       fail(`${outcome._tag} wrote alerts ${JSON.stringify(written)}`)
     }
   }
 
-  // The exit code: 0 only when a version that answers 200 when the run ends runs on its own data.
-  if (interrupted) return failures
+  // An alert the run gave up on was tried three times (retries are what keep a hiccup from losing it).
+  if (!interrupted && !after.crashed) {
+    const tries = new Map<string, Array<boolean>>()
+    for (const r of run) {
+      const reason = r.entry.step === "alert" ? /^alert (\S+)/.exec(r.entry.detail)?.[1] : undefined
+      if (reason !== undefined) tries.set(reason, [...(tries.get(reason) ?? []), isFaulted(r.entry)])
+    }
+    for (const [reason, faulted] of tries) {
+      if (faulted.at(-1) === true && faulted.length < 3) {
+        fail(`the ${reason} alert was given up after ${faulted.length} tries`)
+      }
+    }
+  }
+
+  // The exit code: 0 only when a version that answered 200 when last probed runs on its own data.
+  if (interrupted) return { failures, exceptions: [...exceptions] }
   const end = after.trace.at(-1)?.at ?? 0
   const healthyNow = deployment !== undefined &&
     World.statusAt(subject.releases[deployment.version] ?? {}, deployment, end) === 200
   const ownData = deployment === undefined || data === undefined || data === dataOf(subject, deployment.version)
   const code = Outcome.exitCode(outcome)
-  if (code === 0 && !(healthyNow && ownData)) {
+  // Healthy when the run last looked: a release that goes down after its last probe (a timeline
+  // that flaps) is the next night's settle check to find; no run can know it.
+  const lastLook =
+    run.findLast((r) =>
+      r.entry.step === "health" && !isFaulted(r.entry) && r.deployed === deployment?.version &&
+      r.since === deployment?.at
+    )?.entry.at ?? end
+  const healthyWhenSeen = deployment !== undefined &&
+    World.statusAt(subject.releases[deployment.version] ?? {}, deployment, lastLook) === 200
+  if (code === 0 && !(healthyWhenSeen && ownData)) {
     fail(`exit 0 but the app is ${deployment === undefined ? "not deployed" : `on ${deployment.version}, unhealthy`}`)
   }
-  // Exit 1 must not be given to an app that passed its last probe (a gate that gave up at the very
-  // moment a slow starter came up did see it unhealthy).
-  const lastProbe = [...after.trace].reverse().find((t) => t.step === "health" && !FAULTED.test(t.detail))
-  const passedLastProbe = lastProbe !== undefined && / -> 200$/.test(lastProbe.detail)
+  // Exit 1 must not be given to an app that passed its last probe when nothing failed (a gate that
+  // gave up at the very moment a slow starter came up did see it unhealthy); a last probe that hung
+  // saw nothing, and a step that failed is an operation that failed (exit 1 by the README).
+  const lastProbe = run.findLast((r) => r.entry.step === "health")
   const gateSaidSo = outcome._tag === "unhealthy" || outcome._tag === "failed"
-  if (code === 1 && healthyNow && passedLastProbe && ownData && !gateSaidSo) {
-    fail("exit 1 though the app is healthy and nothing failed")
+  const stepFailed = run.some((r) => isFaulted(r.entry))
+  if (code === 1 && healthyNow && ownData && !gateSaidSo && lastProbe !== undefined) {
+    if (isFaulted(lastProbe.entry)) exceptions.add("probes-hang")
+    else if (isOk(lastProbe.entry) && !stepFailed) fail("exit 1 though the app is healthy and nothing failed")
   }
-  return failures
+  return { failures, exceptions: [...exceptions] }
+}
+
+/** What the checks found wrong after one run; `before` is the world as the run found it. */
+export const check = (
+  subject: Subject,
+  before: World.WorldState,
+  after: World.WorldState,
+  outcome: Outcome.Outcome,
+  interrupted: boolean
+): Array<string> => [...checkRun(subject, before, after, outcome, interrupted).failures]
+
+// ---------------------------------------------------------------------------------------------
+// Across the nights of a case.
+
+/** A run as the ledger sees it; a crashed run's outcome was seen by nobody. */
+export interface Night {
+  readonly before: World.WorldState
+  readonly after: World.WorldState
+  readonly outcome: Outcome.Outcome
+  readonly crashed: boolean
+}
+
+const FAMILY: ReadonlyArray<AlertReason> = ["rollback", "rollback-failed", "recovered"]
+
+/**
+ * Did the run undo a change (whatever it said)? The version that ran before it (or before the
+ * upgrade, for a run that found it undeployed) is deployed again after an undeploy or a deploy of
+ * another version, or a snapshot is restored.
+ */
+const undid = (subject: Subject, night: Night, run: ReadonlyArray<Replayed>): boolean => {
+  const home = Option.getOrUndefined(Option.map(night.before.apps.get(subject.app)!.deployment, (d) => d.version)) ??
+    subject.initial
+  let changed = false
+  for (const r of run) {
+    const faulted = isFaulted(r.entry)
+    if (r.entry.step === "restore" && !faulted) return true
+    if (r.entry.step === "undeploy" && !faulted) changed = true
+    if (r.entry.step === "deploy") {
+      const version = /app deploy \S+ (\S+)/.exec(r.entry.detail)?.[1]
+      if (version !== home) changed = true
+      else if (changed && !faulted) return true
+    }
+  }
+  return false
+}
+
+/**
+ * The alert ledger over a case's nights: every hold, rollback, failed rollback and recovery leads to
+ * exactly one alert of its reason within the nights, never zero, whatever failed. `night` after each
+ * run (crashed ones too), `close` after the last, which must have been undisturbed.
+ */
+export const ledger = (subject: Subject) => {
+  const failures: Array<string> = []
+  const expected = expectedPlan(subject)
+  let owed: string | undefined
+  let held = 0
+  let heldAgain = 0
+  let index = 0
+  return {
+    night: (night: Night) => {
+      index++
+      const run = replay(subject, night.after.trace).slice(night.before.trace.length)
+      const written = night.after.alerts.slice(night.before.alerts.length).map((x) => x.reason)
+      const family = written.filter((r) => FAMILY.includes(r))
+      const told = !night.crashed && ROLLBACK_ALERT[night.outcome._tag] !== undefined
+      const left = night.after.inFlight.has(subject.app)
+      const event = told || undid(subject, night, run) || (left && family.length === 0)
+      if (family.length > 1) failures.push(`night ${index} wrote ${JSON.stringify(family)}: more than one`)
+      if (family.length > 0 && !event && owed === undefined) {
+        failures.push(`night ${index} wrote ${JSON.stringify(family)} with nothing to tell`)
+      }
+      if (event && family.length === 0) {
+        owed ??= `night ${index} (${night.crashed ? "crashed" : Outcome.format(night.outcome)})`
+        // Not written, not left for the next run to write: lost.
+        const tried = run.some((r) => r.entry.step === "alert" && isFaulted(r.entry))
+        if (!night.crashed && !left && !tried) {
+          failures.push(`night ${index} undid a change and wrote no alert, and left nothing to write it later`)
+        }
+      }
+      if (family.length > 0) owed = undefined
+      // Holds: the world's gate says which; a repeat only where the record of the first could not be kept.
+      const holds = written.filter((r) => r.startsWith("held-") && r !== "held-failed-release")
+      const right = expected._tag === "held" ? `held-${expected.reason}` : undefined
+      for (const r of holds) {
+        if (r !== right) failures.push(`night ${index} wrote ${r}; the world's gate says ${right ?? expected._tag}`)
+      }
+      held += holds.length
+      const recorded = run.some((r) =>
+        r.entry.step === "hold-write" && !isFaulted(r.entry) && r.entry.detail.startsWith(`hold ${right} `)
+      )
+      if (holds.length > 0 && !recorded) heldAgain++
+    },
+    close: (): Array<string> => {
+      const all = [...failures]
+      if (owed !== undefined) all.push(`the rollback or recovery of ${owed} was never alerted in ${index} nights`)
+      if (expected._tag === "held") {
+        if (held === 0) all.push(`held-${expected.reason} was never alerted in ${index} nights`)
+        if (held > 1 + heldAgain) all.push(`held-${expected.reason} alerted ${held} times in ${index} nights`)
+      }
+      return all
+    }
+  }
 }
 
 /**
