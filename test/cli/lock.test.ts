@@ -6,18 +6,27 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { BUNDLE, ROOT } from "../support/cli.js"
 
+/**
+ * Another run holding the app's lock: a process holding it with flock(1), the file saying who
+ * it is, as a run of warm-reconcile leaves it.
+ */
+const holdLock = (file: string) =>
+  new Promise<ChildProcess.ChildProcess>((resolve) => {
+    // A group of its own, ended whole: the sleep inherits the locked descriptor.
+    const holder = ChildProcess.spawn("flock", [file, "sh", "-c", "echo held; exec sleep 60"], { detached: true })
+    holder.stdout.once("data", () => {
+      Fs.writeFileSync(file, JSON.stringify({ pid: holder.pid, since: "2026-11-25T00:00:00.000Z" }))
+      resolve(holder)
+    })
+  })
+
 describe("reconcile while another run holds the app's lock", { timeout: 90_000 }, () => {
-  it("waits up to --lock-wait, then exits 75 with one line, touching nothing", () => {
+  it("waits up to --lock-wait, then exits 75 with one line, touching nothing", async () => {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-lock-cli-"))
-    const holder = ChildProcess.spawn("sleep", ["60"])
+    const stateDir = Path.join(dir, "state")
+    Fs.mkdirSync(Path.join(stateDir, "kc"), { recursive: true })
+    const holder = await holdLock(Path.join(stateDir, "kc", "lock"))
     try {
-      const stateDir = Path.join(dir, "state")
-      Fs.mkdirSync(Path.join(stateDir, "kc"), { recursive: true })
-      const bootId = Fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()
-      Fs.writeFileSync(
-        Path.join(stateDir, "kc", "lock"),
-        JSON.stringify({ pid: holder.pid, bootId, since: "2026-11-25T00:00:00.000Z" })
-      )
       const config = Path.join(dir, "config.json")
       Fs.writeFileSync(
         config,
@@ -49,20 +58,17 @@ describe("reconcile while another run holds the app's lock", { timeout: 90_000 }
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
       expect(Fs.readdirSync(Path.join(stateDir, "kc"))).toEqual(["lock"])
     } finally {
-      holder.kill("SIGKILL")
+      if (holder.exitCode === null && holder.signalCode === null) process.kill(-holder.pid!, "SIGKILL")
       Fs.rmSync(dir, { recursive: true, force: true })
     }
   })
 
-  it("snapshot take and restore wait for the lock too (exit 75), and restore refuses an unfinished upgrade", () => {
+  it("snapshot take and restore wait for the lock too (exit 75), and restore refuses an unfinished upgrade", async () => {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-lock-snap-"))
-    const holder = ChildProcess.spawn("sleep", ["60"])
+    const stateDir = Path.join(dir, "state")
+    Fs.mkdirSync(Path.join(stateDir, "kc"), { recursive: true })
+    const holder = await holdLock(Path.join(stateDir, "kc", "lock"))
     try {
-      const stateDir = Path.join(dir, "state")
-      Fs.mkdirSync(Path.join(stateDir, "kc"), { recursive: true })
-      const bootId = Fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()
-      const lock = Path.join(stateDir, "kc", "lock")
-      Fs.writeFileSync(lock, JSON.stringify({ pid: holder.pid, bootId, since: "2026-11-25T00:00:00.000Z" }))
       const config = Path.join(dir, "config.json")
       Fs.writeFileSync(
         config,
@@ -84,7 +90,8 @@ describe("reconcile while another run holds the app's lock", { timeout: 90_000 }
         expect(r.stderr).toContain(`another warm-reconcile run (pid ${holder.pid}`)
       }
       // The holder is gone; an upgrade it left unfinished is reconcile's to recover.
-      Fs.rmSync(lock)
+      process.kill(-holder.pid!, "SIGKILL")
+      await new Promise((resolve) => holder.once("exit", resolve))
       Fs.writeFileSync(
         Path.join(stateDir, "kc", "in-flight.json"),
         JSON.stringify({
@@ -101,9 +108,9 @@ describe("reconcile while another run holds the app's lock", { timeout: 90_000 }
       expect(r.status, r.stderr).toBe(1)
       expect(r.stderr).toContain("kc has an unfinished upgrade 1.1.0+1.1 -> 1.2.0+1.2 (in-flight.json)")
       expect(r.stderr).toContain("before you restore a snapshot")
-      expect(Fs.readdirSync(Path.join(stateDir, "kc"))).toEqual(["in-flight.json"])
+      expect(Fs.readdirSync(Path.join(stateDir, "kc")).sort()).toEqual(["in-flight.json", "lock"])
     } finally {
-      holder.kill("SIGKILL")
+      if (holder.exitCode === null && holder.signalCode === null) process.kill(-holder.pid!, "SIGKILL")
       Fs.rmSync(dir, { recursive: true, force: true })
     }
   })
