@@ -11,7 +11,7 @@ import { Lock } from "../services/Lock.js"
 import * as ConfigFile from "./ConfigFile.js"
 import { type Ending, exitCode, worst } from "./ExitCode.js"
 import * as Shared from "./Options.js"
-import { printOutcome, setExitCode, withLive } from "./Output.js"
+import { noteEnded, printOutcome, setExitCode, withLive } from "./Output.js"
 
 const lockWait = Options.text("lock-wait").pipe(
   Options.withDescription(
@@ -81,6 +81,7 @@ export const reconcileCommand = Command.make(
         const redaction = yield* Redaction
         const finished = (app: AppSpec, interrupted: boolean) => (o: Outcome.Outcome) =>
           Effect.sync(() => recorder.outcome(app.name, o)).pipe(
+            Effect.zipRight(noteEnded(o)),
             Effect.zipRight(printOutcome(app, o, { json: args.json, interrupted, fleet, redaction }))
           )
         // What each app's run ended with: its outcome, or the lock it could not take (shown as `failed`).
