@@ -6,10 +6,12 @@ import * as Outcome from "../domain/Outcome.js"
 import * as LiveLock from "../live/Lock.js"
 import * as Metrics from "../live/Metrics.js"
 import { Redaction } from "../live/Redaction.js"
+import { deliverOutbox } from "../reconcile/Deliver.js"
 import { run } from "../reconcile/Reconcile.js"
 import { Lock } from "../services/Lock.js"
 import * as ConfigFile from "./ConfigFile.js"
 import { type Ending, exitCode, worst } from "./ExitCode.js"
+import { messageContext, notifierLayer } from "./Notify.js"
 import * as Shared from "./Options.js"
 import { noteEnded, printOutcome, setExitCode, withLive } from "./Output.js"
 
@@ -115,6 +117,9 @@ export const reconcileCommand = Command.make(
           }
         }
         yield* setExitCode(worst(ended.map(({ ending }) => exitCode(ending))))
+        // The alerts of this run (and any an earlier run could not deliver) to the channels. It
+        // never fails, so a channel that is down never changes the exit code set above.
+        yield* deliverOutbox(messageContext(loaded)).pipe(Effect.provide(notifierLayer(loaded)))
       })
       yield* withLive(loaded, work, args.logFormat)
     })

@@ -86,6 +86,12 @@ const httpBase = (url: URL): Either.Either<string, string> =>
 
 const pathOf = (url: URL) => url.pathname.replace(/\/+$/, "")
 
+/** The URL's query without our own parameters: `?a=1`, or nothing. */
+const query = (url: URL, ours: ReadonlyArray<string>): string => {
+  const rest = new URLSearchParams([...url.searchParams].filter(([k]) => !ours.includes(k)))
+  return rest.size === 0 ? "" : `?${rest.toString()}`
+}
+
 /** Parse a channel URL; the left side is a one-line reason that never repeats a secret. */
 export const parse = (text: string): Either.Either<Channel, string> => {
   const scheme = /^([a-z]+):\/\//.exec(text)?.[1]
@@ -102,8 +108,9 @@ export const parse = (text: string): Either.Either<Channel, string> => {
     return Either.left(`not a valid ${scheme}:// URL`)
   }
   if (url.hostname === "") return Either.left(`${scheme}:// needs a host`)
+  // A generic webhook keeps its own query (a receiver may want `?token=`); other kinds take only theirs.
   const unknown = [...url.searchParams.keys()].filter((k) => !PARAMS[kind].includes(k))
-  if (unknown.length > 0) {
+  if (kind !== "webhook" && unknown.length > 0) {
     return Either.left(`unknown parameter ${unknown[0]} (a ${kind} URL takes ${PARAMS[kind].join(", ")})`)
   }
   const username = decoded(url.username)
@@ -161,7 +168,7 @@ export const parse = (text: string): Either.Either<Channel, string> => {
       case "discord":
         return Either.right(Channel.chat({ flavor: kind, url: base + pathOf(url) }))
       case "webhook":
-        return Either.right(Channel.webhook({ url: base + pathOf(url) + url.search, key: password }))
+        return Either.right(Channel.webhook({ url: base + pathOf(url) + query(url, ["disabletls"]), key: password }))
     }
   })
 }

@@ -1,5 +1,6 @@
 /** Sending one message as an email over SMTP (STARTTLS, implicit TLS or plain; with auth) through nodemailer. */
 import { Duration, Effect, Option } from "effect"
+import { isIP } from "node:net"
 import * as Nodemailer from "nodemailer"
 import type { Channel } from "../domain/Channel.js"
 import type { Message } from "../domain/Message.js"
@@ -19,7 +20,11 @@ export const send = (name: string, channel: Smtp, message: Message) =>
         secure: channel.tls === "implicit",
         requireTLS: channel.tls === "starttls",
         ignoreTLS: channel.tls === "none",
-        tls: { rejectUnauthorized: channel.verifyTls, servername: channel.host },
+        // SNI names a host, never an address (RFC 6066).
+        tls: {
+          rejectUnauthorized: channel.verifyTls,
+          ...(isIP(channel.host) === 0 ? { servername: channel.host } : {})
+        },
         connectionTimeout: TIMEOUT,
         greetingTimeout: TIMEOUT,
         socketTimeout: TIMEOUT,
