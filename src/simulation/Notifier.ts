@@ -35,8 +35,11 @@ export const make = (channels: ReadonlyArray<NotifyChannel>) =>
     const names = new Set(channels.map(channelName))
     const notifier = Notifier.of({
       channels,
-      outbox: Effect.map(Ref.get(world.state), (s) => withIds(s.alerts)),
-      delivered: (id) => Effect.map(Ref.get(records), (r) => r.get(id) ?? new Set<string>()),
+      // Oldest first by time, as the live file names sort (within one second: in the order written).
+      outbox: Effect.map(Ref.get(world.state), (s) =>
+        [...withIds(s.alerts)].sort((a, b) => a.alert.ts.localeCompare(b.alert.ts))),
+      delivered: (id) =>
+        Effect.map(Ref.get(records), (r) => r.get(id) ?? new Set<string>()),
       record: (id, channel) => Ref.update(records, (r) => new Map(r).set(id, new Set([...(r.get(id) ?? []), channel]))),
       prune: (outbox) =>
         Ref.modify(records, (r) => {
