@@ -85,7 +85,7 @@ describe("warm-reconcile notify", { timeout: 120_000 }, () => {
     Effect.gen(function*() {
       const ntfy = yield* notifyServer("ntfy", { secret: "tok" })
       const port = yield* closedPort
-      const { config, stateDir } = yield* configWith([
+      const { config } = yield* configWith([
         { url: `ntfy://tok@127.0.0.1:${ntfy.port}/alerts?disabletls=yes` },
         { name: "pager", url: `ntfy://tok@127.0.0.1:${port}/alerts?disabletls=yes` }
       ])
