@@ -125,18 +125,24 @@ describe("filters and severities", () => {
 })
 
 describe("the message", () => {
-  it("a rollback: the title, what happened, the cause, what runs now, the notes and the next step", () => {
-    const m = Message.fromAlert(
-      "20261125T201535Z-keycloak-rollback",
-      alert("rollback", "keycloak", {
-        attempted: "1.2",
-        last_good: "1.1",
-        cause: "health gate failed",
-        release_notes: "1.2: new theme",
-        snapshot_version: "1.1"
-      }),
+  /** The message of an upgrade 1.1 -> 1.2 that was undone (or not), the snapshot of 1.1 taken. */
+  const upgradeFrom11 = (
+    reason: "rollback" | "rollback-failed",
+    app: string,
+    id: string,
+    fields: Record<string, unknown>
+  ) =>
+    Message.fromAlert(
+      id,
+      alert(reason, app, { attempted: "1.2", last_good: "1.1", snapshot_version: "1.1", ...fields }),
       context
     )
+
+  it("a rollback: the title, what happened, the cause, what runs now, the notes and the next step", () => {
+    const m = upgradeFrom11("rollback", "keycloak", "20261125T201535Z-keycloak-rollback", {
+      cause: "health gate failed",
+      release_notes: "1.2: new theme"
+    })
     expect(m.title).toBe("[warm-reconcile] srv1: keycloak rolled back 1.2 -> 1.1")
     expect(m.text).toContain("What happened: The upgrade to 1.2 failed; keycloak was rolled back to 1.1 with its data")
     expect(m.text).toContain("Cause: health gate failed")
@@ -152,17 +158,7 @@ describe("the message", () => {
     const held = Message.fromAlert("a", alert("held-major", "kc", { current: "1.1", latest: "2.0" }), context)
     expect(held.title).toBe("[warm-reconcile] srv1: kc held at 1.1: 2.0 is a major upgrade")
     expect(held.text).toContain("upgrade by hand with abra")
-    const failed = Message.fromAlert(
-      "b",
-      alert("rollback-failed", "kc", {
-        attempted: "1.2",
-        last_good: "1.1",
-        failed_step: "restore",
-        error: "tar failed",
-        snapshot_version: "1.1"
-      }),
-      context
-    )
+    const failed = upgradeFrom11("rollback-failed", "kc", "b", { failed_step: "restore", error: "tar failed" })
     expect(failed.title).toBe("[warm-reconcile] srv1: kc is DOWN: the rollback 1.2 -> 1.1 failed")
     expect(failed.text).toContain("step restore: tar failed")
     expect(failed.text).toContain("Runs now: nothing healthy: kc is down or unhealthy.")
