@@ -1,8 +1,11 @@
 /** `reconcile [app] [--all]`: converge apps to the latest safe version on the live layers. */
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { NodeHttpClient } from "@effect/platform-node"
 import { Console, Duration, Effect, Option } from "effect"
 import type { AppSpec } from "../domain/Config.js"
+import type { HeartbeatEvent } from "../domain/Heartbeat.js"
 import * as Outcome from "../domain/Outcome.js"
+import * as Heartbeat from "../live/Heartbeat.js"
 import * as LiveLock from "../live/Lock.js"
 import * as Metrics from "../live/Metrics.js"
 import { Redaction } from "../live/Redaction.js"
@@ -79,7 +82,12 @@ export const reconcileCommand = Command.make(
             recorder
           }).pipe(Effect.catchAll((e) => Effect.logError(e.message)), Effect.annotateLogs({ phase: "metrics" }))
       })
+      const heartbeat = (event: HeartbeatEvent) =>
+        loaded.config.heartbeat === undefined
+          ? Effect.void
+          : Heartbeat.send(loaded.config.heartbeat, event).pipe(Effect.provide(NodeHttpClient.layerUndici))
       const work = Effect.gen(function*() {
+        yield* heartbeat({ _tag: "start" })
         const redaction = yield* Redaction
         const finished = (app: AppSpec, interrupted: boolean) => (o: Outcome.Outcome) =>
           Effect.sync(() => recorder.outcome(app.name, o)).pipe(
@@ -116,7 +124,9 @@ export const reconcileCommand = Command.make(
             )
           }
         }
-        yield* setExitCode(worst(ended.map(({ ending }) => exitCode(ending))))
+        const code = worst(ended.map(({ ending }) => exitCode(ending)))
+        yield* setExitCode(code)
+        yield* heartbeat({ _tag: "end", exitCode: code })
         // The alerts of this run (and any an earlier run could not deliver) to the channels. It
         // never fails, so a channel that is down never changes the exit code set above.
         yield* deliverOutbox(messageContext(loaded)).pipe(Effect.provide(notifierLayer(loaded)))

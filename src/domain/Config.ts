@@ -179,6 +179,11 @@ export class Config extends Schema.Class<Config>("Config")({
   notify: Schema.optionalWith(NotifyList, { default: () => [] }).annotations({
     description: "The channels every alert is delivered to (email, Matrix, ntfy, Gotify, chat webhooks, a " +
       "webhook), each a [NotifyChannel](#notifychannel). Empty: alerts are only written to `<stateDir>/alerts/`."
+  }),
+  heartbeat: Schema.optional(Schema.String.pipe(Schema.pattern(/^https?:\/\/\S+$/))).annotations({
+    description: "A dead man's switch: `reconcile` pings this URL when it starts and when it ends. A " +
+      "healthchecks.io check URL gets `<url>/start`, then `<url>` on exit 0 or a POST to `<url>/fail` " +
+      "otherwise; an Uptime Kuma push URL (with `?status=`) gets `status=up` or `status=down`."
   })
   // --- end of notifications ---
 }) {}
