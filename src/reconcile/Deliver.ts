@@ -44,11 +44,15 @@ export const deliverOutbox = (options: DeliverOptions): Effect.Effect<DeliveryRe
     const limit = options.attemptTimeout ?? Duration.seconds(30)
     const results = yield* Effect.forEach(notifier.channels, (entry) => {
       const channel = channelName(entry)
+      // Set once one alert could not be delivered after its retries: the channel is down, and the
+      // rest of its alerts wait for the next run instead of each waiting out the retries again.
+      let down: string | undefined
       // One channel's alerts in order, oldest first; the channels side by side, so that one that is
       // down (and waits out its retries) does not hold up the others.
       return Effect.forEach(outbox.filter((e) => matches(entry, e.alert)), ({ alert, id }) =>
         Effect.gen(function*() {
           if ((yield* notifier.delivered(id)).has(channel)) return []
+          if (down !== undefined) return [{ id, channel, ok: false as const, error: `not tried: ${down}` }]
           const message = Message.fromAlert(id, alert, options)
           yield* notifier.send(channel, message).pipe(
             Effect.timeoutFail({
@@ -66,6 +70,7 @@ export const deliverOutbox = (options: DeliverOptions): Effect.Effect<DeliveryRe
         }).pipe(
           Effect.catchAll((e) =>
             Effect.logError(`could not deliver ${id} to ${channel}; the next run retries: ${e.message}`).pipe(
+              Effect.zipLeft(Effect.sync(() => void (down = e.message))),
               Effect.as([{ id, channel, ok: false as const, error: e.message }])
             )
           )
