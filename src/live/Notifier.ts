@@ -8,9 +8,10 @@
 import { FileSystem, type HttpClient } from "@effect/platform"
 import { Effect, Either, Layer } from "effect"
 import * as Path from "node:path"
+import type { Alert } from "../domain/Alert.js"
 import * as Channel from "../domain/Channel.js"
 import type { Message } from "../domain/Message.js"
-import { channelName, type NotifyChannel } from "../domain/Notify.js"
+import { channelName, matches, type NotifyChannel } from "../domain/Notify.js"
 import { Notifier, OutboxError, SendError } from "../services/Notifier.js"
 import { alertsDir, list } from "./Alerts.js"
 import { ensureDir, removeFile, writeFileAtomic } from "./AtomicFile.js"
@@ -32,6 +33,26 @@ const RECORD = ".json"
 const recordName = (id: string, channel: string) => `${id}.${channel}${RECORD}`
 /** The alert id of a record's file name (channel names hold no `.`). */
 const idOfRecord = (name: string) => name.slice(0, -RECORD.length).replace(/\.[^.]*$/, "")
+
+/**
+ * Where each alert stands with each channel whose filters match it: `delivered` or `pending`. What
+ * `alerts` shows; reads the delivery records once.
+ */
+export const deliveryStatus = (stateDir: string, channels: ReadonlyArray<NotifyChannel>) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const dir = deliveriesDir(stateDir)
+    const names = new Set(
+      yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+    )
+    return (id: string, alert: Alert): Record<string, "delivered" | "pending"> =>
+      Object.fromEntries(
+        channels.filter((entry) => matches(entry, alert)).map((entry) => {
+          const channel = channelName(entry)
+          return [channel, names.has(recordName(id, channel)) ? "delivered" : "pending"] as const
+        })
+      )
+  })
 
 const outboxError = (what: string) => (e: { readonly message: string }) =>
   new OutboxError({ message: `${what}: ${e.message}` })

@@ -43,7 +43,7 @@ const configWith = (notify: ReadonlyArray<Record<string, unknown>>) =>
   })
 
 describe("warm-reconcile notify", { timeout: 120_000 }, () => {
-  it.scopedLive("delivers the backlog once; the app's secrets stay out; `notify test` says ok per channel", () =>
+  it.scopedLive("delivers the backlog once (`alerts` shows pending, then delivered); the app's secrets stay out; `notify test` says ok", () =>
     Effect.gen(function*() {
       const gotify = yield* notifyServer("gotify", { secret: "AppToken" })
       const { config, stateDir } = yield* configWith([
@@ -60,6 +60,8 @@ describe("warm-reconcile notify", { timeout: 120_000 }, () => {
         })
       )
       const env = { GOTIFY_TOKEN: "AppToken" }
+      const pending = yield* cli(["alerts", "--config", config])
+      expect(pending.stdout.trim()).toMatch(/^20261125T201535Z-keycloak-rollback-failed .* {2}\[pending: gotify\]$/)
       const first = yield* cli(["notify", "--config", config], env)
       expect(first.stderr).not.toContain(SECRET)
       expect(first.code).toBe(0)
@@ -71,6 +73,8 @@ describe("warm-reconcile notify", { timeout: 120_000 }, () => {
       expect(gotify.accepted[0]!.body).not.toContain(SECRET)
       expect(gotify.accepted[0]!.body).toContain("[redacted]")
 
+      const listed = yield* cli(["alerts", "--json", "--config", config])
+      expect(JSON.parse(listed.stdout).deliveries).toEqual({ gotify: "delivered" })
       const again = yield* cli(["notify", "--config", config], env)
       expect(again.stdout).toContain("0 delivered, 0 failed")
       expect(gotify.accepted).toHaveLength(1)
