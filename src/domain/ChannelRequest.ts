@@ -56,6 +56,9 @@ const post = (url: string, body: unknown, headers: Record<string, string> = {}):
   signWith: Option.none()
 })
 
+const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;" }
+const escapeHtml = (text: string): string => text.replace(/[&<>"]/g, (c) => HTML_ESCAPES[c]!)
+
 const cut = (text: string, max: number): string => text.length <= max ? text : `${text.slice(0, max - 2)} …`
 
 const chat = (flavor: ChatFlavor, url: string, message: Message): HttpPost =>
@@ -78,7 +81,15 @@ export const request = (channel: HttpChannel, message: Message): Either.Either<H
               `${channel.base}/_matrix/client/v3/rooms/${encodeURIComponent(channel.room)}/send/m.room.message/${
                 encodeURIComponent(matrixTxnId(message.id))
               }`,
-              { msgtype: "m.text", body: `${message.title}\n\n${message.text}` },
+              {
+                msgtype: "m.text",
+                body: `${message.title}\n\n${message.text}`,
+                // Element and other clients render this; `body` is the fallback for those that do not.
+                format: "org.matrix.custom.html",
+                formatted_body: `<strong>${escapeHtml(message.title)}</strong><br>${
+                  escapeHtml(message.text).replaceAll("\n", "<br>")
+                }`
+              },
               { authorization: `Bearer ${token}` }
             ),
             method: "PUT" as const

@@ -182,6 +182,21 @@ describe("the message", () => {
     }
   })
 
+  it("Matrix: plain body, and HTML with the title bold and the text escaped", () => {
+    const m = Message.fromAlert(
+      "id",
+      alert("unhealthy-on-latest", "kc", { version: "1.1", error: "<script>" }),
+      context
+    )
+    const matrix = Channel.withSecret(parsed("matrix://m.example.org/?room=!r:example.org"), "tok") as HttpChannel
+    const sent = JSON.parse(Either.getOrThrow(request(matrix, m)).body) as Record<string, string>
+    expect(sent["body"]).toContain("Cause: <script>")
+    expect(sent["format"]).toBe("org.matrix.custom.html")
+    expect(sent["formatted_body"]).toMatch(/^<strong>\[warm-reconcile\] srv1: kc is UNHEALTHY on 1\.1<\/strong><br>/)
+    expect(sent["formatted_body"]).toContain("Cause: &lt;script&gt;")
+    expect(sent["formatted_body"]).not.toContain("<script>")
+  })
+
   it("Discord's 2000-character limit is kept; a missing token is said, not sent", () => {
     const long = Message.fromAlert("id", alert("held-major", "kc", { release_notes: "x".repeat(5000) }), context)
     const discord = Either.getOrThrow(
