@@ -12,6 +12,7 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { AlertFile } from "../src/domain/Alert.js"
 import { AppConfig, Config, decodeConfig, HealthConfig } from "../src/domain/Config.js"
+import { NotifyChannel } from "../src/domain/Notify.js"
 
 type Fields = Schema.Struct.Fields
 
@@ -32,13 +33,22 @@ const sections: ReadonlyArray<Section> = [
     fields: AppConfig.fields,
     minimal: { recipe: "keycloak", domain: "id.example.org" }
   },
-  { name: "HealthConfig", at: "`apps.<name>.health`", fields: HealthConfig.fields, minimal: {} }
+  { name: "HealthConfig", at: "`apps.<name>.health`", fields: HealthConfig.fields, minimal: {} },
+  {
+    name: "NotifyChannel",
+    at: "each entry of `notify`",
+    fields: NotifyChannel.fields,
+    minimal: { url: "ntfy://ntfy.sh/alerts" }
+  }
 ]
 
 /** The nested classes, linked to their own table. */
-const classes: ReadonlyArray<{ readonly name: string; readonly schema: typeof AppConfig | typeof HealthConfig }> = [
+const classes: ReadonlyArray<
+  { readonly name: string; readonly schema: typeof AppConfig | typeof HealthConfig | typeof NotifyChannel }
+> = [
   { name: "AppConfig", schema: AppConfig },
-  { name: "HealthConfig", schema: HealthConfig }
+  { name: "HealthConfig", schema: HealthConfig },
+  { name: "NotifyChannel", schema: NotifyChannel }
 ]
 
 const link = (name: string) => `[${name}](#${name.toLowerCase()})`

@@ -5,6 +5,7 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Option } from "effect"
 import { run } from "./cli/Cli.js"
 import { exitCode, Interrupted } from "./cli/ExitCode.js"
+import { ended } from "./cli/Output.js"
 
 // A second SIGTERM must not kill a rollback halfway: runMain handles the first signal (it
 // interrupts the program, whose finalizers then roll back) and then drops its listener, so keep
@@ -27,7 +28,8 @@ const teardown = <E, A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void) =
     if (signal) return onExit(code)
     process.exitCode = code
   }
-  const interrupted = exitCode(new Interrupted({ signal }))
+  // Read at the end: an app left down by the interrupted run makes it exit 1.
+  const interrupted = exitCode(new Interrupted({ signal, outcomes: ended() }))
   if (Exit.isSuccess(exit)) return done(signal ? interrupted : Number(process.exitCode ?? 0))
   if (Cause.isInterruptedOnly(exit.cause)) return onExit(interrupted)
   // runMain's teardown is generic; what fails here is what `program` fails with.

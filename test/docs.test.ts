@@ -12,6 +12,7 @@ import * as Path from "node:path"
 import { alertSchema, configReference, generate } from "../scripts/docs.js"
 import { Alert, AlertFile, AlertReason, toJson } from "../src/domain/Alert.js"
 import { AppConfig, Config, DurationSetting, HealthConfig } from "../src/domain/Config.js"
+import { NotifyChannel } from "../src/domain/Notify.js"
 import * as LiveAlerts from "../src/live/Alerts.js"
 import { Alerts } from "../src/services/Alerts.js"
 import { rehearse } from "../src/simulation/Rehearsal.js"
@@ -71,7 +72,8 @@ describe("docs generated from the Schemas", () => {
     const sections = [
       { name: "Config", schema: Config, minimal: { apps: {} } },
       { name: "AppConfig", schema: AppConfig, minimal: { recipe: "keycloak", domain: "id.example.org" } },
-      { name: "HealthConfig", schema: HealthConfig, minimal: {} }
+      { name: "HealthConfig", schema: HealthConfig, minimal: {} },
+      { name: "NotifyChannel", schema: NotifyChannel, minimal: { url: "ntfy://ntfy.sh/alerts" } }
     ] as const
     for (const section of sections) {
       const table = rows(markdown, section.name)

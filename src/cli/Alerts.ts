@@ -7,6 +7,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { type Alert, toJson } from "../domain/Alert.js"
 import * as LiveAlerts from "../live/Alerts.js"
+import * as LiveNotifier from "../live/Notifier.js"
 import * as ConfigFile from "./ConfigFile.js"
 import * as Shared from "./Options.js"
 
@@ -38,10 +39,23 @@ const oneLine = (problem: string): string => {
   return lines.length === 1 ? problem : `${lines[0]} ... ${lines.at(-1)!.replace(/^[\s│├└─]+/, "")}`
 }
 
-const render = (listed: ReadonlyArray<LiveAlerts.ListedAlert>): string => {
+/** `  [delivered: ntfy; pending: smtp]`, or nothing without channels. */
+const deliveryText = (channels: Record<string, "delivered" | "pending">): string => {
+  const of = (state: string) => Object.keys(channels).filter((c) => channels[c] === state)
+  const parts = (["delivered", "pending"] as const).flatMap((s) =>
+    of(s).length === 0 ? [] : [`${s}: ${of(s).join(", ")}`]
+  )
+  return parts.length === 0 ? "" : `  [${parts.join("; ")}]`
+}
+
+const render = (
+  listed: ReadonlyArray<LiveAlerts.ListedAlert>,
+  deliveries: (a: LiveAlerts.ListedAlert) => Record<string, "delivered" | "pending">
+): string => {
   const width = Math.max(...listed.map((a) => a.id.length))
   return listed.map((a) =>
-    `${a.id.padEnd(width)}  ${a._tag === "Alert" ? summary(a.alert) : `unreadable: ${oneLine(a.problem)}`}`
+    `${a.id.padEnd(width)}  ${a._tag === "Alert" ? summary(a.alert) : `unreadable: ${oneLine(a.problem)}`}` +
+    deliveryText(deliveries(a))
   ).join("\n")
 }
 
@@ -58,17 +72,28 @@ const alertsList = Command.make(
     Effect.gen(function*() {
       const loaded = yield* ConfigFile.load(args.config)
       const listed = yield* LiveAlerts.list(loaded.config.stateDir, { acknowledged: args.acknowledged })
+      // With channels configured: where each waiting alert stands with each of them.
+      const status = loaded.config.notify.length === 0 || args.acknowledged
+        ? () => ({})
+        : yield* LiveNotifier.deliveryStatus(loaded.config.stateDir, loaded.config.notify)
+      const deliveries = (a: LiveAlerts.ListedAlert) => a._tag === "Alert" ? status(a.id, a.alert) : {}
       if (args.json) {
         for (const a of listed) {
+          const channels = deliveries(a)
           yield* Console.log(JSON.stringify(
             a._tag === "Alert"
-              ? { id: a.id, path: a.path, ...toJson(a.alert) }
+              ? {
+                id: a.id,
+                path: a.path,
+                ...toJson(a.alert),
+                ...(Object.keys(channels).length === 0 ? {} : { deliveries: channels })
+              }
               : { id: a.id, path: a.path, unreadable: a.problem }
           ))
         }
       } else {
         yield* Console.log(
-          listed.length === 0 ? `no ${args.acknowledged ? "acknowledged " : ""}alerts` : render(listed)
+          listed.length === 0 ? `no ${args.acknowledged ? "acknowledged " : ""}alerts` : render(listed, deliveries)
         )
       }
     })

@@ -4,6 +4,7 @@
  */
 import { Command } from "@effect/cli"
 import { alertsCommand } from "./Alerts.js"
+import { notifyCommand } from "./Notify.js"
 import { planCommand } from "./Plan.js"
 import { reconcileCommand } from "./Reconcile.js"
 import { simulateCommand } from "./Simulate.js"
@@ -18,7 +19,8 @@ export const root = Command.make("warm-reconcile").pipe(
     statusCommand,
     alertsCommand,
     simulateCommand,
-    snapshotCommand
+    snapshotCommand,
+    notifyCommand
   ])
 )
 

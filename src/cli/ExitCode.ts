@@ -7,7 +7,7 @@ import type { ValidationError } from "@effect/cli"
 import { Data, Match } from "effect"
 import type { ConfigError } from "../domain/Config.js"
 import type { EnvFileError } from "../domain/EnvFile.js"
-import type { Outcome } from "../domain/Outcome.js"
+import * as Outcome from "../domain/Outcome.js"
 import type { ReconcileError, RunKilled } from "../reconcile/Errors.js"
 import type { HealthProbeError } from "../services/Health.js"
 import type { LockBusy, LockError } from "../services/Lock.js"
@@ -17,10 +17,14 @@ import type { UnknownScenario } from "./Simulate.js"
 
 export type ExitCode = 0 | 1 | 2 | 75 | 130 | 143
 
-/** Stopped by a signal (none seen: interrupted from inside, reported as SIGTERM). */
-export class Interrupted
-  extends Data.TaggedClass("Interrupted")<{ readonly signal: "SIGINT" | "SIGTERM" | undefined }>
-{}
+/**
+ * Stopped by a signal (none seen: interrupted from inside, reported as SIGTERM), with what the
+ * apps had ended as by then: one left down makes it a failure (exit 1).
+ */
+export class Interrupted extends Data.TaggedClass("Interrupted")<{
+  readonly signal: "SIGINT" | "SIGTERM" | undefined
+  readonly outcomes?: ReadonlyArray<Outcome.Outcome>
+}> {}
 
 /** Every error a command can fail with: the command line's, the config's, the program's and its services'. */
 export type CommandError =
@@ -39,11 +43,11 @@ export type CommandError =
   | ProgramNotFound
 
 /** What a command (or one app's run under it) ended with. */
-export type Ending = Outcome | CommandError | Interrupted
+export type Ending = Outcome.Outcome | CommandError | Interrupted
 
 export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
   Match.withReturnType<ExitCode>(),
-  // The app ends healthy: holds (alerted) and completed rollbacks included.
+  // Every outcome: the domain's table (0 healthy, 1 down or failed), listed here so that the match stays exhaustive.
   Match.tag(
     "deployed-fresh",
     "noop-healthy",
@@ -56,10 +60,12 @@ export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
     "upgraded",
     "rolled-back",
     "recovered",
-    () => 0
+    "unhealthy",
+    "rollback-failed",
+    "failed",
+    Outcome.exitCode
   ),
-  // The app ends unhealthy, the rollback failed, or an operation failed before anything changed.
-  Match.tag("unhealthy", "rollback-failed", "failed", () => 1),
+  // An operation failed.
   Match.tag(
     "EnvFileError",
     "StepTimedOut",
@@ -99,7 +105,7 @@ export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
   ),
   // EX_TEMPFAIL: another run held the app's lock past --lock-wait; try again later.
   Match.tag("LockBusy", () => 75),
-  Match.tag("Interrupted", (i) => i.signal === "SIGINT" ? 130 : 143),
+  Match.tag("Interrupted", (i) => Outcome.interruptedExitCode(i.signal, i.outcomes ?? [])),
   Match.exhaustive
 )
 

@@ -17,6 +17,11 @@ export const setExitCode = (code: ExitCode) =>
     process.exitCode = code
   })
 
+/** What every app of this process ended as so far, for the exit code of an interrupted run (bin.ts). */
+const endedOutcomes: Array<Outcome.Outcome> = []
+export const noteEnded = (outcome: Outcome.Outcome) => Effect.sync(() => void endedOutcomes.push(outcome))
+export const ended = (): ReadonlyArray<Outcome.Outcome> => endedOutcomes
+
 /**
  * Run a command's work on the live layers, its log lines on stderr in `format`. The layers scrub
  * the secret values of every configured app's env file out of log lines, alerts and the history.

@@ -1,17 +1,22 @@
 /** `reconcile [app] [--all]`: converge apps to the latest safe version on the live layers. */
 import { Args, Command, Options } from "@effect/cli"
+import { NodeHttpClient } from "@effect/platform-node"
 import { Console, Effect, Option } from "effect"
 import type { AppSpec } from "../domain/Config.js"
+import type { HeartbeatEvent } from "../domain/Heartbeat.js"
 import * as Outcome from "../domain/Outcome.js"
+import * as Heartbeat from "../live/Heartbeat.js"
 import * as LiveLock from "../live/Lock.js"
 import * as Metrics from "../live/Metrics.js"
 import { Redaction } from "../live/Redaction.js"
+import { deliverOutbox } from "../reconcile/Deliver.js"
 import { run } from "../reconcile/Reconcile.js"
 import { Lock } from "../services/Lock.js"
 import * as ConfigFile from "./ConfigFile.js"
 import { type Ending, exitCode, worst } from "./ExitCode.js"
+import { messageContext, notifierLayer } from "./Notify.js"
 import * as Shared from "./Options.js"
-import { printOutcome, setExitCode, withLive } from "./Output.js"
+import { noteEnded, printOutcome, setExitCode, withLive } from "./Output.js"
 
 export const reconcileCommand = Command.make(
   "reconcile",
@@ -66,10 +71,17 @@ export const reconcileCommand = Command.make(
             recorder
           }).pipe(Effect.catchAll((e) => Effect.logError(e.message)), Effect.annotateLogs({ phase: "metrics" }))
       })
+      const heartbeat = (event: HeartbeatEvent) =>
+        loaded.config.heartbeat === undefined
+          ? Effect.void
+          : Heartbeat.send(loaded.config.heartbeat, event).pipe(Effect.provide(NodeHttpClient.layerUndici))
       const work = Effect.gen(function*() {
+        yield* heartbeat({ _tag: "start" })
         const redaction = yield* Redaction
         const finished = (app: AppSpec, interrupted: boolean) => (o: Outcome.Outcome) =>
-          printOutcome(app, o, { json: args.json, interrupted, fleet, redaction })
+          noteEnded(o).pipe(
+            Effect.zipRight(printOutcome(app, o, { json: args.json, interrupted, fleet, redaction }))
+          )
         // What each app's run ended with: its outcome, or the lock it could not take (shown as `failed`).
         const lockFailed = (e: Extract<Ending, { _tag: "LockBusy" | "LockError" }>) =>
           Console.error(`warm-reconcile: ${e.message}`).pipe(
@@ -100,7 +112,12 @@ export const reconcileCommand = Command.make(
             )
           }
         }
-        yield* setExitCode(worst(ended.map(({ ending }) => exitCode(ending))))
+        const code = worst(ended.map(({ ending }) => exitCode(ending)))
+        yield* setExitCode(code)
+        yield* heartbeat({ _tag: "end", exitCode: code })
+        // The alerts of this run (and any an earlier run could not deliver) to the channels. It
+        // never fails, so a channel that is down never changes the exit code set above.
+        yield* deliverOutbox(messageContext(loaded)).pipe(Effect.provide(notifierLayer(loaded)))
       })
       yield* withLive(loaded, work, args.logFormat)
     })

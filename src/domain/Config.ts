@@ -3,6 +3,7 @@
  * Decoding is pure; reading the file is the CLI's job.
  */
 import { Duration, Either, Option, ParseResult, Schema } from "effect"
+import { NotifyList } from "./Notify.js"
 import { UpgradePolicy } from "./Policy.js"
 
 /** An Effect duration string (`"15 minutes"`) or a number of seconds. */
@@ -197,7 +198,18 @@ export class Config extends Schema.Class<Config>("Config")({
     description: "The apps, by name. The name is the app's directory under `stateDir` and appears in alerts, " +
       "logs and metrics: letters, digits, `.`, `_` or `-`, starting with a letter or digit, no `..`, " +
       "at most 128 characters."
+  }),
+  // --- Notifications (issue 16): the channels alerts are delivered to. Kept as one block. ---
+  notify: Schema.optionalWith(NotifyList, { default: () => [] }).annotations({
+    description: "The channels every alert is delivered to (email, Matrix, ntfy, Gotify, chat webhooks, a " +
+      "webhook), each a [NotifyChannel](#notifychannel). Empty: alerts are only written to `<stateDir>/alerts/`."
+  }),
+  heartbeat: Schema.optional(Schema.String.pipe(Schema.pattern(/^https?:\/\/\S+$/))).annotations({
+    description: "A dead man's switch: `reconcile` pings this URL when it starts and when it ends. A " +
+      "healthchecks.io check URL gets `<url>/start`, then `<url>` on exit 0 or a POST to `<url>/fail` " +
+      "otherwise; an Uptime Kuma push URL (with `?status=`) gets `status=up` or `status=down`."
   })
+  // --- end of notifications ---
 }) {}
 
 /** One app as the services see it: its config, its name and its Docker stack name. */

@@ -59,18 +59,35 @@ export const format = (outcome: Outcome): string => `${outcome._tag}:${detail(ou
 export const resultLine = (outcome: Outcome): string => `RECONCILE RESULT: ${format(outcome)}`
 
 /**
- * Exit codes (documented in the README):
- * 0 the app ends healthy (holds and completed rollbacks included),
- * 1 it ends unhealthy or an operation failed,
- * 2 bad usage or config (set by the CLI, never by an outcome).
+ * How the app ends: `healthy` (holds and completed rollbacks included), `down` (unhealthy, or the
+ * rollback failed: a person must act), `failed` (an operation failed before anything changed).
  */
-export const exitCode = (outcome: Outcome): 0 | 1 => {
+export type Verdict = "healthy" | "down" | "failed"
+
+export const verdict = (outcome: Outcome): Verdict => {
   switch (outcome._tag) {
     case "unhealthy":
     case "rollback-failed":
+      return "down"
     case "failed":
-      return 1
+      return "failed"
     default:
-      return 0
+      return "healthy"
   }
 }
+
+/**
+ * Exit codes (documented in the README), the one table the CLI's `exitCode` derives from:
+ * 0 the app ends healthy, 1 it ends down or an operation failed,
+ * 2 bad usage or config (set by the CLI, never by an outcome).
+ */
+export const exitCode = (outcome: Outcome): 0 | 1 => verdict(outcome) === "healthy" ? 0 : 1
+
+/**
+ * The exit code of a run stopped by a signal: 1 when it left an app down (systemd must see a
+ * failure, not the 130/143 its unit counts as success), else the signal's code.
+ */
+export const interruptedExitCode = (
+  signal: "SIGINT" | "SIGTERM" | undefined,
+  outcomes: ReadonlyArray<Outcome>
+): 1 | 130 | 143 => outcomes.some((o) => verdict(o) === "down") ? 1 : signal === "SIGINT" ? 130 : 143

@@ -98,6 +98,7 @@ export type Step =
   | "in-flight-write"
   | "alert"
   | "restore"
+  | "notify"
 
 export interface Fault {
   /** The step to hit; `any` counts every side effect (with `after`: the n-th one of the run). */

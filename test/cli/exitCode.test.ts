@@ -105,6 +105,25 @@ describe("exit codes", () => {
     for (const tag of Object.keys(EXPECTED).filter((t) => /^[a-z]/.test(t))) expect(outcomes).toContain(`\`${tag}\``)
   })
 
+  it("an interrupt keeps 130/143 only when every app ends healthy: one left down exits 1 (a failure to systemd)", () => {
+    const rolledBack = Outcome.Outcome["rolled-back"]({ attempted: "2", lastGood: "1", reason: "interrupted" })
+    const rollbackFailed = Outcome.Outcome["rollback-failed"]({ attempted: "2", lastGood: "1", reason: "restore" })
+    const unhealthy = Outcome.Outcome.unhealthy({ version: "1" })
+    const nothingChanged = Outcome.Outcome.failed({ reason: "interrupted" })
+    expect(exitCode(new Interrupted({ signal: "SIGTERM", outcomes: [rolledBack] }))).toBe(143)
+    expect(exitCode(new Interrupted({ signal: "SIGINT", outcomes: [rolledBack, nothingChanged] }))).toBe(130)
+    expect(exitCode(new Interrupted({ signal: "SIGTERM", outcomes: [] }))).toBe(143)
+    expect(exitCode(new Interrupted({ signal: "SIGTERM", outcomes: [rollbackFailed] }))).toBe(1)
+    expect(exitCode(new Interrupted({ signal: "SIGINT", outcomes: [rolledBack, unhealthy] }))).toBe(1)
+    expect(exitCode(new Interrupted({ signal: undefined, outcomes: [rollbackFailed] }))).toBe(1)
+    // Every outcome: an interrupted run exits 1 exactly when the app ends down (unhealthy or rollback failed).
+    for (const tag of Object.keys(EXPECTED).filter((t) => /^[a-z]/.test(t))) {
+      const down = tag === "unhealthy" || tag === "rollback-failed"
+      const outcome = { _tag: tag } as Outcome.Outcome
+      expect(exitCode(new Interrupted({ signal: "SIGTERM", outcomes: [outcome] })), tag).toBe(down ? 1 : 143)
+    }
+  })
+
   it("with several apps the worst code wins", () => {
     expect(worst([])).toBe(0)
     expect(worst([0, 1, 0])).toBe(1)

@@ -1,0 +1,170 @@
+/**
+ * An alert as a person reads it on a channel: a title such as
+ * `[warm-reconcile] host: keycloak rolled back 1.2 -> 1.1`, and a body that says what happened,
+ * the cause, what the app runs now, the release notes (cut as in the alert) and the next step for
+ * a person. Plain text everywhere, and Markdown for the channels that render it. Pure.
+ */
+import { type Alert, toJson } from "./Alert.js"
+import type { Severity } from "./Notify.js"
+import { severityOf } from "./Notify.js"
+
+export interface Message {
+  /** The alert's id (its file name without `.json`), or `test-...` for a test message. */
+  readonly id: string
+  readonly app: string
+  readonly severity: Severity
+  readonly title: string
+  readonly text: string
+  readonly markdown: string
+  /** The alert as its file holds it (the generic webhook carries it); none for a test message. */
+  readonly alert?: Record<string, unknown>
+}
+
+export interface Context {
+  /** The server's name, as `hostname` says. */
+  readonly host: string
+  /** Where the snapshots and hold records are. */
+  readonly stateDir: string
+}
+
+const str = (fields: Record<string, unknown>, key: string): string | undefined =>
+  typeof fields[key] === "string" ? fields[key] : undefined
+
+interface Parts {
+  readonly headline: string
+  readonly happened: string
+  readonly cause?: string | undefined
+  readonly runsNow: string
+  readonly next: string
+}
+
+const parts = (alert: Alert, context: Context): Parts => {
+  const f = alert.fields
+  const app = alert.app
+  const current = str(f, "current") ?? "?"
+  const latest = str(f, "latest") ?? "?"
+  const attempted = str(f, "attempted") ?? "?"
+  const lastGood = str(f, "last_good") ?? "?"
+  const hold = `${context.stateDir}/${app}/hold.json`
+  const held = (why: string, next: string): Parts => ({
+    headline: `${app} held at ${current}: ${latest} ${why}`,
+    happened: `${latest} is published; ${app} was not upgraded to it because it ${why}.`,
+    runsNow: `${current}, unchanged.`,
+    next
+  })
+  switch (alert.reason) {
+    case "held-major":
+      return held(
+        "is a major upgrade",
+        `Read the release notes, then upgrade by hand with abra (\`abra app upgrade <domain>\`) when ready.`
+      )
+    case "held-manual-migration":
+      return held(
+        "asks for a manual migration",
+        "Do the migration the notes describe and upgrade by hand with abra (`abra app upgrade <domain>`)."
+      )
+    case "held-policy":
+      return held(
+        `is beyond the upgrade policy (${str(f, "policy") ?? "?"})`,
+        "Upgrade by hand with abra if wanted, or change the app's `upgrade` policy."
+      )
+    case "held-unknown-version":
+      return held(
+        "cannot be compared with the running version",
+        "Check which version runs (`abra app ls`) and upgrade by hand with abra."
+      )
+    case "held-failed-release":
+      return held(
+        "was rolled back before",
+        `Nothing until a newer release appears; to retry ${latest} once it is fixed, remove ${hold}.`
+      )
+    case "rollback":
+      return {
+        headline: `${app} rolled back ${attempted} -> ${lastGood}`,
+        happened: `The upgrade to ${attempted} failed; ${app} was rolled back to ${lastGood}` +
+          `${str(f, "snapshot_version") === undefined ? "" : " with its data restored from the snapshot"}.`,
+        cause: str(f, "cause"),
+        runsNow: `${lastGood}, healthy.`,
+        next: `${attempted} is held and not retried until a newer release appears; once it is fixed, ` +
+          `remove ${hold} to retry it.`
+      }
+    case "rollback-failed":
+      return {
+        headline: `${app} is DOWN: the rollback ${attempted} -> ${lastGood} failed`,
+        happened: `The upgrade to ${attempted} failed and so did the rollback to ${lastGood}` +
+          ` (step ${str(f, "failed_step") ?? "?"}: ${str(f, "error") ?? "?"}).`,
+        cause: str(f, "cause"),
+        runsNow: `nothing healthy: ${app} is down or unhealthy.`,
+        next: `A person must act now. The snapshot of the data ` +
+          `${str(f, "snapshot_version") === undefined ? "" : `(of ${str(f, "snapshot_version")}) `}` +
+          `is in ${context.stateDir}/${app}/; the next run tries the rollback again.`
+      }
+    case "recovered":
+      return {
+        headline: f["committed"] === true
+          ? `${app} recovered: the interrupted upgrade to ${attempted} was kept`
+          : `${app} recovered: back on ${lastGood} after an interrupted upgrade to ${attempted}`,
+        happened: `A run was killed during the upgrade to ${attempted} (phase ${str(f, "phase") ?? "?"}); ` +
+          `this run finished it.`,
+        runsNow: `${lastGood}, healthy.`,
+        next: "Nothing, unless runs keep being killed: look at why (the journal of the unit)."
+      }
+    case "unhealthy-on-latest":
+    case "unhealthy-after-deploy": {
+      const version = str(f, "version") ?? "?"
+      return {
+        headline: `${app} is UNHEALTHY on ${version}`,
+        happened: alert.reason === "unhealthy-on-latest"
+          ? `${app} on ${version} did not answer healthy and a redeploy did not help.`
+          : `${app} was deployed at ${version} and did not become healthy.`,
+        cause: str(f, "error"),
+        runsNow: `${version}, unhealthy.`,
+        next: "A person must look at the app (`abra app logs <domain>`, `abra app ps <domain>`)."
+      }
+    }
+  }
+}
+
+/** The message for an alert. */
+export const fromAlert = (id: string, alert: Alert, context: Context): Message => {
+  const p = parts(alert, context)
+  const notes = str(alert.fields, "release_notes")
+  const title = `[warm-reconcile] ${context.host}: ${p.headline}`
+  const lines = (md: boolean) => {
+    const label = (name: string) => md ? `**${name}:**` : `${name}:`
+    return [
+      `${label("What happened")} ${p.happened}`,
+      ...(p.cause === undefined ? [] : [`${label("Cause")} ${p.cause}`]),
+      `${label("Runs now")} ${p.runsNow}`,
+      `${label("Next step")} ${p.next}`,
+      ...(notes === undefined || notes.trim() === ""
+        ? []
+        : ["", label("Release notes"), md ? "```\n" + notes.trimEnd() + "\n```" : notes.trimEnd()]),
+      "",
+      `Alert ${id} (${alert.reason}, ${severityOf(alert.reason)}) on ${context.host}; ` +
+      `\`warm-reconcile alerts ack ${id}\` once read.`
+    ].join("\n")
+  }
+  return {
+    id,
+    app: alert.app,
+    severity: severityOf(alert.reason),
+    title,
+    text: lines(false),
+    markdown: lines(true),
+    alert: toJson(alert)
+  }
+}
+
+/** What `notify test` sends. */
+export const test = (context: Context, now: string): Message => {
+  const text = `A test message from warm-reconcile on ${context.host} at ${now}: this channel works.`
+  return {
+    id: `test-${now}`,
+    app: "warm-reconcile",
+    severity: "info",
+    title: `[warm-reconcile] ${context.host}: test message`,
+    text,
+    markdown: text
+  }
+}
