@@ -17,7 +17,14 @@ const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): str
       return `nothing to do: ${p.version} is the latest and healthy`
     case "Redeploy":
       return `redeploy ${p.version}: it is the latest but not healthy`
+    case "Undeployed":
+      return `leave undeployed (${p.version} is pinned): a person took it down; ` +
+        `set "keepDeployed": true to have it deployed`
     case "Hold":
+      if (p.reason === "chaos") {
+        return `hold (chaos): a chaos deploy of ${p.from} runs; nothing is touched until a release is ` +
+          `deployed with abra`
+      }
       return `hold (${p.reason}) on ${p.from}, not upgrading to ${p.to}` +
         (p.warnings.length ? `: manual-migration warning in ${p.warnings.map((w) => w.version).join(", ")}` : "")
     case "Upgrade":
@@ -38,6 +45,7 @@ export const planCommand = Command.make(
     Effect.gen(function*() {
       const loaded = yield* ConfigFile.load(args.config)
       const app = yield* ConfigFile.findApp(loaded, args.app)
+      yield* ConfigFile.requireAbraDir(loaded)
       const [pending, o] = yield* withLive(
         loaded,
         Effect.all([
@@ -68,6 +76,7 @@ export const planCommand = Command.make(
         if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
       }
     }).pipe(Effect.catchTags({
+      ConfigMismatch: unreadable,
       AbraError: unreadable,
       RecipeError: unreadable,
       DockerUnavailable: unreadable,

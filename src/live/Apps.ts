@@ -75,8 +75,24 @@ export const make = (options: AppsOptions) =>
         const found = yield* readFile(app)
         return Option.map(found, ({ file }): AppEnv => ({
           pinned: EnvFile.pinnedVersion(file),
-          secrets: EnvFile.declaredSecrets(file)
+          secrets: EnvFile.declaredSecrets(file),
+          recipe: EnvFile.recipe(file)
         }))
+      }),
+      envPath: (app) => envPath(options.abraDir, app),
+      domains: Effect.fn("Apps.domains")(function*(server) {
+        const dir = Path.join(options.abraDir, "servers", server)
+        const names = yield* fs.readDirectory(dir).pipe(
+          Effect.catchIf(
+            (e) => e._tag === "SystemError" && e.reason === "NotFound",
+            () => Effect.succeed([] as Array<string>)
+          ),
+          Effect.mapError((e) =>
+            new AbraError({ app: server, operation: "app list", message: `cannot list ${dir}: ${e.message}` })
+          )
+        )
+        return names.filter((n) => n.endsWith(".env") && !n.startsWith(".")).map((n) => n.slice(0, -".env".length))
+          .sort()
       }),
       create: Effect.fn("Apps.create")(function*(app, version) {
         yield* abra(app, "app new", [

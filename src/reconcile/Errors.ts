@@ -22,6 +22,16 @@ export class RunKilled extends Schema.TaggedError<RunKilled>()("RunKilled", {
 }) {}
 
 /**
+ * The config does not fit what abra has: no env file for an app the config does not let create,
+ * or an env file naming another recipe. Bad config (exit 2), found before anything is written, and
+ * not a run: `run` passes it on instead of recording a `failed` outcome.
+ */
+export class ConfigMismatch extends Schema.TaggedError<ConfigMismatch>()("ConfigMismatch", {
+  app: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
  * What `reconcile` and `recover` can fail with: only before anything was changed, since every
  * failure after the first change ends as an outcome. `run` turns each into the `failed` outcome.
  */

@@ -20,6 +20,8 @@ export interface AppEnv {
   readonly pinned: Option.Option<string>
   /** Secrets declared by `SECRET_<NAME>_VERSION=<v>`, as `<name>_<v>` (lower case). */
   readonly secrets: ReadonlyArray<string>
+  /** The recipe named by `TYPE=` or `RECIPE=` (none: the file names none). */
+  readonly recipe: Option.Option<string>
 }
 
 export class Apps extends Context.Tag("warm-reconcile/Apps")<Apps, {
@@ -27,6 +29,10 @@ export class Apps extends Context.Tag("warm-reconcile/Apps")<Apps, {
   readonly ensureServer: (server: string) => Effect.Effect<void, AbraError>
   /** The env file, or none when the app has never been created. */
   readonly readEnv: (app: AppSpec) => Effect.Effect<Option.Option<AppEnv>, AbraError>
+  /** Where the app's env file is (or would be): `<abraDir>/servers/<server>/<domain>.env`. */
+  readonly envPath: (app: AppSpec) => string
+  /** The domains abra knows on a server: its env files' names (none when the server has no directory). */
+  readonly domains: (server: string) => Effect.Effect<ReadonlyArray<string>, AbraError>
   /** `abra app new` at a version, then set DOMAIN and LETS_ENCRYPT_ENV as the original did. */
   readonly create: (app: AppSpec, version: string) => Effect.Effect<void, AbraError>
   /** Deploy (or redeploy) a published version; abra pins it into the env file. */

@@ -48,7 +48,29 @@ export const layerTest: Layer.Layer<Apps, never, SimulatedWorld> = Layer.effect(
         world.step("env-read", app.name, `read ${app.domain}.env`).pipe(
           Effect.mapError(fromFault(app, "env read")),
           Effect.zipRight(world.app(app.name)),
-          Effect.map((a) => a.env)
+          // The env file is found by domain: a config naming another domain finds none.
+          Effect.map((a) =>
+            a.spec.domain !== app.domain
+              ? Option.none()
+              : Option.map(a.env, (e) => ({
+                pinned: e.pinned,
+                secrets: e.secrets,
+                recipe: Option.some(e.recipe ?? a.spec.recipe)
+              }))
+          )
+        ),
+      envPath: (app) => `/root/.abra/servers/${app.server}/${app.domain}.env`,
+      domains: (server) =>
+        world.step("env-read", server, `ls servers/${server}`).pipe(
+          Effect.mapError((fault) =>
+            new AbraError({ app: server, operation: "app list", message: `listing ${server} failed: ${fault.message}` })
+          ),
+          Effect.zipRight(Ref.get(world.state)),
+          Effect.map((s) =>
+            [...s.apps.values()].filter((a) => a.spec.server === server && Option.isSome(a.env)).map((a) =>
+              a.spec.domain
+            ).sort()
+          )
         ),
       create: (app, version) =>
         world.step("app-new", app.name, `app new ${app.recipe} ${version} -D ${app.domain}`, version).pipe(
