@@ -5,7 +5,7 @@ import { Array as Arr, Effect, Either, Layer, Option, Schema } from "effect"
 import * as Path from "node:path"
 import type { AppSpec } from "../domain/Config.js"
 import * as EnvFile from "../domain/EnvFile.js"
-import { AbraError, type AppEnv, Apps } from "../services/Apps.js"
+import { AbraError, type AppEnv, Apps, type EnvSettings } from "../services/Apps.js"
 import { type ProcessError, ProcessRunner } from "../services/ProcessRunner.js"
 import { writeFileAtomic } from "./AtomicFile.js"
 import { processFailure } from "./ProcessErrors.js"
@@ -55,14 +55,14 @@ export const make = (options: AppsOptions) =>
       })
 
     return Apps.of({
-      ensureServer: Effect.fn("Apps.ensureServer")(function*(server) {
+      ensureServer: Effect.fn("Apps.ensureServer")(function*(server, add = true) {
         const spec = { name: server, domain: server } as AppSpec
         const listed = yield* runner.exec("abra", ["server", "ls", "-m", "-n"], { env, timeout: "1 minute" }).pipe(
           Effect.mapError(fail(spec, "server ls"))
         )
         const names = listed.exitCode === 0 ? serverNames(listed.stdout) : []
         if (names.includes(server)) return
-        if (server !== "default") {
+        if (server !== "default" || !add) {
           return yield* new AbraError({
             app: server,
             operation: "server ls",
@@ -75,8 +75,14 @@ export const make = (options: AppsOptions) =>
         const found = yield* readFile(app)
         return Option.map(found, ({ file }): AppEnv => ({
           pinned: EnvFile.pinnedVersion(file),
-          secrets: EnvFile.declaredSecrets(file),
-          recipe: EnvFile.recipe(file)
+          secrets: EnvFile.declaredSecrets(file)
+        }))
+      }),
+      readSettings: Effect.fn("Apps.readSettings")(function*(app) {
+        const found = yield* readFile(app)
+        return Option.map(found, ({ file }): EnvSettings => ({
+          recipe: EnvFile.recipe(file),
+          autoUpdate: Option.exists(EnvFile.get(file, "ENABLE_AUTO_UPDATE"), (v) => v.trim().toLowerCase() === "true")
         }))
       }),
       envPath: (app) => envPath(options.abraDir, app),

@@ -10,7 +10,7 @@ import type { Outcome } from "../domain/Outcome.js"
 import * as Plan from "../domain/Plan.js"
 import { missingSecrets } from "../domain/Secrets.js"
 import { closest } from "../domain/Suggest.js"
-import { AbraError, type AppEnv, Apps } from "../services/Apps.js"
+import { AbraError, Apps } from "../services/Apps.js"
 import { Docker } from "../services/Docker.js"
 import { Recipes } from "../services/Recipes.js"
 import { State } from "../services/State.js"
@@ -57,16 +57,17 @@ const missingEnvFile = (app: AppSpec) =>
   })
 
 /** The env file must be the app's recipe's: another recipe's file means the config names the wrong app. */
-const sameRecipe = (app: AppSpec, env: AppEnv) =>
-  Option.match(env.recipe, {
-    onNone: () => Effect.void,
-    onSome: (recipe) =>
-      recipe === app.recipe ? Effect.void : Effect.flatMap(Apps, (apps) =>
-        new ConfigMismatch({
-          app: app.name,
-          message: `${app.name}: the env file ${apps.envPath(app)} is for the recipe ${recipe}, the config says ` +
-            `${app.recipe}: fix the recipe or the domain in the config`
-        }))
+const sameRecipe = (app: AppSpec) =>
+  Effect.gen(function*() {
+    const apps = yield* Apps
+    const settings = yield* apps.readSettings(app).pipe(within(app, "env read", SHORT_STEP))
+    const recipe = Option.flatMap(settings, (s) => s.recipe)
+    if (Option.isNone(recipe) || recipe.value === app.recipe) return
+    return yield* new ConfigMismatch({
+      app: app.name,
+      message: `${app.name}: the env file ${apps.envPath(app)} is for the recipe ${recipe.value}, the config says ` +
+        `${app.recipe}: fix the recipe or the domain in the config`
+    })
   })
 
 /**
@@ -80,12 +81,14 @@ export const observe = (app: AppSpec, options: ReconcileOptions & { readonly rea
     const docker = yield* Docker
     const readOnly = options.readOnly ?? false
 
-    // The env file first, before anything is fetched or written: what a person set up decides
-    // what a run may touch. No env file is a typo or an app not set up, unless the config says create.
+    // The server is only looked up (added only for an app the config lets create), then the env
+    // file, before anything is fetched or written: what a person set up decides what a run may touch.
+    // No env file is a typo or an app not set up, unless the config says create.
+    if (!readOnly) yield* apps.ensureServer(app.server, app.create).pipe(within(app, "server", SHORT_STEP))
     let env = yield* apps.readEnv(app).pipe(within(app, "env read", SHORT_STEP))
     const envExists = Option.isSome(env)
     if (Option.isNone(env) && !app.create) return yield* missingEnvFile(app)
-    if (Option.isSome(env)) yield* sameRecipe(app, env.value)
+    if (Option.isSome(env)) yield* sameRecipe(app)
 
     // A person's chaos deploy, or an app a person took down, is left as it is.
     const deployed = yield* docker.isDeployed(app.stack).pipe(within(app, "deployed check", SHORT_STEP))
@@ -114,7 +117,6 @@ export const observe = (app: AppSpec, options: ReconcileOptions & { readonly rea
       }
     }
 
-    if (!readOnly) yield* apps.ensureServer(app.server).pipe(within(app, "server", SHORT_STEP))
     if (options.skipFetch) yield* Effect.logInfo(`skip fetch: using the local ${app.recipe} recipe clone as it is`)
     else yield* recipes.fetch(app.recipe).pipe(within(app, "fetch", SHORT_STEP))
     const tags = yield* recipes.tags(app.recipe).pipe(within(app, "tags", SHORT_STEP))

@@ -129,6 +129,8 @@ export interface SimEnv {
   readonly pinned: Option.Option<string>
   readonly secrets: ReadonlyArray<string>
   readonly recipe?: string
+  /** `ENABLE_AUTO_UPDATE=true` */
+  readonly autoUpdate?: boolean
 }
 
 export interface SimApp {

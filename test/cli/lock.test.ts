@@ -19,6 +19,8 @@ describe("reconcile while another run holds the app's lock", { timeout: 90_000 }
         JSON.stringify({ pid: holder.pid, bootId, since: "2026-11-25T00:00:00.000Z" })
       )
       const config = Path.join(dir, "config.json")
+      // An abra directory (it has servers/), so that the run gets as far as the lock.
+      Fs.mkdirSync(Path.join(dir, "abra", "servers"), { recursive: true })
       Fs.writeFileSync(
         config,
         JSON.stringify({

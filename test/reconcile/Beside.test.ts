@@ -26,9 +26,8 @@ const world = (apps: ReadonlyArray<AppSetup>, recipe: RecipeSpec = TAGS, faults:
 })
 
 const steps = (state: WorldState): Array<Step> => state.trace.map((t) => t.step)
-/** Steps that change something on the server or the recipe clone. */
+/** Steps that change something on the server or the recipe clone (`server` only looks up here: see below). */
 const CHANGES: ReadonlyArray<Step> = [
-  "server",
   "fetch",
   "checkout",
   "app-new",
@@ -65,6 +64,7 @@ describe("an app with no env file is not created unless the config says create",
       )
       expect(r.mismatch!.message).not.toContain("\n")
       expect(changes(r.world)).toEqual([])
+      expect([...r.world.servers]).toEqual(["default"])
       // Not a run: nothing recorded, no alert.
       expect(r.world.history).toEqual([])
       expect(r.world.alerts).toEqual([])
@@ -77,6 +77,14 @@ describe("an app with no env file is not created unless the config says create",
       const r = yield* rehearse(spec, world([other("id.example.org"), { spec, env: false }]))
       expect(r.mismatch!.message).toContain("no domain on server default is close")
       expect(r.mismatch!.message).not.toContain("did you mean")
+      expect(changes(r.world)).toEqual([])
+    }))
+
+  it.effect("the server is only looked up, never added, for an app the config does not let create", () =>
+    Effect.gen(function*() {
+      const r = yield* rehearse(app, { ...world([{ spec: app, env: false }]), servers: [] })
+      expect(r.outcome._tag).toBe("failed")
+      expect(r.world.servers.size).toBe(0)
       expect(changes(r.world)).toEqual([])
     }))
 

@@ -380,14 +380,15 @@ describe("the other paths of the original", () => {
       const r = yield* rehearse(app, world(running("1.1.0+1.1"), broken(), [{ step: "fetch", kind: "fail" }]))
       expect(r.outcome._tag).toBe("failed")
       expect(Outcome.exitCode(r.outcome)).toBe(1)
-      // Only reads: the in-flight check, the env file and what runs (read first since issue 13), the
-      // server, the failed fetch; then the run is recorded.
+      // Only reads: the in-flight check, the server, the env file and what runs (read before the
+      // fetch since issue 13), the failed fetch; then the run is recorded.
       expect(steps(r.world)).toEqual([
         "in-flight-read",
+        "server",
+        "env-read",
         "env-read",
         "deployed-check",
         "deployed-version",
-        "server",
         "fetch",
         "history"
       ])
