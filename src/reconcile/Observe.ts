@@ -170,6 +170,11 @@ export const observe = (app: AppSpec, options: ReconcileOptions & { readonly rea
       ? yield* settled(app, Option.getOrElse(current, () => "unknown"))
       : false
     const plan = Plan.plan(facts, stage, { healthy, notes, failedRelease })
+    // A plan that checks the clone out must find it clean now, before anything is undeployed: a
+    // person's edit there is found here, not after the undeploy and the snapshot.
+    if (plan._tag === "Upgrade" || plan._tag === "Redeploy" || plan._tag === "FreshDeploy") {
+      yield* recipes.checkClean(app.recipe).pipe(within(app, "clone status", SHORT_STEP))
+    }
     yield* Effect.logInfo(`plan: ${plan._tag}`)
     return { facts, stage, notes, healthy, plan, envExists, missingSecrets: missing } satisfies Observation
   })

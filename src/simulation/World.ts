@@ -35,6 +35,8 @@ export interface RecipeSpec {
   readonly notes?: Readonly<Record<string, string>>
   /** Behaviour by version; a version not listed is healthy. */
   readonly releases?: Readonly<Record<string, ReleaseSpec>>
+  /** `git status --porcelain` of the clone: uncommitted or untracked changes a person left there. */
+  readonly localChanges?: string
   /** Secrets its `.env.sample` declares, as `<name>_<version>`: what `app new` puts in the env file. */
   readonly secrets?: ReadonlyArray<string>
 }
@@ -69,6 +71,7 @@ export type Step =
   | "tags"
   | "notes"
   | "checkout"
+  | "clone-status"
   | "env-read"
   | "app-new"
   | "secrets-list"

@@ -151,4 +151,28 @@ describe("beside the operator, through the CLI", () => {
       }),
     { timeout: 120_000 }
   )
+
+  it.scopedLive(
+    "a dirty recipe clone: failed with git's whole report before anything is undeployed, exit 1",
+    () =>
+      Effect.gen(function*() {
+        const { config, env, stateDir, world } = yield* setup(DOMAIN, {
+          health: { url: "http://127.0.0.1:9/", settle: 1, attemptTimeout: 1 }
+        })
+        expect(runAbra(world, ["app", "secret", "generate", DOMAIN, "--all", "-n"]).code).toBe(0)
+        const clone = Path.join(world.abraDir, "recipes", "keycloak")
+        Fs.appendFileSync(Path.join(clone, "compose.yml"), "# an edit by hand\n")
+        Fs.writeFileSync(Path.join(clone, "notes.txt"), "todo\n")
+        const calls = world.readCalls().length
+        const r = yield* cli(["reconcile", "kc", "--config", config, "--skip-fetch"], env)
+        expect(r.code, r.stderr).toBe(1)
+        expect(r.stdout).toContain("RECONCILE RESULT: failed:recipe keycloak: the clone")
+        expect(r.stdout).toContain("M compose.yml; ?? notes.txt")
+        expect(changing(world, calls)).toEqual([])
+        expect(world.readState().deployed[DOMAIN]?.version).toBe("1.1.0+1.1")
+        expect(Fs.existsSync(Path.join(stateDir, "kc", "hold.json"))).toBe(false)
+        expect(alertFiles(stateDir)).toEqual([])
+      }),
+    { timeout: 120_000 }
+  )
 })

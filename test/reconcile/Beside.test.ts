@@ -204,3 +204,38 @@ describe("a chaos deploy is the operator's work in progress", () => {
       expect(changes(r.world)).toEqual([])
     }))
 })
+
+describe("a dirty recipe clone is found before anything changes", () => {
+  const dirty = " M compose.yml\n?? notes.txt"
+
+  it.effect("failed with git's whole report, exit 1; nothing undeployed, snapshotted or deployed; no hold", () =>
+    Effect.gen(function*() {
+      const owned = demoApp()
+      const r = yield* rehearse(
+        owned,
+        world([Scenarios.running("1.1.0+1.1", owned)], { ...TAGS, localChanges: dirty })
+      )
+      expect(r.outcome._tag).toBe("failed")
+      expect(Outcome.exitCode(r.outcome)).toBe(1)
+      const reason = (r.outcome as Extract<Outcome.Outcome, { _tag: "failed" }>).reason
+      expect(reason).toContain("M compose.yml; ?? notes.txt")
+      expect(changes(r.world).filter((s) => s !== "fetch")).toEqual([])
+      expect(r.world.holds.size).toBe(0)
+      expect(r.world.inFlight.size).toBe(0)
+      expect(r.world.alerts).toEqual([])
+      expect(Option.map(r.world.apps.get(owned.name)!.deployment, (d) => d.version)).toEqual(Option.some("1.1.0+1.1"))
+    }))
+
+  it.effect("a clean clone is not in the way; a hold does not look at the clone at all", () =>
+    Effect.gen(function*() {
+      const owned = demoApp()
+      const clean = yield* rehearse(owned, world([Scenarios.running("1.1.0+1.1", owned)]))
+      expect(clean.outcome._tag).toBe("upgraded")
+      const held = yield* rehearse(
+        owned,
+        world([Scenarios.running("1.1.0+1.1", owned)], { tags: ["1.1.0+1.1", "2.0.0+2.0"], localChanges: dirty })
+      )
+      expect(held.outcome._tag).toBe("held-major")
+      expect(steps(held.world)).not.toContain("clone-status")
+    }))
+})
