@@ -1,12 +1,14 @@
 /** `plan <app>`: what `reconcile` would do, changing nothing. */
 import { Command } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
+import { held } from "../domain/Hold.js"
 import { observe } from "../reconcile/Reconcile.js"
 import { State } from "../services/State.js"
 import * as ConfigFile from "./ConfigFile.js"
 import { type CommandError, exitCode } from "./ExitCode.js"
 import * as Shared from "./Options.js"
 import { setExitCode, withLive } from "./Output.js"
+import { unholdHint } from "./Unhold.js"
 
 const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): string => {
   const p = o.plan
@@ -46,10 +48,11 @@ export const planCommand = Command.make(
       const loaded = yield* ConfigFile.load(args.config)
       const app = yield* ConfigFile.findApp(loaded, args.app)
       yield* ConfigFile.requireAbraDir(loaded)
-      const [pending, o] = yield* withLive(
+      const [pending, previousHold, o] = yield* withLive(
         loaded,
         Effect.all([
           Effect.flatMap(State, (state) => state.inFlight(app.name)),
+          Effect.flatMap(State, (state) => state.hold(app.name)),
           observe(app, { readOnly: true, skipFetch: Shared.skipFetchOrEnv(args.skipFetch) })
         ])
       )
@@ -73,6 +76,17 @@ export const planCommand = Command.make(
           )
         }
         yield* Console.log(`PLAN ${app.name}: ${describePlan(o)}`)
+        // Next to every hold: how to clear it.
+        const recorded = Option.filter(
+          previousHold,
+          (h) => !(o.plan._tag === "Hold" && h.reason === held(o.plan.reason))
+        )
+        if (o.plan._tag === "Hold") yield* Console.log(`  ${unholdHint(app.name)}`)
+        else if (Option.isSome(recorded)) {
+          yield* Console.log(
+            `  recorded hold: ${recorded.value.reason} ${recorded.value.to}; ${unholdHint(app.name)}`
+          )
+        }
         if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
       }
     }).pipe(Effect.catchTags({

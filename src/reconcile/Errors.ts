@@ -1,5 +1,5 @@
 /** The typed failures of the program: every service's errors, the health gate's, and its own. */
-import { Schema } from "effect"
+import { Cause, Option, Schema } from "effect"
 import type { AlertError } from "../services/Alerts.js"
 import type { AbraError } from "../services/Apps.js"
 import type { DockerError } from "../services/Docker.js"
@@ -47,3 +47,16 @@ export type ReconcileError =
 
 /** What a rollback is told it undoes: a step's failure, or a killed run found by the recovery. */
 export type RollbackCause = ReconcileError | RunKilled
+
+/**
+ * Did the release itself fail (its deploy failed or timed out, its health gate failed or it
+ * crash-looped)? Only then is it held as failed. An interruption (SIGINT, SIGTERM) or a local step
+ * (checkout, snapshot, undeploy, state writes, Docker look-ups) says nothing against the release:
+ * the next run tries it again.
+ */
+export const releaseFailed = (cause: Cause.Cause<RollbackCause>, version: string): boolean =>
+  !Cause.isInterrupted(cause) &&
+  Option.exists(Cause.failureOption(cause), (e) =>
+    e._tag === "HealthGateFailed" ||
+    (e._tag === "AbraError" && e.operation === `app deploy ${version}`) ||
+    (e._tag === "StepTimedOut" && e.step === "deploy"))

@@ -239,3 +239,35 @@ describe("a dirty recipe clone is found before anything changes", () => {
       expect(steps(held.world)).not.toContain("clone-status")
     }))
 })
+
+describe("only a failed release is held as failed", () => {
+  const owned = demoApp()
+  const recipe: RecipeSpec = { tags: ["1.1.0+1.1", "1.2.0+1.2"] }
+
+  // Which occurrence of the step belongs to the upgrade (the first last-good and in-flight writes come before).
+  const LOCAL = [["checkout", 0], ["snapshot", 0], ["last-good-write", 1], ["in-flight-write", 1]] as const
+  for (const [step, after] of LOCAL) {
+    it.effect(`a local step failing (${step}) rolls back without holding the release; the next run upgrades`, () =>
+      Effect.gen(function*() {
+        const w = yield* World.make(
+          world([Scenarios.running("1.1.0+1.1", owned)], recipe, [{ step, kind: "fail", after, times: 1 }])
+        )
+        const first = yield* rehearse(owned, w)
+        expect(first.outcome._tag).not.toBe("upgraded")
+        expect(first.world.holds.has(owned.name)).toBe(false)
+        yield* World.restart(w)
+        const next = yield* rehearse(owned, w, { startMillis: 86_400_000 })
+        expect(Outcome.format(next.outcome)).toBe("upgraded:1.1.0+1.1->1.2.0+1.2")
+      }))
+  }
+
+  it.effect("a failed deploy of the release holds it", () =>
+    Effect.gen(function*() {
+      const r = yield* rehearse(
+        owned,
+        world([Scenarios.running("1.1.0+1.1", owned)], recipe, [{ step: "deploy", kind: "fail", version: "1.2.0+1.2" }])
+      )
+      expect(Outcome.format(r.outcome)).toBe("rolled-back:1.2.0+1.2->1.1.0+1.1")
+      expect(r.world.holds.get(owned.name)).toMatchObject({ reason: "held-failed-release", to: "1.2.0+1.2" })
+    }))
+})
