@@ -175,4 +175,27 @@ describe("beside the operator, through the CLI", () => {
       }),
     { timeout: 120_000 }
   )
+
+  it.scopedLive("unhold clears a hold; plan and status print how next to the hold", () =>
+    Effect.gen(function*() {
+      const { config, env, stateDir } = yield* setup()
+      Fs.mkdirSync(Path.join(stateDir, "kc"), { recursive: true, mode: 0o700 })
+      Fs.writeFileSync(
+        Path.join(stateDir, "kc", "hold.json"),
+        JSON.stringify({ reason: "held-failed-release", from: "1.1.0+1.1", to: "1.2.0+1.2", ts: "20261124T030000Z" })
+      )
+      const status = yield* cli(["status", "--config", config], env)
+      expect(status.stdout).toContain("kc: held-failed-release 1.2.0+1.2; warm-reconcile unhold kc clears it")
+      const plan = yield* cli(["plan", "kc", "--config", config, "--skip-fetch"], env)
+      expect(plan.stdout).toContain("warm-reconcile unhold kc clears it")
+      const r = yield* cli(["unhold", "kc", "--config", config], env)
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout.trim()).toBe(
+        "kc: cleared the hold held-failed-release 1.1.0+1.1 -> 1.2.0+1.2; the next run decides afresh"
+      )
+      expect(Fs.existsSync(Path.join(stateDir, "kc", "hold.json"))).toBe(false)
+      const again = yield* cli(["unhold", "kc", "--config", config], env)
+      expect(again.stdout.trim()).toBe("kc: no hold")
+      expect((yield* cli(["unhold", "nope", "--config", config], env)).code).toBe(2)
+    }), { timeout: 120_000 })
 })
