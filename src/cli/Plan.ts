@@ -1,7 +1,6 @@
 /** `plan <app>`: what `reconcile` would do, changing nothing. */
 import { Command } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
-import { held } from "../domain/Hold.js"
 import { observe } from "../reconcile/Reconcile.js"
 import { State } from "../services/State.js"
 import * as ConfigFile from "./ConfigFile.js"
@@ -76,16 +75,10 @@ export const planCommand = Command.make(
           )
         }
         yield* Console.log(`PLAN ${app.name}: ${describePlan(o)}`)
-        // Next to every hold: how to clear it.
-        const recorded = Option.filter(
-          previousHold,
-          (h) => !(o.plan._tag === "Hold" && h.reason === held(o.plan.reason))
-        )
-        if (o.plan._tag === "Hold") yield* Console.log(`  ${unholdHint(app.name)}`)
-        else if (Option.isSome(recorded)) {
-          yield* Console.log(
-            `  recorded hold: ${recorded.value.reason} ${recorded.value.to}; ${unholdHint(app.name)}`
-          )
+        // Next to every recorded hold (what `unhold` clears): how to clear it.
+        if (Option.isSome(previousHold)) {
+          const h = previousHold.value
+          yield* Console.log(`  hold recorded: ${h.reason} ${h.from} -> ${h.to}; ${unholdHint(app.name)}`)
         }
         if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
       }
