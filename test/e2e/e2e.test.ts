@@ -128,10 +128,10 @@ let config = ""
 const cliEnv = (): NodeJS.ProcessEnv => ({ ...baseEnv(), ...world.env, FAKE_ABRA_DOCKER: "1" })
 
 /** `warm-reconcile reconcile e2e`; `onStderr` sees stderr as it comes and may signal the child. */
-const reconcile = (onStderr?: (text: string, child: ChildProcess.ChildProcess) => void) =>
+const reconcile = (onStderr?: (text: string, child: ChildProcess.ChildProcess) => void, file = config) =>
   new Promise<CliRun>((resolve) => {
     const startedAt = Date.now()
-    const child = spawnReconcile(APP, config, cliEnv())
+    const child = spawnReconcile(APP, file, cliEnv())
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => stdout += d)
@@ -437,16 +437,7 @@ describe.skipIf(!enabled)("reconcile on a real Docker engine and Swarm", () => {
     Fs.writeFileSync(file, JSON.stringify(json))
     return file
   }
-  const runWith = (file: string) =>
-    new Promise<CliRun>((resolve) => {
-      const startedAt = Date.now()
-      const child = spawnReconcile(APP, file, cliEnv())
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (d) => stdout += d)
-      child.stderr.on("data", (d) => stderr += d)
-      child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, startedAt, endedAt: Date.now() }))
-    })
+  const runWith = (file: string) => reconcile(undefined, file)
 
   it("(i) a domain typo: exit 2 naming the right domain; no abra call that changes anything", async () => {
     const typo = configWith("config-typo.json", { domain: DOMAIN.replace("example", "exmaple"), create: false })
