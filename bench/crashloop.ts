@@ -119,9 +119,12 @@ export const crashLoop = (bundles: Bundles) =>
           stateDir,
           abraDir: world.abraDir,
           // Default health settings (a probe every 500 ms, 3 failed tasks mean a crash loop, 15 minutes).
-          apps: { [APP]: { recipe: RECIPE, domain: DOMAIN, stateful: true, health: { url } } }
+          apps: {
+            [APP]: { recipe: RECIPE, domain: DOMAIN, stateful: true, create: true, keepDeployed: true, health: { url } }
+          }
         })
       )
+      Fs.mkdirSync(Path.join(world.abraDir, "servers"), { recursive: true })
       const env = { ...baseEnv(), ...world.env, FAKE_ABRA_DOCKER: "1" }
       const reconcile = async () => {
         const r = await exec(process.execPath, [bundles.cli, "reconcile", APP, "--config", config], {

@@ -10,6 +10,7 @@ import { reconcileCommand } from "./Reconcile.js"
 import { simulateCommand } from "./Simulate.js"
 import { snapshotCommand } from "./Snapshot.js"
 import { statusCommand } from "./Status.js"
+import { unholdCommand } from "./Unhold.js"
 
 export const root = Command.make("warm-reconcile").pipe(
   Command.withDescription("Keeps abra apps up to date: safety gate before, health gate after, rollback with data."),
@@ -17,6 +18,7 @@ export const root = Command.make("warm-reconcile").pipe(
     reconcileCommand,
     planCommand,
     statusCommand,
+    unholdCommand,
     alertsCommand,
     simulateCommand,
     snapshotCommand,

@@ -65,6 +65,26 @@ export const load = (flag: Option.Option<string>) =>
     return { path, config, abraDir } satisfies LoadedConfig
   })
 
+/**
+ * abra's directory must be one (it has `servers/`): a wrong `abraDir` would otherwise have abra add
+ * a server and create apps beside the real ones. Checked before anything is fetched or written.
+ */
+export const requireAbraDir = (loaded: LoadedConfig) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const servers = Path.join(loaded.abraDir, "servers")
+    const info = yield* fs.stat(servers).pipe(Effect.option)
+    if (Option.isSome(info) && info.value.type === "Directory") return
+    const from = loaded.config.abraDir !== undefined ? "abraDir" : process.env["ABRA_DIR"] ? "$ABRA_DIR" : "~/.abra"
+    return yield* new ConfigError({
+      source: loaded.path,
+      path: "abraDir",
+      message: `${loaded.path}: abraDir: ${loaded.abraDir} (${from}) is not an abra directory: it has no servers/; ` +
+        "set abraDir to the directory abra uses (ABRA_DIR, ~/.abra of the user who runs abra), or add a server " +
+        "with `abra server add` first"
+    })
+  })
+
 /** The named app, or a config error listing the apps that are configured. */
 export const findApp = (loaded: LoadedConfig, name: string): Effect.Effect<AppSpec, ConfigError> => {
   // Own keys only: `toString` or `constructor` is not an app just because every object has one.

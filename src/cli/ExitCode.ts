@@ -8,7 +8,7 @@ import { Data, Match } from "effect"
 import type { ConfigError } from "../domain/Config.js"
 import type { EnvFileError } from "../domain/EnvFile.js"
 import * as Outcome from "../domain/Outcome.js"
-import type { ReconcileError, RunKilled } from "../reconcile/Errors.js"
+import type { ConfigMismatch, ReconcileError, RunKilled } from "../reconcile/Errors.js"
 import type { HealthProbeError } from "../services/Health.js"
 import type { LockBusy, LockError } from "../services/Lock.js"
 import type { CommandFailed, CommandTimedOut, ProgramNotFound } from "../services/ProcessRunner.js"
@@ -34,6 +34,7 @@ export type CommandError =
   | UnknownScenario
   | EnvFileError
   | ReconcileError
+  | ConfigMismatch
   | RunKilled
   | HealthProbeError
   | LockBusy
@@ -57,6 +58,8 @@ export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
     "held-policy",
     "held-unknown-version",
     "held-failed-release",
+    "held-chaos",
+    "held-undeployed",
     "upgraded",
     "rolled-back",
     "recovered",
@@ -101,6 +104,7 @@ export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
     "ConfigError",
     "UsageError",
     "UnknownScenario",
+    "ConfigMismatch",
     () => 2
   ),
   // EX_TEMPFAIL: another run held the app's lock past --lock-wait; try again later.

@@ -7,6 +7,7 @@ import * as ConfigFile from "./ConfigFile.js"
 import { type CommandError, exitCode } from "./ExitCode.js"
 import * as Shared from "./Options.js"
 import { setExitCode, withLive } from "./Output.js"
+import { unholdHint } from "./Unhold.js"
 
 const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): string => {
   const p = o.plan
@@ -17,7 +18,14 @@ const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): str
       return `nothing to do: ${p.version} is the latest and healthy`
     case "Redeploy":
       return `redeploy ${p.version}: it is the latest but not healthy`
+    case "Undeployed":
+      return `leave undeployed (${p.version} is pinned): a person took it down; ` +
+        `set "keepDeployed": true to have it deployed`
     case "Hold":
+      if (p.reason === "chaos") {
+        return `hold (chaos): a chaos deploy of ${p.from} runs; nothing is touched until a release is ` +
+          `deployed with abra`
+      }
       return `hold (${p.reason}) on ${p.from}, not upgrading to ${p.to}` +
         (p.warnings.length ? `: manual-migration warning in ${p.warnings.map((w) => w.version).join(", ")}` : "")
     case "Upgrade":
@@ -38,10 +46,12 @@ export const planCommand = Command.make(
     Effect.gen(function*() {
       const loaded = yield* ConfigFile.load(args.config)
       const app = yield* ConfigFile.findApp(loaded, args.app)
-      const [pending, o] = yield* withLive(
+      yield* ConfigFile.requireAbraDir(loaded)
+      const [pending, previousHold, o] = yield* withLive(
         loaded,
         Effect.all([
           Effect.flatMap(State, (state) => state.inFlight(app.name)),
+          Effect.flatMap(State, (state) => state.hold(app.name)),
           observe(app, { readOnly: true, skipFetch: Shared.skipFetchOrEnv(args.skipFetch) })
         ])
       )
@@ -65,9 +75,15 @@ export const planCommand = Command.make(
           )
         }
         yield* Console.log(`PLAN ${app.name}: ${describePlan(o)}`)
+        // Next to every recorded hold (what `unhold` clears): how to clear it.
+        if (Option.isSome(previousHold)) {
+          const h = previousHold.value
+          yield* Console.log(`  hold recorded: ${h.reason} ${h.from} -> ${h.to}; ${unholdHint(app.name)}`)
+        }
         if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
       }
     }).pipe(Effect.catchTags({
+      ConfigMismatch: unreadable,
       AbraError: unreadable,
       RecipeError: unreadable,
       DockerUnavailable: unreadable,

@@ -53,6 +53,7 @@ export const reconcileCommand = Command.make(
       const apps = Option.isSome(args.app)
         ? [yield* ConfigFile.findApp(loaded, args.app.value)]
         : ConfigFile.allApps(loaded)
+      yield* ConfigFile.requireAbraDir(loaded)
       if (Option.isSome(args.metricsFile)) {
         yield* Metrics.checkPath(args.metricsFile.value).pipe(
           Effect.mapError((e) => new ConfigFile.UsageError({ message: `--metrics-file: ${e.message}` }))
@@ -82,8 +83,9 @@ export const reconcileCommand = Command.make(
           noteEnded(o).pipe(
             Effect.zipRight(printOutcome(app, o, { json: args.json, interrupted, fleet, redaction }))
           )
-        // What each app's run ended with: its outcome, or the lock it could not take (shown as `failed`).
-        const lockFailed = (e: Extract<Ending, { _tag: "LockBusy" | "LockError" }>) =>
+        // What each app's run ended with: its outcome, or the lock it could not take or a config that
+        // does not fit (shown as `failed`).
+        const lockFailed = (e: Extract<Ending, { _tag: "LockBusy" | "LockError" | "ConfigMismatch" }>) =>
           Console.error(`warm-reconcile: ${e.message}`).pipe(
             Effect.as({ outcome: Outcome.Outcome.failed({ reason: e.message }), ending: e as Ending })
           )
@@ -95,7 +97,8 @@ export const reconcileCommand = Command.make(
               Effect.zipRight(run(app, { ...options, onInterrupted: finished(app, true) })),
               Effect.tap(finished(app, false)),
               Effect.map((outcome) => ({ outcome, ending: outcome as Ending })),
-              Effect.catchTags({ LockBusy: lockFailed, LockError: lockFailed }),
+              // A config that does not fit abra's files (exit 2) stops only that app, as a busy lock does.
+              Effect.catchTags({ LockBusy: lockFailed, LockError: lockFailed, ConfigMismatch: lockFailed }),
               // Also the lines `run` logs outside the program's own annotation (a failure before any change).
               Effect.annotateLogs({ app: app.name })
             )

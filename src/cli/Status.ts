@@ -22,6 +22,7 @@ import { HoldRecord, InFlight, RunRecord, State } from "../services/State.js"
 import * as ConfigFile from "./ConfigFile.js"
 import * as LogFormat from "./LogFormat.js"
 import * as Shared from "./Options.js"
+import { unholdHint } from "./Unhold.js"
 
 export interface AppStatus {
   readonly app: string
@@ -205,6 +206,14 @@ export const statusCommand = Command.make(
         for (const s of statuses) yield* Console.log(JSON.stringify(s))
       } else {
         yield* Console.log(statuses.length === 0 ? "no apps configured" : renderTable(statuses))
+        // Next to every hold: how to clear it.
+        const held = statuses.filter((s) => s.hold !== null)
+        if (held.length > 0) {
+          yield* Console.log(
+            ["", "holds:", ...held.map((s) => `  ${s.app}: ${s.hold!.reason} ${s.hold!.to}; ${unholdHint(s.app)}`)]
+              .join("\n")
+          )
+        }
       }
     })
 ).pipe(

@@ -85,7 +85,9 @@ export const AlertFile = Schema.Struct(
       })
     ),
     phase: text("recovered: the phase the interrupted run was in."),
-    version: text("unhealthy-*: the version that is not healthy.")
+    version: text("unhealthy-*: the version that is not healthy."),
+    chaos_version: text("held-chaos: the `chaos-version` label of the chaos deploy that runs."),
+    resume: text("held-chaos: how to hand the app back (deploy a release with abra).")
   },
   // Fields that a later version adds: a relay must accept what it does not know yet.
   Schema.Record({ key: Schema.String, value: Schema.Unknown })

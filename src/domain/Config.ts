@@ -180,6 +180,16 @@ export class AppConfig extends Schema.Class<AppConfig>("AppConfig")({
   }),
   health: Schema.optionalWith(HealthConfig, { default: () => HealthConfig.make({}) }).annotations({
     description: "How the health gate probes the app."
+  }),
+  // Living beside the people who run the server (issue 13): what warm-reconcile may start on its own.
+  create: Schema.optionalWith(Schema.Boolean, { default: () => false }).annotations({
+    description: "Create the app when it has no env file (`abra app new`, secrets, a fresh deploy). Off by " +
+      "default: a missing env file is a typo or an app not set up yet, and the run stops with exit 2 naming the " +
+      "expected path and the closest domain abra knows on that server."
+  }),
+  keepDeployed: Schema.optionalWith(Schema.Boolean, { default: () => false }).annotations({
+    description: "Deploy the app when it is not deployed. Off by default: an app a person undeployed is left " +
+      "alone (`held-undeployed`, exit 0, no alert). An upgrade killed halfway is still recovered first."
   })
 }) {}
 

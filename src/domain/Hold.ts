@@ -5,15 +5,32 @@
  */
 import { Schema } from "effect"
 
-/** In the order of the safety gate's precedence (also the order of the alert schema's enum). */
-export const HOLD_REASONS = ["major", "manual-migration", "policy", "unknown-version", "failed-release"] as const
+/**
+ * In the order of the safety gate's precedence (also the order of the alert schema's enum), then
+ * `chaos`: a person's chaos deploy (`abra app deploy -C`) runs, alerted once per chaos version.
+ */
+export const HOLD_REASONS = [
+  "major",
+  "manual-migration",
+  "policy",
+  "unknown-version",
+  "failed-release",
+  "chaos"
+] as const
 export const HoldReason = Schema.Literal(...HOLD_REASONS)
 export type HoldReason = typeof HoldReason.Type
 
-/** The outcome tag, alert reason and hold record reason of a hold: `held-major`, ... */
-export type Held<R extends HoldReason = HoldReason> = `held-${R}`
+/**
+ * Left as a person left it, with no alert and no hold record: `undeployed` (an app taken down on
+ * purpose, not brought back unless its config says `keepDeployed`).
+ */
+export const LEFT_ALONE_REASONS = ["undeployed"] as const
+export type LeftAloneReason = typeof LEFT_ALONE_REASONS[number]
 
-export const held = <R extends HoldReason>(reason: R): Held<R> => `held-${reason}`
+/** The outcome tag, alert reason and hold record reason of a hold: `held-major`, ... */
+export type Held<R extends HoldReason | LeftAloneReason = HoldReason> = `held-${R}`
+
+export const held = <R extends HoldReason | LeftAloneReason>(reason: R): Held<R> => `held-${reason}`
 
 type HeldAll<T extends ReadonlyArray<HoldReason>> = { readonly [K in keyof T]: `held-${T[K] & string}` }
 const HELD = HOLD_REASONS.map(held) as unknown as HeldAll<typeof HOLD_REASONS>

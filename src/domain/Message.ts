@@ -45,7 +45,6 @@ const parts = (alert: Alert, context: Context): Parts => {
   const latest = str(f, "latest") ?? "?"
   const attempted = str(f, "attempted") ?? "?"
   const lastGood = str(f, "last_good") ?? "?"
-  const hold = `${context.stateDir}/${app}/hold.json`
   const held = (why: string, next: string): Parts => ({
     headline: `${app} held at ${current}: ${latest} ${why}`,
     happened: `${latest} is published; ${app} was not upgraded to it because it ${why}.`,
@@ -76,8 +75,18 @@ const parts = (alert: Alert, context: Context): Parts => {
     case "held-failed-release":
       return held(
         "was rolled back before",
-        `Nothing until a newer release appears; to retry ${latest} once it is fixed, remove ${hold}.`
+        `Nothing until a newer release appears; to retry ${latest} once it is fixed: \`warm-reconcile unhold ${app}\`.`
       )
+    case "held-chaos":
+      return {
+        headline: `${app} runs a chaos deploy (${str(f, "chaos_version") ?? "?"}): left alone`,
+        happened: `${app} runs ${
+          str(f, "chaos_version") ?? "?"
+        }, deployed by hand with \`abra app deploy -C\`; no upgrade, redeploy or health check touches it.`,
+        runsNow: `${str(f, "chaos_version") ?? "?"} (a chaos deploy), unchanged.`,
+        next: "When the work is done, deploy a release with abra (`abra app deploy <domain> <version>`); the next " +
+          "run takes it from there."
+      }
     case "rollback":
       return {
         headline: `${app} rolled back ${attempted} -> ${lastGood}`,
@@ -86,7 +95,7 @@ const parts = (alert: Alert, context: Context): Parts => {
         cause: str(f, "cause"),
         runsNow: `${lastGood}, healthy.`,
         next: `${attempted} is held and not retried until a newer release appears; once it is fixed, ` +
-          `remove ${hold} to retry it.`
+          `\`warm-reconcile unhold ${app}\` retries it.`
       }
     case "rollback-failed":
       return {

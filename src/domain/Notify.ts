@@ -13,12 +13,15 @@ export type Severity = typeof Severity.Type
 /**
  * How urgent each alert is: `critical` when an app is left down (a person must act now),
  * `warning` when something changed back on its own (rollback, recovery) or needs a person's
- * upgrade, `info` for holds that only wait.
+ * upgrade, `info` for holds that only wait (a chaos deploy is a person's own work).
  */
 export const severityOf: (reason: AlertReason) => Severity = Match.type<AlertReason>().pipe(
   Match.when(Match.is("rollback-failed", "unhealthy-on-latest", "unhealthy-after-deploy"), () => "critical" as const),
   Match.when(Match.is("rollback", "recovered", "held-major", "held-manual-migration"), () => "warning" as const),
-  Match.when(Match.is("held-policy", "held-unknown-version", "held-failed-release"), () => "info" as const),
+  Match.when(
+    Match.is("held-policy", "held-unknown-version", "held-failed-release", "held-chaos"),
+    () => "info" as const
+  ),
   Match.exhaustive
 )
 

@@ -13,6 +13,10 @@ export type Outcome = Data.TaggedEnum<{
   "held-unknown-version": { readonly from: string; readonly to: string }
   /** `to` was tried and rolled back before; it is not retried until a newer release appears. */
   "held-failed-release": { readonly from: string; readonly to: string }
+  /** A person's chaos deploy runs (`abra app deploy -C`): nothing is touched until a release is deployed. */
+  "held-chaos": { readonly chaosVersion: string }
+  /** Not deployed, and the config does not say `keepDeployed`: left undeployed, as a person left it. */
+  "held-undeployed": { readonly version: string }
   upgraded: { readonly from: string; readonly to: string }
   /** The upgrade to `attempted` failed; `lastGood` runs again, healthy, with its data restored. */
   "rolled-back": { readonly attempted: string; readonly lastGood: string; readonly reason: string }
@@ -35,7 +39,10 @@ export const detail = (outcome: Outcome): string => {
     case "noop-healthy":
     case "redeployed-healthy":
     case "unhealthy":
+    case "held-undeployed":
       return outcome.version
+    case "held-chaos":
+      return outcome.chaosVersion
     case "held-major":
     case "held-manual-migration":
     case "held-policy":

@@ -73,6 +73,8 @@ export type Plan = Data.TaggedEnum<{
     readonly warnings: ReadonlyArray<MigrationWarning>
     readonly policy: UpgradePolicy
   }
+  /** Not deployed, and the config does not ask to keep it deployed: a person took it down; leave it. */
+  Undeployed: { readonly version: string }
   /** `fromHealthy`: the running version answered before the upgrade, so it is a known last-good. */
   Upgrade: { readonly from: string; readonly to: string; readonly fromHealthy: boolean }
   Fail: { readonly reason: string }
@@ -109,6 +111,35 @@ export const plan = (facts: Facts, stage: Stage, observed: Observed): Plan =>
         () => Plan.Upgrade({ from: candidate.from.tag, to: candidate.to.tag, fromHealthy: observed.healthy })
       )
   })
+
+/** What a person did, seen before any version is looked at. */
+export interface Beside {
+  readonly deployed: boolean
+  /** The chaos-version label of a chaos deploy that runs. */
+  readonly chaosVersion: Option.Option<string>
+  /** The config's `keepDeployed`. */
+  readonly keepDeployed: boolean
+  readonly pinned: Option.Option<string>
+  readonly policy: UpgradePolicy
+}
+
+/**
+ * The work of a person that a run stays out of: a chaos deploy is held (alerted once per chaos
+ * version), an app taken down is left undeployed unless the config says to keep it deployed.
+ * None: go on and plan from the versions.
+ */
+export const beside = (seen: Beside): Option.Option<Plan> => {
+  if (seen.deployed && Option.isSome(seen.chaosVersion)) {
+    const version = seen.chaosVersion.value
+    return Option.some(
+      Plan.Hold({ reason: "chaos", from: version, to: version, notes: [], warnings: [], policy: seen.policy })
+    )
+  }
+  if (!seen.deployed && !seen.keepDeployed) {
+    return Option.some(Plan.Undeployed({ version: Option.getOrElse(seen.pinned, () => "unknown") }))
+  }
+  return Option.none()
+}
 
 type Hold = Extract<Plan, { _tag: "Hold" }>
 type Candidate = Extract<Stage, { _tag: "Candidate" }>

@@ -5,7 +5,7 @@ import { Array as Arr, Effect, Either, Layer, Option, Schema } from "effect"
 import * as Path from "node:path"
 import type { AppSpec } from "../domain/Config.js"
 import * as EnvFile from "../domain/EnvFile.js"
-import { AbraError, type AppEnv, Apps } from "../services/Apps.js"
+import { AbraError, type AppEnv, Apps, type EnvSettings } from "../services/Apps.js"
 import { type ProcessError, ProcessRunner } from "../services/ProcessRunner.js"
 import { writeFileAtomic } from "./AtomicFile.js"
 import { processFailure } from "./ProcessErrors.js"
@@ -55,14 +55,14 @@ export const make = (options: AppsOptions) =>
       })
 
     return Apps.of({
-      ensureServer: Effect.fn("Apps.ensureServer")(function*(server) {
+      ensureServer: Effect.fn("Apps.ensureServer")(function*(server, add = true) {
         const spec = { name: server, domain: server } as AppSpec
         const listed = yield* runner.exec("abra", ["server", "ls", "-m", "-n"], { env, timeout: "1 minute" }).pipe(
           Effect.mapError(fail(spec, "server ls"))
         )
         const names = listed.exitCode === 0 ? serverNames(listed.stdout) : []
         if (names.includes(server)) return
-        if (server !== "default") {
+        if (server !== "default" || !add) {
           return yield* new AbraError({
             app: server,
             operation: "server ls",
@@ -77,6 +77,28 @@ export const make = (options: AppsOptions) =>
           pinned: EnvFile.pinnedVersion(file),
           secrets: EnvFile.declaredSecrets(file)
         }))
+      }),
+      readSettings: Effect.fn("Apps.readSettings")(function*(app) {
+        const found = yield* readFile(app)
+        return Option.map(found, ({ file }): EnvSettings => ({
+          recipe: EnvFile.recipe(file),
+          autoUpdate: Option.exists(EnvFile.get(file, "ENABLE_AUTO_UPDATE"), (v) => v.trim().toLowerCase() === "true")
+        }))
+      }),
+      envPath: (app) => envPath(options.abraDir, app),
+      domains: Effect.fn("Apps.domains")(function*(server) {
+        const dir = Path.join(options.abraDir, "servers", server)
+        const names = yield* fs.readDirectory(dir).pipe(
+          Effect.catchIf(
+            (e) => e._tag === "SystemError" && e.reason === "NotFound",
+            () => Effect.succeed([] as Array<string>)
+          ),
+          Effect.mapError((e) =>
+            new AbraError({ app: server, operation: "app list", message: `cannot list ${dir}: ${e.message}` })
+          )
+        )
+        return names.filter((n) => n.endsWith(".env") && !n.startsWith(".")).map((n) => n.slice(0, -".env".length))
+          .sort()
       }),
       create: Effect.fn("Apps.create")(function*(app, version) {
         yield* abra(app, "app new", [

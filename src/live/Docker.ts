@@ -181,6 +181,14 @@ export const make = (socketPath: string, options: DockerOptions = {}) =>
       )
     })
 
+    const chaosVersion = Effect.fn("Docker.chaosVersion")(function*(stack: string) {
+      const services = yield* list("/services", byStack(stack), Services)
+      const labels = services.find((s) => s.Spec.Name === `${stack}_app`)?.Spec.Labels ?? {}
+      return labels[`coop-cloud.${stack}.chaos`] === "true"
+        ? Option.some(labels[`coop-cloud.${stack}.chaos-version`] ?? "unknown")
+        : Option.none()
+    })
+
     const stackVolumes = Effect.fn("Docker.stackVolumes")(function*(stack: string) {
       const { Volumes: volumes } = yield* list("/volumes", byStack(stack), Volumes)
       return (volumes ?? []).map((v) => ({ name: v.Name, mountpoint: v.Mountpoint }))
@@ -209,7 +217,7 @@ export const make = (socketPath: string, options: DockerOptions = {}) =>
       })
     })
 
-    return Docker.of({ isDeployed, deployedVersion, stackVolumes, secrets, failedTasks })
+    return Docker.of({ isDeployed, deployedVersion, chaosVersion, stackVolumes, secrets, failedTasks })
   })
 
 /** Docker on the Engine API at `socketPath`. */
@@ -221,6 +229,7 @@ const unusable = (error: DockerUnavailable) =>
   Docker.of({
     isDeployed: () => Effect.fail(error),
     deployedVersion: () => Effect.fail(error),
+    chaosVersion: () => Effect.fail(error),
     stackVolumes: () => Effect.fail(error),
     secrets: () => Effect.fail(error),
     failedTasks: () => Effect.fail(error)

@@ -85,9 +85,34 @@ export const make = (options: RecipesOptions) =>
         }
         return Option.none()
       }),
+      checkClean: Effect.fn("Recipes.checkClean")(function*(recipe) {
+        const out = yield* git(recipe, ["status", "--porcelain", "--untracked-files=all"]).pipe(
+          Effect.mapError(fail(recipe, "git status"))
+        )
+        const changes = out.stdout.split("\n").map(trimAscii).filter((l) => l.length > 0)
+        if (changes.length === 0) return
+        return yield* new RecipeError({
+          recipe,
+          operation: "git status",
+          message: `recipe ${recipe}: the clone ${clone(recipe)} has local changes that a checkout would overwrite: ` +
+            `${changes.join("; ")}; commit, stash or remove them (git -C ${clone(recipe)} status), ` +
+            "or deploy them yourself with abra app deploy -C"
+        })
+      }),
       checkout: Effect.fn("Recipes.checkout")(function*(recipe, version) {
         yield* git(recipe, ["checkout", "--quiet", `refs/tags/${version}`]).pipe(
-          Effect.mapError(fail(recipe, `checkout ${version}`))
+          // git's whole message, not its last line ("Aborting"): it names the files in the way.
+          Effect.mapError((e) => {
+            const failure = fail(recipe, `checkout ${version}`)(e)
+            return e._tag === "CommandFailed" && e.stderrTail.trim() !== ""
+              ? new RecipeError({
+                ...failure,
+                message: `recipe ${recipe}: checkout ${version} failed (exit ${e.exitCode}): ${
+                  e.stderrTail.split("\n").map(trimAscii).filter((l) => l.length > 0).join(" ")
+                }`
+              })
+              : failure
+          })
         )
       })
     })

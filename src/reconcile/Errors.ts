@@ -1,5 +1,5 @@
 /** The typed failures of the program: every service's errors, the health gate's, and its own. */
-import { Schema } from "effect"
+import { Cause, Option, Schema } from "effect"
 import type { AlertError } from "../services/Alerts.js"
 import type { AbraError } from "../services/Apps.js"
 import type { DockerError } from "../services/Docker.js"
@@ -22,6 +22,16 @@ export class RunKilled extends Schema.TaggedError<RunKilled>()("RunKilled", {
 }) {}
 
 /**
+ * The config does not fit what abra has: no env file for an app the config does not let create,
+ * or an env file naming another recipe. Bad config (exit 2), found before anything is written, and
+ * not a run: `run` passes it on instead of recording a `failed` outcome.
+ */
+export class ConfigMismatch extends Schema.TaggedError<ConfigMismatch>()("ConfigMismatch", {
+  app: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
  * What `reconcile` and `recover` can fail with: only before anything was changed, since every
  * failure after the first change ends as an outcome. `run` turns each into the `failed` outcome.
  */
@@ -37,3 +47,16 @@ export type ReconcileError =
 
 /** What a rollback is told it undoes: a step's failure, or a killed run found by the recovery. */
 export type RollbackCause = ReconcileError | RunKilled
+
+/**
+ * Did the release itself fail (its deploy failed or timed out, its health gate failed or it
+ * crash-looped)? Only then is it held as failed. An interruption (SIGINT, SIGTERM) or a local step
+ * (checkout, snapshot, undeploy, state writes, Docker look-ups) says nothing against the release:
+ * the next run tries it again.
+ */
+export const releaseFailed = (cause: Cause.Cause<RollbackCause>, version: string): boolean =>
+  !Cause.isInterrupted(cause) &&
+  Option.exists(Cause.failureOption(cause), (e) =>
+    e._tag === "HealthGateFailed" ||
+    (e._tag === "AbraError" && e.operation === `app deploy ${version}`) ||
+    (e._tag === "StepTimedOut" && e.step === "deploy"))

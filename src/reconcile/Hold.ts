@@ -54,6 +54,7 @@ const heldOutcome = (plan: HoldPlan): HeldOutcome =>
     Match.when("policy", () => Outcome[held("policy")]({ from: plan.from, to: plan.to, policy: plan.policy })),
     Match.when("unknown-version", () => Outcome[held("unknown-version")]({ from: plan.from, to: plan.to })),
     Match.when("failed-release", () => Outcome[held("failed-release")]({ from: plan.from, to: plan.to })),
+    Match.when("chaos", () => Outcome[held("chaos")]({ chaosVersion: plan.from })),
     Match.exhaustive
   )
 
@@ -72,6 +73,8 @@ export const hold = (app: AppSpec, plan: HoldPlan) =>
     } else {
       yield* alertHold(app, plan, outcome)
     }
+    // A chaos deploy is a person's work in progress: not probed, never redeployed.
+    if (plan.reason === "chaos") return outcome
     // Held does not mean unwatched: the version that stays must still answer, as on latest.
     if (plan.reason === "unknown-version" || (yield* settled(app, plan.from))) return outcome
     yield* Effect.logWarning(`held on ${plan.from}, which is unhealthy: redeploy it`)
@@ -96,6 +99,13 @@ const alertHold = (app: AppSpec, plan: HoldPlan, outcome: HeldOutcome) =>
       yield* writeAlert(app, outcome._tag, {
         current: plan.from,
         latest: plan.to,
+        ...(plan.reason === "chaos"
+          ? {
+            chaos_version: plan.from,
+            resume: `a chaos deploy (abra app deploy -C) of ${plan.from} runs: nothing is touched until a release ` +
+              `is deployed again; to resume, deploy one with abra (abra app deploy ${app.domain} <version>)`
+          }
+          : {}),
         ...(plan.reason === "policy" ? { policy: plan.policy } : {}),
         ...(plan.reason === "manual-migration"
           ? { versions: plan.warnings.map((w) => w.version), markers: plan.warnings.map((w) => w.marker) }

@@ -9,10 +9,12 @@ import { held } from "../domain/Hold.js"
 import type { Outcome } from "../domain/Outcome.js"
 import * as Plan from "../domain/Plan.js"
 import { missingSecrets } from "../domain/Secrets.js"
+import { closest } from "../domain/Suggest.js"
 import { AbraError, Apps } from "../services/Apps.js"
 import { Docker } from "../services/Docker.js"
 import { Recipes } from "../services/Recipes.js"
 import { State } from "../services/State.js"
+import { ConfigMismatch } from "./Errors.js"
 import { settled, SHORT_STEP, within } from "./Steps.js"
 
 export interface ReconcileOptions {
@@ -25,7 +27,8 @@ export interface ReconcileOptions {
 /** What a reconcile saw before acting: the facts, the stage, the notes read, and the plan. */
 export interface Observation {
   readonly facts: Plan.Facts
-  readonly stage: Plan.Stage
+  /** Absent when a person's work decided the plan before any version was looked at. */
+  readonly stage?: Plan.Stage
   readonly notes: ReadonlyMap<string, string>
   /** Did the running app answer healthy (only probed when the plan depends on it)? */
   readonly healthy: boolean
@@ -34,6 +37,38 @@ export interface Observation {
   readonly envExists: boolean
   readonly missingSecrets: ReadonlyArray<string>
 }
+
+/** No env file, and the config does not say `create`: exit 2 naming the path and the likeliest domain. */
+const missingEnvFile = (app: AppSpec) =>
+  Effect.gen(function*() {
+    const apps = yield* Apps
+    const known = yield* apps.domains(app.server).pipe(within(app, "app list", SHORT_STEP))
+    const hint = Option.match(closest(app.domain, known), {
+      onSome: (domain) => `; did you mean ${domain}?`,
+      onNone: () =>
+        known.length === 0
+          ? `; abra knows no app on server ${app.server}`
+          : `; no domain on server ${app.server} is close`
+    })
+    return yield* new ConfigMismatch({
+      app: app.name,
+      message: `${app.name}: no env file at ${apps.envPath(app)}${hint} (set "create": true to create the app)`
+    })
+  })
+
+/** The env file must be the app's recipe's: another recipe's file means the config names the wrong app. */
+const sameRecipe = (app: AppSpec) =>
+  Effect.gen(function*() {
+    const apps = yield* Apps
+    const settings = yield* apps.readSettings(app).pipe(within(app, "env read", SHORT_STEP))
+    const recipe = Option.flatMap(settings, (s) => s.recipe)
+    if (Option.isNone(recipe) || recipe.value === app.recipe) return
+    return yield* new ConfigMismatch({
+      app: app.name,
+      message: `${app.name}: the env file ${apps.envPath(app)} is for the recipe ${recipe.value}, the config says ` +
+        `${app.recipe}: fix the recipe or the domain in the config`
+    })
+  })
 
 /**
  * Gather the facts and plan. With `readOnly`, nothing is changed: no server is added, no env file
@@ -46,14 +81,47 @@ export const observe = (app: AppSpec, options: ReconcileOptions & { readonly rea
     const docker = yield* Docker
     const readOnly = options.readOnly ?? false
 
-    if (!readOnly) yield* apps.ensureServer(app.server).pipe(within(app, "server", SHORT_STEP))
+    // The server is only looked up (added only for an app the config lets create), then the env
+    // file, before anything is fetched or written: what a person set up decides what a run may touch.
+    // No env file is a typo or an app not set up, unless the config says create.
+    if (!readOnly) yield* apps.ensureServer(app.server, app.create).pipe(within(app, "server", SHORT_STEP))
+    let env = yield* apps.readEnv(app).pipe(within(app, "env read", SHORT_STEP))
+    const envExists = Option.isSome(env)
+    if (Option.isNone(env) && !app.create) return yield* missingEnvFile(app)
+    if (Option.isSome(env)) yield* sameRecipe(app)
+
+    // A person's chaos deploy, or an app a person took down, is left as it is.
+    const deployed = yield* docker.isDeployed(app.stack).pipe(within(app, "deployed check", SHORT_STEP))
+    if (Option.isSome(env)) {
+      const pinned = env.value.pinned
+      const chaosVersion = deployed
+        ? yield* docker.chaosVersion(app.stack).pipe(within(app, "chaos labels", SHORT_STEP))
+        : Option.none<string>()
+      const aside = Plan.beside({
+        deployed,
+        chaosVersion,
+        keepDeployed: app.keepDeployed,
+        pinned,
+        policy: app.upgrade
+      })
+      if (Option.isSome(aside)) {
+        yield* Effect.logInfo(`plan: ${aside.value._tag} (left as a person left it)`)
+        return {
+          facts: { deployed, current: Option.orElse(chaosVersion, () => pinned), tags: [], policy: app.upgrade },
+          notes: new Map(),
+          healthy: false,
+          plan: aside.value,
+          envExists,
+          missingSecrets: []
+        } satisfies Observation
+      }
+    }
+
     if (options.skipFetch) yield* Effect.logInfo(`skip fetch: using the local ${app.recipe} recipe clone as it is`)
     else yield* recipes.fetch(app.recipe).pipe(within(app, "fetch", SHORT_STEP))
     const tags = yield* recipes.tags(app.recipe).pipe(within(app, "tags", SHORT_STEP))
 
-    // The env file: created at the latest version when the app has never been set up.
-    let env = yield* apps.readEnv(app).pipe(within(app, "env read", SHORT_STEP))
-    const envExists = Option.isSome(env)
+    // The env file: created at the latest version when the config says so (`create`).
     if (Option.isNone(env) && !readOnly) {
       const first = Plan.classify({ deployed: false, current: Option.none(), tags, policy: app.upgrade })
       if (first._tag === "FreshDeploy") {
@@ -80,7 +148,6 @@ export const observe = (app: AppSpec, options: ReconcileOptions & { readonly rea
       yield* apps.generateSecrets(app).pipe(within(app, "secret generate", SHORT_STEP))
     }
 
-    const deployed = yield* docker.isDeployed(app.stack).pipe(within(app, "deployed check", SHORT_STEP))
     const current = Option.isSome(appEnv.pinned) || !deployed
       ? appEnv.pinned
       : yield* docker.deployedVersion(app.stack).pipe(within(app, "deployed version", SHORT_STEP))
@@ -103,6 +170,11 @@ export const observe = (app: AppSpec, options: ReconcileOptions & { readonly rea
       ? yield* settled(app, Option.getOrElse(current, () => "unknown"))
       : false
     const plan = Plan.plan(facts, stage, { healthy, notes, failedRelease })
+    // A plan that checks the clone out must find it clean now, before anything is undeployed: a
+    // person's edit there is found here, not after the undeploy and the snapshot.
+    if (plan._tag === "Upgrade" || plan._tag === "Redeploy" || plan._tag === "FreshDeploy") {
+      yield* recipes.checkClean(app.recipe).pipe(within(app, "clone status", SHORT_STEP))
+    }
     yield* Effect.logInfo(`plan: ${plan._tag}`)
     return { facts, stage, notes, healthy, plan, envExists, missingSecrets: missing } satisfies Observation
   })

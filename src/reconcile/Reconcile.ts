@@ -19,14 +19,14 @@ import type { Health } from "../services/Health.js"
 import type { Recipes } from "../services/Recipes.js"
 import type { Snapshots } from "../services/Snapshots.js"
 import { type InFlight, RunRecord, State } from "../services/State.js"
-import type { ReconcileError } from "./Errors.js"
+import type { ConfigMismatch, ReconcileError } from "./Errors.js"
 import { clearHold, hold } from "./Hold.js"
 import { observe, type ReconcileOptions } from "./Observe.js"
 import { recover } from "./Recover.js"
 import { deployAndWait, forApp, notesText, Reported, SHORT_STEP, within, writeAlert } from "./Steps.js"
 import { upgrade } from "./Upgrade.js"
 
-export { type ReconcileError, RunKilled, StepTimedOut } from "./Errors.js"
+export { ConfigMismatch, type ReconcileError, RunKilled, StepTimedOut } from "./Errors.js"
 export { type Observation, observe, type ReconcileOptions } from "./Observe.js"
 export { recover } from "./Recover.js"
 
@@ -40,7 +40,7 @@ export type Services = Apps | Alerts | Docker | Recipes | Snapshots | State
 export const reconcile = (
   app: AppSpec,
   options: ReconcileOptions = {}
-): Effect.Effect<Outcome, ReconcileError, Services | Health> =>
+): Effect.Effect<Outcome, ReconcileError | ConfigMismatch, Services | Health> =>
   Effect.gen(function*() {
     const state = yield* State
     const { notes, plan } = yield* observe(app, options)
@@ -50,6 +50,13 @@ export const reconcile = (
     return yield* Plan.Plan.$match(plan, {
       Fail: ({ reason }) => Effect.succeed(Outcome.failed({ reason: `recipe ${app.recipe}: ${reason}` })),
       Hold: (p) => hold(app, p),
+      Undeployed: ({ version }) =>
+        Effect.gen(function*() {
+          yield* Effect.logInfo(
+            `not deployed: left so (a person undeployed it; set "keepDeployed": true to have it deployed)`
+          )
+          return Outcome["held-undeployed"]({ version })
+        }),
       Noop: ({ version }) =>
         Effect.gen(function*() {
           yield* setLastGood(version)
@@ -97,7 +104,10 @@ export const reconcile = (
  * One full run for one app: reconcile, turn a failure before any change into the `failed`
  * outcome, and record the run in the history, also when the run is interrupted.
  */
-export const run = (app: AppSpec, options: ReconcileOptions = {}): Effect.Effect<Outcome, never, Services | Health> =>
+export const run = (
+  app: AppSpec,
+  options: ReconcileOptions = {}
+): Effect.Effect<Outcome, ConfigMismatch, Services | Health> =>
   Effect.gen(function*() {
     const state = yield* State
     const startedAt = yield* Clock.currentTimeMillis
@@ -125,12 +135,17 @@ export const run = (app: AppSpec, options: ReconcileOptions = {}): Effect.Effect
       within(app, "in-flight read", SHORT_STEP),
       Effect.catchAll((e) => Effect.logError(e.message).pipe(Effect.as(Option.none<InFlight>())))
     )
-    const work: Effect.Effect<Outcome, ReconcileError, Services | Health> = Option.match(pending, {
+    const work: Effect.Effect<Outcome, ReconcileError | ConfigMismatch, Services | Health> = Option.match(pending, {
       onNone: () => reconcile(app, options),
       onSome: (record) => recover(app, record)
     })
     const outcome = yield* work.pipe(
-      Effect.catchAll((e) => Effect.logError(e.message).pipe(Effect.as(Outcome.failed({ reason: e.message })))),
+      // A config that does not fit what abra has is not a run: nothing was written, nothing is recorded.
+      Effect.catchAll((e) =>
+        e._tag === "ConfigMismatch"
+          ? Effect.fail(e)
+          : Effect.logError(e.message).pipe(Effect.as(Outcome.failed({ reason: e.message })))
+      ),
       Effect.tap((outcome) => Ref.set(reported, Option.some(outcome))),
       Effect.provideService(Reported, reported),
       Effect.onInterrupt(() =>

@@ -6,21 +6,14 @@
 import { Cause, Effect, Option } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import { Outcome } from "../domain/Outcome.js"
-import type { InFlightPhase } from "../domain/Phase.js"
 import { Docker } from "../services/Docker.js"
 import { Snapshots } from "../services/Snapshots.js"
 import { type InFlight, State } from "../services/State.js"
 import { RunKilled } from "./Errors.js"
-import { clearHold, rememberFailedRelease } from "./Hold.js"
+import { clearHold } from "./Hold.js"
 import { tracker } from "./InFlight.js"
 import { rollback } from "./Rollback.js"
 import { forApp, healthyWithin, inPhase, SHORT_STEP, tryAlert, within } from "./Steps.js"
-
-/**
- * The phases in which the target had its chance (the run died in or after its health gate); a run
- * killed while undeploying, snapshotting or deploying says nothing against the release.
- */
-const JUDGED: ReadonlyArray<InFlightPhase> = ["health", "rollback", "rollback-failed", "alert"]
 
 export const recover = (app: AppSpec, record: InFlight) =>
   Effect.gen(function*() {
@@ -62,8 +55,8 @@ export const recover = (app: AppSpec, record: InFlight) =>
     // Killed before anything destructive (last-good still runs, its data untouched), or after a
     // finished rollback whose alert was not written yet: leave it be, and tell.
     const untouched = record.snapshot === null && record.phase !== "rollback"
+    // (A rollback that ended in phase `alert` has already held its target if the release failed.)
     if (running === from && (untouched || record.phase === "alert") && (yield* healthyNow(from))) {
-      if (record.phase === "alert") yield* rememberFailedRelease(app, from, to)
       return yield* settle(from, false)
     }
     // Otherwise roll back, from whatever state the killed run left.
@@ -82,7 +75,8 @@ export const recover = (app: AppSpec, record: InFlight) =>
       { from, to, notes: "" },
       { undeployed: true, volumes, snapshot, deployAttempted: true },
       Cause.fail(killed),
-      { tracker: track, successAlert: "recovered", remember: JUDGED.includes(record.phase) }
+      // A killed run is a local interruption, not the release failing: the next run tries it again.
+      { tracker: track, successAlert: "recovered", remember: false }
     )
     return outcome._tag === "rolled-back"
       ? Outcome.recovered({ attempted: to, lastGood: from, committed: false })

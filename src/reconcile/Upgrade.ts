@@ -12,7 +12,7 @@ import { Apps } from "../services/Apps.js"
 import { Docker } from "../services/Docker.js"
 import { Snapshots } from "../services/Snapshots.js"
 import { State } from "../services/State.js"
-import type { RollbackCause } from "./Errors.js"
+import { releaseFailed, type RollbackCause } from "./Errors.js"
 import { tracker } from "./InFlight.js"
 import { type Progress, rollback } from "./Rollback.js"
 import { deployAndWait, inStep, report, SHORT_STEP, SNAPSHOT_STEP, timedPhase, within } from "./Steps.js"
@@ -32,10 +32,12 @@ export const upgrade = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Upgrade"
     })
     const rolledBack = yield* Ref.make(Option.none<Outcome>())
     const track = yield* tracker(app, from, to, plan.fromHealthy)
-    // The rollback holds the target as a failed release once it has undone anything.
+    // The rollback holds the target as a failed release only when the release itself failed.
     const undo = (cause: Cause.Cause<RollbackCause>) =>
       Ref.get(progress).pipe(
-        Effect.flatMap((done) => rollback(app, { from, to, notes }, done, cause, { tracker: track, remember: true })),
+        Effect.flatMap((done) =>
+          rollback(app, { from, to, notes }, done, cause, { tracker: track, remember: releaseFailed(cause, to) })
+        ),
         Effect.tap((outcome) => Ref.set(rolledBack, Option.some(outcome))),
         Effect.tap(report)
       )

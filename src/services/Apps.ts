@@ -22,11 +22,28 @@ export interface AppEnv {
   readonly secrets: ReadonlyArray<string>
 }
 
+/** What the env file says about how the app is run beside the people who run the server. */
+export interface EnvSettings {
+  /** The recipe named by `TYPE=` or `RECIPE=` (none: the file names none). */
+  readonly recipe: Option.Option<string>
+  /** `ENABLE_AUTO_UPDATE=true`: the operator opted the app in to automatic upgrades (kadabra's convention). */
+  readonly autoUpdate: boolean
+}
+
 export class Apps extends Context.Tag("warm-reconcile/Apps")<Apps, {
-  /** Make sure abra knows the server (a local one is added when missing). */
-  readonly ensureServer: (server: string) => Effect.Effect<void, AbraError>
+  /**
+   * Make sure abra knows the server (a local one is added when missing, unless `add` is false:
+   * then only looked up).
+   */
+  readonly ensureServer: (server: string, add?: boolean) => Effect.Effect<void, AbraError>
   /** The env file, or none when the app has never been created. */
   readonly readEnv: (app: AppSpec) => Effect.Effect<Option.Option<AppEnv>, AbraError>
+  /** The env file's settings, or none when there is no env file. */
+  readonly readSettings: (app: AppSpec) => Effect.Effect<Option.Option<EnvSettings>, AbraError>
+  /** Where the app's env file is (or would be): `<abraDir>/servers/<server>/<domain>.env`. */
+  readonly envPath: (app: AppSpec) => string
+  /** The domains abra knows on a server: its env files' names (none when the server has no directory). */
+  readonly domains: (server: string) => Effect.Effect<ReadonlyArray<string>, AbraError>
   /** `abra app new` at a version, then set DOMAIN and LETS_ENCRYPT_ENV as the original did. */
   readonly create: (app: AppSpec, version: string) => Effect.Effect<void, AbraError>
   /** Deploy (or redeploy) a published version; abra pins it into the env file. */

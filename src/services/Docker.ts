@@ -39,6 +39,11 @@ export class Docker extends Context.Tag("warm-reconcile/Docker")<Docker, {
   /** The `coop-cloud.<stack>.version` label of `<stack>_app`, when deployed. */
   readonly deployedVersion: (stack: string) => Effect.Effect<Option.Option<string>, DockerError>
   readonly stackVolumes: (stack: string) => Effect.Effect<ReadonlyArray<StackVolume>, DockerError>
+  /**
+   * The `coop-cloud.<stack>.chaos-version` label of `<stack>_app` when it also carries
+   * `coop-cloud.<stack>.chaos=true` (a person's `abra app deploy -C`); none for a release's deploy.
+   */
+  readonly chaosVersion: (stack: string) => Effect.Effect<Option.Option<string>, DockerError>
   /** Secret names of the stack (`<stack>_<name>_<version>`). */
   readonly secrets: (stack: string) => Effect.Effect<ReadonlyArray<string>, DockerError>
   /** Failed tasks of `<stack>_app` created at or after `since` (epoch milliseconds). */

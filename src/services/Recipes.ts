@@ -17,6 +17,11 @@ export class Recipes extends Context.Tag("warm-reconcile/Recipes")<Recipes, {
   readonly tags: (recipe: string) => Effect.Effect<ReadonlyArray<string>, RecipeError>
   /** The release notes of one version, if it has any. */
   readonly releaseNotes: (recipe: string, version: string) => Effect.Effect<Option.Option<string>, RecipeError>
+  /**
+   * Fail when the clone's work tree has uncommitted or untracked changes, which a checkout would
+   * overwrite (or carry into a deploy): the message lists git's whole report, uncut.
+   */
+  readonly checkClean: (recipe: string) => Effect.Effect<void, RecipeError>
   /** Put the recipe clone's work tree at a version, so a deploy uses that version's files. */
   readonly checkout: (recipe: string, version: string) => Effect.Effect<void, RecipeError>
 }>() {}

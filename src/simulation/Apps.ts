@@ -27,7 +27,7 @@ export const layerTest: Layer.Layer<Apps, never, SimulatedWorld> = Layer.effect(
         (a) => Option.isSome(a.env) ? Effect.succeed(a) : refused(app, operation, `unable to find app ${app.domain}`)
       )
     return Apps.of({
-      ensureServer: (server) =>
+      ensureServer: (server, add = true) =>
         world.step("server", server, `server ls / add ${server}`).pipe(
           Effect.mapError((fault) =>
             new AbraError({ app: server, operation: "server", message: `abra server add failed: ${fault.message}` })
@@ -35,7 +35,7 @@ export const layerTest: Layer.Layer<Apps, never, SimulatedWorld> = Layer.effect(
           Effect.zipRight(Ref.get(world.state)),
           Effect.flatMap((s) =>
             // As the live layer: only the local server is added; any other must be known already.
-            s.servers.has(server) || server === "default"
+            s.servers.has(server) || (server === "default" && add)
               ? Ref.update(world.state, (s) => ({ ...s, servers: new Set([...s.servers, server]) }))
               : new AbraError({
                 app: server,
@@ -48,7 +48,38 @@ export const layerTest: Layer.Layer<Apps, never, SimulatedWorld> = Layer.effect(
         world.step("env-read", app.name, `read ${app.domain}.env`).pipe(
           Effect.mapError(fromFault(app, "env read")),
           Effect.zipRight(world.app(app.name)),
-          Effect.map((a) => a.env)
+          // The env file is found by domain: a config naming another domain finds none.
+          Effect.map((a) =>
+            a.spec.domain !== app.domain
+              ? Option.none()
+              : Option.map(a.env, (e) => ({ pinned: e.pinned, secrets: e.secrets }))
+          )
+        ),
+      readSettings: (app) =>
+        world.step("env-read", app.name, `read settings of ${app.domain}.env`).pipe(
+          Effect.mapError(fromFault(app, "env read")),
+          Effect.zipRight(world.app(app.name)),
+          Effect.map((a) =>
+            a.spec.domain !== app.domain
+              ? Option.none()
+              : Option.map(a.env, (e) => ({
+                recipe: Option.some(e.recipe ?? a.spec.recipe),
+                autoUpdate: e.autoUpdate ?? false
+              }))
+          )
+        ),
+      envPath: (app) => `/root/.abra/servers/${app.server}/${app.domain}.env`,
+      domains: (server) =>
+        world.step("env-read", server, `ls servers/${server}`).pipe(
+          Effect.mapError((fault) =>
+            new AbraError({ app: server, operation: "app list", message: `listing ${server} failed: ${fault.message}` })
+          ),
+          Effect.zipRight(Ref.get(world.state)),
+          Effect.map((s) =>
+            [...s.apps.values()].filter((a) => a.spec.server === server && Option.isSome(a.env)).map((a) =>
+              a.spec.domain
+            ).sort()
+          )
         ),
       create: (app, version) =>
         world.step("app-new", app.name, `app new ${app.recipe} ${version} -D ${app.domain}`, version).pipe(

@@ -28,6 +28,12 @@ export const layerTest: Layer.Layer<Docker, never, SimulatedWorld> = Layer.effec
           Effect.zipRight(byStack(stack)),
           Effect.map(Option.flatMap((a) => Option.map(a.deployment, (d) => d.version)))
         ),
+      chaosVersion: (stack) =>
+        world.step("deployed-version", stack, `chaos labels of ${stack}_app`).pipe(
+          Effect.mapError(fromFault),
+          Effect.zipRight(byStack(stack)),
+          Effect.map(Option.flatMap((a) => Option.flatMap(a.deployment, (d) => Option.fromNullable(d.chaos))))
+        ),
       stackVolumes: (stack) =>
         world.step("volumes", stack, `volume ls ${stack}`).pipe(
           Effect.mapError(fromFault),

@@ -55,6 +55,23 @@ export const layerTest: Layer.Layer<Recipes, never, SimulatedWorld> = Layer.effe
             })
           )
         ),
+      checkClean: (name) =>
+        world.step("clone-status", name, `git status (${name})`).pipe(
+          Effect.mapError(fromFault(name, "git status")),
+          Effect.zipRight(recipe(name, "git status")),
+          Effect.flatMap((r) =>
+            r.localChanges === undefined || r.localChanges.trim() === ""
+              ? Effect.void
+              : Effect.fail(
+                new RecipeError({
+                  recipe: name,
+                  operation: "git status",
+                  message: `recipe ${name}: the clone has local changes that a checkout would overwrite: ` +
+                    `${r.localChanges.trim().split("\n").join("; ")}; commit, stash or remove them`
+                })
+              )
+          )
+        ),
       checkout: (name, version) =>
         world.step("checkout", name, `git checkout ${version}`, version).pipe(
           Effect.mapError(fromFault(name, `checkout ${version}`)),

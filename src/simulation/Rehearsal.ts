@@ -2,16 +2,21 @@
  * A rehearsal: the real reconcile program, run to its end against a simulated world on virtual
  * time. What the CLI's `simulate` prints and what tests assert on.
  */
-import { Duration, Effect, Exit, Logger, Option, Ref } from "effect"
+import { Cause, Duration, Effect, Exit, Logger, Option, Ref } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import { Outcome } from "../domain/Outcome.js"
-import { run } from "../reconcile/Reconcile.js"
+import { type ConfigMismatch, run } from "../reconcile/Reconcile.js"
 import { layerFor } from "./Simulation.js"
 import { runOnVirtualClock } from "./VirtualClock.js"
 import * as World from "./World.js"
 
 export interface Rehearsal {
   readonly outcome: Outcome
+  /**
+   * The config does not fit abra's files (the CLI exits 2): nothing was written and no run is
+   * recorded; `outcome` is `failed` with its message.
+   */
+  readonly mismatch?: ConfigMismatch
   /** The run was interrupted (as by SIGTERM); `outcome` is what it ended as after its rollback. */
   readonly interrupted: boolean
   /** The world as the run left it: deployments, volumes, alerts, last-good, the trace. */
@@ -52,11 +57,15 @@ export const rehearse = (app: AppSpec, world: World.WorldSetup | World.WorldApi,
         ? {}
         : { interruptAfterMillis: Duration.toMillis(options.interruptAfter) })
     })
+    const mismatch = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
     const outcome = Exit.isSuccess(exit)
       ? exit.value
+      : Option.isSome(mismatch)
+      ? Outcome.failed({ reason: mismatch.value.message })
       : Option.getOrElse(yield* Ref.get(interruptedWith), () => Outcome.failed({ reason: "interrupted" }))
     return {
       outcome,
+      ...(Option.isSome(mismatch) ? { mismatch: mismatch.value } : {}),
       interrupted: Exit.isInterrupted(exit),
       world: yield* Ref.get(api.state),
       startMillis

@@ -18,7 +18,13 @@ export interface Scenario {
   readonly expect: Outcome["_tag"]
 }
 
-export const demoApp = (options: { stateful?: boolean; upgrade?: UpgradePolicy } = {}): AppSpec =>
+/**
+ * The rehearsals' keycloak. An app warm-reconcile owns, as the original had it: created when it has
+ * no env file and deployed when it is not (`create` and `keepDeployed`, both off in a config).
+ */
+export const demoApp = (
+  options: { stateful?: boolean; upgrade?: UpgradePolicy; create?: boolean; keepDeployed?: boolean } = {}
+): AppSpec =>
   appSpec(
     "keycloak" as AppName,
     new AppConfig({
@@ -26,7 +32,9 @@ export const demoApp = (options: { stateful?: boolean; upgrade?: UpgradePolicy }
       domain: "id.example.org",
       stateful: options.stateful ?? true,
       upgrade: options.upgrade ?? "minor",
-      health: new HealthConfig({ path: "/realms/master" })
+      health: new HealthConfig({ path: "/realms/master" }),
+      create: options.create ?? true,
+      keepDeployed: options.keepDeployed ?? true
     })
   )
 

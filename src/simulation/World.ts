@@ -46,6 +46,8 @@ export interface RecipeSpec {
   readonly notes?: Readonly<Record<string, string>>
   /** Behaviour by version; a version not listed is healthy. */
   readonly releases?: Readonly<Record<string, ReleaseSpec>>
+  /** `git status --porcelain` of the clone: uncommitted or untracked changes a person left there. */
+  readonly localChanges?: string
   /** Secrets its `.env.sample` declares, as `<name>_<version>`: what `app new` puts in the env file. */
   readonly secrets?: ReadonlyArray<string>
 }
@@ -56,6 +58,8 @@ export interface AppSetup {
   readonly env?: boolean
   /** The version pinned in the env file (`TYPE=<recipe>:<version>`). */
   readonly pinned?: string
+  /** The recipe the env file names (`TYPE=`); default: the spec's. */
+  readonly envRecipe?: string
   /** The version running now; absent when not deployed. */
   readonly deployed?: string
   /** Volumes (without the stack prefix) and their files. */
@@ -64,6 +68,8 @@ export interface AppSetup {
   readonly secrets?: ReadonlyArray<string>
   /** Are the declared secrets already generated? */
   readonly secretsGenerated?: boolean
+  /** The running deployment is a person's chaos deploy (`abra app deploy -C`) of this chaos version. */
+  readonly chaos?: string
   /** The running deployment is broken (say a stuck container) until it is redeployed. */
   readonly brokenUntilRedeploy?: boolean
   readonly lastGood?: string
@@ -76,6 +82,7 @@ export type Step =
   | "tags"
   | "notes"
   | "checkout"
+  | "clone-status"
   | "env-read"
   | "app-new"
   | "secrets-list"
@@ -128,11 +135,22 @@ export interface Deployment {
   readonly version: string
   readonly at: number
   readonly broken: boolean
+  /** A chaos deploy's `chaos-version` label (absent: a release's deploy). */
+  readonly chaos?: string
+}
+
+/** The env file: its pin, its declared secrets, the recipe it names (absent: the spec's). */
+export interface SimEnv {
+  readonly pinned: Option.Option<string>
+  readonly secrets: ReadonlyArray<string>
+  readonly recipe?: string
+  /** `ENABLE_AUTO_UPDATE=true` */
+  readonly autoUpdate?: boolean
 }
 
 export interface SimApp {
   readonly spec: AppSpec
-  readonly env: Option.Option<{ readonly pinned: Option.Option<string>; readonly secrets: ReadonlyArray<string> }>
+  readonly env: Option.Option<SimEnv>
   readonly deployment: Option.Option<Deployment>
   readonly volumes: ReadonlyMap<string, Files>
   readonly secretsGenerated: boolean
@@ -192,10 +210,19 @@ export const initialState = (setup: WorldSetup): WorldState => ({
     spec: a.spec,
     env: a.env === false || (a.env === undefined && a.deployed === undefined && a.pinned === undefined)
       ? Option.none()
-      : Option.some({ pinned: Option.fromNullable(a.pinned), secrets: a.secrets ?? [] }),
+      : Option.some({
+        pinned: Option.fromNullable(a.pinned),
+        secrets: a.secrets ?? [],
+        ...(a.envRecipe === undefined ? {} : { recipe: a.envRecipe })
+      }),
     deployment: a.deployed === undefined
       ? Option.none()
-      : Option.some({ version: a.deployed, at: Number.NEGATIVE_INFINITY, broken: a.brokenUntilRedeploy ?? false }),
+      : Option.some({
+        version: a.deployed,
+        at: Number.NEGATIVE_INFINITY,
+        broken: a.brokenUntilRedeploy ?? false,
+        ...(a.chaos === undefined ? {} : { chaos: a.chaos })
+      }),
     volumes: new Map(Object.entries(a.volumes ?? {}).map(([name, files]) => [name, toFiles(files)])),
     secretsGenerated: a.secretsGenerated ?? a.deployed !== undefined,
     checkout: Option.fromNullable(a.deployed)

@@ -23,6 +23,8 @@ const EXPECTED: { readonly [Tag in Ending["_tag"]]: ExitCode } = {
   "held-policy": 0,
   "held-unknown-version": 0,
   "held-failed-release": 0,
+  "held-chaos": 0,
+  "held-undeployed": 0,
   upgraded: 0,
   "rolled-back": 0,
   recovered: 0,
@@ -61,6 +63,7 @@ const EXPECTED: { readonly [Tag in Ending["_tag"]]: ExitCode } = {
   ConfigError: 2,
   UsageError: 2,
   UnknownScenario: 2,
+  ConfigMismatch: 2,
   // "another run holds the app's lock past --lock-wait".
   LockBusy: 75,
   // Interrupted is checked with its signal below.

@@ -28,6 +28,8 @@ describe("reconcile while another run holds the app's lock", { timeout: 90_000 }
     const holder = await holdLock(Path.join(stateDir, "kc", "lock"))
     try {
       const config = Path.join(dir, "config.json")
+      // An abra directory (it has servers/), so that the run gets as far as the lock.
+      Fs.mkdirSync(Path.join(dir, "abra", "servers"), { recursive: true })
       Fs.writeFileSync(
         config,
         JSON.stringify({

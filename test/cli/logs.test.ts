@@ -411,6 +411,8 @@ describe("logs of a reconcile through the CLI", () => {
         )
         const fs = yield* FileSystem.FileSystem
         const config = Path.join(dir, "config.json")
+        // An abra directory (it has servers/), so that the run gets as far as calling abra.
+        yield* fs.makeDirectory(Path.join(dir, "servers"))
         yield* fs.writeFileString(
           config,
           JSON.stringify({

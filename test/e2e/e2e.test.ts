@@ -128,10 +128,10 @@ let config = ""
 const cliEnv = (): NodeJS.ProcessEnv => ({ ...baseEnv(), ...world.env, FAKE_ABRA_DOCKER: "1" })
 
 /** `warm-reconcile reconcile e2e`; `onStderr` sees stderr as it comes and may signal the child. */
-const reconcile = (onStderr?: (text: string, child: ChildProcess.ChildProcess) => void) =>
+const reconcile = (onStderr?: (text: string, child: ChildProcess.ChildProcess) => void, file = config) =>
   new Promise<CliRun>((resolve) => {
     const startedAt = Date.now()
-    const child = spawnReconcile(APP, config, cliEnv())
+    const child = spawnReconcile(APP, file, cliEnv())
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => stdout += d)
@@ -420,6 +420,76 @@ describe.skipIf(!enabled)("reconcile on a real Docker engine and Swarm", () => {
     publish(world.recipesSource, port, [V.major])
     const alert = await heldWithNothingTouched("(e)", `held-major:${V.migrates}->${V.major}`, "held-major")
     expect(alert).toMatchObject({ current: V.migrates, latest: V.major })
+  })
+
+  // Issue 13: beside the operator. Written with the change, not yet run on the real engine.
+
+  /** `abra <args>` as an operator runs it on this engine (real-deploy mode). */
+  const abraByHand = (args: ReadonlyArray<string>) => {
+    const r = ChildProcess.spawnSync("abra", args, { env: cliEnv(), encoding: "utf8", timeout: 180_000 })
+    expect(r.status, r.stderr).toBe(0)
+  }
+  /** The suite's config with `more` merged into the app's entry, as another file. */
+  const configWith = (name: string, more: Record<string, unknown>) => {
+    const json = JSON.parse(Fs.readFileSync(config, "utf8"))
+    json.apps[APP] = { ...json.apps[APP], ...more }
+    const file = Path.join(world.root, name)
+    Fs.writeFileSync(file, JSON.stringify(json))
+    return file
+  }
+  const runWith = (file: string) => reconcile(undefined, file)
+
+  it("(i) a domain typo: exit 2 naming the right domain; no abra call that changes anything", async () => {
+    const typo = configWith("config-typo.json", { domain: DOMAIN.replace("example", "exmaple"), create: false })
+    const calls = world.readCalls().length
+    const run = await runWith(typo)
+    say(`(i) exit ${run.code}: ${run.stderr.trim().split("\n").at(-1)}`)
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain(`did you mean ${DOMAIN}?`)
+    const changing = world.readCalls().slice(calls).map((c) => c.argv.slice(0, 2).join(" "))
+      .filter((c) => c !== "server ls" && c !== "app ls")
+    expect(changing).toEqual([])
+  })
+
+  it("(j) a chaos deploy by hand is left running untouched, with one alert", async () => {
+    const clone = Path.join(world.abraDir, "recipes", RECIPE)
+    abraByHand(["app", "deploy", DOMAIN, "-C", "-o", "-n", "-f"])
+    const container = runningContainer()
+    const labels = docker(["service", "inspect", `${STACK}_app`, "--format", "{{json .Spec.Labels}}"])
+    expect(JSON.parse(labels)[`coop-cloud.${STACK}.chaos`]).toBe("true")
+    const env = Fs.readFileSync(world.envFile(DOMAIN), "utf8")
+    const head = ChildProcess.execFileSync("git", ["-C", clone, "rev-parse", "HEAD"], { encoding: "utf8" })
+    const data = listing(volumeDir())
+    const alertsBefore = alerts().length
+    const run = await reconcile()
+    say(`(j) ${result(run)} in ${seconds(run.endedAt - run.startedAt)}`)
+    expect(result(run), run.stderr).toMatch(/^RECONCILE RESULT: held-chaos:[0-9a-f]{7,}/)
+    expect(run.code).toBe(0)
+    expect(changes(run.startedAt)).toEqual([])
+    expect(runningContainer()).toBe(container)
+    expect(docker(["service", "inspect", `${STACK}_app`, "--format", "{{json .Spec.Labels}}"])).toBe(labels)
+    expect(Fs.readFileSync(world.envFile(DOMAIN), "utf8")).toBe(env)
+    expect(ChildProcess.execFileSync("git", ["-C", clone, "rev-parse", "HEAD"], { encoding: "utf8" })).toBe(head)
+    expect(listing(volumeDir())).toEqual(data)
+    const added = alerts().slice(alertsBefore)
+    expect(added).toHaveLength(1)
+    expect(added[0]).toMatch(new RegExp(`-${APP}-held-chaos\\.json$`))
+    // Hand it back: a release deployed with abra.
+    abraByHand(["app", "deploy", DOMAIN, V.migrates, "-o", "-n", "-f"])
+  })
+
+  it("(k) an app undeployed by hand stays undeployed (no keepDeployed)", async () => {
+    abraByHand(["app", "undeploy", DOMAIN, "-n"])
+    const file = configWith("config-undeployed.json", { keepDeployed: false })
+    const run = await runWith(file)
+    say(`(k) ${result(run)} in ${seconds(run.endedAt - run.startedAt)}`)
+    expect(result(run), run.stderr).toBe(`RECONCILE RESULT: held-undeployed:${V.migrates}`)
+    expect(run.code).toBe(0)
+    expect(changes(run.startedAt)).toEqual([])
+    expect(leftovers().filter((l) => l.startsWith("service"))).toEqual([])
+    // The suite's own config keeps it deployed: back to 1.1.0 for what follows.
+    const back = await reconcile()
+    expect(result(back), back.stderr).toBe(`RECONCILE RESULT: deployed-fresh:${V.migrates}`)
   })
 
   it("the app's port was bound on 127.0.0.1 only, all through the suite", () => {

@@ -163,7 +163,9 @@ export const writeE2eConfig = (options: {
   readonly domain: string
   readonly healthUrl: string
   readonly healthTimeout: string
-}) =>
+}) => {
+  // An abra directory has servers/ (issue 13: else exit 2 before anything runs).
+  Fs.mkdirSync(Path.join(options.abraDir, "servers"), { recursive: true })
   Fs.writeFileSync(
     options.file,
     JSON.stringify({
@@ -173,6 +175,9 @@ export const writeE2eConfig = (options: {
         [options.app]: {
           recipe: options.recipe,
           domain: options.domain,
+          // The suite's app is warm-reconcile's own: set up and kept deployed by it.
+          create: true,
+          keepDeployed: true,
           stateful: true,
           deployTimeout: "3 minutes",
           health: {
@@ -187,3 +192,4 @@ export const writeE2eConfig = (options: {
       }
     })
   )
+}

@@ -24,6 +24,7 @@ const dockerStub = (deployed: { value: boolean }) =>
     Docker.of({
       isDeployed: () => Effect.sync(() => deployed.value),
       deployedVersion: () => Effect.die("unexpected call: deployedVersion"),
+      chaosVersion: () => Effect.die("unexpected call: chaosVersion"),
       stackVolumes: () => Effect.die("unexpected call: stackVolumes"),
       secrets: () => Effect.die("unexpected call: secrets"),
       failedTasks: () => Effect.die("unexpected call: failedTasks")

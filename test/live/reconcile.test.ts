@@ -153,11 +153,17 @@ describe("reconcile on the live layers", () => {
         const world = makeAbraWorld()
         yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
         makeRecipeRepo(world.recipesSource, "keycloak", [{ tag: "1.0.0+1.0" }])
+        Fs.mkdirSync(Path.join(world.abraDir, "servers"))
         const stateDir = Path.join(world.root, "state")
         const config = Path.join(world.root, "config.json")
+        // An app warm-reconcile sets up itself (issue 13: only when the config says so).
         Fs.writeFileSync(
           config,
-          JSON.stringify({ stateDir, abraDir: world.abraDir, apps: { kc: { recipe: "keycloak", domain: DOMAIN } } })
+          JSON.stringify({
+            stateDir,
+            abraDir: world.abraDir,
+            apps: { kc: { recipe: "keycloak", domain: DOMAIN, create: true, keepDeployed: true } }
+          })
         )
         const socket = Path.join(Os.tmpdir(), `no-such-docker-${process.pid}.sock`)
         const r = yield* cli(["reconcile", "kc", "--config", config], { ...world.env, DOCKER_HOST: `unix://${socket}` })

@@ -207,12 +207,16 @@ describe("a release that failed is not retried every night", () => {
       expect(third.world.holds.has(app.name)).toBe(false)
     }))
 
-  it.effect("an interrupted upgrade also remembers its target", () =>
+  // Issue 13, item 6 reversed this case (it asserted a hold): an interruption is not the release failing.
+  it.effect("an interrupted upgrade does not hold its target: the next run tries it again, and holds it if it fails", () =>
     Effect.gen(function*() {
       const w = yield* World.make(world(running("1.1.0+1.1"), broken()))
       const first = yield* rehearse(app, w, { interruptAfter: "30 seconds" })
       expect(first.interrupted).toBe(true)
-      expect(first.world.holds.get(app.name)).toMatchObject({ reason: "held-failed-release", to: "1.2.0+1.2" })
+      expect(first.world.holds.has(app.name)).toBe(false)
+      const second = yield* rehearse(app, w, { startMillis: 86_400_000 })
+      expect(Outcome.format(second.outcome)).toBe("rolled-back:1.2.0+1.2->1.1.0+1.1")
+      expect(second.world.holds.get(app.name)).toMatchObject({ reason: "held-failed-release", to: "1.2.0+1.2" })
     }))
 })
 
@@ -380,8 +384,18 @@ describe("the other paths of the original", () => {
       const r = yield* rehearse(app, world(running("1.1.0+1.1"), broken(), [{ step: "fetch", kind: "fail" }]))
       expect(r.outcome._tag).toBe("failed")
       expect(Outcome.exitCode(r.outcome)).toBe(1)
-      // Only reads: the in-flight check, the server, the failed fetch; then the run is recorded.
-      expect(steps(r.world)).toEqual(["in-flight-read", "server", "fetch", "history"])
+      // Only reads: the in-flight check, the server, the env file and what runs (read before the
+      // fetch since issue 13), the failed fetch; then the run is recorded.
+      expect(steps(r.world)).toEqual([
+        "in-flight-read",
+        "server",
+        "env-read",
+        "env-read",
+        "deployed-check",
+        "deployed-version",
+        "fetch",
+        "history"
+      ])
     }))
 
   it.effect("--skip-fetch uses the clone as it is", () =>

@@ -182,9 +182,12 @@ describe("kill at every step boundary, on the simulated world", () => {
       expect(Outcome.format(r.outcome)).toBe(`recovered:${TO}->${FROM}`)
       expect(Object.fromEntries(r.world.apps.get(app.name)!.volumes.get("data")!)).toEqual(DATA_BEFORE)
       expect(r.world.alerts.map((a) => a.reason)).toEqual(["recovered"])
-      // And the next night it does not try the broken release again.
+      // A kill is not the release failing (issue 13, item 6 reversed this: it asserted a hold): the
+      // next night tries the release again, and holds it once it has failed on its own.
+      expect(r.world.holds.has(app.name)).toBe(false)
       const next = yield* rehearse(app, world)
-      expect(next.outcome._tag).toBe("held-failed-release")
+      expect(Outcome.format(next.outcome)).toBe(`rolled-back:${TO}->${FROM}`)
+      expect(next.world.holds.get(app.name)).toMatchObject({ reason: "held-failed-release", to: TO })
     }))
 
   it.effect("a run killed before the target's health gate does not hold the target: the next night tries it again", () =>

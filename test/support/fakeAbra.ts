@@ -109,7 +109,7 @@ export const makeRecipeRepo = (dir: string, recipe: string, versions: ReadonlyAr
 }
 
 export interface FakeAbraState {
-  readonly deployed: Record<string, { readonly version: string; readonly at: number }>
+  readonly deployed: Record<string, { readonly version: string; readonly at: number; readonly chaosVersion?: string }>
   readonly secrets: Record<string, ReadonlyArray<string>>
 }
 

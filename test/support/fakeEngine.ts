@@ -96,7 +96,7 @@ export const appService = (stack: string, version?: string): FakeService => ({
 })
 
 interface AbraState {
-  readonly deployed?: Record<string, { readonly version: string; readonly at?: number }>
+  readonly deployed?: Record<string, { readonly version: string; readonly at?: number; readonly chaosVersion?: string }>
   readonly secrets?: Record<string, ReadonlyArray<string>>
 }
 
@@ -111,7 +111,19 @@ const readAbraState = (abraDir: string): AbraState => {
 
 const fromAbra = (abraDir: string): Pick<FakeEngineState, "services" | "secrets"> => {
   const abra = readAbraState(abraDir)
-  const services = Object.entries(abra.deployed ?? {}).map(([domain, d]) => appService(stackOf(domain), d.version))
+  const services = Object.entries(abra.deployed ?? {}).map(([domain, d]) => {
+    const service = appService(stackOf(domain), d.version)
+    const stack = stackOf(domain)
+    // A chaos deploy (`abra app deploy -C`) carries abra's chaos labels.
+    return d.chaosVersion === undefined ? service : {
+      ...service,
+      labels: {
+        ...service.labels,
+        [`coop-cloud.${stack}.chaos`]: "true",
+        [`coop-cloud.${stack}.chaos-version`]: d.chaosVersion
+      }
+    }
+  })
   const secrets = Object.entries(abra.secrets ?? {}).flatMap(([domain, names]) => {
     const stack = stackOf(domain)
     return names.map((name) => ({ name: `${stack}_${name}`, labels: { [stackLabel]: stack } }))
