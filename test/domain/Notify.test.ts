@@ -152,7 +152,7 @@ describe("the message", () => {
       "What happened: The upgrade to 1.2 failed; keycloak was rolled back to 1.1 with its data",
       "Cause: health gate failed",
       "Runs now: 1.1, healthy.",
-      "remove /var/lib/warm-reconcile/keycloak/hold.json to retry it",
+      "`warm-reconcile unhold keycloak` retries it",
       "1.2: new theme",
       "warm-reconcile alerts ack 20261125T201535Z-keycloak-rollback"
     ])
