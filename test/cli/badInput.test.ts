@@ -238,13 +238,15 @@ describe("bad input through the CLI", { timeout: 180_000 }, () => {
       expect(errors).toHaveLength(1)
       expect(errors[0]).toContain("line 2 contains a NUL byte")
       expect(reconcile.code).toBe(1)
-      // Read only: abra was asked which servers exist, and the run was recorded; nothing else.
+      // Read only: abra was asked which servers exist, and the run was recorded; nothing else (the
+      // app's lock file stays: flock(2) locks its inode, so it is never removed).
       expect(world.readCalls().slice(callsBefore).map((c) => c.argv.slice(0, 2))).toEqual([["server", "ls"]])
       const changed = Object.entries(snapshot(...dirs)).filter(([p, v]) => before[p] !== v).map(([p]) => p)
       expect(changed.map((p) => Path.relative(world.root, p)).sort()).toEqual([
         "abra/.fake-abra/calls.jsonl",
         "state/bad",
-        "state/bad/history.jsonl"
+        "state/bad/history.jsonl",
+        "state/bad/lock"
       ])
       expect(Fs.readFileSync(Path.join(stateDir, "bad", "history.jsonl"), "utf8")).toContain("\"outcome\":\"failed\"")
     }))
