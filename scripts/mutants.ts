@@ -81,9 +81,32 @@ const cleanUp = () => {
   copy = undefined
 }
 
+interface Failed {
+  readonly file: string
+  /** The first failing test of the file and the first line of its failure. */
+  readonly first: string
+}
+
+interface Report {
+  readonly testResults: ReadonlyArray<{
+    readonly name: string
+    readonly status: string
+    readonly message?: string
+    readonly assertionResults: ReadonlyArray<
+      { readonly title: string; readonly status: string; readonly failureMessages: ReadonlyArray<string> }
+    >
+  }>
+}
+
+const firstFailure = (r: Report["testResults"][number]): string => {
+  const test = r.assertionResults.find((a) => a.status === "failed")
+  const message = (test?.failureMessages[0] ?? r.message ?? "").split("\n")[0]!.slice(0, 200)
+  return test === undefined ? message : `${test.title}: ${message}`
+}
+
 /** Test files that failed in the copy; undefined when vitest did not finish within the timeout. */
 const runTests = (dir: string, files: ReadonlyArray<string>, timeoutMinutes: number) =>
-  new Promise<ReadonlyArray<string> | undefined>((resolve) => {
+  new Promise<ReadonlyArray<Failed> | undefined>((resolve) => {
     const report = Path.join(dir, ".mutants-report.json")
     Fs.rmSync(report, { force: true })
     const child = ChildProcess.spawn(
@@ -107,12 +130,12 @@ const runTests = (dir: string, files: ReadonlyArray<string>, timeoutMinutes: num
       clearTimeout(timer)
       running = undefined
       if (signal !== null || !Fs.existsSync(report)) return resolve(undefined)
-      const json = JSON.parse(Fs.readFileSync(report, "utf8")) as {
-        testResults: ReadonlyArray<{ name: string; status: string }>
-      }
-      const failed = json.testResults.filter((r) => r.status !== "passed").map((r) => Path.relative(dir, r.name))
+      const json = JSON.parse(Fs.readFileSync(report, "utf8")) as Report
+      const failed = json.testResults.filter((r) => r.status !== "passed")
+        .map((r) => ({ file: Path.relative(dir, r.name), first: firstFailure(r) }))
+        .sort((a, b) => a.file.localeCompare(b.file))
       // A non-zero exit with no failed file (an unhandled error, a crashed worker) still kills.
-      resolve(code !== 0 && failed.length === 0 ? ["(vitest run: unhandled error)"] : failed.sort())
+      resolve(code !== 0 && failed.length === 0 ? [{ file: "(vitest run: unhandled error)", first: "" }] : failed)
     })
   })
 
@@ -157,11 +180,10 @@ const main = async () => {
     const started = Date.now()
     const failing = await runTests(copy, files, options.timeoutMinutes)
     if (failing === undefined) throw new Error("the unmutated tests did not finish: fix that first")
-    ignored = failing
+    ignored = failing.map((f) => f.file)
     const seconds = Math.round((Date.now() - started) / 1000)
-    console.log(
-      `baseline (no mutation): ${failing.length ? `failing, ignored: ${failing.join(", ")}` : "passes"} in ${seconds} s`
-    )
+    console.log(`baseline (no mutation): ${failing.length ? "failing, ignored:" : "passes"} in ${seconds} s`)
+    for (const f of failing) console.log(`  ${f.file}: ${f.first}`)
   }
 
   const survivors: Array<string> = []
@@ -170,9 +192,10 @@ const main = async () => {
     mutate(copy, m)
     const failed = await runTests(copy, files, options.timeoutMinutes)
     restore(copy, m)
-    const killedBy = failed === undefined
-      ? [`(no end within ${options.timeoutMinutes} minutes)`]
-      : failed.filter((f) => !ignored.includes(f))
+    const kills = failed === undefined
+      ? [{ file: `(no end within ${options.timeoutMinutes} minutes)`, first: "" }]
+      : failed.filter((f) => !ignored.includes(f.file))
+    const killedBy = kills.map((f) => f.file)
     const bySweep = killedBy.some((f) => SWEEP.test(f))
     record(m.id, { killedBy, suite: options.sweepsOnly ? "sweeps" : "all", commit })
     const seconds = Math.round((Date.now() - started) / 1000)
@@ -181,6 +204,7 @@ const main = async () => {
         killedBy.length && !bySweep ? " (no sweep among them)" : ""
       } in ${seconds} s`
     )
+    for (const f of kills) console.log(`  ${f.file}: ${f.first}`)
     if (killedBy.length === 0) survivors.push(m.id)
   }
   console.log(`results merged into ${Path.relative(ROOT, RESULTS)}`)
