@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Exit, Fiber, Option, TestClock } from "effect"
+import { ConfigProvider, Effect, Either, Exit, Fiber, Option } from "effect"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
@@ -8,7 +8,7 @@ import * as Path from "node:path"
 import * as LiveDocker from "../../src/live/Docker.js"
 import { Docker, DockerApiError, DockerUnavailable } from "../../src/services/Docker.js"
 import { appService, type FakeEngine, fakeEngine, stackLabel, stackVolume } from "../support/fakeEngine.js"
-import { endsSoon, realPause, settles } from "../support/virtualTime.js"
+import { GIVES_UP_AT_DEADLINE, timeline } from "../support/virtualTime.js"
 
 const stack = "id_example_org"
 const other = "wiki_example_org"
@@ -211,12 +211,7 @@ describe("live Docker", () => {
       const engine = yield* fakeEngine()
       engine.override("/services", { status: 200, body: [], delay: 10_000 })
       const asking = yield* Effect.fork(withDocker(engine, (d) => d.isDeployed(stack), { timeout: "200 millis" }))
-      expect(yield* settles(asking)).toBe("waiting")
-      yield* TestClock.adjust("199 millis")
-      yield* realPause(100)
-      expect(Option.isNone(yield* Fiber.poll(asking))).toBe(true)
-      yield* TestClock.adjust("1 millis")
-      expect(yield* endsSoon(asking)).toBe(true)
+      expect(yield* timeline(asking, 200)).toEqual(GIVES_UP_AT_DEADLINE)
       const error = failure(yield* Fiber.await(asking))
       expect(error).toBeInstanceOf(DockerUnavailable)
       expect(error.message).toContain("did not answer")

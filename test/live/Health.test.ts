@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Option, Schema, TestClock } from "effect"
+import { Duration, Effect, Exit, Fiber, Schema } from "effect"
 import { AppConfig, AppName, appSpec, HealthConfig } from "../../src/domain/Config.js"
 import * as LiveHealth from "../../src/live/Health.js"
 import { Health, HealthProbeError } from "../../src/services/Health.js"
 import { closedPort, httpServer, httpsServer } from "../support/httpsServer.js"
-import { endsSoon, realPause, settles } from "../support/virtualTime.js"
+import { GIVES_UP_AT_DEADLINE, realPause, timeline } from "../support/virtualTime.js"
 
 const domain = "id.example.test"
 
@@ -63,12 +63,7 @@ describe("live Health", () => {
       const probing = yield* Effect.fork(
         probe({ connect: `127.0.0.1:${server.port}`, path: "/slow", attemptTimeout: Duration.millis(300) })
       )
-      expect(yield* settles(probing)).toBe("waiting")
-      yield* TestClock.adjust("299 millis")
-      yield* realPause(100)
-      expect(Option.isNone(yield* Fiber.poll(probing))).toBe(true)
-      yield* TestClock.adjust("1 millis")
-      expect(yield* endsSoon(probing)).toBe(true)
+      expect(yield* timeline(probing, 300)).toEqual(GIVES_UP_AT_DEADLINE)
       const error = expectProbeError(yield* Fiber.await(probing))
       expect(error.message).toContain("no answer within")
       // The abandoned request's connection is closed, not left waiting for the answer (5 s of real

@@ -32,3 +32,20 @@ export const endsSoon = <A, E>(fiber: Fiber.Fiber<A, E>) =>
     }
     return false
   })
+
+/**
+ * How `fiber` meets a deadline of `millis` on the TestClock: it waits on the clock, is still running
+ * 1 ms before (given real time to answer if it could), and has ended soon after the deadline.
+ */
+export const timeline = <A, E>(fiber: Fiber.Fiber<A, E>, millis: number) =>
+  Effect.gen(function*() {
+    const first = yield* settles(fiber)
+    yield* TestClock.adjust(millis - 1)
+    yield* realPause(100)
+    const runningBefore = Option.isNone(yield* Fiber.poll(fiber))
+    yield* TestClock.adjust(1)
+    return { first, runningBefore, endedAt: yield* endsSoon(fiber) }
+  })
+
+/** What {@link timeline} gives for a fiber that gives up exactly at its deadline. */
+export const GIVES_UP_AT_DEADLINE = { first: "waiting", runningBefore: true, endedAt: true } as const
