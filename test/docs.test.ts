@@ -2,6 +2,8 @@
  * The generated docs (scripts/docs.ts): committed as generated from the Schemas now, and true to
  * what the program does: the defaults are what decoding gives, and the alerts the real program
  * writes through the live Alerts layer decode with the Schema the JSON Schema is made from.
+ * And docs/reliability.md quotes the counts the sweeps wrote (test/figures/) and the last results
+ * of `npm run test:mutants`, not numbers copied by hand.
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
@@ -10,6 +12,7 @@ import { Duration, Effect, Either, Schema } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { alertSchema, configReference, generate } from "../scripts/docs.js"
+import { type MutantResult, type Mutation, MUTATIONS } from "../scripts/mutations.js"
 import { Alert, AlertFile, AlertReason, toJson } from "../src/domain/Alert.js"
 import { AppConfig, Config, DurationSetting, HealthConfig } from "../src/domain/Config.js"
 import { NotifyChannel } from "../src/domain/Notify.js"
@@ -19,6 +22,7 @@ import { rehearse } from "../src/simulation/Rehearsal.js"
 import { find, scenarios } from "../src/simulation/Scenarios.js"
 import * as World from "../src/simulation/World.js"
 import { ROOT } from "./support/cli.js"
+import { count, type Figures, read as readFigures } from "./support/figures.js"
 import { tempDir } from "./support/files.js"
 
 const decodeAlertFile = Schema.decodeUnknownEither(AlertFile)
@@ -57,6 +61,65 @@ const programAlerts = Effect.gen(function*() {
   yield* World.restart(world)
   alerts.push(...(yield* rehearse(broken.app, world)).world.alerts)
   return alerts
+})
+
+/**
+ * The lines of docs/reliability.md that quote a figure: a phrase found on exactly one line, and the
+ * text that line must contain, made from the figures the sweeps wrote.
+ */
+const QUOTED: ReadonlyArray<{ readonly file: string; readonly line: string; readonly says: (f: Figures) => string }> = [
+  {
+    file: "faults",
+    line: "per path, in the order above",
+    says: (f) => {
+      // Keys `path <n>, <name>: cases`, quoted in the order the page lists the paths.
+      const perPath = Object.entries(f).filter(([k]) => k.startsWith("path "))
+        .sort(([a], [b]) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]))
+        .map(([, n]) => count(n))
+      return `**${count(f["all.cases"])} cases, ${count(f["all.held"])} held** (${
+        perPath.slice(0, -1).join(", ")
+      } and ${perPath.at(-1)} per path, in the order above`
+    }
+  },
+  ...(["healthy", "broken", "twice"] as const).map((key, i) => ({
+    file: "recovery",
+    line: [
+      "simulated kill before every side effect of a healthy upgrade",
+      "kill before every side effect of a broken upgrade",
+      "kill during the upgrade, then again during the recovery"
+    ][i]!,
+    says: (f: Figures) => `| ${count(f[`${key}.cases`])} | ${count(f[`${key}.held`])} |`
+  }))
+]
+
+/** The row of docs/reliability.md's mutation table for `m`, as test/figures/mutants.json says. */
+const mutantRow = (m: Mutation, result: MutantResult | undefined): string => {
+  const killers = result?.killedBy.map((f) => `\`${Path.basename(f).replace(/\.test\.ts$/, "")}\``).join(", ")
+  const ran = result === undefined
+    ? "not run yet"
+    : `${result.suite === "sweeps" ? "sweeps only" : "all"}, ${result.commit}`
+  return `| \`${m.id}\` | ${m.breaks} | ${ran} | ${result === undefined ? "" : killers || "**survived**"} |`
+}
+
+describe("docs/reliability.md quotes what the tests wrote", () => {
+  const page = Fs.readFileSync(Path.join(ROOT, "docs", "reliability.md"), "utf8").split("\n")
+
+  it("every count it quotes is the one the sweep last wrote to test/figures/", () => {
+    for (const quote of QUOTED) {
+      const lines = page.filter((l) => l.includes(quote.line))
+      expect(lines, `one line of docs/reliability.md has "${quote.line}"`).toHaveLength(1)
+      expect(lines[0], `test/figures/${quote.file}.json`).toContain(quote.says(readFigures(quote.file)))
+    }
+  })
+
+  it("its mutation table has a row per mutation of scripts/mutations.ts, with test/figures/mutants.json's result", () => {
+    const file = Path.join(ROOT, "test", "figures", "mutants.json")
+    const results: Record<string, MutantResult> = Fs.existsSync(file) ? JSON.parse(Fs.readFileSync(file, "utf8")) : {}
+    const rows = page.filter((l) => l.startsWith("| `"))
+    for (const m of MUTATIONS) {
+      expect(rows.filter((r) => r.startsWith(`| \`${m.id}\` |`)), m.id).toEqual([mutantRow(m, results[m.id])])
+    }
+  })
 })
 
 describe("docs generated from the Schemas", () => {

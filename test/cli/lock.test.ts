@@ -57,6 +57,7 @@ describe("reconcile while another run holds the app's lock", { timeout: 90_000 }
       const lines = r.stderr.trim().split("\n").filter((l) => l.startsWith("warm-reconcile:"))
       expect(lines).toHaveLength(1)
       expect(lines[0]).toContain(`another warm-reconcile run (pid ${holder.pid}`)
+      // The CLI is a real process: its --lock-wait is measured on the wall clock.
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
       expect(Fs.readdirSync(Path.join(stateDir, "kc"))).toEqual(["lock"])
     } finally {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Exit, Option } from "effect"
+import { ConfigProvider, Effect, Either, Exit, Fiber, Option } from "effect"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
@@ -8,6 +8,7 @@ import * as Path from "node:path"
 import * as LiveDocker from "../../src/live/Docker.js"
 import { Docker, DockerApiError, DockerUnavailable } from "../../src/services/Docker.js"
 import { appService, type FakeEngine, fakeEngine, stackLabel, stackVolume } from "../support/fakeEngine.js"
+import { GIVES_UP_AT_DEADLINE, timeline } from "../support/virtualTime.js"
 
 const stack = "id_example_org"
 const other = "wiki_example_org"
@@ -204,15 +205,14 @@ describe("live Docker", () => {
       expect(error.message).toContain(`${socket} (ECONNREFUSED)`)
     }))
 
-  it.scopedLive("an engine that does not answer in time is DockerUnavailable", () =>
+  // On the TestClock: the request gives up at its timeout of Effect's clock, not before, not after.
+  it.scoped("an engine that does not answer in time is DockerUnavailable", () =>
     Effect.gen(function*() {
       const engine = yield* fakeEngine()
       engine.override("/services", { status: 200, body: [], delay: 10_000 })
-      const started = Date.now()
-      const error = failure(
-        yield* Effect.exit(withDocker(engine, (d) => d.isDeployed(stack), { timeout: "200 millis" }))
-      )
-      expect(Date.now() - started).toBeLessThan(2_000)
+      const asking = yield* Effect.fork(withDocker(engine, (d) => d.isDeployed(stack), { timeout: "200 millis" }))
+      expect(yield* timeline(asking, 200)).toEqual(GIVES_UP_AT_DEADLINE)
+      const error = failure(yield* Fiber.await(asking))
       expect(error).toBeInstanceOf(DockerUnavailable)
       expect(error.message).toContain("did not answer")
     }))

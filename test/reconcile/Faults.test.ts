@@ -8,15 +8,19 @@
  * - last-good only ever names a version that was seen healthy;
  * - every hold and every rollback writes exactly one alert, and none is lost;
  * - the exit code matches the app's end state.
+ * Each path also states what it ends as: undisturbed, disturbed, and the night after; and how many
+ * cases it sweeps, so a sweep that silently shrinks or a gate that lets a path through fails here.
  * (abra writes the env file inside `app new` and `deploy`: those steps are its writes.)
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
 import { type AppSpec, HealthConfig } from "../../src/domain/Config.js"
+import * as Outcome from "../../src/domain/Outcome.js"
 import { rehearse } from "../../src/simulation/Rehearsal.js"
 import * as Scenarios from "../../src/simulation/Scenarios.js"
 import { demoApp, migrateTo12 } from "../../src/simulation/Scenarios.js"
 import * as World from "../../src/simulation/World.js"
+import * as Figures from "../support/figures.js"
 import * as Invariants from "../support/invariants.js"
 
 // Short health deadlines keep each run to a few dozen side effects; the logic is the same.
@@ -34,49 +38,103 @@ const FROM = "1.1.0+1.1"
 const TO = "1.2.0+1.2"
 const MAJOR = "2.0.0+2.0"
 
+/**
+ * What a run may end as: an outcome as printed (`upgraded:1.1.0+1.1->1.2.0+1.2`), or `failed` for
+ * any failed operation (the many reasons a fault gives are not worth listing one by one).
+ */
+type Ending = string
+
 interface Path {
   readonly name: string
   readonly setup: World.WorldSetup
+  /** What an undisturbed run ends as. */
+  readonly undisturbed: Ending
+  /** What a run with one fault may end as. */
+  readonly disturbed: ReadonlyArray<Ending>
+  /** What the undisturbed night after it may end as. */
+  readonly nextNight: ReadonlyArray<Ending>
+  /** Every target of the undisturbed run × the three fault kinds. */
+  readonly cases: number
 }
+
+const endsAs = (allowed: ReadonlyArray<Ending>, outcome: Outcome.Outcome) =>
+  allowed.includes(Outcome.format(outcome)) || (outcome._tag === "failed" && allowed.includes("failed"))
 
 const running = (version: string): World.AppSetup => Scenarios.running(version, app)
 
-const upgrade = (name: string, release: World.ReleaseSpec): Path => ({
+const UPGRADED = `upgraded:${FROM}->${TO}`
+const ROLLED_BACK = `rolled-back:${TO}->${FROM}`
+/** The next night after a rollback: the failed release is not tried again. */
+const HELD_FAILED = `held-failed-release:${FROM}->${TO}`
+
+const upgrade = (release: World.ReleaseSpec): World.WorldSetup => ({
+  recipes: { keycloak: { tags: [OLD, FROM, TO], releases: { [TO]: { migrate: migrateTo12, ...release } } } },
+  servers: ["default"],
+  apps: [running(FROM)]
+})
+
+/** A rolled-back path: never anything but the rollback, and no retry of the release the next night. */
+const rolledBack = (name: string, release: World.ReleaseSpec, cases: number): Path => ({
   name,
-  setup: {
-    recipes: { keycloak: { tags: [OLD, FROM, TO], releases: { [TO]: { migrate: migrateTo12, ...release } } } },
-    servers: ["default"],
-    apps: [running(FROM)]
-  }
+  setup: upgrade(release),
+  undisturbed: ROLLED_BACK,
+  disturbed: ["failed", ROLLED_BACK],
+  // A rollback interrupted or with its record left is finished by the next night's recovery.
+  nextNight: [HELD_FAILED, `recovered:${TO}->${FROM}`, ROLLED_BACK],
+  cases
+})
+
+/** A held path: the hold, or a failure before the gate; never a deploy. */
+const held = (name: string, setup: World.WorldSetup, hold: Ending, cases: number): Path => ({
+  name,
+  setup,
+  undisturbed: hold,
+  disturbed: ["failed", hold],
+  nextNight: [hold],
+  cases
+})
+
+const FRESH = `deployed-fresh:${TO}`
+const fresh = (name: string, setup: World.WorldSetup, cases: number): Path => ({
+  name,
+  setup,
+  undisturbed: FRESH,
+  disturbed: ["failed", FRESH],
+  nextNight: [FRESH, `noop-healthy:${TO}`],
+  cases
 })
 
 const PATHS: ReadonlyArray<Path> = [
-  upgrade("healthy upgrade", { health: "healthy" }),
-  upgrade("upgrade to a release that answers 500, rolled back", { health: "never" }),
-  upgrade("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }),
   {
-    name: "fresh deploy",
-    setup: {
-      recipes: { keycloak: { tags: [FROM, TO] } },
-      servers: [],
-      apps: [{ spec: app, env: false, secrets: [] }]
-    }
+    name: "healthy upgrade",
+    setup: upgrade({ health: "healthy" }),
+    undisturbed: UPGRADED,
+    // A fault in the deploy or its health gate rolls back; a fault in a later write does not undo it.
+    disturbed: ["failed", UPGRADED, ROLLED_BACK],
+    nextNight: [UPGRADED, `noop-healthy:${TO}`, `recovered:${TO}`, HELD_FAILED],
+    cases: 84
   },
-  {
-    name: "first deploy of an env file made by hand, secrets not generated yet",
-    setup: {
-      recipes: { keycloak: { tags: [FROM, TO] } },
-      servers: ["default"],
-      apps: [{ spec: app, env: true, pinned: TO, secrets: ["admin_password_v1"], secretsGenerated: false }]
-    }
-  },
-  {
-    name: "major bump, held",
-    setup: { recipes: { keycloak: { tags: [FROM, MAJOR] } }, servers: ["default"], apps: [running(FROM)] }
-  },
-  {
-    name: "manual migration in a skipped version, held",
-    setup: {
+  rolledBack("upgrade to a release that answers 500, rolled back", { health: "never" }, 168),
+  rolledBack("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }, 153),
+  fresh("fresh deploy", {
+    recipes: { keycloak: { tags: [FROM, TO] } },
+    servers: [],
+    apps: [{ spec: app, env: false, secrets: [] }]
+  }, 57),
+  fresh("first deploy of an env file made by hand, secrets not generated yet", {
+    recipes: { keycloak: { tags: [FROM, TO] } },
+    servers: ["default"],
+    apps: [{ spec: app, env: true, pinned: TO, secrets: ["admin_password_v1"], secretsGenerated: false }]
+  }, 54),
+  held(
+    "major bump, held",
+    { recipes: { keycloak: { tags: [FROM, MAJOR] } }, servers: ["default"], apps: [running(FROM)] },
+    `held-major:${FROM}->${MAJOR}`,
+    45
+  ),
+  held(
+    "manual migration in a skipped version, held",
+    {
       recipes: {
         keycloak: {
           tags: [FROM, "1.1.1+1.1.1", TO],
@@ -85,9 +143,14 @@ const PATHS: ReadonlyArray<Path> = [
       },
       servers: ["default"],
       apps: [running(FROM)]
-    }
-  }
+    },
+    `held-manual-migration:${FROM}->${TO}`,
+    48
+  )
 ]
+
+/** Cases in all; the per-path counts must add up to it. */
+const TOTAL_CASES = 609
 
 type FaultKind = "fail" | "hang" | "interrupt"
 const KINDS: ReadonlyArray<FaultKind> = ["fail", "hang", "interrupt"]
@@ -129,6 +192,9 @@ const sweep = (path: Path) =>
   Effect.gen(function*() {
     const clean = yield* rehearse(app, path.setup)
     const failures: Array<string> = []
+    if (Outcome.format(clean.outcome) !== path.undisturbed) {
+      failures.push(`${path.name}: an undisturbed run ended ${Outcome.format(clean.outcome)}, not ${path.undisturbed}`)
+    }
     const steps = new Set<string>()
     let cases = 0
     let held = 0
@@ -147,8 +213,14 @@ const sweep = (path: Path) =>
         const caseFailures = Invariants.check(subject(path), start, first.world, first.outcome, first.interrupted)
           .map((f) => `${path.name} / ${label}: ${f}`)
         if (kind === "interrupt" && !first.interrupted) caseFailures.push(`${path.name} / ${label}: not interrupted`)
+        if (!endsAs(path.disturbed, first.outcome)) {
+          caseFailures.push(`${path.name} / ${label}: ended ${Outcome.format(first.outcome)}`)
+        }
         yield* World.restart(world)
         const next = yield* rehearse(app, world, { startMillis: 86_400_000 })
+        if (!endsAs(path.nextNight, next.outcome)) {
+          caseFailures.push(`${path.name} / ${label}: the next night ended ${Outcome.format(next.outcome)}`)
+        }
         caseFailures.push(
           ...Invariants.check(subject(path), first.world, next.world, next.outcome, false)
             .map((f) => `${path.name} / ${label}, then the next night: ${f}`)
@@ -172,43 +244,68 @@ const sweep = (path: Path) =>
     return { cases, held, failures, steps } satisfies Verdict
   })
 
+/**
+ * Each path's verdict, swept once per test file run: the per-path tests and the coverage test
+ * share it, and the coverage test sweeps what no test before it did, so it holds whatever order
+ * or filter the tests run in.
+ */
+const verdicts = new Map<string, Verdict>()
+const verdictOf = (path: Path) =>
+  Effect.suspend(() => {
+    const done = verdicts.get(path.name)
+    return done === undefined ? Effect.tap(sweep(path), (v) => verdicts.set(path.name, v)) : Effect.succeed(done)
+  })
+
 describe("a fault at every side effect of every path", () => {
-  const totals = { cases: 0, held: 0, steps: new Set<string>() }
+  it("the per-path case counts add up to the total", () => {
+    expect(PATHS.reduce((n, p) => n + p.cases, 0)).toBe(TOTAL_CASES)
+  })
+
   for (const path of PATHS) {
     it.effect(path.name, () =>
       Effect.gen(function*() {
-        const v = yield* sweep(path)
-        totals.cases += v.cases
-        totals.held += v.held
-        v.steps.forEach((step) => totals.steps.add(step))
+        const v = yield* verdictOf(path)
         console.log(`fault sweep, ${path.name}: ${v.cases} cases, ${v.held} held`)
         if (v.failures.length) console.log(v.failures.slice(0, 20).join("\n"))
         expect(v.failures).toEqual([])
-        expect(v.cases).toBeGreaterThan(10)
+        expect(v.cases).toBe(path.cases)
       }), 120_000)
   }
-  it("covers every step the issue names, with every fault", () => {
-    console.log(`fault sweep, all paths: ${totals.cases} cases, ${totals.held} held`)
-    expect(totals.held).toBe(totals.cases)
-    const named = [
-      "server",
-      "fetch",
-      "tags",
-      "notes",
-      "env-read",
-      "app-new",
-      "secrets-list",
-      "secrets-generate",
-      "deployed-check",
-      "undeploy",
-      "snapshot",
-      "deploy",
-      "health",
-      "last-good-write",
-      "alert",
-      "restore",
-      "redeploy"
-    ]
-    expect(named.filter((step) => !totals.steps.has(step))).toEqual([])
-  })
+
+  it.effect("covers every step the issue names, with every fault", () =>
+    Effect.gen(function*() {
+      const all = yield* Effect.forEach(PATHS, verdictOf)
+      const cases = all.reduce((n, v) => n + v.cases, 0)
+      const heldCases = all.reduce((n, v) => n + v.held, 0)
+      const steps = new Set(all.flatMap((v) => [...v.steps]))
+      console.log(`fault sweep, all paths: ${cases} cases, ${heldCases} held`)
+      expect(cases).toBe(TOTAL_CASES)
+      expect(heldCases).toBe(cases)
+      Figures.record("faults", {
+        "all.cases": cases,
+        "all.held": heldCases,
+        // Numbered so that the page can quote them in the order it lists the paths.
+        ...Object.fromEntries(PATHS.map((p, i) => [`path ${i + 1}, ${p.name}: cases`, all[i]!.cases]))
+      })
+      const named = [
+        "server",
+        "fetch",
+        "tags",
+        "notes",
+        "env-read",
+        "app-new",
+        "secrets-list",
+        "secrets-generate",
+        "deployed-check",
+        "undeploy",
+        "snapshot",
+        "deploy",
+        "health",
+        "last-good-write",
+        "alert",
+        "restore",
+        "redeploy"
+      ]
+      expect(named.filter((step) => !steps.has(step))).toEqual([])
+    }), 600_000)
 })

@@ -11,6 +11,7 @@ import * as Outcome from "../../src/domain/Outcome.js"
 import { rehearse } from "../../src/simulation/Rehearsal.js"
 import { DATA_BEFORE, demoApp, migrateTo12 } from "../../src/simulation/Scenarios.js"
 import * as World from "../../src/simulation/World.js"
+import * as Figures from "../support/figures.js"
 import { eventLoopTurn } from "../support/invariants.js"
 
 // A short health deadline keeps the number of side effects per run small enough to crash at each.
@@ -127,6 +128,7 @@ describe("kill at every step boundary, on the simulated world", () => {
       console.log(`crash recovery (healthy target): ${v.runs} cases, ${v.held} held`)
       expect(v.failures).toEqual([])
       expect(v.runs).toBeGreaterThan(25)
+      Figures.record("recovery", { "healthy.cases": v.runs, "healthy.held": v.held })
     }))
 
   it.effect("a broken upgrade and its rollback: every crash ends on 1.1.0 with its own data", () =>
@@ -135,6 +137,7 @@ describe("kill at every step boundary, on the simulated world", () => {
       console.log(`crash recovery (broken target): ${v.runs} cases, ${v.held} held`)
       expect(v.failures).toEqual([])
       expect(v.runs).toBeGreaterThan(60)
+      Figures.record("recovery", { "broken.cases": v.runs, "broken.held": v.held })
     }))
 
   it.effect("a crash during the recovery itself is recovered by the next run", () =>
@@ -143,7 +146,15 @@ describe("kill at every step boundary, on the simulated world", () => {
       console.log(`crash recovery (crash again while recovering): ${v.runs} cases, ${v.held} held`)
       if (v.failures.length) console.log(v.failures.slice(0, 12).join("\n"))
       expect(v.failures).toEqual([])
-    }), 240_000)
+      // Every first crash point (n + 1 of them) times every third second one: a loop that
+      // silently ran fewer (an empty trace, a wrong step) would hold trivially.
+      const n = yield* sideEffects(false)
+      expect(v.runs).toBe((n + 1) * Math.ceil(n / 3))
+      expect(v.runs).toBeGreaterThan(2_000)
+      Figures.record("recovery", { "twice.cases": v.runs, "twice.held": v.held })
+      // About 2 minutes alone on 2 cores; beside the other sweeps (npm run test:mutants) it took
+      // over 4 and timed out: room for a loaded machine.
+    }), 600_000)
 
   it.effect("the recovery commits a target that was deployed and healthy when the run died", () =>
     Effect.gen(function*() {
