@@ -20,24 +20,30 @@ const holdLock = (file: string) =>
     })
   })
 
+/** A state and abra directory, a config naming `kc`, and another run holding kc's lock. */
+const lockedApp = async (prefix: string, app: Record<string, unknown>) => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), prefix))
+  const stateDir = Path.join(dir, "state")
+  Fs.mkdirSync(Path.join(stateDir, "kc"), { recursive: true })
+  // An abra directory (it has servers/), so that a run gets as far as the lock.
+  Fs.mkdirSync(Path.join(dir, "abra", "servers"), { recursive: true })
+  const config = Path.join(dir, "config.json")
+  Fs.writeFileSync(config, JSON.stringify({ stateDir, abraDir: Path.join(dir, "abra"), apps: { kc: app } }))
+  const holder = await holdLock(Path.join(stateDir, "kc", "lock"))
+  const cleanup = () => {
+    if (holder.exitCode === null && holder.signalCode === null) process.kill(-holder.pid!, "SIGKILL")
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
+  return { stateDir, config, holder, cleanup }
+}
+
 describe("reconcile while another run holds the app's lock", { timeout: 90_000 }, () => {
   it("waits up to --lock-wait, then exits 75 with one line, touching nothing", async () => {
-    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-lock-cli-"))
-    const stateDir = Path.join(dir, "state")
-    Fs.mkdirSync(Path.join(stateDir, "kc"), { recursive: true })
-    const holder = await holdLock(Path.join(stateDir, "kc", "lock"))
+    const { cleanup, config, holder, stateDir } = await lockedApp("warm-lock-cli-", {
+      recipe: "keycloak",
+      domain: "id.example.org"
+    })
     try {
-      const config = Path.join(dir, "config.json")
-      // An abra directory (it has servers/), so that the run gets as far as the lock.
-      Fs.mkdirSync(Path.join(dir, "abra", "servers"), { recursive: true })
-      Fs.writeFileSync(
-        config,
-        JSON.stringify({
-          stateDir,
-          abraDir: Path.join(dir, "abra"),
-          apps: { kc: { recipe: "keycloak", domain: "id.example.org" } }
-        })
-      )
       const started = Date.now()
       const r = ChildProcess.spawnSync(
         process.execPath,
@@ -61,26 +67,17 @@ describe("reconcile while another run holds the app's lock", { timeout: 90_000 }
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
       expect(Fs.readdirSync(Path.join(stateDir, "kc"))).toEqual(["lock"])
     } finally {
-      if (holder.exitCode === null && holder.signalCode === null) process.kill(-holder.pid!, "SIGKILL")
-      Fs.rmSync(dir, { recursive: true, force: true })
+      cleanup()
     }
   })
 
   it("snapshot take and restore wait for the lock too (exit 75), and restore refuses an unfinished upgrade", async () => {
-    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-lock-snap-"))
-    const stateDir = Path.join(dir, "state")
-    Fs.mkdirSync(Path.join(stateDir, "kc"), { recursive: true })
-    const holder = await holdLock(Path.join(stateDir, "kc", "lock"))
+    const { cleanup, config, holder, stateDir } = await lockedApp("warm-lock-snap-", {
+      recipe: "keycloak",
+      domain: "id.example.org",
+      stateful: true
+    })
     try {
-      const config = Path.join(dir, "config.json")
-      Fs.writeFileSync(
-        config,
-        JSON.stringify({
-          stateDir,
-          abraDir: Path.join(dir, "abra"),
-          apps: { kc: { recipe: "keycloak", domain: "id.example.org", stateful: true } }
-        })
-      )
       const snapshot = (action: string) =>
         ChildProcess.spawnSync(
           process.execPath,
@@ -113,8 +110,7 @@ describe("reconcile while another run holds the app's lock", { timeout: 90_000 }
       expect(r.stderr).toContain("before you restore a snapshot")
       expect(Fs.readdirSync(Path.join(stateDir, "kc")).sort()).toEqual(["in-flight.json", "lock"])
     } finally {
-      if (holder.exitCode === null && holder.signalCode === null) process.kill(-holder.pid!, "SIGKILL")
-      Fs.rmSync(dir, { recursive: true, force: true })
+      cleanup()
     }
   })
 })
