@@ -257,7 +257,8 @@ const slackMillis = (health: HealthConfig) =>
 export type Exception = "hold-then-alert-lost" | "probes-hang" | "restore-keeps-failing"
 
 /** The steps of a rollback before its restore. */
-const UNDO_STEPS: ReadonlyArray<World.Step> = ["deployed-check", "undeploy", "restore"]
+/** The steps of undoing an upgrade's data: reading the snapshot, stopping the app, restoring. */
+const UNDO_STEPS: ReadonlyArray<World.Step> = ["deployed-check", "undeploy", "snapshot-show", "restore"]
 
 export interface Verdict {
   readonly failures: ReadonlyArray<string>
@@ -310,7 +311,11 @@ export const checkRun = (
   // The volume: pre-upgrade content, or the data of a version that was seen healthy.
   if (data !== undefined && data !== subject.initialData) {
     const owners = Object.keys(subject.releases).filter((v) => dataOf(subject, v) === data)
-    const restoreKeptFailing = outcome._tag === "rollback-failed" &&
+    // A rollback that failed, or a recovery (a run that found the in-flight record) that failed
+    // before its restore could run: the record and the snapshot stay for the next run.
+    const undoFailed = outcome._tag === "rollback-failed" ||
+      (outcome._tag === "failed" && before.inFlight.has(subject.app))
+    const restoreKeptFailing = undoFailed &&
       run.some((r) => UNDO_STEPS.includes(r.entry.step) && isFaulted(r.entry)) &&
       !run.some((r) => r.entry.step === "restore" && !isFaulted(r.entry)) &&
       (deployment === undefined || data === dataOf(subject, deployment.version)) &&
