@@ -1,4 +1,7 @@
 /**
+ * In the end-to-end suite (`npm run test:e2e`, run by `.ci/run`): it needs no engine, but it takes
+ * half a minute of npm and tsc that `npm test` keeps under its four minutes without.
+ *
  * The package as a user gets it: `npm pack`, then the CLI installed globally into a fresh prefix
  * offline (it needs no dependency), the bundle installed with one `install -Dm755`, and the
  * library installed into an empty project with its Effect peers (from npm's cache: they are there
@@ -10,10 +13,10 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as Outcome from "../src/domain/Outcome.js"
-import * as Rehearsal from "../src/simulation/Rehearsal.js"
-import * as Scenarios from "../src/simulation/Scenarios.js"
-import { ROOT } from "./support/cli.js"
+import * as Outcome from "../../src/domain/Outcome.js"
+import * as Rehearsal from "../../src/simulation/Rehearsal.js"
+import * as Scenarios from "../../src/simulation/Scenarios.js"
+import { ROOT } from "../support/cli.js"
 
 const pkg = JSON.parse(Fs.readFileSync(Path.join(ROOT, "package.json"), "utf8")) as {
   readonly name: string
