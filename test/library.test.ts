@@ -1,6 +1,6 @@
 /**
  * The package's library entry points as another ops script imports them (by package name, from the
- * built `dist/lib`, which `npm test` and `npm ci` build first).
+ * built `dist/lib`, which `npm test` builds first).
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
