@@ -24,10 +24,15 @@ interface TreeEntry {
   readonly size: number
 }
 
-/** The entry of `git ls-tree -l <tree> -- <path>`: `<mode> <type> <object> <size>\t<path>`. */
-const parseTreeEntry = (stdout: string): TreeEntry | undefined => {
-  const match = /^(\d{6}) (\w+) ([0-9a-f]{40,64}) +([-\d]+)\t/.exec(stdout)
-  return match === null ? undefined : { mode: match[1]!, type: match[2]!, object: match[3]!, size: Number(match[4]) }
+/** The entries of `git ls-tree -l -z <tree> -- <paths>`, each `<mode> <type> <object> <size>\t<path>\0`, by path. */
+const parseTreeEntries = (stdout: string): Map<string, TreeEntry> => {
+  const entries = new Map<string, TreeEntry>()
+  for (const line of stdout.split("\0")) {
+    const match = /^(\d{6}) (\w+) ([0-9a-f]{40,64}) +([-\d]+)\t(.*)$/s.exec(line)
+    if (match === null) continue
+    entries.set(match[5]!, { mode: match[1]!, type: match[2]!, object: match[3]!, size: Number(match[4]) })
+  }
+  return entries
 }
 
 /** A file as committed: not a symbolic link (120000), a submodule (160000) or a directory. */
@@ -57,19 +62,23 @@ export const make = (options: RecipesOptions) =>
         // A version's notes are committed with it, so they are read from the tag's git objects:
         // never from the work tree, which may be at another version and where a recipe can commit
         // a symbolic link to any file of the server.
-        for (const path of notesPaths(version)) {
-          const listed = yield* runner.exec("git", [
-            "-C",
-            clone(recipe),
-            "ls-tree",
-            "-l",
-            `refs/tags/${version}`,
-            "--",
-            path
-          ])
-            .pipe(Effect.mapError(fail(recipe, "release notes")))
-          // No such tag (or no such entry): look at the next place notes may be.
-          const entry = listed.exitCode === 0 ? parseTreeEntry(listed.stdout) : undefined
+        // One listing for every place notes may be (`-z`: entries end in NUL, names unquoted).
+        const paths = notesPaths(version)
+        const listed = yield* runner.exec("git", [
+          "-C",
+          clone(recipe),
+          "ls-tree",
+          "-l",
+          "-z",
+          `refs/tags/${version}`,
+          "--",
+          ...paths
+        ])
+          .pipe(Effect.mapError(fail(recipe, "release notes")))
+        // No such tag: no notes.
+        const entries = listed.exitCode === 0 ? parseTreeEntries(listed.stdout) : new Map<string, TreeEntry>()
+        for (const path of paths) {
+          const entry = entries.get(path)
           if (entry === undefined) continue
           if (!isRegularBlob(entry)) {
             yield* Effect.logWarning(

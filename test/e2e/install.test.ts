@@ -85,7 +85,7 @@ describe("npm pack", () => {
       }
       const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-pack-"))
       try {
-        // --ignore-scripts: `prepare` would rebuild dist/ under the feet of the other test files.
+        // --ignore-scripts: `prepack` would rebuild dist/ under the feet of the other test files.
         const packed = await npm(["pack", "--ignore-scripts", "--json", "--pack-destination", tmp], ROOT)
         expect(packed.code, packed.stderr).toBe(0)
         const [info] = JSON.parse(packed.stdout) as Array<{
