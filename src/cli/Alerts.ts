@@ -6,6 +6,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { type Alert, toJson } from "../domain/Alert.js"
+import { escapeControls, problemLine } from "../domain/Text.js"
 import * as LiveAlerts from "../live/Alerts.js"
 import * as LiveNotifier from "../live/Notifier.js"
 import * as ConfigFile from "./ConfigFile.js"
@@ -28,15 +29,11 @@ export const summary = (alert: Alert): string => {
     case "unhealthy-on-latest":
     case "unhealthy-after-deploy":
       return `${text(f["version"]) ?? "?"} is not healthy`
+    case "state-unreadable":
+      return `${text(f["file"]) ?? "a state record"} does not read: stopped until a person looks`
     default:
       return `stays on ${text(f["current"]) ?? "?"}, not upgrading to ${text(f["latest"]) ?? "?"}`
   }
-}
-
-/** A decoding problem on one line: its heading and the innermost issue of the tree below it. */
-const oneLine = (problem: string): string => {
-  const lines = problem.split("\n")
-  return lines.length === 1 ? problem : `${lines[0]} ... ${lines.at(-1)!.replace(/^[\s│├└─]+/, "")}`
 }
 
 /** `  [delivered: ntfy; pending: smtp]`, or nothing without channels. */
@@ -54,7 +51,9 @@ const render = (
 ): string => {
   const width = Math.max(...listed.map((a) => a.id.length))
   return listed.map((a) =>
-    `${a.id.padEnd(width)}  ${a._tag === "Alert" ? summary(a.alert) : `unreadable: ${oneLine(a.problem)}`}` +
+    `${a.id.padEnd(width)}  ${
+      escapeControls(a._tag === "Alert" ? summary(a.alert) : `unreadable: ${problemLine(a.problem)}`)
+    }` +
     deliveryText(deliveries(a))
   ).join("\n")
 }

@@ -86,6 +86,7 @@ export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
     "RecipeError",
     "SnapshotError",
     "StateError",
+    "StateUnreadable",
     () => 1
   ),
   // Bad usage or config: nothing was written.

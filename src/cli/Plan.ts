@@ -1,6 +1,7 @@
 /** `plan <app>`: what `reconcile` would do, changing nothing. */
 import { Command } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
+import { escapeControls } from "../domain/Text.js"
 import { observe } from "../reconcile/Reconcile.js"
 import { State } from "../services/State.js"
 import * as ConfigFile from "./ConfigFile.js"
@@ -70,15 +71,18 @@ export const planCommand = Command.make(
         if (Option.isSome(pending)) {
           const r = pending.value
           yield* Console.log(
-            `PLAN ${app.name}: first recover the unfinished upgrade ${r.from} -> ${r.to} ` +
-              `(phase ${r.phase}, started ${r.startedAt} by pid ${r.pid}); then:`
+            `PLAN ${app.name}: first recover the unfinished upgrade ${escapeControls(`${r.from} -> ${r.to}`)} ` +
+              `(phase ${r.phase}, started ${escapeControls(r.startedAt)} by pid ${r.pid}); then:`
           )
         }
-        yield* Console.log(`PLAN ${app.name}: ${describePlan(o)}`)
+        // One line: versions and labels are text from outside, their control characters escaped.
+        yield* Console.log(`PLAN ${app.name}: ${escapeControls(describePlan(o))}`)
         // Next to every recorded hold (what `unhold` clears): how to clear it.
         if (Option.isSome(previousHold)) {
           const h = previousHold.value
-          yield* Console.log(`  hold recorded: ${h.reason} ${h.from} -> ${h.to}; ${unholdHint(app.name)}`)
+          yield* Console.log(
+            `  hold recorded: ${h.reason} ${escapeControls(`${h.from} -> ${h.to}`)}; ${unholdHint(app.name)}`
+          )
         }
         if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
       }
@@ -88,7 +92,8 @@ export const planCommand = Command.make(
       RecipeError: unreadable,
       DockerUnavailable: unreadable,
       DockerApiError: unreadable,
-      StateError: unreadable
+      StateError: unreadable,
+      StateUnreadable: unreadable
     }))
 ).pipe(
   Command.withDescription("Say what reconcile would do, changing nothing (no deploy, snapshot, env write or alert).")

@@ -12,6 +12,7 @@ import { FileSystem } from "@effect/platform"
 import { Console, Effect, Option, Schema } from "effect"
 import * as Path from "node:path"
 import type { AppSpec } from "../domain/Config.js"
+import { escapeControls } from "../domain/Text.js"
 import * as Version from "../domain/Version.js"
 import * as Live from "../live/Live.js"
 import { readHistory } from "../live/State.js"
@@ -167,13 +168,17 @@ const COLUMNS: ReadonlyArray<readonly [string, (s: AppStatus) => string]> = [
 
 /** A table, one row per app, then every problem once with the apps it concerns. */
 export const renderTable = (statuses: ReadonlyArray<AppStatus>): string => {
-  const rows = [COLUMNS.map(([title]) => title), ...statuses.map((s) => COLUMNS.map(([, cell]) => cell(s)))]
+  // Cells hold text from outside (labels, records): one line each, control characters escaped.
+  const rows = [
+    COLUMNS.map(([title]) => title),
+    ...statuses.map((s) => COLUMNS.map(([, cell]) => escapeControls(cell(s))))
+  ]
   const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   const lines = rows.map((r) => r.map((cell, i) => i === r.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  "))
   const problems = new Map<string, Array<string>>()
   for (const s of statuses) {
     for (const [fact, message] of Object.entries(s.problems)) {
-      const key = `${fact}: ${message}`
+      const key = escapeControls(`${fact}: ${message}`)
       problems.set(key, [...problems.get(key) ?? [], s.app])
     }
   }
@@ -210,7 +215,11 @@ export const statusCommand = Command.make(
         const held = statuses.filter((s) => s.hold !== null)
         if (held.length > 0) {
           yield* Console.log(
-            ["", "holds:", ...held.map((s) => `  ${s.app}: ${s.hold!.reason} ${s.hold!.to}; ${unholdHint(s.app)}`)]
+            [
+              "",
+              "holds:",
+              ...held.map((s) => `  ${s.app}: ${s.hold!.reason} ${escapeControls(s.hold!.to)}; ${unholdHint(s.app)}`)
+            ]
               .join("\n")
           )
         }

@@ -8,7 +8,8 @@ export const AlertReason = Schema.Literal(
   "rollback-failed",
   "recovered",
   "unhealthy-on-latest",
-  "unhealthy-after-deploy"
+  "unhealthy-after-deploy",
+  "state-unreadable"
 )
 export type AlertReason = typeof AlertReason.Type
 

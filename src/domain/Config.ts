@@ -5,6 +5,7 @@
 import { Duration, Either, Option, ParseResult, Schema } from "effect"
 import { NotifyList } from "./Notify.js"
 import { UpgradePolicy } from "./Policy.js"
+import { escapeControls } from "./Text.js"
 
 /** An Effect duration string (`"15 minutes"`) or a number of seconds. */
 export const DurationSetting = Schema.transformOrFail(
@@ -249,19 +250,13 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
     ? "(top level)"
     : path.map((k, i) => typeof k === "number" ? `[${k}]` : `${i === 0 ? "" : "."}${String(k)}`).join("")
 
-const escapes: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" }
-
 /**
  * Text from the input (a key, a value, a parser's excerpt) made fit for a one-line message: control
  * characters escaped, so a key holding a newline cannot split the line, and cut to `max` characters,
  * so a 20 MB value does not become a 20 MB log line.
  */
 export const oneLine = (text: string, max = 300): string => {
-  const escaped = text.replace(
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
-    (c) => escapes[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
-  )
+  const escaped = escapeControls(text)
   if (escaped.length <= max) return escaped
   // Never cut a surrogate pair in half.
   const end = /[\ud800-\udbff]/.test(escaped[max - 1]!) ? max - 1 : max

@@ -131,6 +131,18 @@ const parts = (alert: Alert, context: Context): Parts => {
         next: "A person must look at the app (`abra app logs <domain>`, `abra app ps <domain>`)."
       }
     }
+    case "state-unreadable": {
+      const file = str(f, "file") ?? "?"
+      return {
+        headline: `${app} is stopped: its ${str(f, "record") ?? "state"} record does not read`,
+        happened: `${file} exists but is not a valid ${str(f, "record") ?? "state"} record; ` +
+          `nothing was done for ${app}, and nothing will be until it is fixed.`,
+        cause: str(f, "error"),
+        runsNow: "whatever ran before, unchanged.",
+        next: `Check the app by hand (\`abra app ps <domain>\`; for an in-flight record, whether an upgrade was ` +
+          `left half done and where its snapshot is), then move ${file} aside; the next run goes on.`
+      }
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 /** What one reconcile ended with, how it is printed, and the exit code it maps to. Pure. */
 import { Data } from "effect"
+import { escapeControls } from "./Text.js"
 
 export type Outcome = Data.TaggedEnum<{
   "deployed-fresh": { readonly version: string }
@@ -60,7 +61,11 @@ export const detail = (outcome: Outcome): string => {
   }
 }
 
-export const format = (outcome: Outcome): string => `${outcome._tag}:${detail(outcome)}`
+/**
+ * `<outcome>:<detail>` on one line: a chaos label, a tag or an error is text from outside, its
+ * control characters escaped (see Text.escapeControls).
+ */
+export const format = (outcome: Outcome): string => `${outcome._tag}:${escapeControls(detail(outcome))}`
 
 /** The original's result line. */
 export const resultLine = (outcome: Outcome): string => `RECONCILE RESULT: ${format(outcome)}`

@@ -9,7 +9,18 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, Either, Layer, Option, Schema } from "effect"
 import * as Path from "node:path"
-import { HoldRecord, InFlight, RunRecord, State, StateError } from "../services/State.js"
+import { innermostIssue } from "../domain/Text.js"
+import { VersionFromTag } from "../domain/Version.js"
+import {
+  HoldRecord,
+  InFlight,
+  RunRecord,
+  State,
+  StateError,
+  type StateRecord,
+  StateUnreadable,
+  unreadableMessage
+} from "../services/State.js"
 import { appendLine, ensureDir, readFileIfExists, removeFile, writeFileAtomic } from "./AtomicFile.js"
 import { type FileError, fileError, refuseSymlinkDir, safeJoin } from "./FileChecks.js"
 
@@ -37,11 +48,22 @@ const appDir = (stateDir: string, app: string, create: boolean) =>
 const file = (stateDir: string, app: string, name: string, create: boolean) =>
   Effect.map(appDir(stateDir, app, create), (dir) => Path.join(dir, name))
 
+const unreadable = (app: string, record: StateRecord, path: string, why: string) =>
+  new StateUnreadable({ app, record, path, message: unreadableMessage(app, record, path, why) })
+
+const decodeVersion = Schema.decodeUnknownEither(VersionFromTag)
+
 export const lastGood = Effect.fn("State.lastGood")(function*(stateDir: string, app: string) {
   const path = yield* file(stateDir, app, "last_good", false)
   const text = yield* readFileIfExists(path).pipe(Effect.mapError(toStateError))
   // As the original: surrounding whitespace is not part of the version, an empty file is none.
-  return Option.filter(Option.map(Option.fromNullable(text), (t) => t.trim()), (v) => v !== "")
+  const version = (text ?? "").trim()
+  if (version === "") return Option.none<string>()
+  // Anything but one version tag was not written by us or the original: a person must look.
+  if (Either.isLeft(decodeVersion(version))) {
+    return yield* unreadable(app, "last-good", path, `not a version tag: ${JSON.stringify(version.slice(0, 80))}`)
+  }
+  return Option.some(version)
 })
 
 export const setLastGood = Effect.fn("State.setLastGood")(function*(stateDir: string, app: string, version: string) {
@@ -64,10 +86,7 @@ export const hold = Effect.fn("State.hold")(function*(stateDir: string, app: str
   const text = yield* readFileIfExists(path).pipe(Effect.mapError(toStateError))
   if (text === undefined) return Option.none<HoldRecord>()
   return yield* Either.match(decodeHold(text), {
-    onLeft: (e) =>
-      new StateError({
-        message: `${path} is not a hold record (${e.message}); delete it: the next run holds and alerts again`
-      }),
+    onLeft: (e) => unreadable(app, "hold", path, innermostIssue(e.message)),
     onRight: (h) => Effect.succeed(Option.some(h))
   })
 })
@@ -96,10 +115,7 @@ export const inFlight = Effect.fn("State.inFlight")(function*(stateDir: string, 
   const text = yield* readFileIfExists(path).pipe(Effect.mapError(toStateError))
   if (text === undefined) return Option.none<InFlight>()
   return yield* Either.match(decodeInFlight(text), {
-    onLeft: (e) =>
-      new StateError({
-        message: `${path} is not an in-flight record (${e.message}): check the app by hand, then delete the file`
-      }),
+    onLeft: (e) => unreadable(app, "in-flight", path, innermostIssue(e.message)),
     onRight: (r) => Effect.succeed(Option.some(r))
   })
 })

@@ -5,7 +5,7 @@ import type { AbraError } from "../services/Apps.js"
 import type { DockerError } from "../services/Docker.js"
 import type { RecipeError } from "../services/Recipes.js"
 import type { SnapshotError } from "../services/Snapshots.js"
-import type { StateError } from "../services/State.js"
+import type { StateError, StateUnreadable } from "../services/State.js"
 import type { HealthGateFailed } from "./HealthGate.js"
 
 /** A step took longer than it may. */
@@ -43,6 +43,7 @@ export type ReconcileError =
   | RecipeError
   | SnapshotError
   | StateError
+  | StateUnreadable
   | StepTimedOut
 
 /** What a rollback is told it undoes: a step's failure, or a killed run found by the recovery. */

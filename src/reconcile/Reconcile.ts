@@ -18,10 +18,11 @@ import type { Docker } from "../services/Docker.js"
 import type { Health } from "../services/Health.js"
 import type { Recipes } from "../services/Recipes.js"
 import type { Snapshots } from "../services/Snapshots.js"
-import { type InFlight, RunRecord, State } from "../services/State.js"
+import { RunRecord, State } from "../services/State.js"
 import type { ConfigMismatch, ReconcileError } from "./Errors.js"
 import { clearHold, hold } from "./Hold.js"
 import { observe, type ReconcileOptions } from "./Observe.js"
+import { alertUnreadable, readRecords } from "./Records.js"
 import { recover } from "./Recover.js"
 import { deployAndWait, forApp, notesText, Reported, SHORT_STEP, within, writeAlert } from "./Steps.js"
 import { upgrade } from "./Upgrade.js"
@@ -130,21 +131,23 @@ export const run = (
         ),
         Effect.catchAll((e) => Effect.logError(`could not record the run: ${e.message}`))
       )
-    // A run killed in the middle of an upgrade left a record: recover before anything else.
-    const pending = yield* state.inFlight(app.name).pipe(
-      within(app, "in-flight read", SHORT_STEP),
-      Effect.catchAll((e) => Effect.logError(e.message).pipe(Effect.as(Option.none<InFlight>())))
+    // A run killed in the middle of an upgrade left a record: recover before anything else. A record
+    // that cannot be read stops the app (Records): it may hide exactly such an upgrade.
+    const work: Effect.Effect<Outcome, ReconcileError | ConfigMismatch, Services | Health> = readRecords(app).pipe(
+      Effect.flatMap(Option.match({
+        onNone: () => reconcile(app, options),
+        onSome: (record) => recover(app, record)
+      }))
     )
-    const work: Effect.Effect<Outcome, ReconcileError | ConfigMismatch, Services | Health> = Option.match(pending, {
-      onNone: () => reconcile(app, options),
-      onSome: (record) => recover(app, record)
-    })
     const outcome = yield* work.pipe(
       // A config that does not fit what abra has is not a run: nothing was written, nothing is recorded.
       Effect.catchAll((e) =>
         e._tag === "ConfigMismatch"
           ? Effect.fail(e)
-          : Effect.logError(e.message).pipe(Effect.as(Outcome.failed({ reason: e.message })))
+          : Effect.logError(e.message).pipe(
+            Effect.zipRight(e._tag === "StateUnreadable" ? alertUnreadable(app, e) : Effect.void),
+            Effect.as(Outcome.failed({ reason: e.message }))
+          )
       ),
       Effect.tap((outcome) => Ref.set(reported, Option.some(outcome))),
       Effect.provideService(Reported, reported),

@@ -11,7 +11,7 @@
 import { Clock, Context, Duration, Effect, HashMap, Layer, Option, Ref } from "effect"
 import type { Alert } from "../domain/Alert.js"
 import type { AppSpec } from "../domain/Config.js"
-import type { HoldRecord, InFlight, RunRecord } from "../services/State.js"
+import type { HoldRecord, InFlight, RunRecord, StateRecord } from "../services/State.js"
 
 /** Files of one volume: path to content. */
 export type Files = ReadonlyMap<string, string>
@@ -73,6 +73,8 @@ export interface AppSetup {
   /** The running deployment is broken (say a stuck container) until it is redeployed. */
   readonly brokenUntilRedeploy?: boolean
   readonly lastGood?: string
+  /** State records of the app that exist but do not decode (torn, or edited by hand). */
+  readonly unreadable?: ReadonlyArray<StateRecord>
 }
 
 /** Every side-effect step a fault can be injected into. */
@@ -173,6 +175,8 @@ export interface WorldState {
   readonly holds: ReadonlyMap<string, HoldRecord>
   readonly history: ReadonlyArray<RunRecord>
   readonly inFlight: ReadonlyMap<string, InFlight>
+  /** Per app, the records that exist but do not decode; writing a record makes it readable again. */
+  readonly unreadable: ReadonlyMap<string, ReadonlySet<StateRecord>>
   /** Set by a `crash` fault: every later step fails without effect, as in a dead process. */
   readonly crashed: boolean
   readonly alerts: ReadonlyArray<Alert>
@@ -232,6 +236,7 @@ export const initialState = (setup: WorldSetup): WorldState => ({
   holds: new Map(),
   history: [],
   inFlight: new Map(),
+  unreadable: new Map(setup.apps.flatMap((a) => a.unreadable?.length ? [[a.spec.name, new Set(a.unreadable)]] : [])),
   crashed: false,
   alerts: [],
   trace: [],

@@ -48,6 +48,7 @@ const EXPECTED: { readonly [Tag in Ending["_tag"]]: ExitCode } = {
   RecipeError: 1,
   SnapshotError: 1,
   StateError: 1,
+  StateUnreadable: 1,
   // "bad usage or bad config".
   CommandMismatch: 2,
   CorrectedFlag: 2,

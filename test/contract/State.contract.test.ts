@@ -6,8 +6,18 @@
 import { NodeContext } from "@effect/platform-node"
 import { expect } from "@effect/vitest"
 import { Context, Effect, Option, Ref } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import * as LiveState from "../../src/live/State.js"
-import { HoldRecord, InFlight, RunRecord, State } from "../../src/services/State.js"
+import {
+  HoldRecord,
+  InFlight,
+  RunRecord,
+  State,
+  type StateError,
+  type StateRecord,
+  type StateUnreadable
+} from "../../src/services/State.js"
 import * as SimulatedState from "../../src/simulation/State.js"
 import * as Contract from "./harness.js"
 
@@ -56,6 +66,15 @@ interface StateWorld {
   readonly state: State["Type"]
   /** The runs recorded for an app, oldest first. */
   readonly history: (app: string) => Effect.Effect<ReadonlyArray<RunRecord>>
+  /** The app's `record` exists but does not decode (torn, or edited by hand). */
+  readonly corrupt: (app: string, record: StateRecord) => Effect.Effect<void>
+}
+
+/** The live layer's files, and what a torn or hand-edited one holds. */
+const CORRUPT: Record<StateRecord, { readonly file: string; readonly text: string }> = {
+  "in-flight": { file: "in-flight.json", text: "{\"from\": \"1.1.0+1.1\", \"pha" },
+  hold: { file: "hold.json", text: "{\"reason\": \"held-sideways\"}" },
+  "last-good": { file: "last_good", text: "1.1.0+1.1 $(reboot)" }
 }
 
 const liveTwin = Contract.live<StateWorld>(Effect.gen(function*() {
@@ -63,7 +82,12 @@ const liveTwin = Contract.live<StateWorld>(Effect.gen(function*() {
   const context = yield* Contract.layerContext(LiveState.layer({ stateDir }))
   return {
     state: Context.get(context, State),
-    history: (app) => LiveState.readHistory(stateDir, app).pipe(Effect.provide(NodeContext.layer), Effect.orDie)
+    history: (app) => LiveState.readHistory(stateDir, app).pipe(Effect.provide(NodeContext.layer), Effect.orDie),
+    corrupt: (app, record) =>
+      Effect.sync(() => {
+        Fs.mkdirSync(Path.join(stateDir, app), { recursive: true, mode: 0o700 })
+        Fs.writeFileSync(Path.join(stateDir, app, CORRUPT[record].file), CORRUPT[record].text, { mode: 0o600 })
+      })
   } satisfies StateWorld
 }))
 
@@ -71,7 +95,12 @@ const simulatedTwin = Contract.simulated<StateWorld>(Effect.gen(function*() {
   const { context, world } = yield* Contract.simulatedWorld(Contract.appOnly, SimulatedState.layerTest)
   return {
     state: Context.get(context, State),
-    history: (app) => Effect.map(Ref.get(world.state), (s) => s.history.filter((r) => r.app === app))
+    history: (app) => Effect.map(Ref.get(world.state), (s) => s.history.filter((r) => r.app === app)),
+    corrupt: (app, record) =>
+      Ref.update(world.state, (s) => ({
+        ...s,
+        unreadable: new Map([...s.unreadable, [app, new Set([...s.unreadable.get(app) ?? [], record])]])
+      }))
   } satisfies StateWorld
 }))
 
@@ -109,6 +138,37 @@ Contract.suite("State", [liveTwin, simulatedTwin], (test) => {
 
   test("an in-flight record is held as written until it is removed; removing none is fine", (w) =>
     heldUntilCleared(w.state.inFlight, w.state.setInFlight, [inFlight, new InFlight({ ...inFlight, phase: "health" })]))
+
+  test("a record that exists but does not decode is StateUnreadable, per app, until it is written", (w) =>
+    Effect.gen(function*() {
+      const reads: Record<
+        StateRecord,
+        (app: string) => Effect.Effect<Option.Option<unknown>, StateError | StateUnreadable>
+      > = {
+        "in-flight": w.state.inFlight,
+        hold: w.state.hold,
+        "last-good": w.state.lastGood
+      }
+      for (const record of ["in-flight", "hold", "last-good"] as const) {
+        yield* w.corrupt(APP, record)
+        const error = yield* Contract.failureOf(reads[record](APP))
+        expect(error._tag).toBe("StateUnreadable")
+        if (error._tag !== "StateUnreadable") continue
+        expect([error.app, error.record]).toEqual([APP, record])
+        expect(error.path.endsWith(`${APP}/${CORRUPT[record].file}`)).toBe(true)
+        expect(error.message).toContain(`${error.path} is not a valid ${record} record (`)
+        expect(error.message).toContain("then move the file aside")
+        // Another app's records are not touched by it.
+        expect(yield* reads[record](OTHER)).toEqual(Option.none())
+      }
+      // Writing a record replaces what did not decode.
+      yield* w.state.setInFlight(APP, Option.some(inFlight))
+      yield* w.state.setHold(APP, Option.none())
+      yield* w.state.setLastGood(APP, v2)
+      expect(yield* w.state.inFlight(APP)).toEqual(Option.some(inFlight))
+      expect(yield* w.state.hold(APP)).toEqual(Option.none())
+      expect(yield* w.state.lastGood(APP)).toEqual(Option.some(v2))
+    }))
 
   test("recordRun appends to the app's history, oldest first", (w) =>
     Effect.gen(function*() {

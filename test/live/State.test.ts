@@ -119,8 +119,9 @@ describe("State hold", () => {
       yield* fs.makeDirectory(Path.dirname(file))
       yield* fs.writeFileString(file, "{\"reason\": \"held-major\"}")
       const error = failure(yield* Effect.exit(withState(stateDir, (state) => state.hold("keycloak"))))
-      expect(error.message).toContain(`${file} is not a hold record`)
-      expect(error.message).toContain("delete it")
+      expect(error._tag).toBe("StateUnreadable")
+      expect(error.message).toContain(`${file} is not a valid hold record`)
+      expect(error.message).toContain("then move the file aside")
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 })
 

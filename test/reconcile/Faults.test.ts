@@ -112,25 +112,25 @@ const PATHS: ReadonlyArray<Path> = [
     // A fault in the deploy or its health gate rolls back; a fault in a later write does not undo it.
     disturbed: ["failed", UPGRADED, ROLLED_BACK],
     nextNight: [UPGRADED, `noop-healthy:${TO}`, `recovered:${TO}`, HELD_FAILED],
-    cases: 93
+    cases: 99
   },
-  rolledBack("upgrade to a release that answers 500, rolled back", { health: "never" }, 177),
-  rolledBack("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }, 162),
+  rolledBack("upgrade to a release that answers 500, rolled back", { health: "never" }, 183),
+  rolledBack("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }, 168),
   fresh("fresh deploy", {
     recipes: { keycloak: { tags: [FROM, TO] } },
     servers: [],
     apps: [{ spec: app, env: false, secrets: [] }]
-  }, 60),
+  }, 66),
   fresh("first deploy of an env file made by hand, secrets not generated yet", {
     recipes: { keycloak: { tags: [FROM, TO] } },
     servers: ["default"],
     apps: [{ spec: app, env: true, pinned: TO, secrets: ["admin_password_v1"], secretsGenerated: false }]
-  }, 60),
+  }, 66),
   held(
     "major bump, held",
     { recipes: { keycloak: { tags: [FROM, MAJOR] } }, servers: ["default"], apps: [running(FROM)] },
     `held-major:${FROM}->${MAJOR}`,
-    51
+    57
   ),
   held(
     "manual migration in a skipped version, held",
@@ -145,12 +145,12 @@ const PATHS: ReadonlyArray<Path> = [
       apps: [running(FROM)]
     },
     `held-manual-migration:${FROM}->${TO}`,
-    54
+    60
   )
 ]
 
 /** Cases in all; the per-path counts must add up to it. */
-const TOTAL_CASES = 657
+const TOTAL_CASES = 699
 
 type FaultKind = "fail" | "hang" | "interrupt"
 const KINDS: ReadonlyArray<FaultKind> = ["fail", "hang", "interrupt"]

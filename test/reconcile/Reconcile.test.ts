@@ -384,10 +384,12 @@ describe("the other paths of the original", () => {
       const r = yield* rehearse(app, world(running("1.1.0+1.1"), broken(), [{ step: "fetch", kind: "fail" }]))
       expect(r.outcome._tag).toBe("failed")
       expect(Outcome.exitCode(r.outcome)).toBe(1)
-      // Only reads: the in-flight check, the server, the env file and what runs (read before the
-      // fetch since issue 13), the failed fetch; then the run is recorded.
+      // Only reads: the state records (issue 18), the server, the env file and what runs (read
+      // before the fetch since issue 13), the failed fetch; then the run is recorded.
       expect(steps(r.world)).toEqual([
         "in-flight-read",
+        "hold-read",
+        "last-good-read",
         "server",
         "env-read",
         "env-read",
@@ -439,4 +441,24 @@ describe("the health gate", () => {
       expect(hung).toBeGreaterThanOrEqual(0)
       expect(probes[hung + 1]!.at - probes[hung]!.at).toBe(10_000 + 500)
     }))
+})
+
+describe("a state record that does not decode stops its app (issue 18 item 4)", () => {
+  for (const record of ["in-flight", "hold", "last-good"] as const) {
+    it.effect(`${record}: failed, one state-unreadable alert, nothing undeployed, snapshotted or deployed`, () =>
+      Effect.gen(function*() {
+        const r = yield* rehearse(app, world(running("1.1.0+1.1", { unreadable: [record] }), broken()))
+        expect(r.outcome._tag).toBe("failed")
+        expect(Outcome.format(r.outcome)).toContain(`is not a valid ${record} record`)
+        expect(r.world.alerts.map((a) => [a.reason, a.fields["record"]])).toEqual([["state-unreadable", record]])
+        const acted = steps(r.world).filter((s) =>
+          ["undeploy", "snapshot", "deploy", "checkout", "env-write"].includes(s)
+        )
+        expect(acted).toEqual([])
+        expect(deployedVersion(r.world)).toEqual(Option.some("1.1.0+1.1"))
+        expect(volume(r.world)).toEqual(DATA_BEFORE)
+        // Still unreadable: the record is left for a person, and the next run stops again.
+        expect(r.world.unreadable.get(app.name)?.has(record)).toBe(true)
+      }))
+  }
 })
