@@ -7,7 +7,7 @@
  */
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as Path from "node:path"
 
@@ -160,4 +160,24 @@ export const syncDir = Effect.fn("FileChecks.syncDir")(function*(dir: string) {
     Effect.catchIf((e) => errorCode(e) === "EINVAL", () => Effect.void),
     Effect.mapError(fileError("write", dir))
   )
+})
+
+/**
+ * Why an account other than root (or this process's own) could change `path`: it belongs to
+ * another uid, or its group or every account may write it. None when only root can, or when the
+ * path does not exist (its creator is then us).
+ */
+export const writableByOthers = Effect.fn("FileChecks.writableByOthers")(function*(path: string) {
+  const info = yield* Effect.tryPromise({ try: () => NodeFs.stat(path), catch: (e) => e as NodeJS.ErrnoException })
+    .pipe(
+      Effect.option
+    )
+  if (Option.isNone(info)) return Option.none<string>()
+  const me = process.getuid?.() ?? 0
+  const { mode, uid } = info.value
+  return uid !== 0 && uid !== me
+    ? Option.some(`it belongs to uid ${uid}, not root`)
+    : (mode & 0o022) !== 0
+    ? Option.some(`it is writable by ${(mode & 0o002) !== 0 ? "every account" : "its group"}`)
+    : Option.none<string>()
 })

@@ -20,6 +20,7 @@ import { PHASE_DURATION_METRIC, TIMED_PHASES, type TimedPhase } from "../domain/
 import type { RunRecord } from "../services/State.js"
 import { list as listAlerts } from "./Alerts.js"
 import { readFileIfExists, writeFileAtomic } from "./AtomicFile.js"
+import { writableByOthers } from "./FileChecks.js"
 import { hold, readHistory } from "./State.js"
 
 export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsError", {
@@ -269,20 +270,11 @@ export const parsePrevious = (text: string): Carried => {
  */
 const refuseSharedDirectory = (dir: string, fail: (message: string) => MetricsError) =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
     // A missing directory is the write's to report.
-    const info = yield* fs.stat(dir).pipe(Effect.option)
-    if (Option.isNone(info)) return
-    const owner = Option.getOrElse(info.value.uid, () => 0)
-    const me = process.getuid?.() ?? 0
-    const problem = owner !== 0 && owner !== me
-      ? `it belongs to uid ${owner}, not root`
-      : (info.value.mode & 0o022) !== 0
-      ? `it is writable by ${(info.value.mode & 0o002) !== 0 ? "every account" : "its group"}`
-      : undefined
-    if (problem === undefined) return
+    const problem = yield* writableByOthers(dir)
+    if (Option.isNone(problem)) return
     return yield* fail(
-      `refusing the directory ${dir}: ${problem}, so another account could swap the file root writes there; ` +
+      `refusing the directory ${dir}: ${problem.value}, so another account could swap the file root writes there; ` +
         "use a directory owned by root with mode 0755 (e.g. /var/lib/node-exporter-textfile) and point " +
         "node_exporter's --collector.textfile.directory at it"
     )
