@@ -1,7 +1,7 @@
 /** `reconcile [app] [--all]`: converge apps to the latest safe version on the live layers. */
 import { Args, Command, Options } from "@effect/cli"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Console, Effect, Option } from "effect"
+import { Console, Effect, Exit, Option } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import type { HeartbeatEvent } from "../domain/Heartbeat.js"
 import * as Outcome from "../domain/Outcome.js"
@@ -62,16 +62,19 @@ export const reconcileCommand = Command.make(
       const fleet = apps.length > 1 || args.all
       const options = { skipFetch: Shared.skipFetchOrEnv(args.skipFetch) }
       const recorder = new Metrics.Recorder()
-      // Written also after an interrupt: the history has the interrupted runs by then.
-      const writeMetrics = Option.match(args.metricsFile, {
-        onNone: () => Effect.void,
-        onSome: (path) =>
-          Metrics.write(path, {
-            stateDir: loaded.config.stateDir,
-            apps: ConfigFile.allApps(loaded).map((a) => a.name),
-            recorder
-          }).pipe(Effect.catchAll((e) => Effect.logError(e.message)), Effect.annotateLogs({ phase: "metrics" }))
-      })
+      // Written after the delivery (its backlog and failures), or without one after an interrupt:
+      // the history has the interrupted runs by then.
+      const writeMetrics = (failed: ReadonlyArray<{ readonly channel: string }>) =>
+        Option.match(args.metricsFile, {
+          onNone: () => Effect.void,
+          onSome: (path) =>
+            Metrics.write(path, {
+              stateDir: loaded.config.stateDir,
+              apps: ConfigFile.allApps(loaded).map((a) => a.name),
+              recorder,
+              notify: { channels: loaded.config.notify, failed }
+            }).pipe(Effect.catchAll((e) => Effect.logError(e.message)), Effect.annotateLogs({ phase: "metrics" }))
+        })
       const heartbeat = (event: HeartbeatEvent) =>
         loaded.config.heartbeat === undefined
           ? Effect.void
@@ -104,9 +107,11 @@ export const reconcileCommand = Command.make(
             )
           ), { concurrency: args.concurrency }).pipe(
             Metrics.recording(recorder),
-            Effect.ensuring(writeMetrics),
+            Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : writeMetrics([])),
             Effect.provide(LiveLock.layer({ stateDir: loaded.config.stateDir }))
           )
+        // Interrupted from here on (during the delivery, say), the metrics are still written.
+        yield* Effect.addFinalizer((exit) => Exit.isInterrupted(exit) ? writeMetrics([]) : Effect.void)
         if (fleet && !args.json) {
           yield* Console.log(`\n${"app".padEnd(24)} ${"outcome".padEnd(24)} detail`)
           for (const [i, { outcome }] of ended.entries()) {
@@ -120,8 +125,9 @@ export const reconcileCommand = Command.make(
         yield* heartbeat({ _tag: "end", exitCode: code })
         // The alerts of this run (and any an earlier run could not deliver) to the channels. It
         // never fails, so a channel that is down never changes the exit code set above.
-        yield* deliverOutbox(messageContext(loaded)).pipe(Effect.provide(notifierLayer(loaded)))
+        const report = yield* deliverOutbox(messageContext(loaded)).pipe(Effect.provide(notifierLayer(loaded)))
+        yield* writeMetrics(report.failed)
       })
-      yield* withLive(loaded, work, args.logFormat)
+      yield* withLive(loaded, Effect.scoped(work), args.logFormat)
     })
 ).pipe(Command.withDescription("Converge one app (or --all) to the latest safe version, health-gated, with rollback."))

@@ -15,12 +15,14 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, Metric, MetricState, Option, Schema } from "effect"
 import * as Path from "node:path"
+import { channelName, type NotifyChannel } from "../domain/Notify.js"
 import * as Outcome from "../domain/Outcome.js"
 import { PHASE_DURATION_METRIC, TIMED_PHASES, type TimedPhase } from "../domain/Phase.js"
 import type { RunRecord } from "../services/State.js"
 import { list as listAlerts } from "./Alerts.js"
 import { readFileIfExists, writeFileAtomic } from "./AtomicFile.js"
 import { writableByOthers } from "./FileChecks.js"
+import { deliveryStatus } from "./Notifier.js"
 import { hold, readHistory } from "./State.js"
 
 export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsError", {
@@ -221,9 +223,52 @@ export const render = (apps: ReadonlyArray<AppMetrics>): string => {
   return `${lines.join("\n")}\n`
 }
 
+// ---------------------------------------------------------------------------------------------
+// Notifications (issue 16): per channel, not per app
+// ---------------------------------------------------------------------------------------------
+
+export interface ChannelMetrics {
+  readonly channel: string
+  /** Alerts waiting in the outbox that the channel's filters match and it has not accepted yet. */
+  readonly pending: number
+  /** Deliveries to the channel that failed after their retries, over all runs this file counted. */
+  readonly failures: number
+}
+
+const PENDING_FAMILY = "warm_reconcile_notifications_pending"
+const FAILURES_FAMILY = "warm_reconcile_notification_failures_total"
+
+/** The notification families: a channel that keeps failing shows as a growing backlog. */
+export const renderChannels = (channels: ReadonlyArray<ChannelMetrics>): string => {
+  const sorted = [...channels].sort((a, b) => a.channel.localeCompare(b.channel))
+  const family = (name: string, type: string, help: string, value: (c: ChannelMetrics) => number) => [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} ${type}`,
+    ...sorted.map((c) => `${name}{channel="${escapeLabel(c.channel)}"} ${formatValue(value(c))}`)
+  ]
+  return `${
+    [
+      ...family(
+        PENDING_FAMILY,
+        "gauge",
+        "Alerts waiting to be delivered to the channel (it has not accepted them yet).",
+        (c) => c.pending
+      ),
+      ...family(
+        FAILURES_FAMILY,
+        "counter",
+        "Deliveries to the channel that failed after their retries (the next run or `notify` tries again).",
+        (c) => c.failures
+      )
+    ].join("\n")
+  }\n`
+}
+
 export interface Carried {
   readonly durations: Map<string, Map<Phase, number>>
   readonly counts: Map<string, Counts>
+  /** Delivery failures per channel, as the previous file counted them. */
+  readonly failures: Map<string, number>
   /** Epoch ms of the last run the previous file counted, per app. */
   readonly countedUntil: Map<string, number>
 }
@@ -231,7 +276,8 @@ export interface Carried {
 const CARRIED_FAMILIES = [
   "warm_reconcile_phase_duration_seconds",
   ...COUNTERS.map((c) => `warm_reconcile_${c}_total`),
-  "warm_reconcile_last_run_timestamp_seconds"
+  "warm_reconcile_last_run_timestamp_seconds",
+  FAILURES_FAMILY
 ]
 const SAMPLE = /^([a-z_]+)\{([^}]*)\}[ \t]+(\S+)[ \t]*$/
 const LABEL = /([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g
@@ -242,12 +288,18 @@ const unescapeLabel = (value: string) => value.replace(/\\(.)/g, (_, c: string) 
  * counted (its last-run time); anything else is ignored.
  */
 export const parsePrevious = (text: string): Carried => {
-  const carried: Carried = { durations: new Map(), counts: new Map(), countedUntil: new Map() }
+  const carried: Carried = { durations: new Map(), counts: new Map(), countedUntil: new Map(), failures: new Map() }
   for (const line of text.split("\n")) {
     const m = SAMPLE.exec(line.trim())
     if (m === null || !CARRIED_FAMILIES.includes(m[1]!)) continue
     const labels = Object.fromEntries([...m[2]!.matchAll(LABEL)].map((l) => [l[1]!, unescapeLabel(l[2]!)]))
     const value = Number(m[3])
+    if (m[1] === FAILURES_FAMILY) {
+      if (labels["channel"] !== undefined && Number.isFinite(value) && value >= 0) {
+        carried.failures.set(labels["channel"], value)
+      }
+      continue
+    }
     const app = labels["app"]
     if (app === undefined || !Number.isFinite(value) || value < 0) continue
     const counter = COUNTERS.find((c) => m[1] === `warm_reconcile_${c}_total`)
@@ -305,6 +357,11 @@ export interface WriteOptions {
   /** The configured apps: each gets its series; apps no longer configured are dropped. */
   readonly apps: ReadonlyArray<string>
   readonly recorder: Recorder
+  /** The configured channels (the config's `notify`), and the deliveries of this run that failed. */
+  readonly notify?: {
+    readonly channels: ReadonlyArray<NotifyChannel>
+    readonly failed: ReadonlyArray<{ readonly channel: string }>
+  }
 }
 
 /**
@@ -341,7 +398,19 @@ export const write = Effect.fn("Metrics.write")(function*(path: string, options:
         unacknowledgedAlerts: alerts.filter((a) => a._tag === "Alert" && a.alert.app === app).length
       } satisfies AppMetrics
     }))
-  yield* writeFileAtomic(path, render(apps), { mode: 0o644 }).pipe(
+  // The backlog from the outbox as it is now; the failures counter goes on from the previous
+  // file's. A channel no longer configured is dropped.
+  const configured = options.notify?.channels ?? []
+  const status = yield* deliveryStatus(options.stateDir, configured)
+  const listed = alerts.flatMap((a) => a._tag === "Alert" ? [status(a.id, a.alert)] : [])
+  const channels = configured.map(channelName).map((channel): ChannelMetrics => ({
+    channel,
+    pending: listed.filter((s) => s[channel] === "pending").length,
+    failures: (carried.failures.get(channel) ?? 0) +
+      (options.notify?.failed.filter((f) => f.channel === channel).length ?? 0)
+  }))
+  const text = render(apps) + (channels.length === 0 ? "" : renderChannels(channels))
+  yield* writeFileAtomic(path, text, { mode: 0o644 }).pipe(
     Effect.mapError((e) =>
       fail(
         e.code === "ENOENT"

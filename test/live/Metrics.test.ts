@@ -12,6 +12,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
+import { NotifyChannel } from "../../src/domain/Notify.js"
 import * as Alerts from "../../src/live/Alerts.js"
 import * as Metrics from "../../src/live/Metrics.js"
 import { recordRun, setHold } from "../../src/live/State.js"
@@ -337,5 +338,47 @@ describe("the metrics file", () => {
       // Written again with nothing new: nothing is counted twice.
       yield* write
       expect(samples(Fs.readFileSync(path, "utf8")).get("warm_reconcile_rollbacks_total{app=\"kc\"}")).toBe(6)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scopedLive("notifications: the backlog per channel from the outbox, failures counted across runs", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const stateDir = Path.join(dir, "state")
+      const path = Path.join(dir, "warm-reconcile.prom")
+      const channels = [
+        new NotifyChannel({ url: "ntfy://127.0.0.1/ops" }),
+        // Only keycloak's alerts go to this one.
+        new NotifyChannel({ url: "smtp://127.0.0.1:25/?from=a@example.org&to=b@example.org", apps: ["kc"] })
+      ]
+      const alerts = yield* Alerts.make({ stateDir })
+      const alert = (app: string, ts: string) =>
+        alerts.write(new Alert({ schemaVersion: ALERT_SCHEMA_VERSION, app, reason: "held-major", ts, fields: {} }))
+      yield* alert("kc", "20261110T030000Z")
+      yield* alert("wiki", "20261110T030001Z")
+      yield* alert("kc", "20261111T030000Z")
+      // ntfy accepted the first alert.
+      const [first] = (yield* Alerts.list(stateDir)).filter((a) => a._tag === "Alert").map((a) => a.id).sort()
+      Fs.mkdirSync(Path.join(stateDir, "alerts", "deliveries"), { recursive: true })
+      Fs.writeFileSync(Path.join(stateDir, "alerts", "deliveries", `${first}.ntfy.json`), "{}")
+      const write = (failed: ReadonlyArray<string>) =>
+        Metrics.write(path, {
+          stateDir,
+          apps: ["kc", "wiki"],
+          recorder: new Metrics.Recorder(),
+          notify: { channels, failed: failed.map((channel) => ({ channel })) }
+        })
+      yield* write(["smtp", "smtp"])
+      let s = samples(Fs.readFileSync(path, "utf8"))
+      expect(s.get("warm_reconcile_notifications_pending{channel=\"ntfy\"}")).toBe(2)
+      expect(s.get("warm_reconcile_notifications_pending{channel=\"smtp\"}")).toBe(2)
+      expect(s.get("warm_reconcile_notification_failures_total{channel=\"smtp\"}")).toBe(2)
+      expect(s.get("warm_reconcile_notification_failures_total{channel=\"ntfy\"}")).toBe(0)
+      // The next run fails once more on smtp: the counter goes on from the file's.
+      yield* write(["smtp"])
+      s = samples(Fs.readFileSync(path, "utf8"))
+      expect(s.get("warm_reconcile_notification_failures_total{channel=\"smtp\"}")).toBe(3)
+      // Without channels there are no notification series.
+      yield* Metrics.write(path, { stateDir, apps: ["kc"], recorder: new Metrics.Recorder() })
+      expect(Fs.readFileSync(path, "utf8")).not.toContain("warm_reconcile_notif")
     }).pipe(Effect.provide(NodeContext.layer)))
 })
