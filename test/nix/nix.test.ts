@@ -495,7 +495,11 @@ describe.skipIf(nixMissing)(
         wiki: { recipe: "mediawiki", domain: "wiki.example.org", enabled: false },
         pad: { recipe: "hedgedoc", domain: "pad.example.org", keepDeployed: true },
         site: { recipe: "custom-html", domain: "www.example.org", stateful: false, upgrade: "none" },
-        blog: { recipe: "wordpress", domain: "blog.example.org", health: { timeout: "90 minutes", okStatus: [200, 301] } },
+        blog: {
+          recipe: "wordpress",
+          domain: "blog.example.org",
+          health: { timeout: "90 minutes", okStatus: [200, 301] }
+        },
         forum: { recipe: "discourse", domain: "forum.example.org", server: "default", create: false }
       }
       const TEN = {
