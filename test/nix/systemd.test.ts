@@ -9,7 +9,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { BOOT_TARGETS, wantsAfterEnable } from "./units.js"
+import { BOOT_TARGETS, verifyWithBinary, wantsAfterEnable } from "./units.js"
 
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
 const contrib = Path.join(root, "contrib/systemd")
@@ -26,20 +26,11 @@ const read = (name: string) => Fs.readFileSync(Path.join(contrib, name), "utf8")
 
 /** `systemd-analyze verify` on copies of the units in a temp dir, the binary replaced by a stub. */
 const verify = (units: Record<string, string>) => {
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-units-"))
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-stub-"))
   try {
     const stub = Path.join(dir, "warm-reconcile-stub")
     Fs.writeFileSync(stub, "#!/bin/sh\nexit 0\n", { mode: 0o755 })
-    const files = Object.entries(units).map(([name, text]) => {
-      const file = Path.join(dir, name)
-      Fs.writeFileSync(file, text.replaceAll(new RegExp(`^(Exec\\w+=)${BINARY} `, "gm"), `$1${stub} `))
-      return file
-    })
-    const result = spawnSync("systemd-analyze", ["verify", ...files], { encoding: "utf8" })
-    if (result.error) throw new Error(`systemd-analyze could not run (apt-get install -y systemd): ${result.error}`)
-    // It only warns, exit 0, on unknown keys and sections: those lines name the unit file.
-    const warnings = result.stderr.split("\n").filter((line) => line.includes(dir) || line.includes("warm-reconcile"))
-    return { status: result.status, stderr: result.stderr, warnings }
+    return verifyWithBinary(units, stub)
   } finally {
     Fs.rmSync(dir, { recursive: true, force: true })
   }

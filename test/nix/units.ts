@@ -29,3 +29,51 @@ export const wantsAfterEnable = (units: Record<string, string>): ReadonlyArray<s
 
 /** The boot targets a unit of ours must never be wanted by or ordered before. */
 export const BOOT_TARGETS = /multi-user\.target|default\.target|graphical\.target|basic\.target/
+
+/** The contrib units as shipped, by file name. */
+export const contribUnits = (root: string): Record<string, string> => {
+  const dir = Path.join(root, "contrib/systemd")
+  return Object.fromEntries(
+    Fs.readdirSync(dir).sort().map((name) => [name, Fs.readFileSync(Path.join(dir, name), "utf8")])
+  )
+}
+
+/**
+ * Where systemd finds a program an Exec line names without a directory, in a system whose files
+ * sit under `sysroot`: the first directory of systemd's compiled-in search path
+ * (`systemd-path search-binaries-default`) that holds it, executable. Undefined when none does.
+ */
+export const resolveAsSystemd = (sysroot: string, program: string): string | undefined => {
+  const search = spawnSync("systemd-path", ["search-binaries-default"], { encoding: "utf8" })
+  if (search.status !== 0) throw new Error(`systemd-path failed: ${search.stderr}`)
+  for (const dir of search.stdout.trim().split(":")) {
+    const file = Path.join(sysroot, dir, program)
+    try {
+      Fs.accessSync(file, Fs.constants.X_OK)
+      return file
+    } catch {
+      continue
+    }
+  }
+  return undefined
+}
+
+/**
+ * `systemd-analyze verify` on the contrib units with `warm-reconcile` in their Exec lines
+ * replaced by `binary`: exit status and the warnings that name our units.
+ */
+export const verifyWithBinary = (units: Record<string, string>, binary: string) => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-units-"))
+  try {
+    const files = Object.entries(units).map(([name, text]) => {
+      const file = Path.join(dir, name)
+      Fs.writeFileSync(file, text.replaceAll(/^(Exec\w+=)warm-reconcile /gm, `$1${binary} `))
+      return file
+    })
+    const result = spawnSync("systemd-analyze", ["verify", ...files], { encoding: "utf8" })
+    const warnings = result.stderr.split("\n").filter((line) => line.includes(dir) || line.includes("warm-reconcile"))
+    return { status: result.status, stderr: result.stderr, warnings }
+  } finally {
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
