@@ -13,7 +13,7 @@ import {
   decodeConfig,
   oneLine
 } from "../domain/Config.js"
-import { refuseSymlinkDir } from "../live/FileChecks.js"
+import { refuseLooseOwnership, refuseSymlinkDir } from "../live/FileChecks.js"
 
 export const DEFAULT_CONFIG = "/etc/warm-reconcile/config.json"
 
@@ -61,6 +61,15 @@ export const load = (flag: Option.Option<string>) =>
         )
       )
     }
+    // Root runs what the config says and restores what the state tree holds (issue 18 item 10).
+    yield* refuseLooseOwnership(path).pipe(
+      Effect.mapError((e) => new ConfigError({ source: path, path: "", message: e.message }))
+    )
+    yield* refuseLooseOwnership(config.stateDir).pipe(
+      Effect.mapError((e) =>
+        new ConfigError({ source: path, path: "stateDir", message: `${path}: stateDir: ${e.message}` })
+      )
+    )
     const abraDir = config.abraDir ?? process.env["ABRA_DIR"] ?? Path.join(Os.homedir(), ".abra")
     return { path, config, abraDir } satisfies LoadedConfig
   })

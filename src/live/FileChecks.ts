@@ -7,13 +7,22 @@
  */
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as Path from "node:path"
 
 export class FileError extends Schema.TaggedError<FileError>()("FileError", {
   path: Schema.String,
-  operation: Schema.Literal("write", "read", "create-directory", "name", "symlink-check", "remove", "rename"),
+  operation: Schema.Literal(
+    "write",
+    "read",
+    "create-directory",
+    "name",
+    "symlink-check",
+    "ownership-check",
+    "remove",
+    "rename"
+  ),
   /** The errno code (`EACCES`, `ENOSPC`, ...) when there is one, else empty. */
   code: Schema.String,
   message: Schema.String
@@ -44,6 +53,7 @@ const verbs: Record<FileError["operation"], string> = {
   "create-directory": "cannot create the directory",
   name: "refusing the name",
   "symlink-check": "cannot inspect",
+  "ownership-check": "cannot inspect",
   remove: "cannot remove",
   rename: "cannot move"
 }
@@ -160,4 +170,51 @@ export const syncDir = Effect.fn("FileChecks.syncDir")(function*(dir: string) {
     Effect.catchIf((e) => errorCode(e) === "EINVAL", () => Effect.void),
     Effect.mapError(fileError("write", dir))
   )
+})
+
+/** Owner, group and mode of a file, and who this process is. */
+export interface Ownership {
+  readonly uid: number
+  readonly gid: number
+  readonly mode: number
+}
+
+/**
+ * Why another account could change a file root acts on (the config, the state directory): it
+ * belongs to an account other than root and this process, or is writable by every account, or
+ * by a group other than root's and ours. Undefined when it is safe.
+ */
+export const ownershipProblem = (file: Ownership, me: Pick<Ownership, "uid" | "gid">): string | undefined =>
+  file.uid !== 0 && file.uid !== me.uid
+    ? `it belongs to uid ${file.uid}, not root`
+    : (file.mode & 0o002) !== 0
+    ? "every account can write it"
+    : (file.mode & 0o020) !== 0 && file.gid !== 0 && file.gid !== me.gid
+    ? `group ${file.gid} can write it`
+    : undefined
+
+/**
+ * Refuse a config file or state directory another account could change (root runs what they
+ * say, and restores what the state tree holds). A missing path is left to whoever reads it.
+ */
+export const refuseLooseOwnership = Effect.fn("FileChecks.refuseLooseOwnership")(function*(path: string) {
+  const fs = yield* FileSystem.FileSystem
+  const info = yield* fs.stat(path).pipe(Effect.option)
+  if (Option.isNone(info)) return
+  const problem = ownershipProblem(
+    {
+      uid: Option.getOrElse(info.value.uid, () => 0),
+      gid: Option.getOrElse(info.value.gid, () => 0),
+      mode: info.value.mode
+    },
+    { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
+  )
+  if (problem === undefined) return
+  return yield* new FileError({
+    path,
+    operation: "ownership-check",
+    code: "",
+    message: `refusing ${path}: ${problem}, and root acts on what it holds; ` +
+      `make it root's and writable by root alone (chown root:root ${path}; chmod go-w ${path})`
+  })
 })
