@@ -11,7 +11,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { decodeConfig } from "../../src/domain/Config.js"
-import { BOOT_TARGETS, wantsAfterEnable } from "./units.js"
+import { BOOT_TARGETS, verifyRewritten, wantsAfterEnable } from "./units.js"
 
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
 const evalFile = Path.join(root, "nix/test/eval.nix")
@@ -78,25 +78,15 @@ const evalError = (config: Record<string, unknown>, abra = true) => {
 
 /** `systemd-analyze verify` on unit texts written to a temp dir; the package's binary becomes a stub. */
 const verify = (units: Record<string, string>, binary: string) => {
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-nix-units-"))
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-nix-stub-"))
   try {
     const stub = Path.join(dir, "warm-reconcile-stub")
     Fs.writeFileSync(stub, "#!/bin/sh\nexit 0\n", { mode: 0o755 })
-    const files = Object.entries(units).map(([name, text]) => {
-      const file = Path.join(dir, name)
-      Fs.writeFileSync(
-        file,
-        text.replaceAll(binary, stub)
-          // The stand-in store paths of the shell and systemctl the notify and switch units run.
-          .replaceAll(/\/nix\/store\/[^/\s]+-bash-[^/\s]+\/bin\/bash/g, "/bin/sh")
-          .replaceAll(/\/nix\/store\/[^/\s]+-systemd-[^/\s]+\/bin\/systemctl/g, "/bin/systemctl")
-      )
-      return file
-    })
-    const result = spawnSync("systemd-analyze", ["verify", ...files], { encoding: "utf8" })
-    // It only warns, exit 0, on unknown keys and sections: those lines name the unit file.
-    const warnings = result.stderr.split("\n").filter((line) => line.includes(dir) || line.includes("warm-reconcile"))
-    return { status: result.status, stderr: result.stderr, warnings }
+    return verifyRewritten(units, (text) =>
+      text.replaceAll(binary, stub)
+        // The stand-in store paths of the shell and systemctl the notify and switch units run.
+        .replaceAll(/\/nix\/store\/[^/\s]+-bash-[^/\s]+\/bin\/bash/g, "/bin/sh")
+        .replaceAll(/\/nix\/store\/[^/\s]+-systemd-[^/\s]+\/bin\/systemctl/g, "/bin/systemctl"))
   } finally {
     Fs.rmSync(dir, { recursive: true, force: true })
   }

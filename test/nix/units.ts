@@ -58,22 +58,25 @@ export const resolveAsSystemd = (sysroot: string, program: string): string | und
   return undefined
 }
 
-/**
- * `systemd-analyze verify` on the contrib units with `warm-reconcile` in their Exec lines
- * replaced by `binary`: exit status and the warnings that name our units.
- */
-export const verifyWithBinary = (units: Record<string, string>, binary: string) => {
+/** `systemd-analyze verify` on the units, each rewritten first: exit status and the warnings that name our units. */
+export const verifyRewritten = (units: Record<string, string>, rewrite: (text: string) => string) => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-units-"))
   try {
     const files = Object.entries(units).map(([name, text]) => {
       const file = Path.join(dir, name)
-      Fs.writeFileSync(file, text.replaceAll(/^(Exec\w+=)warm-reconcile /gm, `$1${binary} `))
+      Fs.writeFileSync(file, rewrite(text))
       return file
     })
     const result = spawnSync("systemd-analyze", ["verify", ...files], { encoding: "utf8" })
+    if (result.error) throw new Error(`systemd-analyze could not run (apt-get install -y systemd): ${result.error}`)
+    // It only warns, exit 0, on unknown keys and sections: those lines name the unit file.
     const warnings = result.stderr.split("\n").filter((line) => line.includes(dir) || line.includes("warm-reconcile"))
     return { status: result.status, stderr: result.stderr, warnings }
   } finally {
     Fs.rmSync(dir, { recursive: true, force: true })
   }
 }
+
+/** The same, with `warm-reconcile` at the start of the units' Exec lines replaced by `binary`. */
+export const verifyWithBinary = (units: Record<string, string>, binary: string) =>
+  verifyRewritten(units, (text) => text.replaceAll(/^(Exec\w+=)warm-reconcile /gm, `$1${binary} `))
