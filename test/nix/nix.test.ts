@@ -673,6 +673,52 @@ describe.skipIf(nixMissing)(
       })
     })
 
+    describe("docs/coop-cloud.md", () => {
+      const page = Fs.readFileSync(Path.join(root, "docs/coop-cloud.md"), "utf8")
+      const example = () => {
+        const block = /## Ten apps on Debian[^]*?```json\n([^]*?)```/.exec(page)
+        expect(block).not.toBeNull()
+        return JSON.parse(block![1]!) as {
+          readonly abraDir: string
+          readonly defaults: Record<string, unknown>
+          readonly recipes: Record<string, unknown>
+          readonly apps: Record<string, Record<string, unknown>>
+        }
+      }
+
+      it("the Debian example has ten apps, and as NixOS options it evaluates with the stop timeout the page names", () => {
+        const { abraDir, apps, defaults, recipes } = example()
+        expect(Object.keys(apps)).toHaveLength(10)
+        const { nixos } = evaluate({
+          nixos: { config: { enable: true, settings: { abraDir }, defaults, recipes, apps } }
+        })
+        // The page: "here 30 + 15 + 15 = 60 minutes, from nextcloud's recipe block".
+        expect(page).toContain("30 + 15 + 15 = 60 minutes")
+        expect(nixos!.services["warm-reconcile"]!.serviceConfig.TimeoutStopSec).toBe("60min")
+        // The NixOS example on the page holds the same apps.
+        const nixBlock = /## Ten apps on NixOS[^]*?```nix\n([^]*?)```/.exec(page)![1]!
+        for (const [name, app] of Object.entries(apps)) {
+          expect(nixBlock).toContain(
+            `${name} = { recipe = "${String(app["recipe"])}"; domain = "${String(app["domain"])}";`
+          )
+        }
+        const parsed = spawnSync("nix-instantiate", ["--store", "dummy://", "--parse", "-"], {
+          input: nixBlock,
+          encoding: "utf8"
+        })
+        expect(parsed.status, parsed.stderr).toBe(0)
+      })
+
+      // Runs once the CLI reads `defaults`, `recipes` and `enabled` (issue 13 item 2).
+      it.skipIf(Either.isLeft(decodeConfig({ apps: {}, defaults: {}, recipes: {} }, "probe")))(
+        "the CLI's decoder accepts the Debian example",
+        () => {
+          const decoded = decodeConfig(example(), "docs/coop-cloud.md")
+          expect(Either.isRight(decoded), Either.isLeft(decoded) ? decoded.left.message : "").toBe(true)
+        }
+      )
+    })
+
     describe("package.nix", () => {
       const pkg = once(() => evaluate({ main: { config: { enable: true } } }).main!.package!)
 
