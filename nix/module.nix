@@ -187,7 +187,7 @@ let
   # its Docker context ("-": no error when missing), the state directory outside /var/lib, the
   # metrics file's directory.
   writablePaths = lib.unique (
-    [ "/var/lib/docker" "-/root/.abra" "-/root/.docker" ]
+    [ "-/var/lib/docker" "-/root/.abra" "-/root/.docker" ]
     ++ optional (cfg.settings ? abraDir) "-${cfg.settings.abraDir}"
     ++ optional (cfg.environment ? ABRA_DIR) "-${cfg.environment.ABRA_DIR}"
     ++ optional (!stateUnderVarLib) cfg.stateDir

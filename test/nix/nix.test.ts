@@ -238,7 +238,7 @@ describe.skipIf(nixMissing)(
         const service = main().services["warm-reconcile"]!
         expect(service.serviceConfig.StateDirectory).toBe("warm-reconcile")
         expect(service.serviceConfig.StateDirectoryMode).toBe("0700")
-        expect(service.serviceConfig.ReadWritePaths).toEqual(["/var/lib/docker", "-/root/.abra", "-/root/.docker"])
+        expect(service.serviceConfig.ReadWritePaths).toEqual(["-/var/lib/docker", "-/root/.abra", "-/root/.docker"])
         expect(main().tmpfiles).toEqual([])
         const names = service.path.map((p) => p.replace(/^\/nix\/store\/[^-]+-/, ""))
         expect(names.some((n) => n.startsWith("abra-"))).toBe(true)

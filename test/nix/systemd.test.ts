@@ -109,7 +109,7 @@ describe("contrib/systemd", () => {
     expect(s.UMask).toEqual(["0077"])
     expect(s.ProtectSystem).toEqual(["strict"])
     expect(s.ProtectHome).toEqual(["read-only"])
-    expect(s.ReadWritePaths!.join(" ").split(/\s+/)).toEqual(["/var/lib/docker", "-/root/.abra", "-/root/.docker"])
+    expect(s.ReadWritePaths!.join(" ").split(/\s+/)).toEqual(["-/var/lib/docker", "-/root/.abra", "-/root/.docker"])
     expect(s.PrivateTmp).toEqual(["yes"])
     expect(s.NoNewPrivileges).toEqual(["yes"])
     expect(s.ProtectProc).toEqual(["invisible"])
