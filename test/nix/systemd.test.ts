@@ -204,4 +204,25 @@ describe("contrib/systemd", () => {
     const times = [...calendar.stdout.matchAll(/(\d\d:\d\d):00/g)].map((m) => m[1])
     expect(times).toEqual(expect.arrayContaining(["00:15", "00:30", "00:45", "01:00", "01:15"]))
   })
+
+  it("the notify unit's condition skips while a reconcile runs, and runs after a failed one or between runs", () => {
+    const line = parseUnit(units["warm-reconcile-notify.service"]!).Service!.ExecCondition![0]!
+    // `/bin/sh -c '<script>'`, with systemd's `$$` for a literal `$`.
+    const script = /^\/bin\/sh -c '(.*)'$/.exec(line)![1]!.replaceAll("$$", "$")
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-condition-"))
+    try {
+      // A systemctl that answers `show --property=ActiveState --value warm-reconcile.service` with $STATE.
+      Fs.writeFileSync(
+        Path.join(dir, "systemctl"),
+        "#!/bin/sh\n[ \"$*\" = \"show --property=ActiveState --value warm-reconcile.service\" ] || exit 99\necho \"$STATE\"\n",
+        { mode: 0o755 }
+      )
+      const run = (state: string) =>
+        spawnSync("/bin/sh", ["-c", script], { env: { PATH: `${dir}:/usr/bin:/bin`, STATE: state } }).status
+      expect(run("activating")).not.toBe(0)
+      for (const state of ["failed", "inactive", "active"]) expect(run(state), state).toBe(0)
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
