@@ -103,6 +103,10 @@ describe("npm pack", () => {
           "docs/config-reference.md",
           "docs/alert.schema.json",
           "contrib/systemd/warm-reconcile.service",
+          "contrib/systemd/warm-reconcile.timer",
+          "contrib/systemd/warm-reconcile-notify.service",
+          "contrib/systemd/warm-reconcile-notify.timer",
+          "docs/coop-cloud.md",
           "nix/module.nix"
         ]))
         // The sources and the tests stay out of the tarball.
@@ -144,7 +148,14 @@ describe("npm pack", () => {
         // /usr/local. systemd finds the bare `warm-reconcile` of the Exec lines on its search path,
         // and verify checks it is executable (the bundle installed 644 failed here with 203/EXEC).
         const sysroot = Path.join(tmp, "sysroot")
-        const units = contribUnits(ROOT)
+        // The units as the package ships them.
+        const units = contribUnits(Path.join(prefix, "lib", "node_modules", pkg.name))
+        expect(Object.keys(units)).toEqual([
+          "warm-reconcile-notify.service",
+          "warm-reconcile-notify.timer",
+          "warm-reconcile.service",
+          "warm-reconcile.timer"
+        ])
         const npmRoute = await npm(
           ["install", "-g", "--offline", "--no-audit", "--no-fund", "--prefix", Path.join(sysroot, "usr"), tarball],
           tmp
