@@ -3,33 +3,38 @@
 #   imports = [ ./nix/module.nix ];
 #   services.warm-reconcile = {
 #     enable = true;
+#     abraPackage = myAbra;
 #     settings.abraDir = "/root/.abra";
+#     defaults.health.timeout = "20 minutes";
+#     recipes.keycloak.health.path = "/realms/master";
 #     apps.keycloak = { recipe = "keycloak"; domain = "id.example.org"; upgrade = "minor"; };
 #   };
 #
-# One oneshot unit, warm-reconcile.service, runs `warm-reconcile reconcile --all`; everything
-# that starts a run starts that same unit, so systemd never runs two reconciles at once (a start
-# request while one runs joins it). What starts it:
+# The apps, `defaults` and `recipes` are typed: a misspelt key ("statefull"), a bad `upgrade` or a
+# duration the CLI would refuse fails `nixos-rebuild`, not the night. Keys the types do not know
+# yet go in `settings` (untyped JSON, merged into the same file; the CLI still checks them).
 #
-#   runAtBoot runOnActivation  how
-#   true      true             wantedBy multi-user.target. switch-to-configuration starts every
-#                              active target again on each `nixos-rebuild switch`, and starting
-#                              multi-user.target starts the wanted oneshot, which is inactive
-#                              between runs: one mechanism gives a run at boot and on every switch
-#                              (changed or not: an unchanged, healthy app is a no-op).
-#   true      false            the timer also gets OnBootSec=2min: boot only (plus the random
-#                              delay; and a timer whose unit changed is restarted on switch,
-#                              which fires an OnBootSec that lies in the past at once).
-#   false     true             wantedBy sysinit-reactivation.target, which NixOS (24.05+) restarts
-#                              on every switch and which is not reached at boot.
-#   false     false            the timer only.
-#   and always                 the timer: OnCalendar = schedule, RandomizedDelaySec, Persistent.
+# The units, as contrib/systemd writes them:
+#   warm-reconcile.service         a oneshot, `reconcile --all`; no target wants it: timers start
+#                                  it, so nothing at boot or on switch waits for a run. systemd
+#                                  never runs one unit twice at once (a start while it runs joins).
+#   warm-reconcile.timer           OnCalendar = schedule (RandomizedDelaySec, Persistent) and, with
+#                                  runAtBoot, OnBootSec = 5min: the boot run, after Docker and the
+#                                  Swarm services are up. (A timer whose unit changed is restarted
+#                                  on switch, which fires an OnBootSec that lies in the past.)
+#   warm-reconcile-on-switch       with runOnActivation: wanted by sysinit-reactivation.target,
+#     .service                     which NixOS (24.05+) restarts on every switch and which is not
+#                                  reached at boot; it runs `systemctl start --no-block
+#                                  warm-reconcile.service`, so the switch does not wait for the run.
+#   warm-reconcile-notify.service  `notify`: the outbox backlog, started by the main unit's
+#     and .timer                   OnFailure= and every 15 minutes.
 #
 # restartIfChanged = false: a switch never stops a reconcile that is running (stopping it means
 # rolling an upgrade back halfway); the new unit takes effect from the next run.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkDefault mkEnableOption mkIf mkMerge mkOption optional optionalAttrs types;
+  b = builtins;
 
   cfg = config.services.warm-reconcile;
   json = pkgs.formats.json { };
@@ -39,10 +44,156 @@ let
   stateUnderVarLib = lib.hasPrefix "/var/lib/" cfg.stateDir;
 
   # As src/domain/Config.ts AppName: app names become file names under the state directory.
-  validAppName = name: builtins.match "[A-Za-z0-9][A-Za-z0-9_.-]{0,127}" name != null && !(lib.hasInfix ".." name);
-  appNames = builtins.attrNames (cfg.settings.apps or { });
-  badAppNames = builtins.filter (n: !validAppName n) appNames;
-  appsMissing = key: builtins.filter (n: !(builtins.isString (cfg.settings.apps.${n}.${key} or null))) appNames;
+  validAppName = name: b.match "[A-Za-z0-9][A-Za-z0-9_.-]{0,127}" name != null && !(lib.hasInfix ".." name);
+  appNames = b.attrNames (cfg.settings.apps or { });
+  badAppNames = b.filter (n: !validAppName n) appNames;
+  appsMissing = key: b.filter (n: !(b.isString (cfg.settings.apps.${n}.${key} or null))) appNames;
+
+  # ---- durations, with the CLI's grammar (src/domain/Config.ts DurationSetting) ----------------
+  # A number of seconds >= 0, or "<number> <unit>" as Effect's Duration reads it (nanos, micros,
+  # millis, seconds, minutes, hours, days, weeks; singular or plural; spaces around ignored), or
+  # the short forms people type, as systemd and Go write them ("90s", "15m", "1h30m", "2d").
+  longDuration = "[[:space:]]*([0-9]+(\\.[0-9]+)?)[[:space:]]+(nano|micro|milli|second|minute|hour|day|week)s?[[:space:]]*";
+  shortPart = "([0-9]+(\\.[0-9]+)?)(ms|s|m|h|d)";
+  unitSeconds = {
+    nano = 1.0e-9; micro = 1.0e-6; milli = 1.0e-3; second = 1; minute = 60; hour = 3600; day = 86400; week = 604800;
+    ms = 1.0e-3; s = 1; m = 60; h = 3600; d = 86400;
+  };
+  # "015" is 15 to the CLI (JavaScript's Number) but no JSON number: drop leading zeros first.
+  number = digits: b.fromJSON (b.head (b.match "0*([0-9].*)" digits));
+  # Seconds, or null for what the CLI refuses.
+  durationSeconds = v:
+    if b.isInt v || b.isFloat v then (if v >= 0 then v else null)
+    else if !(b.isString v) then null
+    else
+      let long = b.match longDuration v;
+      in
+      if long != null then number (b.elemAt long 0) * unitSeconds.${b.elemAt long 2}
+      else if b.match "(${shortPart})+" v != null then
+        b.foldl' (sum: part: sum + number (b.elemAt part 0) * unitSeconds.${b.elemAt part 2}) 0
+          (b.filter b.isList (b.split shortPart v))
+      else null;
+  duration = types.mkOptionType {
+    name = "warm-reconcile-duration";
+    description = "duration (seconds >= 0, \"15 minutes\", or \"15m\" / \"1h30m\")";
+    check = v: durationSeconds v != null;
+    merge = lib.mergeEqualOption;
+  };
+
+  # ---- the typed parts of the config file ------------------------------------------------------
+  # Every key is optional (null: not written, the CLI's default or the inherited value applies);
+  # the descriptions are the config reference's (docs/config-reference.md).
+  optional' = type: description: mkOption { type = types.nullOr type; default = null; inherit description; };
+  healthModule = {
+    options = {
+      path = optional' (types.strMatching "/.*") "The HTTP path probed, starting with `/`.";
+      okStatus = optional' (types.listOf (types.ints.between 100 599)) "The HTTP status codes that count as healthy.";
+      connect = optional' (types.strMatching "([[][0-9A-Fa-f:.]+[]]|[A-Za-z0-9.-]+):[0-9]{1,5}") "`host:port` the probe connects to.";
+      # null is a value here (the CLI's default), so these two are always written.
+      url = optional' (types.strMatching "https?://[^[:space:]]+") "A whole http(s) URL to fetch instead of `path` through `connect`.";
+      verifyTls = optional' types.bool "Verify the TLS certificate of the health target (null: only off the host).";
+      timeout = optional' duration "How long a deployed version gets to become healthy.";
+      attemptTimeout = optional' duration "The time limit of one probe.";
+      successes = optional' (types.ints.between 1 100) "How many healthy answers in a row pass the gate.";
+      interval = optional' duration "The pause between probes.";
+      failedTasks = optional' (types.ints.between 1 1000) "This many failed Swarm tasks end the wait early.";
+      settle = optional' duration "How long an app already on the latest version gets to answer healthy.";
+    };
+  };
+  # What `defaults`, each of `recipes` and each app may set.
+  inheritedOptions = {
+    stateful = optional' types.bool "Undeploy and snapshot the volumes before an upgrade, restore them on a rollback.";
+    upgrade = optional' (types.enum [ "minor" "patch" "none" ]) "Which upgrades are applied: minor, patch or none.";
+    deployTimeout = optional' duration "How long one `abra app deploy` may take.";
+    health = optional' (types.submodule healthModule) "How the health gate probes the app.";
+  };
+  appModule = {
+    options = inheritedOptions // {
+      recipe = optional' (types.strMatching "[a-z0-9][a-z0-9_-]*") "The Co-op Cloud recipe (required).";
+      domain = optional' types.str "The app's domain, abra's name for the app (required).";
+      server = optional' (types.strMatching "[A-Za-z0-9][A-Za-z0-9_.-]*") "The abra server the app runs on (default: `default`).";
+      enabled = optional' types.bool "`false` pauses the app: plan and status say paused, reconcile does nothing.";
+      create = optional' types.bool "Create the app (`abra app new`) when it has no env file.";
+      keepDeployed = optional' types.bool "Deploy the app when a person undeployed it.";
+    };
+  };
+
+  # A typed value as JSON: nulls dropped (but the health `url` and `verifyTls`, whose null means
+  # something), and the module system's own `_module` left out.
+  toJson = keep: v:
+    if b.isAttrs v then
+      b.mapAttrs (_: toJson [ "url" "verifyTls" ])
+        (lib.filterAttrs (n: x: n != "_module" && (x != null || b.elem n keep)) v)
+    else v;
+  appsJson = b.mapAttrs (_: toJson [ ]) cfg.apps;
+  defaultsJson = toJson [ ] cfg.defaults;
+  recipesJson = b.mapAttrs (_: toJson [ ]) cfg.recipes;
+
+  # ---- the stop timeout: time for the longest rollback the config allows -----------------------
+  # A rollback after SIGTERM: undeploy, restore the snapshot, redeploy last-good (at most
+  # deployTimeout), check its health (at most health.timeout). Each app's values as the CLI
+  # resolves them (the app, its recipe's block, `defaults`, the built-in 15 minutes), plus
+  # `restoreAllowance` for the undeploy and the restore.
+  setting = app: path: default:
+    let
+      at = set: lib.attrByPath path null set;
+      found = b.filter (v: v != null && durationSeconds v != null) [
+        (at app)
+        (at (cfg.settings.recipes.${app.recipe or ""} or { }))
+        (at (cfg.settings.defaults or { }))
+      ];
+    in
+    if found == [ ] then default else durationSeconds (b.head found);
+  rollbackSeconds = app: setting app [ "deployTimeout" ] 900 + setting app [ "health" "timeout" ] 900;
+  longestRollback = b.foldl' (m: app: if rollbackSeconds app > m then rollbackSeconds app else m) 1800
+    (b.attrValues (cfg.settings.apps or { }));
+  stopSeconds = b.ceil (longestRollback + cfg.restoreAllowance);
+  stopTimeout =
+    if cfg.stopTimeout != null then cfg.stopTimeout
+    else if lib.mod stopSeconds 60 == 0 then "${toString (stopSeconds / 60)}min"
+    else "${toString stopSeconds}s";
+
+  # ---- what every unit of ours shares -----------------------------------------------------------
+  # abra (Go) wants a home directory for its Docker contexts; root's, as on any abra server.
+  serviceEnvironment = mkMerge [ { HOME = mkDefault "/root"; } cfg.environment ];
+  # Hardening that contrib/systemd/warm-reconcile.service explains line by line.
+  hardening = {
+    UMask = "0077";
+    ProtectSystem = "strict";
+    ProtectHome = "read-only";
+    PrivateTmp = true;
+    NoNewPrivileges = true;
+    SystemCallFilter = "@system-service";
+    SystemCallErrorNumber = "EPERM";
+    SystemCallArchitectures = "native";
+    ProtectProc = "invisible";
+    ProtectKernelTunables = true;
+    ProtectKernelModules = true;
+    ProtectKernelLogs = true;
+    ProtectControlGroups = true;
+    ProtectClock = true;
+    ProtectHostname = true;
+    RestrictRealtime = true;
+    RestrictNamespaces = true;
+    LockPersonality = true;
+    RestrictAddressFamilies = [ "AF_UNIX" "AF_INET" "AF_INET6" "AF_NETLINK" ];
+  };
+  stateDirectory =
+    optionalAttrs stateUnderVarLib {
+      StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
+      StateDirectoryMode = "0700";
+    };
+  # Writable under ProtectSystem=strict: Docker's volumes (restored in place), abra's directory and
+  # its Docker context ("-": no error when missing), the state directory outside /var/lib, the
+  # metrics file's directory.
+  writablePaths = lib.unique (
+    [ "-/var/lib/docker" "-/root/.abra" "-/root/.docker" ]
+    ++ optional (cfg.settings ? abraDir) "-${cfg.settings.abraDir}"
+    ++ optional (cfg.environment ? ABRA_DIR) "-${cfg.environment.ABRA_DIR}"
+    ++ optional (!stateUnderVarLib) cfg.stateDir
+    ++ optional (cfg.metricsFile != null) (b.dirOf cfg.metricsFile)
+    ++ cfg.readWritePaths
+  );
 in
 {
   options.services.warm-reconcile = {
@@ -80,14 +231,15 @@ in
       default = { };
       example = { abraDir = "/root/.abra"; };
       description = ''
-        The JSON config file, as documented in the README (`stateDir`, `abraDir`, `apps`). The
-        module sets `stateDir` from `services.warm-reconcile.stateDir` and `apps` from
-        `services.warm-reconcile.apps`. Unknown keys are rejected by warm-reconcile (exit 2).
+        The JSON config file, as documented in docs/config-reference.md. The module sets
+        `stateDir`, `apps`, `discover`, `defaults` and `recipes` from the typed options below;
+        keys those do not know go here untyped (merged, e.g. `settings.apps.<name>.<key>`).
+        Unknown keys are rejected by warm-reconcile (exit 2).
       '';
     };
 
     apps = mkOption {
-      type = types.attrsOf json.type;
+      type = types.attrsOf (types.submodule appModule);
       default = { };
       example = {
         keycloak = {
@@ -97,7 +249,31 @@ in
           health = { path = "/realms/master"; timeout = "15 minutes"; };
         };
       };
-      description = "The apps to reconcile, by name: merged into `settings.apps`.";
+      description = ''
+        The apps to reconcile, by name (merged into `settings.apps`). Typed: `upgrade` is one of
+        minor, patch or none, booleans are booleans, durations are checked with the CLI's grammar,
+        and a key that does not exist fails the evaluation.
+      '';
+    };
+
+    discover = mkOption {
+      type = types.nullOr types.bool;
+      default = null;
+      description = "Manage every app whose env file sets `ENABLE_AUTO_UPDATE=true` (null: the CLI's default, off).";
+    };
+
+    defaults = mkOption {
+      type = types.submodule { options = inheritedOptions; };
+      default = { };
+      example = { health.timeout = "20 minutes"; upgrade = "patch"; };
+      description = "Settings every app inherits unless it (or its recipe's block) sets them.";
+    };
+
+    recipes = mkOption {
+      type = types.attrsOf (types.submodule { options = inheritedOptions; });
+      default = { };
+      example = { keycloak.health.path = "/realms/master"; nextcloud.health.path = "/status.php"; };
+      description = "Per-recipe defaults, by recipe name: between `defaults` and the app's own settings.";
     };
 
     stateDir = mkOption {
@@ -126,6 +302,17 @@ in
       description = "Write Prometheus metrics here after each run (`--metrics-file`), for node_exporter's textfile collector.";
     };
 
+    readWritePaths = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "/srv/docker" ];
+      description = ''
+        More paths the service may write (ReadWritePaths=; the rest of the system is read-only to
+        it): e.g. a Docker data root other than /var/lib/docker. The state directory, abra's
+        directory and the metrics file's directory are added already.
+      '';
+    };
+
     schedule = mkOption {
       type = types.str;
       default = "daily";
@@ -141,31 +328,46 @@ in
 
     persistent = mkOption {
       type = types.bool;
-      default = true;
-      description = "Run at the next boot when the machine was off at the scheduled time (Persistent=).";
+      default = false;
+      description = ''
+        Run at boot when the machine was off at the scheduled time (Persistent=). Off: the boot
+        run (runAtBoot) covers that night, 5 minutes after boot; Persistent's catch-up would start
+        as the boot starts, before the Swarm services are up.
+      '';
     };
 
     runAtBoot = mkOption {
       type = types.bool;
       default = true;
-      description = "Run once at boot, after Docker and the network are up.";
+      description = "Run once 5 minutes after boot (the timer's OnBootSec=), when Docker and the Swarm services are up.";
     };
 
     runOnActivation = mkOption {
       type = types.bool;
       default = true;
-      description = "Run on every `nixos-rebuild switch`, so that a changed app list takes effect at once.";
+      description = "Start a run on every `nixos-rebuild switch` (without waiting for it), so a changed app list takes effect at once.";
+    };
+
+    restoreAllowance = mkOption {
+      type = types.ints.unsigned;
+      default = 900;
+      description = ''
+        Seconds the default stop timeout allows for undeploying an app and restoring its volume
+        snapshot (about as long as its snapshot took): raise it for large volumes.
+      '';
     };
 
     stopTimeout = mkOption {
-      type = types.str;
-      default = "30min";
+      type = types.nullOr types.str;
+      default = null;
+      example = "2h";
       description = ''
         How long a stop (shutdown, `systemctl stop`) waits after SIGTERM (TimeoutStopSec=). The
         program answers SIGTERM by rolling an upgrade in progress back: undeploy, restore the
-        volume snapshot, redeploy last-good and check its health. Too short, and SIGKILL lands in
-        the middle of a restore. Raise it when an app's volumes take long to restore or its
-        deployTimeout/health timeout are long.
+        volume snapshot, redeploy last-good and check its health; SIGKILL must not land in the
+        middle of a restore. null: sized from the config, the slowest app's deployTimeout plus
+        health.timeout (as it, its recipe's block or `defaults` set them; 15 minutes each by
+        default) plus `restoreAllowance`, at least 45 minutes.
       '';
     };
   };
@@ -173,7 +375,11 @@ in
   config = mkIf cfg.enable (mkMerge [
     {
       services.warm-reconcile.settings = {
-        inherit (cfg) stateDir apps;
+        inherit (cfg) stateDir;
+        apps = appsJson;
+        discover = mkIf (cfg.discover != null) cfg.discover;
+        defaults = mkIf (defaultsJson != { }) defaultsJson;
+        recipes = mkIf (recipesJson != { }) recipesJson;
       };
 
       assertions = [
@@ -183,11 +389,11 @@ in
         }
         {
           assertion = badAppNames == [ ];
-          message = "services.warm-reconcile.apps: bad app name(s) ${builtins.toJSON badAppNames}: an app name is letters, digits, '.', '_' or '-', starts with a letter or digit, and holds no '..'.";
+          message = "services.warm-reconcile.apps: bad app name(s) ${b.toJSON badAppNames}: an app name is letters, digits, '.', '_' or '-', starts with a letter or digit, and holds no '..'.";
         }
         {
           assertion = appsMissing "recipe" == [ ] && appsMissing "domain" == [ ];
-          message = "services.warm-reconcile.apps: every app needs a string `recipe` and `domain`; missing in ${builtins.toJSON (lib.unique (appsMissing "recipe" ++ appsMissing "domain"))}.";
+          message = "services.warm-reconcile.apps: every app needs a string `recipe` and `domain`; missing in ${b.toJSON (lib.unique (appsMissing "recipe" ++ appsMissing "domain"))}.";
         }
         {
           assertion = lib.hasPrefix "/" cfg.stateDir;
@@ -206,15 +412,14 @@ in
         description = "warm-reconcile: upgrade abra apps, health-gated, with rollback";
         after = [ "docker.service" "network-online.target" ];
         wants = [ "docker.service" "network-online.target" ];
-        wantedBy =
-          optional cfg.runOnActivation (if cfg.runAtBoot then "multi-user.target" else "sysinit-reactivation.target");
+        # A failed run delivers the alerts it left at once.
+        onFailure = [ "warm-reconcile-notify.service" ];
         restartIfChanged = false;
         # abra and git for recipes and deploys, GNU tar for volume snapshots.
-        path = builtins.filter (p: p != null) [ cfg.abraPackage pkgs.git pkgs.gnutar ] ++ cfg.path;
-        # abra (Go) wants a home directory for its Docker contexts; root's, as on any abra server.
-        environment = mkMerge [ { HOME = mkDefault "/root"; } cfg.environment ];
+        path = b.filter (p: p != null) [ cfg.abraPackage pkgs.git pkgs.gnutar ] ++ cfg.path;
+        environment = serviceEnvironment;
 
-        serviceConfig = {
+        serviceConfig = hardening // stateDirectory // {
           Type = "oneshot";
           RemainAfterExit = false;
           ExecStart = "${cfg.package}/bin/warm-reconcile reconcile --all --config ${configFile} --concurrency ${toString cfg.concurrency}"
@@ -227,49 +432,64 @@ in
           # whose new children must not be signalled. Whatever is left after node exits (or after
           # TimeoutStopSec) gets SIGKILL.
           KillMode = "mixed";
-          TimeoutStopSec = cfg.stopTimeout;
-
-          # Hardening that leaves the job able to do its work as root: talk to
-          # /run/docker.sock, read and restore /var/lib/docker/volumes (owners, modes, setuid bits
-          # included: hence no RestrictSUIDSGID, no PrivateDevices, no syscall filter), write the
-          # abra directory under /root (hence no ProtectHome) and the state directory. No
-          # PrivateTmp: a path under a private /tmp means nothing to dockerd. No
-          # MemoryDenyWriteExecute: Node's JIT needs it. Access to the Docker socket is root
-          # anyway; these keep mistakes, not attackers, away from the rest of the system.
-          ProtectSystem = "full";
-          NoNewPrivileges = true;
-          ProtectKernelTunables = true;
-          ProtectKernelModules = true;
-          ProtectKernelLogs = true;
-          ProtectControlGroups = true;
-          ProtectClock = true;
-          ProtectHostname = true;
-          RestrictRealtime = true;
-          RestrictNamespaces = true;
-          LockPersonality = true;
-          SystemCallArchitectures = "native";
-          # Unix for the Docker socket, IP for health probes and git/abra, netlink for Go's and
-          # glibc's interface lookups.
-          RestrictAddressFamilies = [ "AF_UNIX" "AF_INET" "AF_INET6" "AF_NETLINK" ];
-        }
-        // optionalAttrs stateUnderVarLib {
-          StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
-          StateDirectoryMode = "0700";
-        }
-        // optionalAttrs (!stateUnderVarLib) { ReadWritePaths = [ cfg.stateDir ]; };
+          TimeoutStopSec = stopTimeout;
+          ReadWritePaths = writablePaths;
+          # What tar needs to take and restore a volume as its owners left it; nothing else.
+          CapabilityBoundingSet = [ "CAP_CHOWN" "CAP_DAC_OVERRIDE" "CAP_DAC_READ_SEARCH" "CAP_FOWNER" "CAP_FSETID" "CAP_MKNOD" "CAP_SETFCAP" ];
+        };
       };
 
       systemd.timers.warm-reconcile = {
-        description = "Scheduled warm-reconcile run";
+        description = "Scheduled warm-reconcile run (nightly and after boot)";
         wantedBy = [ "timers.target" ];
         timerConfig = {
           OnCalendar = cfg.schedule;
           RandomizedDelaySec = cfg.randomizedDelaySec;
           Persistent = cfg.persistent;
         }
-        // optionalAttrs (cfg.runAtBoot && !cfg.runOnActivation) { OnBootSec = "2min"; };
+        // optionalAttrs cfg.runAtBoot { OnBootSec = "5min"; };
+      };
+
+      systemd.services.warm-reconcile-notify = {
+        description = "warm-reconcile: deliver pending alerts to the configured channels";
+        after = [ "network-online.target" ];
+        wants = [ "network-online.target" ];
+        environment = serviceEnvironment;
+        serviceConfig = hardening // stateDirectory // {
+          Type = "oneshot";
+          # Not while a reconcile runs ("activating"): it delivers its own alerts when it ends.
+          ExecCondition = "${pkgs.runtimeShell} -c 'test \"$$(${pkgs.systemd}/bin/systemctl show --property=ActiveState --value warm-reconcile.service)\" != activating'";
+          ExecStart = "${cfg.package}/bin/warm-reconcile notify --config ${configFile}";
+          TimeoutStartSec = "15min";
+          PrivateDevices = true;
+          RestrictSUIDSGID = true;
+          CapabilityBoundingSet = [ "CAP_DAC_READ_SEARCH" ];
+        }
+        // optionalAttrs (!stateUnderVarLib) { ReadWritePaths = [ cfg.stateDir ]; };
+      };
+
+      systemd.timers.warm-reconcile-notify = {
+        description = "Deliver pending warm-reconcile alerts every 15 minutes";
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnCalendar = "*:0/15";
+          RandomizedDelaySec = 60;
+        };
       };
     }
+
+    (mkIf cfg.runOnActivation {
+      # Started by every switch, after the new units are loaded; returns at once.
+      systemd.services.warm-reconcile-on-switch = {
+        description = "Start a warm-reconcile run after nixos-rebuild switch, without waiting for it";
+        wantedBy = [ "sysinit-reactivation.target" ];
+        restartIfChanged = false;
+        serviceConfig = {
+          Type = "oneshot";
+          ExecStart = "${pkgs.systemd}/bin/systemctl start --no-block warm-reconcile.service";
+        };
+      };
+    })
 
     (mkIf (!stateUnderVarLib) {
       systemd.tmpfiles.rules = [ "d ${cfg.stateDir} 0700 root root -" ];

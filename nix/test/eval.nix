@@ -63,6 +63,8 @@ let
         gnugrep = fakeDrv "gnugrep-3.12" { };
         gnused = fakeDrv "gnused-4.9" { };
         systemd = fakeDrv "systemd-257.6" { };
+        bash = fakeDrv "bash-5.2p37" { };
+        runtimeShell = "${self.bash}/bin/bash";
       }
       // optionalAttrs withAbra { abra = fakeDrv "abra-0.11.0-beta" { }; };
     in

@@ -44,6 +44,11 @@ let
   makeSearchPathOutput = _output: sub: ps: concatMapStringsSep ":" (p: "${p}/${sub}") ps;
   getExe = drv: "${drv}/bin/${drv.meta.mainProgram or drv.pname or drv.name}";
   importJSON = path: b.fromJSON (b.readFile path);
+  attrByPath = path: default: set:
+    if path == [ ] then set
+    else if b.isAttrs set && set ? ${b.head path} then attrByPath (b.tail path) default set.${b.head path}
+    else default;
+  mod = base: int: base - (int * (base / int));
   literalExpression = text: { _type = "literalExpression"; inherit text; };
 
   # ---- module-system properties ---------------------------------------------------------------
@@ -321,7 +326,7 @@ let
   lib = {
     inherit id optional optionals optionalAttrs optionalString toList last unique concatStrings
       concatStringsSep concatMapStrings concatMapStringsSep mapAttrsToList filterAttrs hasPrefix
-      hasSuffix removePrefix hasInfix isDerivation isStringLike makeBinPath makeSearchPathOutput getExe
+      hasSuffix removePrefix hasInfix attrByPath mod isDerivation isStringLike makeBinPath makeSearchPathOutput getExe
       importJSON literalExpression mkIf mkMerge mkOverride mkOptionDefault mkDefault mkForce mkOption
       mkEnableOption mkOptionType types evalModules pushDownProperties dischargeProperties
       filterOverrides mergeDefinitions mergeEqualOption;

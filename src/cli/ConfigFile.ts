@@ -13,7 +13,7 @@ import {
   decodeConfig,
   oneLine
 } from "../domain/Config.js"
-import { refuseSymlinkDir, writableByOthers } from "../live/FileChecks.js"
+import { refuseLooseOwnership, refuseSymlinkDir } from "../live/FileChecks.js"
 
 export const DEFAULT_CONFIG = "/etc/warm-reconcile/config.json"
 
@@ -61,31 +61,18 @@ export const load = (flag: Option.Option<string>) =>
         )
       )
     }
-    yield* refuseShared(path, config.stateDir)
+    // Root runs what the config says and restores what the state tree holds (issue 18 item 10).
+    yield* refuseLooseOwnership(path).pipe(
+      Effect.mapError((e) => new ConfigError({ source: path, path: "", message: e.message }))
+    )
+    yield* refuseLooseOwnership(config.stateDir).pipe(
+      Effect.mapError((e) =>
+        new ConfigError({ source: path, path: "stateDir", message: `${path}: stateDir: ${e.message}` })
+      )
+    )
     const abraDir = config.abraDir ?? process.env["ABRA_DIR"] ?? Path.join(Os.homedir(), ".abra")
     return { path, config, abraDir } satisfies LoadedConfig
   })
-
-/**
- * The config decides what root deploys and the state tree what it restores: another account that
- * could write either could make root deploy or restore anything. Both must be root's (or this
- * process's user's) alone; checked at the start, before the lock or anything else is written.
- */
-const refuseShared = (path: string, stateDir: string) =>
-  Effect.forEach(
-    [["the config file", path], ["stateDir", stateDir]] as const,
-    ([what, file]) =>
-      Effect.flatMap(writableByOthers(file), (problem) =>
-        Option.isNone(problem) ? Effect.void : Effect.fail(
-          new ConfigError({
-            source: path,
-            path: what === "stateDir" ? "stateDir" : "",
-            message: `${path}: refusing ${what} ${file}: ${problem.value}, so another account could change ` +
-              `what root deploys or restores; chown root ${file} and chmod go-w ${file}`
-          })
-        )),
-    { discard: true }
-  )
 
 /**
  * abra's directory must be one (it has `servers/`): a wrong `abraDir` would otherwise have abra add

@@ -13,7 +13,16 @@ import * as Path from "node:path"
 
 export class FileError extends Schema.TaggedError<FileError>()("FileError", {
   path: Schema.String,
-  operation: Schema.Literal("write", "read", "create-directory", "name", "symlink-check", "remove", "rename"),
+  operation: Schema.Literal(
+    "write",
+    "read",
+    "create-directory",
+    "name",
+    "symlink-check",
+    "ownership-check",
+    "remove",
+    "rename"
+  ),
   /** The errno code (`EACCES`, `ENOSPC`, ...) when there is one, else empty. */
   code: Schema.String,
   message: Schema.String
@@ -44,6 +53,7 @@ const verbs: Record<FileError["operation"], string> = {
   "create-directory": "cannot create the directory",
   name: "refusing the name",
   "symlink-check": "cannot inspect",
+  "ownership-check": "cannot inspect",
   remove: "cannot remove",
   rename: "cannot move"
 }
@@ -162,22 +172,54 @@ export const syncDir = Effect.fn("FileChecks.syncDir")(function*(dir: string) {
   )
 })
 
+/** Owner, group and mode of a file, and who this process is. */
+export interface Ownership {
+  readonly uid: number
+  readonly gid: number
+  readonly mode: number
+}
+
 /**
- * Why an account other than root (or this process's own) could change `path`: it belongs to
- * another uid, or its group or every account may write it. None when only root can, or when the
- * path does not exist (its creator is then us).
+ * Why another account could change a file root acts on (the config, the state directory): it
+ * belongs to an account other than root and this process, or is writable by every account, or
+ * by a group other than root's and ours. Undefined when it is safe.
  */
+export const ownershipProblem = (file: Ownership, me: Pick<Ownership, "uid" | "gid">): string | undefined =>
+  file.uid !== 0 && file.uid !== me.uid
+    ? `it belongs to uid ${file.uid}, not root`
+    : (file.mode & 0o002) !== 0
+    ? "it is writable by every account"
+    : (file.mode & 0o020) !== 0 && file.gid !== 0 && file.gid !== me.gid
+    ? `it is writable by group ${file.gid}`
+    : undefined
+
+/**
+ * Refuse a config file or state directory another account could change (root runs what they
+ * say, and restores what the state tree holds). A missing path is left to whoever reads it.
+ */
+export const refuseLooseOwnership = Effect.fn("FileChecks.refuseLooseOwnership")(function*(path: string) {
+  const problem = yield* writableByOthers(path)
+  if (Option.isNone(problem)) return
+  return yield* new FileError({
+    path,
+    operation: "ownership-check",
+    code: "",
+    message: `refusing ${path}: ${problem.value}, and root acts on what it holds; ` +
+      `make it root's and writable by root alone (chown root:root ${path}; chmod go-w ${path})`
+  })
+})
+
+/** {@link ownershipProblem} of `path` as it is now; none when it does not exist (its creator is then us). */
 export const writableByOthers = Effect.fn("FileChecks.writableByOthers")(function*(path: string) {
-  const info = yield* Effect.tryPromise({ try: () => NodeFs.stat(path), catch: (e) => e as NodeJS.ErrnoException })
-    .pipe(
-      Effect.option
-    )
+  const fs = yield* FileSystem.FileSystem
+  const info = yield* fs.stat(path).pipe(Effect.option)
   if (Option.isNone(info)) return Option.none<string>()
-  const me = process.getuid?.() ?? 0
-  const { mode, uid } = info.value
-  return uid !== 0 && uid !== me
-    ? Option.some(`it belongs to uid ${uid}, not root`)
-    : (mode & 0o022) !== 0
-    ? Option.some(`it is writable by ${(mode & 0o002) !== 0 ? "every account" : "its group"}`)
-    : Option.none<string>()
+  return Option.fromNullable(ownershipProblem(
+    {
+      uid: Option.getOrElse(info.value.uid, () => 0),
+      gid: Option.getOrElse(info.value.gid, () => 0),
+      mode: info.value.mode
+    },
+    { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
+  ))
 })

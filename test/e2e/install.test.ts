@@ -16,6 +16,7 @@ import * as Path from "node:path"
 import * as Outcome from "../../src/domain/Outcome.js"
 import * as Rehearsal from "../../src/simulation/Rehearsal.js"
 import * as Scenarios from "../../src/simulation/Scenarios.js"
+import { contribUnits, resolveAsSystemd, verifyWithBinary } from "../nix/units.js"
 import { ROOT } from "../support/cli.js"
 
 const pkg = JSON.parse(Fs.readFileSync(Path.join(ROOT, "package.json"), "utf8")) as {
@@ -102,6 +103,10 @@ describe("npm pack", () => {
           "docs/config-reference.md",
           "docs/alert.schema.json",
           "contrib/systemd/warm-reconcile.service",
+          "contrib/systemd/warm-reconcile.timer",
+          "contrib/systemd/warm-reconcile-notify.service",
+          "contrib/systemd/warm-reconcile-notify.timer",
+          "docs/coop-cloud.md",
           "nix/module.nix"
         ]))
         // The sources and the tests stay out of the tarball.
@@ -137,6 +142,46 @@ describe("npm pack", () => {
         Fs.symlinkSync(bundle, Path.join(tmp, "opt", "bin", "warm-reconcile"))
         const linked = await run(Path.join(tmp, "opt", "bin", "warm-reconcile"), ["simulate"], tmp)
         expect(linked.stdout).toContain("RECONCILE RESULT: rolled-back:")
+
+        // The units, wherever each documented route put the binary in a system (here under
+        // `sysroot`): npm's global prefix `/usr` (Debian's and NodeSource's Node) and the bundle in
+        // /usr/local. systemd finds the bare `warm-reconcile` of the Exec lines on its search path,
+        // and verify checks it is executable (the bundle installed 644 failed here with 203/EXEC).
+        const sysroot = Path.join(tmp, "sysroot")
+        // The units as the package ships them.
+        const units = contribUnits(Path.join(prefix, "lib", "node_modules", pkg.name))
+        expect(Object.keys(units)).toEqual([
+          "warm-reconcile-notify.service",
+          "warm-reconcile-notify.timer",
+          "warm-reconcile.service",
+          "warm-reconcile.timer"
+        ])
+        const npmRoute = await npm(
+          ["install", "-g", "--offline", "--no-audit", "--no-fund", "--prefix", Path.join(sysroot, "usr"), tarball],
+          tmp
+        )
+        expect(npmRoute.code, npmRoute.stderr).toBe(0)
+        const bundleRoot = Path.join(tmp, "bundle-sysroot")
+        const bundled = Path.join(bundleRoot, "usr/local/lib/warm-reconcile/warm-reconcile.mjs")
+        expect((await run("install", ["-Dm755", Path.join(ROOT, "dist", "warm-reconcile.mjs"), bundled], tmp)).code)
+          .toBe(0)
+        Fs.mkdirSync(Path.join(bundleRoot, "usr/local/bin"), { recursive: true })
+        Fs.symlinkSync(bundled, Path.join(bundleRoot, "usr/local/bin/warm-reconcile"))
+        for (
+          const [route, where, expected] of [
+            ["npm -g, prefix /usr", sysroot, "/usr/bin/warm-reconcile"],
+            ["the bundle", bundleRoot, "/usr/local/bin/warm-reconcile"]
+          ] as const
+        ) {
+          const binary = resolveAsSystemd(where, "warm-reconcile")
+          expect(binary, route).toBe(Path.join(where, expected))
+          const verified = verifyWithBinary(units, binary!)
+          expect(verified.status, `${route}: ${verified.stderr}`).toBe(0)
+          expect(verified.warnings, route).toEqual([])
+        }
+        // The check fails on a bundle installed without its execute bit.
+        Fs.chmodSync(bundled, 0o644)
+        expect(verifyWithBinary(units, Path.join(bundleRoot, "usr/local/bin/warm-reconcile")).status).not.toBe(0)
 
         // A library user brings Effect (peer dependencies, the Effect ecosystem's convention).
         const project = Path.join(tmp, "consumer")

@@ -5,7 +5,7 @@ import { SystemError } from "@effect/platform/Error"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Path from "node:path"
-import { errnoOf, errorCode, FileError, fileError, syncDir } from "../../src/live/FileChecks.js"
+import { errnoOf, errorCode, FileError, fileError, ownershipProblem, syncDir } from "../../src/live/FileChecks.js"
 import { failure, tempDir } from "../support/files.js"
 
 const errno = (code: string, message = `${code}: injected`) => Object.assign(new Error(message), { code })
@@ -98,4 +98,22 @@ describe("syncDir", () => {
       expect(error.code).toBe("EIO")
       expect(error.message).toBe(`cannot write ${dir}: EIO: the disk reported an I/O error: check it (dmesg)`)
     }))
+})
+
+describe("ownershipProblem", () => {
+  const me = { uid: 1000, gid: 1000 }
+  it("passes root's and this process's own files that only their owner can write", () => {
+    expect(ownershipProblem({ uid: 0, gid: 0, mode: 0o100600 }, me)).toBeUndefined()
+    expect(ownershipProblem({ uid: 1000, gid: 1000, mode: 0o40700 }, me)).toBeUndefined()
+    // Root's group (or ours) writing it changes nothing: only root (or we) are in it for this purpose.
+    expect(ownershipProblem({ uid: 0, gid: 0, mode: 0o100660 }, me)).toBeUndefined()
+    expect(ownershipProblem({ uid: 0, gid: 1000, mode: 0o100660 }, me)).toBeUndefined()
+  })
+
+  it("names the owner, every account or the group that could change it", () => {
+    expect(ownershipProblem({ uid: 4242, gid: 0, mode: 0o100600 }, me)).toBe("it belongs to uid 4242, not root")
+    expect(ownershipProblem({ uid: 0, gid: 0, mode: 0o100646 }, me)).toBe("it is writable by every account")
+    expect(ownershipProblem({ uid: 0, gid: 0, mode: 0o41777 }, me)).toBe("it is writable by every account")
+    expect(ownershipProblem({ uid: 0, gid: 4242, mode: 0o100660 }, me)).toBe("it is writable by group 4242")
+  })
 })

@@ -11,6 +11,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { decodeConfig } from "../../src/domain/Config.js"
+import { BOOT_TARGETS, verifyRewritten, wantsAfterEnable } from "./units.js"
 
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
 const evalFile = Path.join(root, "nix/test/eval.nix")
@@ -77,19 +78,15 @@ const evalError = (config: Record<string, unknown>, abra = true) => {
 
 /** `systemd-analyze verify` on unit texts written to a temp dir; the package's binary becomes a stub. */
 const verify = (units: Record<string, string>, binary: string) => {
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-nix-units-"))
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-nix-stub-"))
   try {
     const stub = Path.join(dir, "warm-reconcile-stub")
     Fs.writeFileSync(stub, "#!/bin/sh\nexit 0\n", { mode: 0o755 })
-    const files = Object.entries(units).map(([name, text]) => {
-      const file = Path.join(dir, name)
-      Fs.writeFileSync(file, text.replaceAll(binary, stub))
-      return file
-    })
-    const result = spawnSync("systemd-analyze", ["verify", ...files], { encoding: "utf8" })
-    // It only warns, exit 0, on unknown keys and sections: those lines name the unit file.
-    const warnings = result.stderr.split("\n").filter((line) => line.includes(dir) || line.includes("warm-reconcile"))
-    return { status: result.status, stderr: result.stderr, warnings }
+    return verifyRewritten(units, (text) =>
+      text.replaceAll(binary, stub)
+        // The stand-in store paths of the shell and systemctl the notify and switch units run.
+        .replaceAll(/\/nix\/store\/[^/\s]+-bash-[^/\s]+\/bin\/bash/g, "/bin/sh")
+        .replaceAll(/\/nix\/store\/[^/\s]+-systemd-[^/\s]+\/bin\/systemctl/g, "/bin/systemctl"))
   } finally {
     Fs.rmSync(dir, { recursive: true, force: true })
   }
@@ -165,7 +162,13 @@ describe.skipIf(nixMissing)(
       expect(Object.keys(out).sort()).toEqual(["disabled", "enabled"])
       const config = JSON.parse(out.enabled!.etc["warm-reconcile/config.json"]!.text!)
       expect(Object.keys(config.apps).length).toBe(2)
-      expect(Object.keys(out.enabled!.units).sort()).toEqual(["warm-reconcile.service", "warm-reconcile.timer"])
+      expect(Object.keys(out.enabled!.units).sort()).toEqual([
+        "warm-reconcile-notify.service",
+        "warm-reconcile-notify.timer",
+        "warm-reconcile-on-switch.service",
+        "warm-reconcile.service",
+        "warm-reconcile.timer"
+      ])
       expect(out.disabled!.units).toEqual({})
     })
 
@@ -200,15 +203,22 @@ describe.skipIf(nixMissing)(
         expect(main().systemPackages).toContain(main().package!.storePath)
       })
 
-      it("starts after Docker and the network, at boot and on switch, and is not restarted by a switch", () => {
+      it("starts after Docker and the network, from timers and the switch hook only, and is not restarted by a switch", () => {
         const service = main().services["warm-reconcile"]!
         for (const dep of ["docker.service", "network-online.target"]) {
           expect(service.after).toContain(dep)
           expect(service.wants).toContain(dep)
         }
-        expect(service.wantedBy).toEqual(["multi-user.target"])
+        expect(service.wantedBy).toEqual([])
         expect(service.restartIfChanged).toBe(false)
-        expect(main().units["warm-reconcile.service"]).toContain("\n[Install]\nWantedBy=multi-user.target\n")
+        expect(main().units["warm-reconcile.service"]).not.toContain("[Install]")
+        expect(main().timers["warm-reconcile"]!.timerConfig.OnBootSec).toBe("5min")
+        // The switch starts the run without waiting for it.
+        const onSwitch = main().services["warm-reconcile-on-switch"]!
+        expect(onSwitch.wantedBy).toEqual(["sysinit-reactivation.target"])
+        expect(onSwitch.serviceConfig.ExecStart).toMatch(
+          /^\/nix\/store\/[^/]+-systemd-[^/]+\/bin\/systemctl start --no-block warm-reconcile\.service$/
+        )
         expect(main().units["warm-reconcile.service"]).toContain("\nX-RestartIfChanged=false\n")
         expect(main().warnings).toEqual([])
       })
@@ -216,7 +226,8 @@ describe.skipIf(nixMissing)(
       it("gives a stop time for the rollback, SIGTERM to node alone, and 1 and 2 stay failures", () => {
         const sc = main().services["warm-reconcile"]!.serviceConfig
         expect(sc.KillMode).toBe("mixed")
-        expect(sc.TimeoutStopSec).toBe("30min")
+        // keycloak's deployTimeout and health timeout (15 minutes each) and 15 for the restore.
+        expect(sc.TimeoutStopSec).toBe("45min")
         const success = String(sc.SuccessExitStatus).split(/\s+/)
         expect(success).toContain("143")
         expect(success).not.toContain("1")
@@ -227,7 +238,7 @@ describe.skipIf(nixMissing)(
         const service = main().services["warm-reconcile"]!
         expect(service.serviceConfig.StateDirectory).toBe("warm-reconcile")
         expect(service.serviceConfig.StateDirectoryMode).toBe("0700")
-        expect(service.serviceConfig.ReadWritePaths).toBeUndefined()
+        expect(service.serviceConfig.ReadWritePaths).toEqual(["-/var/lib/docker", "-/root/.abra", "-/root/.docker"])
         expect(main().tmpfiles).toEqual([])
         const names = service.path.map((p) => p.replace(/^\/nix\/store\/[^-]+-/, ""))
         expect(names.some((n) => n.startsWith("abra-"))).toBe(true)
@@ -237,12 +248,22 @@ describe.skipIf(nixMissing)(
         expect(service.environment).toEqual({ HOME: "/root" })
       })
 
-      it("schedules the timer daily, randomized by 900 s, persistent, wanted by timers.target", () => {
+      it("schedules the timer daily, randomized by 900 s, 5 minutes after boot, wanted by timers.target", () => {
         const timer = main().timers["warm-reconcile"]!
-        expect(timer.timerConfig).toEqual({ OnCalendar: "daily", RandomizedDelaySec: 900, Persistent: true })
+        expect(timer.timerConfig).toEqual({
+          OnCalendar: "daily",
+          OnBootSec: "5min",
+          RandomizedDelaySec: 900,
+          Persistent: false
+        })
         expect(timer.wantedBy).toEqual(["timers.target"])
         const sections = parseUnit(main().units["warm-reconcile.timer"]!)
-        expect(sections.Timer).toEqual({ OnCalendar: ["daily"], RandomizedDelaySec: ["900"], Persistent: ["true"] })
+        expect(sections.Timer).toEqual({
+          OnCalendar: ["daily"],
+          OnBootSec: ["5min"],
+          RandomizedDelaySec: ["900"],
+          Persistent: ["false"]
+        })
       })
 
       it("renders units that systemd-analyze verifies without a warning", () => {
@@ -288,6 +309,33 @@ describe.skipIf(nixMissing)(
         const nixosTimer = parseUnit(main().units["warm-reconcile.timer"]!)
         expect(normal(nixosTimer.Timer!)).toEqual(normal(plainTimer.Timer!))
         expect(nixosTimer.Install).toEqual(plainTimer.Install)
+        expect(nixos.Unit!.OnFailure).toEqual(plain.Unit!.OnFailure)
+        // The notify units, but for the store paths of the shell and systemctl of its condition.
+        for (const name of ["warm-reconcile-notify.service", "warm-reconcile-notify.timer"]) {
+          const plainUnit = parseUnit(Fs.readFileSync(Path.join(root, "contrib/systemd", name), "utf8"))
+          const nixosUnit = parseUnit(main().units[name]!)
+          const section = name.endsWith(".timer") ? "Timer" : "Service"
+          const withoutCondition = (s: Record<string, Array<string>>) => normal({ ...s, ExecCondition: [] })
+          expect(withoutCondition(nixosUnit[section]!), name).toEqual(withoutCondition(plainUnit[section]!))
+          expect(nixosUnit.Install, name).toEqual(plainUnit.Install)
+        }
+        const condition = (text: string) => parseUnit(text).Service!.ExecCondition![0]!.replace(/^\S+ /, "")
+        expect(condition(main().units["warm-reconcile-notify.service"]!).replace(/\/nix\/store\/\S+\/bin\//, ""))
+          .toBe(condition(Fs.readFileSync(Path.join(root, "contrib/systemd/warm-reconcile-notify.service"), "utf8")))
+      })
+
+      it("enabled in a fresh root, no unit of ours is wanted by or ordered before a boot target", () => {
+        for (const [name, e] of Object.entries({ main: main() })) {
+          expect(wantsAfterEnable(e.units), name).toEqual([
+            "sysinit-reactivation.target.wants: warm-reconcile-on-switch.service",
+            "timers.target.wants: warm-reconcile-notify.timer warm-reconcile.timer"
+          ])
+          for (const [unit, text] of Object.entries(e.units)) {
+            for (const key of ["Before", "RequiredBy", "WantedBy"]) {
+              expect((parseUnit(text).Unit?.[key] ?? []).join(" "), `${unit} ${key}`).not.toMatch(BOOT_TARGETS)
+            }
+          }
+        }
       })
     })
 
@@ -329,6 +377,7 @@ describe.skipIf(nixMissing)(
         expect(sc.TimeoutStopSec).toBe("45min")
         expect(custom.timers["warm-reconcile"]!.timerConfig).toEqual({
           OnCalendar: "Mon..Fri *-*-* 03:30:00",
+          OnBootSec: "5min",
           RandomizedDelaySec: 60,
           Persistent: false
         })
@@ -340,7 +389,8 @@ describe.skipIf(nixMissing)(
         const custom = variants().custom!
         const sc = custom.services["warm-reconcile"]!.serviceConfig
         expect(sc.StateDirectory).toBeUndefined()
-        expect(sc.ReadWritePaths).toEqual(["/srv/warm-reconcile"])
+        expect(sc.ReadWritePaths).toContain("/srv/warm-reconcile")
+        expect(custom.services["warm-reconcile-notify"]!.serviceConfig.ReadWritePaths).toEqual(["/srv/warm-reconcile"])
         expect(custom.tmpfiles).toEqual(["d /srv/warm-reconcile 0700 root root -"])
       })
 
@@ -355,14 +405,19 @@ describe.skipIf(nixMissing)(
       it("runAtBoot and runOnActivation pick what starts the unit", () => {
         const wantedBy = (e: Evaluation) => e.services["warm-reconcile"]!.wantedBy
         const onBoot = (e: Evaluation) => e.timers["warm-reconcile"]!.timerConfig.OnBootSec
-        // Boot only: the timer fires after boot; nothing that a switch starts wants the unit.
+        const onSwitch = (e: Evaluation) => e.services["warm-reconcile-on-switch"]?.wantedBy
+        // Boot only: the timer fires 5 minutes after boot; nothing a switch starts wants a unit.
         expect(wantedBy(variants().bootOnly!)).toEqual([])
-        expect(onBoot(variants().bootOnly!)).toBe("2min")
-        // Switch only: sysinit-reactivation.target is restarted by every switch, not reached at boot.
-        expect(wantedBy(variants().activationOnly!)).toEqual(["sysinit-reactivation.target"])
+        expect(onBoot(variants().bootOnly!)).toBe("5min")
+        expect(onSwitch(variants().bootOnly!)).toBeUndefined()
+        // Switch only: sysinit-reactivation.target is restarted by every switch, not reached at
+        // boot; what it wants is the hook that starts the run with --no-block, not the run.
+        expect(wantedBy(variants().activationOnly!)).toEqual([])
+        expect(onSwitch(variants().activationOnly!)).toEqual(["sysinit-reactivation.target"])
         expect(onBoot(variants().activationOnly!)).toBeUndefined()
         expect(variants().activationOnly!.warnings.join("\n")).toContain("sysinit-reactivation.target")
         expect(wantedBy(variants().timerOnly!)).toEqual([])
+        expect(onSwitch(variants().timerOnly!)).toBeUndefined()
         expect(onBoot(variants().timerOnly!)).toBeUndefined()
         expect(variants().timerOnly!.units["warm-reconcile.service"]).not.toContain("[Install]")
       })
@@ -417,6 +472,251 @@ describe.skipIf(nixMissing)(
           "services.warm-reconcile.settings.stateDir' has conflicting definition values"
         )
       })
+    })
+
+    describe("typed apps, defaults and recipes", () => {
+      /** Ten apps as a small co-op runs them: a login, files, a chat, sites, a forge. */
+      const TEN_APPS = {
+        keycloak: { recipe: "keycloak", domain: "id.example.org", upgrade: "minor" },
+        nextcloud: { recipe: "nextcloud", domain: "cloud.example.org", deployTimeout: "20 minutes" },
+        synapse: { recipe: "matrix-synapse", domain: "matrix.example.org", health: { path: "/health" } },
+        element: { recipe: "element-web", domain: "chat.example.org", stateful: false },
+        gitea: { recipe: "gitea", domain: "git.example.org", upgrade: "patch" },
+        wiki: { recipe: "mediawiki", domain: "wiki.example.org", enabled: false },
+        pad: { recipe: "hedgedoc", domain: "pad.example.org", keepDeployed: true },
+        site: { recipe: "custom-html", domain: "www.example.org", stateful: false, upgrade: "none" },
+        blog: {
+          recipe: "wordpress",
+          domain: "blog.example.org",
+          health: { timeout: "90 minutes", okStatus: [200, 301] }
+        },
+        forum: { recipe: "discourse", domain: "forum.example.org", server: "default", create: false }
+      }
+      const TEN = {
+        enable: true,
+        settings: { abraDir: "/root/.abra" },
+        discover: true,
+        defaults: { upgrade: "minor", health: { timeout: "20 minutes", connect: "127.0.0.1:443" } },
+        recipes: {
+          keycloak: { health: { path: "/realms/master" } },
+          nextcloud: { health: { path: "/status.php", timeout: 2700 } }
+        },
+        apps: TEN_APPS
+      }
+      const ten = once(() => evaluate({ ten: { config: TEN } }).ten!)
+      const written = () => JSON.parse(ten().etc["warm-reconcile/config.json"]!.text!)
+
+      it("a ten-app config evaluates and is written as given, nothing unset added", () => {
+        expect(written()).toEqual({
+          stateDir: "/var/lib/warm-reconcile",
+          abraDir: "/root/.abra",
+          discover: true,
+          defaults: {
+            upgrade: "minor",
+            health: { timeout: "20 minutes", connect: "127.0.0.1:443", url: null, verifyTls: null }
+          },
+          recipes: {
+            keycloak: { health: { path: "/realms/master", url: null, verifyTls: null } },
+            nextcloud: { health: { path: "/status.php", timeout: 2700, url: null, verifyTls: null } }
+          },
+          apps: Object.fromEntries(
+            Object.entries(TEN_APPS).map(([name, app]) => [
+              name,
+              "health" in app ? { ...app, health: { ...app.health, url: null, verifyTls: null } } : app
+            ])
+          )
+        })
+        // Every app's own keys (the part of the file the CLI on this branch already reads) decode.
+        const appsOnly = Object.fromEntries(
+          Object.entries(written().apps as Record<string, Record<string, unknown>>).map(([name, app]) => {
+            const { enabled: _enabled, ...rest } = app
+            return [name, rest]
+          })
+        )
+        const decoded = decodeConfig({ apps: appsOnly }, "nix")
+        expect(Either.isRight(decoded), Either.isLeft(decoded) ? decoded.left.message : "").toBe(true)
+      })
+
+      // Runs once the CLI reads `discover`, `defaults`, `recipes` and `enabled` (issue 13 item 2).
+      it.skipIf(Either.isLeft(decodeConfig({ apps: {}, discover: true, defaults: {}, recipes: {} }, "probe")))(
+        "the CLI's decoder accepts the whole ten-app file",
+        () => {
+          const decoded = decodeConfig(written(), "nix")
+          expect(Either.isRight(decoded), Either.isLeft(decoded) ? decoded.left.message : "").toBe(true)
+        }
+      )
+
+      it("sizes the stop timeout for the slowest rollback: blog's 15 minutes' deploy, 90 minutes' health and 15 for the restore", () => {
+        expect(ten().services["warm-reconcile"]!.serviceConfig.TimeoutStopSec).toBe("120min")
+        const sized = evaluate({
+          nextcloudFromRecipe: { config: { ...TEN, apps: { nextcloud: TEN_APPS.nextcloud } } },
+          fromDefaults: {
+            config: { enable: true, defaults: { deployTimeout: 1800 }, apps: { keycloak: TEN_APPS.keycloak } }
+          },
+          allowance: { config: { enable: true, restoreAllowance: 3601, apps: { keycloak: TEN_APPS.keycloak } } },
+          set: { config: { enable: true, stopTimeout: "3h", apps: TEN_APPS } }
+        })
+        const timeout = (e: Evaluation) => e.services["warm-reconcile"]!.serviceConfig.TimeoutStopSec
+        // 20 minutes' deploy (the app), 45 minutes' health (its recipe's block), 15 for the restore.
+        expect(timeout(sized.nextcloudFromRecipe!)).toBe("80min")
+        // 30 minutes' deploy (defaults), 15 minutes' health (built in), 15.
+        expect(timeout(sized.fromDefaults!)).toBe("60min")
+        expect(timeout(sized.allowance!)).toBe("5401s")
+        expect(timeout(sized.set!)).toBe("3h")
+      })
+
+      it("fails evaluation on a misspelt key, in an app, in defaults and in a recipe's block", () => {
+        const bad = (config: Record<string, unknown>) => evalError({ enable: true, ...config })
+        expect(bad({ apps: { keycloak: { ...TEN_APPS.keycloak, statefull: true } } })).toContain(
+          "The option `services.warm-reconcile.apps.keycloak.statefull' does not exist"
+        )
+        expect(bad({ defaults: { helth: { path: "/" } } })).toContain(
+          "The option `services.warm-reconcile.defaults.helth' does not exist"
+        )
+        expect(bad({ recipes: { keycloak: { health: { pth: "/realms/master" } } } })).toContain(
+          "The option `services.warm-reconcile.recipes.keycloak.health.pth' does not exist"
+        )
+      })
+
+      it("fails evaluation on a bad enum, a bad boolean and a bad duration, naming the option", () => {
+        const bad = (app: Record<string, unknown>) =>
+          evalError({ enable: true, apps: { keycloak: { ...TEN_APPS.keycloak, ...app } } })
+        expect(bad({ upgrade: "major" })).toContain(
+          "A definition for option `services.warm-reconcile.apps.keycloak.upgrade' is not of type `null or one of \"minor\", \"patch\", \"none\"'. Definition value: \"major\""
+        )
+        expect(bad({ stateful: "yes" })).toContain(
+          "`services.warm-reconcile.apps.keycloak.stateful' is not of type `null or boolean'"
+        )
+        expect(bad({ deployTimeout: "15 minuts" })).toContain(
+          "`services.warm-reconcile.apps.keycloak.deployTimeout' is not of type `null or duration"
+        )
+        expect(bad({ health: { timeout: "-5 minutes" } })).toContain(
+          "`services.warm-reconcile.apps.keycloak.health.timeout' is not of type `null or duration"
+        )
+        expect(evalError({ enable: true, defaults: { deployTimeout: "soon" } })).toContain(
+          "`services.warm-reconcile.defaults.deployTimeout' is not of type `null or duration"
+        )
+        expect(evalError({ enable: true, discover: "yes" })).toContain(
+          "`services.warm-reconcile.discover' is not of type `null or boolean'"
+        )
+      })
+
+      /** Durations: what the module takes, case by case, against what the CLI's decoder takes. */
+      const GOOD: ReadonlyArray<string | number> = [
+        "15 minutes",
+        "1 minute",
+        "90 seconds",
+        " 2 hours ",
+        "1.5 hours",
+        "0 seconds",
+        "3 days",
+        "1 week",
+        "500 millis",
+        "015 minutes",
+        "10 nanos",
+        "2\tweeks",
+        0,
+        90,
+        1.5
+      ]
+      const BAD: ReadonlyArray<string | number> = [
+        "15minutes",
+        "-5 minutes",
+        "fifteen minutes",
+        "15 mins",
+        "15 Minutes",
+        "",
+        "15",
+        "1e3 seconds",
+        "Infinity",
+        "15 minutes ago",
+        -1
+      ]
+      const SHORT: ReadonlyArray<string> = ["15m", "1h30m", "90s", "2d", "500ms"]
+      const cliTakes = (value: string | number) =>
+        Either.isRight(decodeConfig({ apps: { a: { recipe: "r", domain: "a.org", deployTimeout: value } } }, "probe"))
+      const nixTakes = (values: ReadonlyArray<string | number>) => {
+        const cases = Object.fromEntries(values.map((value, i) => [
+          `d${i}`,
+          { config: { enable: true, apps: { a: { recipe: "r", domain: "a.org", deployTimeout: value } } } }
+        ]))
+        return values.map((value, i) => {
+          const result = nixEval({ [`d${i}`]: cases[`d${i}`]! })
+          return { value, takes: result.status === 0 }
+        })
+      }
+
+      it("takes every duration the CLI takes, and refuses every one it refuses", () => {
+        for (const value of GOOD) expect(cliTakes(value), `the CLI on ${JSON.stringify(value)}`).toBe(true)
+        for (const value of BAD) expect(cliTakes(value), `the CLI on ${JSON.stringify(value)}`).toBe(false)
+        const taken = nixTakes([...GOOD, ...BAD])
+        expect(taken.filter((t) => t.takes).map((t) => t.value)).toEqual(GOOD)
+      })
+
+      it("takes the short forms people type (issue 13 item 7) and counts them right", () => {
+        expect(nixTakes(SHORT).filter((t) => !t.takes)).toEqual([])
+        const { a } = evaluate({
+          a: {
+            config: {
+              enable: true,
+              apps: { a: { recipe: "r", domain: "a.org", deployTimeout: "1h30m", health: { timeout: "500ms" } } }
+            }
+          }
+        })
+        // 5400 s + 0.5 s + 900 s for the restore, rounded up.
+        expect(a!.services["warm-reconcile"]!.serviceConfig.TimeoutStopSec).toBe("6301s")
+      })
+
+      // Runs once the CLI reads the short forms too (issue 13 item 7).
+      it.skipIf(!cliTakes("15m"))("the CLI takes the same short forms", () => {
+        for (const value of SHORT) expect(cliTakes(value), value).toBe(true)
+      })
+    })
+
+    describe("docs/coop-cloud.md", () => {
+      const page = Fs.readFileSync(Path.join(root, "docs/coop-cloud.md"), "utf8")
+      const example = () => {
+        const block = /## Ten apps on Debian[^]*?```json\n([^]*?)```/.exec(page)
+        expect(block).not.toBeNull()
+        return JSON.parse(block![1]!) as {
+          readonly abraDir: string
+          readonly defaults: Record<string, unknown>
+          readonly recipes: Record<string, unknown>
+          readonly apps: Record<string, Record<string, unknown>>
+        }
+      }
+
+      it("the Debian example has ten apps, and as NixOS options it evaluates with the stop timeout the page names", () => {
+        const { abraDir, apps, defaults, recipes } = example()
+        expect(Object.keys(apps)).toHaveLength(10)
+        const { nixos } = evaluate({
+          nixos: { config: { enable: true, settings: { abraDir }, defaults, recipes, apps } }
+        })
+        // The page: "here 30 + 15 + 15 = 60 minutes, from nextcloud's recipe block".
+        expect(page).toContain("30 + 15 + 15 = 60 minutes")
+        expect(nixos!.services["warm-reconcile"]!.serviceConfig.TimeoutStopSec).toBe("60min")
+        // The NixOS example on the page holds the same apps.
+        const nixBlock = /## Ten apps on NixOS[^]*?```nix\n([^]*?)```/.exec(page)![1]!
+        for (const [name, app] of Object.entries(apps)) {
+          expect(nixBlock).toContain(
+            `${name} = { recipe = "${String(app["recipe"])}"; domain = "${String(app["domain"])}";`
+          )
+        }
+        const parsed = spawnSync("nix-instantiate", ["--store", "dummy://", "--parse", "-"], {
+          input: nixBlock,
+          encoding: "utf8"
+        })
+        expect(parsed.status, parsed.stderr).toBe(0)
+      })
+
+      // Runs once the CLI reads `defaults`, `recipes` and `enabled` (issue 13 item 2).
+      it.skipIf(Either.isLeft(decodeConfig({ apps: {}, defaults: {}, recipes: {} }, "probe")))(
+        "the CLI's decoder accepts the Debian example",
+        () => {
+          const decoded = decodeConfig(example(), "docs/coop-cloud.md")
+          expect(Either.isRight(decoded), Either.isLeft(decoded) ? decoded.left.message : "").toBe(true)
+        }
+      )
     })
 
     describe("package.nix", () => {
