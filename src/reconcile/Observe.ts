@@ -22,6 +22,8 @@ export interface ReconcileOptions {
   readonly skipFetch?: boolean
   /** Called when the run is interrupted, after any rollback has finished, with what it ended as. */
   readonly onInterrupted?: (outcome: Outcome) => Effect.Effect<void>
+  /** The IANA zone maintenance windows are read in; this machine's when absent. */
+  readonly timeZone?: string
 }
 
 /** What a reconcile saw before acting: the facts, the stage, the notes read, and the plan. */
