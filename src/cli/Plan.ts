@@ -1,6 +1,7 @@
 /** `plan <app>`: what `reconcile` would do, changing nothing. */
 import { Command } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Clock, Console, Effect, Option } from "effect"
+import { describeWindow, localTimeZone, windows } from "../domain/Window.js"
 import { observe } from "../reconcile/Reconcile.js"
 import { State } from "../services/State.js"
 import * as ConfigFile from "./ConfigFile.js"
@@ -81,6 +82,8 @@ export const planCommand = Command.make(
           yield* Console.log(`  hold recorded: ${h.reason} ${h.from} -> ${h.to}; ${unholdHint(app.name)}`)
         }
         if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
+        const window = describeWindow(windows(app.window), yield* Clock.currentTimeMillis, localTimeZone())
+        if (Option.isSome(window)) yield* Console.log(`  maintenance window: ${window.value}`)
       }
     }).pipe(Effect.catchTags({
       ConfigMismatch: unreadable,

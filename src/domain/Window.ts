@@ -179,5 +179,19 @@ export const showLocal = (at: number, timeZone: string): string => {
   } (${timeZone})`
 }
 
+/** The windows as `plan` and `status` show them at `at`; none when there are none (any time). */
+export const describeWindow = (ws: ReadonlyArray<Window>, at: number, timeZone: string): Option.Option<string> => {
+  if (ws.length === 0) return Option.none()
+  const until = (end: Option.Option<number>) =>
+    Option.match(end, { onNone: () => "", onSome: (e) => ` until ${showLocal(e, timeZone)}` })
+  return Option.some(Option.match(nextOpening(ws, at, timeZone), {
+    onNone: () => "closed; no window opens within a week",
+    onSome: (o) =>
+      o.start === at
+        ? `open now${until(o.end)}`
+        : `closed; the next opens ${showLocal(o.start, timeZone)}${until(o.end)}`
+  }))
+}
+
 /** The time zone of this machine, where a window's wall clock is read. */
 export const localTimeZone = (): string => Intl.DateTimeFormat().resolvedOptions().timeZone

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Option, Schema } from "effect"
 import {
+  describeWindow,
   isOpen,
   mayStart,
   nextOpening,
@@ -166,4 +167,15 @@ describe("mayStart", () => {
 it("showLocal: the instant as the zone's wall clock", () => {
   expect(showLocal(at("2026-03-29T01:00:00Z"), "Europe/Berlin")).toBe("Sun 2026-03-29 03:00 (Europe/Berlin)")
   expect(showLocal(at("2026-06-01T02:00:00Z"), "UTC")).toBe("Mon 2026-06-01 02:00 (UTC)")
+})
+
+it("describeWindow: what plan and status show", () => {
+  const w = ws("02:00-05:00")
+  expect(describeWindow([], at("2026-06-01T12:00:00Z"), "UTC")).toEqual(Option.none())
+  expect(describeWindow(w, at("2026-06-01T03:00:00Z"), "UTC")).toEqual(
+    Option.some("open now until Mon 2026-06-01 05:00 (UTC)")
+  )
+  expect(describeWindow(w, at("2026-06-01T12:00:00Z"), "UTC")).toEqual(
+    Option.some("closed; the next opens Tue 2026-06-02 02:00 (UTC) until Tue 2026-06-02 05:00 (UTC)")
+  )
 })
