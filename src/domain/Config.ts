@@ -196,6 +196,9 @@ export class AppConfig extends Schema.Class<AppConfig>("AppConfig")({
   window: Schema.optional(WindowSetting).annotations({
     description: "This app's maintenance windows, replacing the global `window`: see there. " +
       "`\"00:00-24:00\"` lets this app change at any time."
+  }),
+  minReleaseAge: Schema.optional(DurationSetting).annotations({
+    description: "This app's soak time, replacing `minReleaseAgeByRecipe` and the global `minReleaseAge`: see there."
   })
   // --- end of when changes may happen ---
 }) {}
@@ -234,7 +237,18 @@ export class Config extends Schema.Class<Config>("Config")({
       "every window a run only plans, holds and alerts: nothing is deployed (`held-window`); an upgrade that " +
       "could outlast the window (twice the deploy timeout and the health timeout: the upgrade and a rollback) " +
       "is not started. Absent: any time. A killed upgrade is recovered at any time."
-  })
+  }),
+  minReleaseAge: Schema.optional(DurationSetting).annotations({
+    description: "A soak time for fresh releases (`\"3 days\"`): a release is an upgrade candidate only once its " +
+      "tag is this old (the tagger date of an annotated tag, else its commit's date), so that a broken release " +
+      "is usually retagged before it reaches anyone. A newer release still soaking does not hide an older one " +
+      "that has aged; `plan` shows what soaks and for how long. A fresh deploy is not held back. Absent: none."
+  }),
+  minReleaseAgeByRecipe: Schema.optional(Schema.Record({ key: Schema.String, value: DurationSetting }))
+    .annotations({
+      description: "`minReleaseAge` per recipe (`{\"keycloak\": \"7 days\"}`), replacing the global one for " +
+        "that recipe's apps; an app's own `minReleaseAge` replaces both."
+    })
   // --- end of when changes may happen ---
 }) {}
 
@@ -355,8 +369,7 @@ export const appSpecs = (config: Config): Array<AppSpec> =>
 /** One configured app, with the global settings it does not set itself (`window`). */
 export const configuredApp = (config: Config, name: AppName): AppSpec => {
   const app = config.apps[name]!
-  return appSpec(
-    name,
-    app.window === undefined && config.window !== undefined ? AppConfig.make({ ...app, window: config.window }) : app
-  )
+  const window = app.window ?? config.window
+  const minReleaseAge = app.minReleaseAge ?? config.minReleaseAgeByRecipe?.[app.recipe] ?? config.minReleaseAge
+  return appSpec(name, AppConfig.make({ ...app, ...(window && { window }), ...(minReleaseAge && { minReleaseAge }) }))
 }
