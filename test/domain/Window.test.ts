@@ -89,49 +89,75 @@ describe("isOpen", () => {
 })
 
 describe("nextOpening over DST changes", () => {
-  it("spring forward (Berlin, 2026-03-29, 02:00 -> 03:00): 02:00-05:00 opens at 03:00 CEST and lasts 2 hours", () => {
-    expect(opening(["02:00-05:00"], "2026-03-28T22:00:00Z", "Europe/Berlin")).toEqual(
-      Option.some({ start: "2026-03-29T01:00:00.000Z", end: Option.some("2026-03-29T03:00:00.000Z") })
-    )
-    // The day before, a normal night: 01:00Z to 04:00Z (CET).
-    expect(opening(["02:00-05:00"], "2026-03-27T22:00:00Z", "Europe/Berlin")).toEqual(
-      Option.some({ start: "2026-03-28T01:00:00.000Z", end: Option.some("2026-03-28T04:00:00.000Z") })
-    )
-  })
-
-  it("a window inside the skipped hour does not open that night", () => {
-    expect(opening(["02:15-02:45"], "2026-03-28T22:00:00Z", "Europe/Berlin")).toEqual(
-      Option.some({ start: "2026-03-30T00:15:00.000Z", end: Option.some("2026-03-30T00:45:00.000Z") })
-    )
-  })
-
-  it("fall back (Berlin, 2026-10-25, 03:00 -> 02:00): 02:00-05:00 lasts 4 hours", () => {
-    expect(opening(["02:00-05:00"], "2026-10-24T20:00:00Z", "Europe/Berlin")).toEqual(
-      Option.some({ start: "2026-10-25T00:00:00.000Z", end: Option.some("2026-10-25T04:00:00.000Z") })
-    )
-  })
-
-  it("New York's spring forward (2026-03-08) on a window past midnight", () => {
-    // Sat 23:00 EST to Sun 03:00 EDT: 04:00Z to 07:00Z, 3 hours.
-    expect(opening(["Sat 23:00-03:00"], "2026-03-07T12:00:00Z", "America/New_York")).toEqual(
-      Option.some({ start: "2026-03-08T04:00:00.000Z", end: Option.some("2026-03-08T07:00:00.000Z") })
-    )
-  })
-
-  it("inside a window: the opening is now, until it closes", () => {
-    expect(opening(["02:00-05:00"], "2026-06-01T03:30:00Z", "UTC")).toEqual(
-      Option.some({ start: "2026-06-01T03:30:00.000Z", end: Option.some("2026-06-01T05:00:00.000Z") })
-    )
-  })
-
-  it("the next window a week ahead is found; windows that never close have no end", () => {
-    // From Monday, the Sunday window.
-    expect(opening(["Sun 10:00-12:00"], "2026-06-08T12:00:00Z", "UTC")).toEqual(
-      Option.some({ start: "2026-06-14T10:00:00.000Z", end: Option.some("2026-06-14T12:00:00.000Z") })
-    )
-    expect(opening(["00:00-24:00"], "2026-06-08T12:00:00Z", "UTC")).toEqual(
-      Option.some({ start: "2026-06-08T12:00:00.000Z", end: Option.none() })
-    )
+  // [what, windows, from, zone, the opening's start, its end]
+  const cases: ReadonlyArray<readonly [string, ReadonlyArray<string>, string, string, string, string | null]> = [
+    [
+      "spring forward (Berlin, 2026-03-29, 02:00 -> 03:00): 02:00-05:00 opens at 03:00 CEST and lasts 2 hours",
+      ["02:00-05:00"],
+      "2026-03-28T22:00:00Z",
+      "Europe/Berlin",
+      "2026-03-29T01:00:00.000Z",
+      "2026-03-29T03:00:00.000Z"
+    ],
+    [
+      "the night before, a normal night: 01:00Z to 04:00Z (CET)",
+      ["02:00-05:00"],
+      "2026-03-27T22:00:00Z",
+      "Europe/Berlin",
+      "2026-03-28T01:00:00.000Z",
+      "2026-03-28T04:00:00.000Z"
+    ],
+    [
+      "a window inside the skipped hour does not open that night",
+      ["02:15-02:45"],
+      "2026-03-28T22:00:00Z",
+      "Europe/Berlin",
+      "2026-03-30T00:15:00.000Z",
+      "2026-03-30T00:45:00.000Z"
+    ],
+    [
+      "fall back (Berlin, 2026-10-25, 03:00 -> 02:00): 02:00-05:00 lasts 4 hours",
+      ["02:00-05:00"],
+      "2026-10-24T20:00:00Z",
+      "Europe/Berlin",
+      "2026-10-25T00:00:00.000Z",
+      "2026-10-25T04:00:00.000Z"
+    ],
+    [
+      "New York's spring forward (2026-03-08) on a window past midnight: Sat 23:00 EST to Sun 03:00 EDT, 3 hours",
+      ["Sat 23:00-03:00"],
+      "2026-03-07T12:00:00Z",
+      "America/New_York",
+      "2026-03-08T04:00:00.000Z",
+      "2026-03-08T07:00:00.000Z"
+    ],
+    [
+      "inside a window: the opening is now, until it closes",
+      ["02:00-05:00"],
+      "2026-06-01T03:30:00Z",
+      "UTC",
+      "2026-06-01T03:30:00.000Z",
+      "2026-06-01T05:00:00.000Z"
+    ],
+    [
+      "the next window a week ahead is found (from Monday, the Sunday window)",
+      ["Sun 10:00-12:00"],
+      "2026-06-08T12:00:00Z",
+      "UTC",
+      "2026-06-14T10:00:00.000Z",
+      "2026-06-14T12:00:00.000Z"
+    ],
+    [
+      "windows that never close have no end",
+      ["00:00-24:00"],
+      "2026-06-08T12:00:00Z",
+      "UTC",
+      "2026-06-08T12:00:00.000Z",
+      null
+    ]
+  ]
+  it.each(cases)("%s", (_, texts, from, zone, start, end) => {
+    expect(opening(texts, from, zone)).toEqual(Option.some({ start, end: Option.fromNullable(end) }))
   })
 })
 

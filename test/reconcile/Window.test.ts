@@ -23,16 +23,8 @@ const world = (apps: ReadonlyArray<AppSetup>, recipe: RecipeSpec = { tags: ["1.1
   faults: []
 })
 /** Every step that changes the server, the app or its data (a recipe fetch only updates the clone). */
-const CHANGES: ReadonlyArray<Step> = [
-  "checkout",
-  "app-new",
-  "secrets-generate",
-  "undeploy",
-  "snapshot",
-  "deploy",
-  "restore"
-]
-const changes = (state: WorldState) => state.trace.map((t) => t.step).filter((s) => CHANGES.includes(s))
+const CHANGES = new Set<Step>(["checkout", "app-new", "secrets-generate", "undeploy", "snapshot", "deploy", "restore"])
+const changes = (state: WorldState) => state.trace.map((t) => t.step).filter((s) => CHANGES.has(s))
 const at = (iso: string) => ({ startMillis: Date.parse(iso), timeZone: "UTC" })
 
 describe("a run outside the maintenance window changes nothing", () => {
