@@ -11,6 +11,7 @@ import { deployWithAbra, makeAbraWorld } from "../support/fakeAbra.js"
 import { fakeEngine } from "../support/fakeEngine.js"
 
 const DOMAIN = "id.example.org"
+const VERSIONS = [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2" }]
 const pad = (n: number) => String(n).padStart(2, "0")
 /** A one-hour window that opens two hours from now (UTC): closed now. */
 const closedNow = () => {
@@ -22,12 +23,7 @@ const setup = (app: Record<string, unknown>) =>
   Effect.gen(function*() {
     const world = makeAbraWorld()
     yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
-    deployWithAbra(world, {
-      recipe: "keycloak",
-      domain: DOMAIN,
-      versions: [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2" }],
-      deployed: "1.1.0+1.1"
-    })
+    deployWithAbra(world, { recipe: "keycloak", domain: DOMAIN, versions: VERSIONS, deployed: "1.1.0+1.1" })
     const engine = yield* fakeEngine({ abraDir: world.abraDir })
     const config = Path.join(world.root, "config.json")
     Fs.writeFileSync(
