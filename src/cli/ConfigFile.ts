@@ -6,10 +6,10 @@ import * as Path from "node:path"
 import {
   type AppName,
   type AppSpec,
-  appSpec,
   appSpecs,
   type Config,
   ConfigError,
+  configuredApp,
   decodeConfig,
   oneLine
 } from "../domain/Config.js"
@@ -98,7 +98,7 @@ export const requireAbraDir = (loaded: LoadedConfig) =>
 export const findApp = (loaded: LoadedConfig, name: string): Effect.Effect<AppSpec, ConfigError> => {
   // Own keys only: `toString` or `constructor` is not an app just because every object has one.
   if (Object.hasOwn(loaded.config.apps, name)) {
-    return Effect.succeed(appSpec(name as AppName, loaded.config.apps[name as AppName]!))
+    return Effect.succeed(configuredApp(loaded.config, name as AppName))
   }
   const known = Object.keys(loaded.config.apps)
   return Effect.fail(

@@ -60,6 +60,7 @@ export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
     "held-failed-release",
     "held-chaos",
     "held-undeployed",
+    "held-window",
     "upgraded",
     "rolled-back",
     "recovered",

@@ -1,7 +1,9 @@
 /** `plan <app>`: what `reconcile` would do, changing nothing. */
 import { Command } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Clock, Console, Effect, Option } from "effect"
+import { describeSoaking } from "../domain/Soak.js"
 import { escapeControls } from "../domain/Text.js"
+import { describeWindow, localTimeZone, windows } from "../domain/Window.js"
 import { observe } from "../reconcile/Reconcile.js"
 import { State } from "../services/State.js"
 import * as ConfigFile from "./ConfigFile.js"
@@ -65,7 +67,8 @@ export const planCommand = Command.make(
           current: Option.getOrNull(o.facts.current),
           healthy: o.healthy,
           envExists: o.envExists,
-          missingSecrets: o.missingSecrets
+          missingSecrets: o.missingSecrets,
+          soaking: o.soaking
         }))
       } else {
         if (Option.isSome(pending)) {
@@ -85,6 +88,9 @@ export const planCommand = Command.make(
           )
         }
         if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
+        const window = describeWindow(windows(app.window), yield* Clock.currentTimeMillis, localTimeZone())
+        if (Option.isSome(window)) yield* Console.log(`  maintenance window: ${window.value}`)
+        for (const release of o.soaking) yield* Console.log(`  ${describeSoaking(release)}`)
       }
     }).pipe(Effect.catchTags({
       ConfigMismatch: unreadable,

@@ -9,11 +9,12 @@
  */
 import { Args, Command } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Console, Effect, Option, Schema } from "effect"
+import { Clock, Console, Effect, Option, Schema } from "effect"
 import * as Path from "node:path"
 import type { AppSpec } from "../domain/Config.js"
 import { escapeControls } from "../domain/Text.js"
 import * as Version from "../domain/Version.js"
+import { describeWindow, localTimeZone, windows } from "../domain/Window.js"
 import * as Live from "../live/Live.js"
 import { readHistory } from "../live/State.js"
 import { Apps } from "../services/Apps.js"
@@ -44,6 +45,8 @@ export interface AppStatus {
   readonly hold: typeof HoldRecord.Encoded | null
   readonly inFlight: typeof InFlight.Encoded | null
   readonly lastRun: typeof RunRecord.Encoded | null
+  /** The maintenance window: "open now until ...", "closed; the next opens ..." (null: any time). */
+  readonly window: string | null
   /** What could not be read, by fact (`env`, `docker`, `recipe`, `lastGood`, `hold`, `inFlight`, `history`). */
   readonly problems: Readonly<Record<string, string>>
 }
@@ -138,6 +141,9 @@ export const gather = (apps: ReadonlyArray<AppSpec>, options: GatherOptions) =>
           lastRun: Option.getOrNull(
             Option.map(Option.flatMap(history, (h) => Option.fromNullable(h.at(-1))), encodeRun)
           ),
+          window: Option.getOrNull(
+            describeWindow(windows(app.window), yield* Clock.currentTimeMillis, localTimeZone())
+          ),
           problems
         } satisfies AppStatus
       }))
@@ -222,6 +228,10 @@ export const statusCommand = Command.make(
             ]
               .join("\n")
           )
+        }
+        const windowed = statuses.filter((s) => s.window !== null)
+        if (windowed.length > 0) {
+          yield* Console.log(["", "maintenance windows:", ...windowed.map((s) => `  ${s.app}: ${s.window}`)].join("\n"))
         }
       }
     })

@@ -6,6 +6,7 @@ import { Duration, Either, Option, ParseResult, Schema } from "effect"
 import { NotifyList } from "./Notify.js"
 import { UpgradePolicy } from "./Policy.js"
 import { escapeControls } from "./Text.js"
+import { WindowSetting } from "./Window.js"
 
 /** An Effect duration string (`"15 minutes"`) or a number of seconds. */
 export const DurationSetting = Schema.transformOrFail(
@@ -191,7 +192,16 @@ export class AppConfig extends Schema.Class<AppConfig>("AppConfig")({
   keepDeployed: Schema.optionalWith(Schema.Boolean, { default: () => false }).annotations({
     description: "Deploy the app when it is not deployed. Off by default: an app a person undeployed is left " +
       "alone (`held-undeployed`, exit 0, no alert). An upgrade killed halfway is still recovered first."
+  }),
+  // --- When changes may happen (issue 19): maintenance window and soak time. Kept as one block. ---
+  window: Schema.optional(WindowSetting).annotations({
+    description: "This app's maintenance windows, replacing the global `window`: see there. " +
+      "`\"00:00-24:00\"` lets this app change at any time."
+  }),
+  minReleaseAge: Schema.optional(DurationSetting).annotations({
+    description: "This app's soak time, replacing `minReleaseAgeByRecipe` and the global `minReleaseAge`: see there."
   })
+  // --- end of when changes may happen ---
 }) {}
 
 export class Config extends Schema.Class<Config>("Config")({
@@ -219,8 +229,28 @@ export class Config extends Schema.Class<Config>("Config")({
     description: "A dead man's switch: `reconcile` pings this URL when it starts and when it ends. A " +
       "healthchecks.io check URL gets `<url>/start`, then `<url>` on exit 0 or a POST to `<url>/fail` " +
       "otherwise; an Uptime Kuma push URL (with `?status=`) gets `status=up` or `status=down`."
-  })
+  }),
   // --- end of notifications ---
+  // --- When changes may happen (issue 19): maintenance window and soak time. Kept as one block. ---
+  window: Schema.optional(WindowSetting).annotations({
+    description: "Maintenance windows in the server's local time: `\"02:00-05:00\"`, `\"Mon-Fri 02:00-05:00\"`, " +
+      "`\"Sat,Sun 22:00-02:00\"` (past midnight: belongs to the day it starts), or a list of them. Outside " +
+      "every window a run only plans, holds and alerts: nothing is deployed (`held-window`); an upgrade that " +
+      "could outlast the window (twice the deploy timeout and the health timeout: the upgrade and a rollback) " +
+      "is not started. Absent: any time. A killed upgrade is recovered at any time."
+  }),
+  minReleaseAge: Schema.optional(DurationSetting).annotations({
+    description: "A soak time for fresh releases (`\"3 days\"`): a release is an upgrade candidate only once its " +
+      "tag is this old (the tagger date of an annotated tag, else its commit's date), so that a broken release " +
+      "is usually retagged before it reaches anyone. A newer release still soaking does not hide an older one " +
+      "that has aged; `plan` shows what soaks and for how long. A fresh deploy is not held back. Absent: none."
+  }),
+  minReleaseAgeByRecipe: Schema.optional(Schema.Record({ key: Schema.String, value: DurationSetting }))
+    .annotations({
+      description: "`minReleaseAge` per recipe (`{\"keycloak\": \"7 days\"}`), replacing the global one for " +
+        "that recipe's apps; an app's own `minReleaseAge` replaces both."
+    })
+  // --- end of when changes may happen ---
 }) {}
 
 /** One app as the services see it: its config, its name and its Docker stack name. */
@@ -329,4 +359,12 @@ export const decodeConfig = (input: unknown, source = "config"): Either.Either<C
 }
 
 export const appSpecs = (config: Config): Array<AppSpec> =>
-  Object.entries(config.apps).map(([name, app]) => appSpec(name as AppName, app))
+  Object.keys(config.apps).map((name) => configuredApp(config, name as AppName))
+
+/** One configured app, with the global settings it does not set itself (`window`). */
+export const configuredApp = (config: Config, name: AppName): AppSpec => {
+  const app = config.apps[name]!
+  const window = app.window ?? config.window
+  const minReleaseAge = app.minReleaseAge ?? config.minReleaseAgeByRecipe?.[app.recipe] ?? config.minReleaseAge
+  return appSpec(name, AppConfig.make({ ...app, ...(window && { window }), ...(minReleaseAge && { minReleaseAge }) }))
+}

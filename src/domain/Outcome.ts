@@ -18,6 +18,8 @@ export type Outcome = Data.TaggedEnum<{
   "held-chaos": { readonly chaosVersion: string }
   /** Not deployed, and the config does not say `keepDeployed`: left undeployed, as a person left it. */
   "held-undeployed": { readonly version: string }
+  /** Outside the maintenance window, or too late in it: `from` -> `to` was not started (no alert). */
+  "held-window": { readonly from: string; readonly to: string; readonly reason: string }
   upgraded: { readonly from: string; readonly to: string }
   /** The upgrade to `attempted` failed; `lastGood` runs again, healthy, with its data restored. */
   "rolled-back": { readonly attempted: string; readonly lastGood: string; readonly reason: string }
@@ -49,6 +51,7 @@ export const detail = (outcome: Outcome): string => {
     case "held-policy":
     case "held-unknown-version":
     case "held-failed-release":
+    case "held-window":
     case "upgraded":
       return `${outcome.from}->${outcome.to}`
     case "rolled-back":

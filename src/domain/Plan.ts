@@ -18,6 +18,8 @@ export interface Facts {
   readonly current: Option.Option<string>
   readonly tags: ReadonlyArray<string>
   readonly policy: UpgradePolicy
+  /** Releases too fresh to upgrade to (`minReleaseAge`): an older aged one is the candidate instead. */
+  readonly soaking?: ReadonlyArray<string>
 }
 
 export type Stage = Data.TaggedEnum<{
@@ -47,14 +49,17 @@ export const classify = (facts: Facts): Stage => {
     return Stage.FreshDeploy({ version: Option.getOrElse(current, () => latest.value) })
   }
   if (Option.isNone(current)) return Stage.UnknownCurrent({ latest: latest.value, current: facts.current })
+  // The newest release that has soaked: a newer one still soaking does not hide it.
+  const soaking = new Set(facts.soaking ?? [])
+  const target = Version.latest(versions.filter((v) => !soaking.has(v.tag)))
   // On or past the latest release (a pin newer than any tag counts as on latest, never a downgrade).
-  if (Order.lessThanOrEqualTo(Version.order)(latest.value, current.value)) {
+  if (Option.isNone(target) || Order.lessThanOrEqualTo(Version.order)(target.value, current.value)) {
     return Stage.OnLatest({ version: current.value })
   }
   return Stage.Candidate({
     from: current.value,
-    to: latest.value,
-    skipped: Version.between(versions, current.value, latest.value)
+    to: target.value,
+    skipped: Version.between(versions, current.value, target.value)
   })
 }
 

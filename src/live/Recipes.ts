@@ -39,6 +39,21 @@ const parseTreeEntries = (stdout: string): Map<string, TreeEntry> => {
 const isRegularBlob = (entry: TreeEntry) =>
   entry.type === "blob" && (entry.mode === "100644" || entry.mode === "100755")
 
+/**
+ * `<tag>\t<tagger date>\t<committer date>\t<committer date of the tagged commit>` per line, in Unix
+ * seconds, each empty where it does not apply: an annotated tag has a tagger date, a lightweight
+ * tag's own object is the commit.
+ */
+const parseTagDates = (stdout: string): Map<string, number> => {
+  const dates = new Map<string, number>()
+  for (const line of stdout.split("\n")) {
+    const [tag, ...fields] = line.split("\t")
+    const seconds = fields.map((f) => trimAscii(f)).find((f) => /^\d+$/.test(f))
+    if (tag !== undefined && tag !== "" && seconds !== undefined) dates.set(tag, Number(seconds) * 1000)
+  }
+  return dates
+}
+
 export const make = (options: RecipesOptions) =>
   Effect.gen(function*() {
     const runner = yield* ProcessRunner
@@ -57,6 +72,15 @@ export const make = (options: RecipesOptions) =>
         const out = yield* git(recipe, ["tag", "--list"]).pipe(Effect.mapError(fail(recipe, "git tag")))
         // ASCII blanks only: a tag ending in a no-break space is not the tag without it.
         return out.stdout.split("\n").map(trimAscii).filter((t) => t.length > 0)
+      }),
+      tagDates: Effect.fn("Recipes.tagDates")(function*(recipe) {
+        // Tag names hold no tab or newline (git refuses control characters in ref names).
+        const out = yield* git(recipe, [
+          "for-each-ref",
+          "--format=%(refname:strip=2)%09%(taggerdate:unix)%09%(committerdate:unix)%09%(*committerdate:unix)",
+          "refs/tags"
+        ]).pipe(Effect.mapError(fail(recipe, "tag dates")))
+        return parseTagDates(out.stdout)
       }),
       releaseNotes: Effect.fn("Recipes.releaseNotes")(function*(recipe, version) {
         // A version's notes are committed with it, so they are read from the tag's git objects:

@@ -3,13 +3,15 @@
  * every version being skipped, its health when the plan depends on it) and plan. Read-only when
  * asked: nothing is created and no secret generated.
  */
-import { Effect, Option } from "effect"
+import { Clock, Duration, Effect, Option, Order } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import { held } from "../domain/Hold.js"
 import type { Outcome } from "../domain/Outcome.js"
 import * as Plan from "../domain/Plan.js"
 import { missingSecrets } from "../domain/Secrets.js"
+import { type Soaking, soaking } from "../domain/Soak.js"
 import { closest } from "../domain/Suggest.js"
+import * as Version from "../domain/Version.js"
 import { AbraError, Apps } from "../services/Apps.js"
 import { Docker } from "../services/Docker.js"
 import { Recipes } from "../services/Recipes.js"
@@ -22,6 +24,8 @@ export interface ReconcileOptions {
   readonly skipFetch?: boolean
   /** Called when the run is interrupted, after any rollback has finished, with what it ended as. */
   readonly onInterrupted?: (outcome: Outcome) => Effect.Effect<void>
+  /** The IANA zone maintenance windows are read in; this machine's when absent. */
+  readonly timeZone?: string
 }
 
 /** What a reconcile saw before acting: the facts, the stage, the notes read, and the plan. */
@@ -36,6 +40,8 @@ export interface Observation {
   /** Whether the app's env file existed (a read-only look does not create it). */
   readonly envExists: boolean
   readonly missingSecrets: ReadonlyArray<string>
+  /** Releases newer than the running one that are still soaking (`minReleaseAge`), oldest first. */
+  readonly soaking: ReadonlyArray<Soaking>
 }
 
 /** No env file, and the config does not say `create`: exit 2 naming the path and the likeliest domain. */
@@ -68,6 +74,22 @@ const sameRecipe = (app: AppSpec) =>
       message: `${app.name}: the env file ${apps.envPath(app)} is for the recipe ${recipe.value}, the config says ` +
         `${app.recipe}: fix the recipe or the domain in the config`
     })
+  })
+
+/**
+ * The releases newer than the running version still soaking (`minReleaseAge`); none without a
+ * soak time or a running version (a fresh deploy is not held back): the tag dates are read only then.
+ */
+const soakingReleases = (app: AppSpec, tags: ReadonlyArray<string>, current: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const running = Option.flatMap(current, Version.parse)
+    if (app.minReleaseAge === undefined || Duration.toMillis(app.minReleaseAge) <= 0 || Option.isNone(running)) {
+      return []
+    }
+    const newer = Version.sortTags(tags).filter((v) => Order.greaterThan(Version.order)(v, running.value))
+    if (newer.length === 0) return []
+    const dates = yield* (yield* Recipes).tagDates(app.recipe).pipe(within(app, "tag dates", SHORT_STEP))
+    return soaking(newer.map((v) => v.tag), dates, app.minReleaseAge, yield* Clock.currentTimeMillis)
   })
 
 /**
@@ -112,7 +134,8 @@ export const observe = (app: AppSpec, options: ReconcileOptions & { readonly rea
           healthy: false,
           plan: aside.value,
           envExists,
-          missingSecrets: []
+          missingSecrets: [],
+          soaking: []
         } satisfies Observation
       }
     }
@@ -151,7 +174,8 @@ export const observe = (app: AppSpec, options: ReconcileOptions & { readonly rea
     const current = Option.isSome(appEnv.pinned) || !deployed
       ? appEnv.pinned
       : yield* docker.deployedVersion(app.stack).pipe(within(app, "deployed version", SHORT_STEP))
-    const facts: Plan.Facts = { deployed, current, tags, policy: app.upgrade }
+    const soaking = yield* soakingReleases(app, tags, deployed ? current : Option.none())
+    const facts: Plan.Facts = { deployed, current, tags, policy: app.upgrade, soaking: soaking.map((s) => s.tag) }
     const stage = Plan.classify(facts)
 
     // Read the notes of every version being skipped, not only the target's.
@@ -176,5 +200,5 @@ export const observe = (app: AppSpec, options: ReconcileOptions & { readonly rea
       yield* recipes.checkClean(app.recipe).pipe(within(app, "clone status", SHORT_STEP))
     }
     yield* Effect.logInfo(`plan: ${plan._tag}`)
-    return { facts, stage, notes, healthy, plan, envExists, missingSecrets: missing } satisfies Observation
+    return { facts, stage, notes, healthy, plan, envExists, missingSecrets: missing, soaking } satisfies Observation
   })

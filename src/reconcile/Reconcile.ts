@@ -12,6 +12,8 @@ import { Clock, Effect, Option, Ref } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import { detail, Outcome } from "../domain/Outcome.js"
 import * as Plan from "../domain/Plan.js"
+import { isOpen, localTimeZone, windows } from "../domain/Window.js"
+import { windowGate } from "../domain/WindowGate.js"
 import type { Alerts } from "../services/Alerts.js"
 import type { Apps } from "../services/Apps.js"
 import type { Docker } from "../services/Docker.js"
@@ -44,7 +46,15 @@ export const reconcile = (
 ): Effect.Effect<Outcome, ReconcileError | ConfigMismatch, Services | Health> =>
   Effect.gen(function*() {
     const state = yield* State
-    const { notes, plan } = yield* observe(app, options)
+    // Outside the maintenance window a run plans, holds and alerts, and changes nothing: it only reads.
+    const [now, timeZone] = [yield* Clock.currentTimeMillis, options.timeZone ?? localTimeZone()]
+    const closed = !isOpen(windows(app.window), now, timeZone)
+    const { notes, plan } = yield* observe(app, closed ? { ...options, readOnly: true } : options)
+    const outsideWindow = windowGate(plan, app, now, timeZone)
+    if (Option.isSome(outsideWindow)) {
+      yield* Effect.logInfo(outsideWindow.value.reason)
+      return outsideWindow.value
+    }
     const setLastGood = (version: string) =>
       state.setLastGood(app.name, version).pipe(within(app, "last-good write", SHORT_STEP))
 

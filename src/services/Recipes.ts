@@ -15,6 +15,11 @@ export class Recipes extends Context.Tag("warm-reconcile/Recipes")<Recipes, {
   readonly fetch: (recipe: string) => Effect.Effect<void, RecipeError>
   /** Every tag of the recipe, versions or not: the domain decides which are versions. */
   readonly tags: (recipe: string) => Effect.Effect<ReadonlyArray<string>, RecipeError>
+  /**
+   * When each tag was made, in epoch milliseconds: the tagger date of an annotated tag, else the
+   * date of the commit it names. What a release's soak time (`minReleaseAge`) is counted from.
+   */
+  readonly tagDates: (recipe: string) => Effect.Effect<ReadonlyMap<string, number>, RecipeError>
   /** The release notes of one version, if it has any. */
   readonly releaseNotes: (recipe: string, version: string) => Effect.Effect<Option.Option<string>, RecipeError>
   /**

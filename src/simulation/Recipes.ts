@@ -43,6 +43,12 @@ export const layerTest: Layer.Layer<Recipes, never, SimulatedWorld> = Layer.effe
           Effect.zipRight(recipe(name, "git tag")),
           Effect.map((r) => gitOrder(r.tags))
         ),
+      tagDates: (name) =>
+        world.step("tags", name, `git for-each-ref refs/tags (${name})`).pipe(
+          Effect.mapError(fromFault(name, "tag dates")),
+          Effect.zipRight(recipe(name, "tag dates")),
+          Effect.map((r) => new Map(r.tags.map((tag) => [tag, r.dates?.[tag] ?? 0])))
+        ),
       releaseNotes: (name, version) =>
         world.step("notes", name, `release/${version}`, version).pipe(
           Effect.mapError(fromFault(name, "release notes")),

@@ -32,6 +32,8 @@ export interface RehearsalOptions {
   /** A logger for the program's log lines; none by default. */
   readonly logger?: Logger.Logger<unknown, void>
   readonly skipFetch?: boolean
+  /** The zone maintenance windows are read in; this machine's by default. */
+  readonly timeZone?: string
 }
 
 /** Run one reconcile of `app` in a world built from `setup` (or an existing world). */
@@ -42,6 +44,7 @@ export const rehearse = (app: AppSpec, world: World.WorldSetup | World.WorldApi,
     const interruptedWith = yield* Ref.make(Option.none<Outcome>())
     const program = run(app, {
       skipFetch: options.skipFetch ?? false,
+      ...(options.timeZone === undefined ? {} : { timeZone: options.timeZone }),
       onInterrupted: (outcome) => Ref.set(interruptedWith, Option.some(outcome))
     }).pipe(
       Effect.provide(layerFor(api)),

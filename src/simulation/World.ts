@@ -46,6 +46,8 @@ export interface RecipeSpec {
   readonly notes?: Readonly<Record<string, string>>
   /** Behaviour by version; a version not listed is healthy. */
   readonly releases?: Readonly<Record<string, ReleaseSpec>>
+  /** When each tag was made (epoch ms); a tag not listed was made at 0, long aged. */
+  readonly dates?: Readonly<Record<string, number>>
   /** `git status --porcelain` of the clone: uncommitted or untracked changes a person left there. */
   readonly localChanges?: string
   /** Secrets its `.env.sample` declares, as `<name>_<version>`: what `app new` puts in the env file. */

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
+import { execFileSync } from "node:child_process"
 import * as Path from "node:path"
 import * as LiveProcessRunner from "../../src/live/ProcessRunner.js"
 import * as LiveRecipes from "../../src/live/Recipes.js"
@@ -40,6 +41,29 @@ beforeAll(() => {
   for (const tag of JUNK) git(source, ["tag", tag])
 })
 
+/**
+ * A recipe whose tags have known dates: an annotated tag (its tagger date counts, not its commit's)
+ * and a lightweight one (its commit's date counts).
+ */
+const DATED = { annotated: "1.0.0+1.0", lightweight: "1.1.0+1.1" }
+const DATES: Record<string, number> = {
+  [DATED.annotated]: Date.parse("2026-01-05T00:00:00Z"),
+  [DATED.lightweight]: Date.parse("2026-02-01T00:00:00Z")
+}
+const gitAt = (cwd: string, iso: string, args: ReadonlyArray<string>) =>
+  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "tag.gpgsign=false", ...args], {
+    cwd,
+    env: { ...process.env, GIT_COMMITTER_DATE: iso, GIT_AUTHOR_DATE: iso }
+  })
+beforeAll(() => {
+  const repo = makeRecipeRepo(abra.get().recipesSource, "dated", [])
+  gitAt(repo, "2026-01-01T00:00:00Z", ["commit", "--quiet", "--allow-empty", "-m", "one"])
+  gitAt(repo, "2026-01-05T00:00:00Z", ["tag", "-a", DATED.annotated, "-m", "release"])
+  gitAt(repo, "2026-02-01T00:00:00Z", ["commit", "--quiet", "--allow-empty", "-m", "two"])
+  gitAt(repo, "2026-03-01T00:00:00Z", ["tag", DATED.lightweight])
+  git(abra.get().root, ["clone", "--quiet", repo, Path.join(abra.get().abraDir, "recipes", "dated")])
+})
+
 /** One clone for the file; each case starts with its work tree back on the newest version. */
 let clone: string
 beforeAll(() => {
@@ -61,7 +85,7 @@ const liveTwin = Contract.live<RecipesWorld>(Effect.gen(function*() {
 const simulatedTwin = Contract.simulated<RecipesWorld>(Effect.gen(function*() {
   const app = Contract.contractApp()
   const { context, world } = yield* Contract.simulatedWorld({
-    recipes: { keycloak: { tags: MADE, notes: NOTES } },
+    recipes: { keycloak: { tags: MADE, notes: NOTES }, dated: { tags: Object.keys(DATES), dates: DATES } },
     apps: [{ spec: app }]
   }, SimulatedRecipes.layerTest)
   return {
@@ -100,6 +124,14 @@ Contract.suite("Recipes", [liveTwin, simulatedTwin], (test) => {
     Effect.gen(function*() {
       expect(yield* w.recipes.releaseNotes("keycloak", v10)).toEqual(Option.none())
       expect(yield* w.recipes.releaseNotes("keycloak", "3.0.0+3.0")).toEqual(Option.none())
+    }))
+
+  test("tagDates: an annotated tag's tagger date, a lightweight tag's commit date; an unknown recipe fails", (w) =>
+    Effect.gen(function*() {
+      expect(yield* w.recipes.tagDates("dated")).toEqual(new Map(Object.entries(DATES)))
+      expect([...(yield* w.recipes.tagDates("keycloak")).keys()].sort()).toEqual([...GIT_ORDER].sort())
+      const error = yield* Contract.failureOf(w.recipes.tagDates("no-such-recipe"))
+      expect(error).toMatchObject({ _tag: "RecipeError", recipe: "no-such-recipe", operation: "tag dates" })
     }))
 
   test("checkout puts the work tree at the version", (w) =>
