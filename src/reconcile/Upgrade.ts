@@ -53,6 +53,8 @@ export const upgrade = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Upgrade"
       if (!app.stateful) return
       const volumes = yield* docker.stackVolumes(app.stack).pipe(within(app, "volume list", SHORT_STEP))
       yield* Ref.update(progress, (p) => ({ ...p, volumes }))
+      // While the app still serves: the snapshot after the undeploy then copies only what changed.
+      yield* snapshots.precopy(app, volumes).pipe(within(app, "snapshot pre-copy", SNAPSHOT_STEP))
       yield* Effect.logInfo(`undeploy for a snapshot of ${volumes.length} volume(s)`)
       yield* apps.undeploy(app).pipe(within(app, "undeploy", app.deployTimeout), inStep("undeploy"))
       yield* Ref.update(progress, (p) => ({ ...p, undeployed: true }))

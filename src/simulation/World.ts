@@ -92,6 +92,7 @@ export type Step =
   | "volumes"
   | "tasks"
   | "undeploy"
+  | "snapshot-precopy"
   | "snapshot"
   | "snapshot-show"
   | "deploy"
