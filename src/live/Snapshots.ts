@@ -174,7 +174,8 @@ export const make = (options: Options) =>
         const build = Effect.gen(function*() {
           yield* Effect.forEach(
             ["volumes", "manifests"],
-            (d) => fs.makeDirectory(NodePath.join(fresh, d), { recursive: true, mode: DIR_MODE }).pipe(io(`create ${d}`)),
+            (d) =>
+              fs.makeDirectory(NodePath.join(fresh, d), { recursive: true, mode: DIR_MODE }).pipe(io(`create ${d}`)),
             { discard: true }
           )
           const sha256: Record<string, string> = {}
@@ -264,7 +265,13 @@ export const make = (options: Options) =>
         if (meta.format === "tar") {
           return yield* run(
             "tar",
-            ["--extract", "--force-local", `--file=${archiveOf(dir, t.name)}`, `--directory=${staging}`, ...TAR_EXTRACT],
+            [
+              "--extract",
+              "--force-local",
+              `--file=${archiveOf(dir, t.name)}`,
+              `--directory=${staging}`,
+              ...TAR_EXTRACT
+            ],
             `extract the snapshot of ${t.name}`
           )
         }

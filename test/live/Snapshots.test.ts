@@ -197,6 +197,40 @@ const failure = <A>(exit: Exit.Exit<A, SnapshotError>): SnapshotError => {
 
 const sha256File = (path: string) => createHash("sha256").update(Fs.readFileSync(path)).digest("hex")
 
+/**
+ * A snapshot in the tar format that earlier versions of this tool wrote (one archive per volume,
+ * its sha256 in meta.json, no `format`): still shown and restored.
+ */
+const takeAsTar = (w: World, version: string, volumes: ReadonlyArray<StackVolume>) => {
+  const dir = Path.join(w.appDir, "snapshot")
+  Fs.mkdirSync(Path.join(dir, "volumes"), { recursive: true, mode: 0o700 })
+  const sha256: Record<string, string> = {}
+  for (const v of volumes) {
+    const archive = Path.join(dir, "volumes", `${v.name}.tar`)
+    sh("tar", [
+      "--create",
+      `--file=${archive}`,
+      `--directory=${v.mountpoint}`,
+      "--numeric-owner",
+      "--xattrs",
+      "--xattrs-include=*",
+      "--acls",
+      "--sparse",
+      "."
+    ])
+    sha256[v.name] = sha256File(archive)
+  }
+  const meta = {
+    recipe: app.recipe,
+    domain: app.domain,
+    version,
+    ts: new Date().toISOString(),
+    volumes: volumes.map((v) => v.name),
+    sha256
+  }
+  Fs.writeFileSync(Path.join(dir, "meta.json"), JSON.stringify(meta, null, 2))
+}
+
 /** Leftovers of a swap beside a volume's data dir. */
 const siblings = (volume: StackVolume) => Fs.readdirSync(Path.dirname(volume.mountpoint)).filter((e) => e !== "_data")
 
@@ -216,9 +250,10 @@ describe("live Snapshots", () => {
       const meta = yield* w.snapshots.take(app, "1.0.0+26.0.0", w.volumes)
       expect(meta.version).toBe("1.0.0+26.0.0")
       expect(meta.volumes).toEqual([DB, FILES])
+      expect(meta.format).toBe("tree")
       for (const v of w.volumes) {
-        const archive = Path.join(w.appDir, "snapshot", "volumes", `${v.name}.tar`)
-        expect(meta.sha256[v.name]).toBe(sha256File(archive))
+        const manifest = Path.join(w.appDir, "snapshot", "manifests", `${v.name}.jsonl`)
+        expect(meta.sha256[v.name]).toBe(sha256File(manifest))
       }
 
       w.volumes.forEach((v) => scribble(v.mountpoint))
@@ -242,7 +277,8 @@ describe("live Snapshots", () => {
       const snapshot = Path.join(w.appDir, "snapshot")
       expect([w.appDir, snapshot, Path.join(snapshot, "volumes")].map(modeOf)).toEqual([0o700, 0o700, 0o700])
       expect(modeOf(Path.join(snapshot, "meta.json"))).toBe(0o600)
-      expect(w.volumes.map((v) => modeOf(Path.join(snapshot, "volumes", `${v.name}.tar`)))).toEqual([0o600, 0o600])
+      expect(modeOf(Path.join(snapshot, "manifests"))).toBe(0o700)
+      expect(w.volumes.map((v) => modeOf(Path.join(snapshot, "manifests", `${v.name}.jsonl`)))).toEqual([0o600, 0o600])
     }))
 
   it.scopedLive("refuses to take or restore while the app is deployed", () =>
@@ -266,11 +302,11 @@ describe("live Snapshots", () => {
       expect(fingerprint(w.volumes[0]!.mountpoint)).toEqual(scribbled)
     }))
 
-  it.scopedLive("refuses a corrupt archive before touching any volume", () =>
+  it.scopedLive("refuses a corrupt archive (tar format) before touching any volume", () =>
     Effect.gen(function*() {
       const w = yield* world()
       w.volumes.forEach((v, i) => populate(v.mountpoint, `c${i}`))
-      yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      takeAsTar(w, "1.0.0", w.volumes)
       // Flip one byte of the second archive: the first alone would restore fine.
       const archive = Path.join(w.appDir, "snapshot", "volumes", `${FILES}.tar`)
       const bytes = Fs.readFileSync(archive)
@@ -287,11 +323,11 @@ describe("live Snapshots", () => {
       expect(w.volumes.flatMap(siblings)).toEqual([])
     }))
 
-  it.scopedLive("a restore that fails while extracting leaves every volume as it was and no staging dir", () =>
+  it.scopedLive("a restore that fails while extracting (tar format) leaves every volume as it was and no staging dir", () =>
     Effect.gen(function*() {
       const w = yield* world()
       w.volumes.forEach((v, i) => populate(v.mountpoint, `h${i}`))
-      yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      takeAsTar(w, "1.0.0", w.volumes)
       // Truncate the second archive mid-member and record its new sum: it passes the
       // checksum, and tar fails on it after the first volume was extracted.
       const snapshot = Path.join(w.appDir, "snapshot")
@@ -349,7 +385,7 @@ describe("live Snapshots", () => {
 
   it.scopedLive("a new snapshot replaces the old one; a failed take leaves the old one whole", () =>
     Effect.gen(function*() {
-      const w = yield* world({ fileSystem: faultyDisk({ syncFails: (path) => path.endsWith(`${FILES}.tar`) }) })
+      const w = yield* world({ fileSystem: faultyDisk({ syncFails: (path) => path.endsWith(`${FILES}.jsonl`) }) })
       const [db, files] = w.volumes
       populate(db!.mountpoint, "first")
       yield* w.snapshots.take(app, "1.0.0", [db!])
@@ -361,7 +397,7 @@ describe("live Snapshots", () => {
       expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
       expect(Option.map(yield* w.snapshots.show(app), (m) => m.version)).toEqual(Option.some("2.0.0"))
 
-      // A disk that fails once the second volume's archive is written.
+      // A disk that fails once the second volume's manifest is written.
       populate(files!.mountpoint, "files")
       const failed = failure(yield* Effect.exit(w.snapshots.take(app, "3.0.0", w.volumes)))
       expect(failed.message).toContain("i/o error")

@@ -4,7 +4,7 @@
  * reflink copy (`cp -a --reflink=always`) that costs only metadata. Detected at run time by
  * cloning a probe file.
  */
-import { CommandExecutor } from "@effect/platform"
+import type { CommandExecutor } from "@effect/platform"
 import { Effect } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -43,7 +43,10 @@ export const reflinkTree = (source: string, dest: string, what: string) =>
  * reflinks: XFS, btrfs), else `copy`. The probe is written in `into` and cloned beside itself
  * when both dirs share a device.
  */
-export const methodFor = (from: string, into: string): Effect.Effect<SnapshotMethod, Failure, CommandExecutor.CommandExecutor> =>
+export const methodFor = (
+  from: string,
+  into: string
+): Effect.Effect<SnapshotMethod, Failure, CommandExecutor.CommandExecutor> =>
   Effect.gen(function*() {
     const devices = yield* Effect.tryPromise({
       try: () => Promise.all([NodeFs.stat(from), NodeFs.stat(into)]).then(([a, b]) => a.dev === b.dev),

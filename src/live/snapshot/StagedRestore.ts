@@ -131,7 +131,9 @@ export const buildAndSwap = <R>(
     yield* Effect.forEach(swapped, (s) =>
       removeTree(s.retired).pipe(
         Effect.catchAll((e) =>
-          Effect.logWarning(`could not remove the replaced data ${s.retired} (removed on the next restore): ${e.message}`)
+          Effect.logWarning(
+            `could not remove the replaced data ${s.retired} (removed on the next restore): ${e.message}`
+          )
         )
       ), { discard: true })
   })

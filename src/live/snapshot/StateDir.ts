@@ -30,8 +30,7 @@ export const FILE_MODE = 0o600
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 
 export const treeOf = (snapshotDir: string, volume: string) => NodePath.join(snapshotDir, "volumes", volume)
-export const archiveOf = (snapshotDir: string, volume: string) =>
-  NodePath.join(snapshotDir, "volumes", `${volume}.tar`)
+export const archiveOf = (snapshotDir: string, volume: string) => NodePath.join(snapshotDir, "volumes", `${volume}.tar`)
 export const manifestOf = (snapshotDir: string, volume: string) =>
   NodePath.join(snapshotDir, "manifests", `${volume}.jsonl`)
 
@@ -159,7 +158,9 @@ export const swapIn = (appDir: string, fresh: string) =>
     if (hadOne) {
       yield* removeTree(retired).pipe(
         Effect.catchAll((e) =>
-          Effect.logWarning(`could not remove the replaced snapshot ${retired} (removed on the next take): ${e.message}`)
+          Effect.logWarning(
+            `could not remove the replaced snapshot ${retired} (removed on the next take): ${e.message}`
+          )
         )
       )
     }

@@ -2,7 +2,8 @@
  * The external tools the snapshot store runs (rsync, cp, tar, rm, sync), each to the end, with
  * the tail of its stderr in the error message.
  */
-import { Command, CommandExecutor } from "@effect/platform"
+import type { CommandExecutor } from "@effect/platform"
+import { Command } from "@effect/platform"
 import { Effect, Stream } from "effect"
 import { streamTail } from "../ProcessErrors.js"
 import { Failure, io } from "./Failure.js"
