@@ -12,7 +12,7 @@
  */
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
-import { createReadStream } from "node:fs"
+import { type BigIntStats, createReadStream } from "node:fs"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { pipeline } from "node:stream/promises"
@@ -41,7 +41,7 @@ export interface Totals {
   readonly hashed: number
 }
 
-const typeOf = (st: import("node:fs").BigIntStats): EntryType =>
+const typeOf = (st: BigIntStats): EntryType =>
   st.isFile()
     ? "file"
     : st.isDirectory()
@@ -73,7 +73,7 @@ export const sha256Of = (file: string) =>
 async function* walk(
   root: string,
   rel = "."
-): AsyncGenerator<{ readonly rel: string; readonly abs: string; readonly st: import("node:fs").BigIntStats }> {
+): AsyncGenerator<{ readonly rel: string; readonly abs: string; readonly st: BigIntStats }> {
   const abs = rel === "." ? root : NodePath.join(root, rel)
   const st = await NodeFs.lstat(abs, { bigint: true })
   yield { rel, abs, st }
@@ -85,7 +85,7 @@ async function* walk(
 const describeEntry = async (
   abs: string,
   rel: string,
-  st: import("node:fs").BigIntStats
+  st: BigIntStats
 ): Promise<Omit<Entry, "sha256">> => {
   const type = typeOf(st)
   return {
