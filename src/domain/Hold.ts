@@ -27,13 +27,21 @@ export type HoldReason = typeof HoldReason.Type
 export const LEFT_ALONE_REASONS = ["undeployed"] as const
 export type LeftAloneReason = typeof LEFT_ALONE_REASONS[number]
 
-/** The outcome tag, alert reason and hold record reason of a hold: `held-major`, ... */
-export type Held<R extends HoldReason | LeftAloneReason = HoldReason> = `held-${R}`
+/**
+ * Held by the upgrade itself, before its first destructive step, not by the safety gate:
+ * `no-space` (the snapshot would not fit on its filesystem). Alerted once per target, and tried
+ * again every run, since freeing space is all it takes.
+ */
+export const RUN_HOLD_REASONS = ["no-space"] as const
+export type RunHoldReason = typeof RUN_HOLD_REASONS[number]
 
-export const held = <R extends HoldReason | LeftAloneReason>(reason: R): Held<R> => `held-${reason}`
+/** The outcome tag, alert reason and hold record reason of a hold: `held-major`, ... */
+export type Held<R extends HoldReason | LeftAloneReason | RunHoldReason = HoldReason> = `held-${R}`
+
+export const held = <R extends HoldReason | LeftAloneReason | RunHoldReason>(reason: R): Held<R> => `held-${reason}`
 
 type HeldAll<T extends ReadonlyArray<HoldReason>> = { readonly [K in keyof T]: `held-${T[K] & string}` }
 const HELD = HOLD_REASONS.map(held) as unknown as HeldAll<typeof HOLD_REASONS>
 
 /** `held-major`, ...: the reason as the outcome, the alert and `hold.json` spell it. */
-export const HeldReason = Schema.Literal(...HELD)
+export const HeldReason = Schema.Literal(...HELD, ...RUN_HOLD_REASONS.map(held))

@@ -16,12 +16,13 @@
  */
 import { CommandExecutor, FileSystem } from "@effect/platform"
 import { Clock, Context, Effect, Layer, Option } from "effect"
+import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import type { AppSpec } from "../domain/Config.js"
 import { Docker, type StackVolume } from "../services/Docker.js"
 import { SnapshotError, SnapshotMeta, type SnapshotMethod, Snapshots } from "../services/Snapshots.js"
 import { methodFor, reflinkTree, rsyncTree } from "./snapshot/Copy.js"
-import { Failure, io, suffix } from "./snapshot/Failure.js"
+import { describe, Failure, io, suffix } from "./snapshot/Failure.js"
 import * as Manifest from "./snapshot/Manifest.js"
 import { buildAndSwap, settleSiblings, type Target, target } from "./snapshot/StagedRestore.js"
 import {
@@ -126,6 +127,29 @@ export const make = (options: Options) =>
         )
         return { tree: Option.some(treeOf(dir, volume)), manifest }
       })
+
+    /** Free bytes on the filesystem of `dir` (for an unprivileged process: what it may use). */
+    const freeBytes = (dir: string) =>
+      Effect.tryPromise({
+        try: () => NodeFs.statfs(dir).then((s) => s.bavail * s.bsize),
+        catch: (e) => new Failure({ message: `statfs ${dir}: ${describe(e)}` })
+      })
+
+    const space = Effect.fn("Snapshots.space")(
+      function*(app: AppSpec, volumes: ReadonlyArray<StackVolume>) {
+        const { appDir, targets } = yield* prepare(app, volumes)
+        yield* fs.makeDirectory(appDir, { recursive: true, mode: DIR_MODE }).pipe(io(`create ${appDir}`))
+        const { current } = yield* locate(appDir)
+        const last = Option.map(current, (c) => c.meta)
+        let needed = 0
+        for (const t of targets) {
+          if ((yield* methodFor(t.mountpoint, appDir)) === "reflink") continue
+          needed += yield* Manifest.added(t.mountpoint, (yield* previousOf(appDir, last, t.name)).manifest)
+        }
+        return { free: yield* freeBytes(appDir), needed }
+      },
+      (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "space")), context)
+    )
 
     const precopy = Effect.fn("Snapshots.precopy")(
       function*(app: AppSpec, volumes: ReadonlyArray<StackVolume>) {
@@ -345,7 +369,7 @@ export const make = (options: Options) =>
       (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "show")), context)
     )
 
-    return Snapshots.of({ precopy, take, restore, show })
+    return Snapshots.of({ space, precopy, take, restore, show })
   })
 
 const toSnapshotError = (app: AppSpec, operation: Operation) => (e: Failure) =>

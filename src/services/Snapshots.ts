@@ -10,7 +10,7 @@ import type { StackVolume } from "./Docker.js"
 
 export class SnapshotError extends Schema.TaggedError<SnapshotError>()("SnapshotError", {
   app: Schema.String,
-  operation: Schema.Literal("precopy", "take", "restore", "show"),
+  operation: Schema.Literal("space", "precopy", "take", "restore", "show"),
   message: Schema.String
 }) {}
 
@@ -37,7 +37,18 @@ export class SnapshotMeta extends Schema.Class<SnapshotMeta>("SnapshotMeta")({
   method: Schema.optional(SnapshotMethod)
 }) {}
 
+/** Bytes free on the snapshot's filesystem, and bytes the next snapshot would add to it. */
+export interface SnapshotSpace {
+  readonly free: number
+  readonly needed: number
+}
+
 export class Snapshots extends Context.Tag("warm-reconcile/Snapshots")<Snapshots, {
+  /**
+   * What the next snapshot of these volumes would add (their data minus what the last snapshot
+   * already holds; nothing for a reflink copy), against the free space where it goes. Reads only.
+   */
+  readonly space: (app: AppSpec, volumes: ReadonlyArray<StackVolume>) => Effect.Effect<SnapshotSpace, SnapshotError>
   /**
    * While the app still runs: bring a working copy of its volumes up to date, so that the take
    * after the undeploy copies only what changed since. Changes no volume and no snapshot.

@@ -34,6 +34,20 @@ export const layerTest: Layer.Layer<Snapshots, never, SimulatedWorld> = Layer.ef
         sha256: Object.fromEntries([...snapshot.volumes].map(([v, files]) => [`${app.stack}_${v}`, sha256Of(files)]))
       })
     return Snapshots.of({
+      // A read of the world, as the live check only reads: not a step that may fail.
+      space: (app, volumes) =>
+        Effect.gen(function*() {
+          const s = yield* Ref.get(world.state)
+          const a = yield* world.app(app.name)
+          const last = s.snapshots.get(app.name)
+          const needed = volumes.map((v) => volumeName(app, v)).reduce((sum, n) => {
+            const before = last?.volumes.get(n)
+            return sum + [...(a.volumes.get(n) ?? new Map<string, string>())]
+              .filter(([path, text]) => before?.get(path) !== text)
+              .reduce((bytes, [, text]) => bytes + text.length, 0)
+          }, 0)
+          return { free: s.diskFree, needed }
+        }),
       // The live pre-copy changes no volume and no snapshot: here it is only a step that may fail.
       precopy: (app, volumes) =>
         world.step("snapshot-precopy", app.name, `pre-copy ${volumes.length} volume(s)`).pipe(

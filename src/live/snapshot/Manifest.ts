@@ -72,14 +72,18 @@ export const sha256Of = (file: string) =>
 /** Every entry under `root` (the root itself as `.`), in sorted order, with its lstat. */
 async function* walk(
   root: string,
-  rel = "."
+  rel = ".",
+  /** Skip entries that vanish during the walk (a volume in use), instead of failing. */
+  live = false
 ): AsyncGenerator<{ readonly rel: string; readonly abs: string; readonly st: BigIntStats }> {
   const abs = rel === "." ? root : NodePath.join(root, rel)
-  const st = await NodeFs.lstat(abs, { bigint: true })
+  const vanished = (e: unknown) => live && rel !== "." && (e as { code?: unknown }).code === "ENOENT"
+  const st = await NodeFs.lstat(abs, { bigint: true }).catch((e) => vanished(e) ? undefined : Promise.reject(e))
+  if (st === undefined) return
   yield { rel, abs, st }
   if (!st.isDirectory()) return
-  const names = (await NodeFs.readdir(abs)).sort()
-  for (const name of names) yield* walk(root, rel === "." ? name : NodePath.join(rel, name))
+  const names = (await NodeFs.readdir(abs).catch((e) => vanished(e) ? [] : Promise.reject(e))).sort()
+  for (const name of names) yield* walk(root, rel === "." ? name : NodePath.join(rel, name), live)
 }
 
 const describeEntry = async (
@@ -191,4 +195,28 @@ export const newerThan = (root: string, since: bigint) =>
       return found
     },
     catch: (e) => new Failure({ message: `list the recent files of ${root}: ${describe(e)}` })
+  })
+
+/**
+ * The bytes a copy of `root` adds beside `previous` (the last snapshot's manifest): the allocated
+ * size of every regular file that the quick check finds changed, each inode once. Reads only.
+ */
+export const added = (root: string, previous: ReadonlyMap<string, Entry>) =>
+  Effect.tryPromise({
+    try: async () => {
+      const counted = new Set<bigint>()
+      let bytes = 0
+      for await (const { rel, st } of walk(root, ".", true)) {
+        if (!st.isFile() || counted.has(st.ino)) continue
+        counted.add(st.ino)
+        const before = previous.get(rel)
+        if (before?.type === "file" && before.size === Number(st.size) && before.mtimeNs === String(st.mtimeNs)) {
+          continue
+        }
+        // Sparse files take only their allocated blocks (rsync -S keeps the holes).
+        bytes += Math.min(Number(st.size), Number(st.blocks) * 512)
+      }
+      return bytes
+    },
+    catch: (e) => new Failure({ message: `measure ${root}: ${describe(e)}` })
   })
