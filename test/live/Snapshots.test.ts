@@ -245,6 +245,17 @@ const siblings = (volume: StackVolume) => Fs.readdirSync(Path.dirname(volume.mou
 
 const modeOf = (path: string) => Fs.statSync(path).mode & 0o7777
 
+/** Scribble over every volume; a restore must then fail, saying each of `says`, and leave them all as they were. */
+const restoreFailsUnchanged = (w: World, says: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    w.volumes.forEach((v) => scribble(v.mountpoint))
+    const before = w.volumes.map((v) => fingerprint(v.mountpoint))
+    const error = failure(yield* Effect.exit(w.snapshots.restore(app, w.volumes)))
+    for (const text of says) expect(error.message).toContain(text)
+    expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
+    expect(w.volumes.flatMap(siblings)).toEqual([])
+  })
+
 describe("live Snapshots", () => {
   it.scopedLive("restores every kind of entry: content, modes, owners, links, xattrs, odd names", () =>
     Effect.gen(function*() {
@@ -758,13 +769,7 @@ describe("live Snapshots, tree store", () => {
       for (const [, tamper, message] of tampers) {
         yield* w.snapshots.take(app, "1.0.0", w.volumes)
         tamper()
-        w.volumes.forEach((v) => scribble(v.mountpoint))
-        const before = w.volumes.map((v) => fingerprint(v.mountpoint))
-        const error = failure(yield* Effect.exit(w.snapshots.restore(app, w.volumes)))
-        expect(error.message).toContain(message)
-        expect(error.message).toContain("nothing was changed")
-        expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
-        expect(w.volumes.flatMap(siblings)).toEqual([])
+        yield* restoreFailsUnchanged(w, [message, "nothing was changed"])
         w.volumes.forEach((v, i) => {
           Fs.rmSync(v.mountpoint, { recursive: true })
           Fs.mkdirSync(v.mountpoint)
@@ -787,13 +792,7 @@ describe("live Snapshots, tree store", () => {
       })
       w.volumes.forEach((v, i) => populate(v.mountpoint, `f${i}`))
       yield* w.snapshots.take(app, "1.0.0", w.volumes)
-      w.volumes.forEach((v) => scribble(v.mountpoint))
-      const before = w.volumes.map((v) => fingerprint(v.mountpoint))
-      const error = failure(yield* Effect.exit(w.snapshots.restore(app, w.volumes)))
-      expect(error.message).toContain(`restore the snapshot of ${FILES}: rsync exited with`)
-      expect(error.message).toContain("not changed")
-      expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
-      expect(w.volumes.flatMap(siblings)).toEqual([])
+      yield* restoreFailsUnchanged(w, [`restore the snapshot of ${FILES}: rsync exited with`, "not changed"])
     }))
 
   it.scopedLive("a snapshot in the earlier tar format is still restored, after its checksum", () =>
