@@ -1,3 +1,4 @@
+// Over 300 lines: space, pre-copy, take, restore and show share one closure over Docker and the layout.
 /**
  * Live Snapshots: per stack volume, a directory tree copied by rsync (or cloned by reflink where
  * the filesystem supports it) with a manifest, under `<stateDir>/<app>/snapshot` (layout and
