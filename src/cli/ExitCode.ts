@@ -58,6 +58,7 @@ export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
     "held-policy",
     "held-unknown-version",
     "held-failed-release",
+    "held-no-space",
     "held-chaos",
     "held-undeployed",
     "held-window",

@@ -7,7 +7,9 @@ import { Schema } from "effect"
 
 /**
  * In the order of the safety gate's precedence (also the order of the alert schema's enum), then
- * `chaos`: a person's chaos deploy (`abra app deploy -C`) runs, alerted once per chaos version.
+ * `chaos`: a person's chaos deploy (`abra app deploy -C`) runs, alerted once per chaos version;
+ * then `no-space`, found by the upgrade itself before its first destructive step: the snapshot
+ * would not fit (alerted once per target, tried again every run).
  */
 export const HOLD_REASONS = [
   "major",
@@ -15,10 +17,13 @@ export const HOLD_REASONS = [
   "policy",
   "unknown-version",
   "failed-release",
-  "chaos"
+  "chaos",
+  "no-space"
 ] as const
 export const HoldReason = Schema.Literal(...HOLD_REASONS)
 export type HoldReason = typeof HoldReason.Type
+/** What the safety gate holds for: every reason but `no-space`, which the upgrade itself finds. */
+export type PlanHoldReason = Exclude<HoldReason, "no-space">
 
 /**
  * Left as a person left it, with no alert and no hold record: `undeployed` (an app taken down on

@@ -77,6 +77,13 @@ const parts = (alert: Alert, context: Context): Parts => {
         "was rolled back before",
         `Nothing until a newer release appears; to retry ${latest} once it is fixed: \`warm-reconcile unhold ${app}\`.`
       )
+    case "held-no-space":
+      return held(
+        `needs a snapshot of ${str(f, "needed") ?? "?"} that does not fit in the ${
+          str(f, "free") ?? "?"
+        } free where snapshots are kept`,
+        `Free space in ${context.stateDir} (or exclude caches from the snapshot); the next run tries again.`
+      )
     case "held-chaos":
       return {
         headline: `${app} runs a chaos deploy (${str(f, "chaos_version") ?? "?"}): left alone`,

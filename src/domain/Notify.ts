@@ -19,7 +19,10 @@ export const severityOf: (reason: AlertReason) => Severity = Match.type<AlertRea
   Match.when(Match.is("rollback-failed", "unhealthy-on-latest", "unhealthy-after-deploy"), () => "critical" as const),
   // The app is stopped until a person looks: nothing is down, but nothing runs for it either.
   Match.when("state-unreadable", () => "warning" as const),
-  Match.when(Match.is("rollback", "recovered", "held-major", "held-manual-migration"), () => "warning" as const),
+  Match.when(
+    Match.is("rollback", "recovered", "held-major", "held-manual-migration", "held-no-space"),
+    () => "warning" as const
+  ),
   Match.when(
     Match.is("held-policy", "held-unknown-version", "held-failed-release", "held-chaos"),
     () => "info" as const

@@ -14,6 +14,11 @@ export type Outcome = Data.TaggedEnum<{
   "held-unknown-version": { readonly from: string; readonly to: string }
   /** `to` was tried and rolled back before; it is not retried until a newer release appears. */
   "held-failed-release": { readonly from: string; readonly to: string }
+  /**
+   * The snapshot would not fit: `needed` bytes (what it adds to the last one) against `free` on its
+   * filesystem. Nothing was undeployed; tried again on the next run.
+   */
+  "held-no-space": { readonly from: string; readonly to: string; readonly free: number; readonly needed: number }
   /** A person's chaos deploy runs (`abra app deploy -C`): nothing is touched until a release is deployed. */
   "held-chaos": { readonly chaosVersion: string }
   /** Not deployed, and the config does not say `keepDeployed`: left undeployed, as a person left it. */
@@ -52,6 +57,7 @@ export const detail = (outcome: Outcome): string => {
     case "held-unknown-version":
     case "held-failed-release":
     case "held-window":
+    case "held-no-space":
     case "upgraded":
       return `${outcome.from}->${outcome.to}`
     case "rolled-back":

@@ -7,7 +7,7 @@
  * candidate); {@link plan} decides.
  */
 import { Data, Option, Order } from "effect"
-import type { HoldReason } from "./Hold.js"
+import type { PlanHoldReason } from "./Hold.js"
 import { allows, type UpgradePolicy } from "./Policy.js"
 import { type MigrationWarning, migrationWarnings } from "./ReleaseNotes.js"
 import * as Version from "./Version.js"
@@ -70,7 +70,7 @@ export type Plan = Data.TaggedEnum<{
   Noop: { readonly version: string }
   Redeploy: { readonly version: string }
   Hold: {
-    readonly reason: HoldReason
+    readonly reason: PlanHoldReason
     readonly from: string
     readonly to: string
     /** The notes of every skipped version that has any (or that matched, for a migration hold). */
@@ -167,7 +167,7 @@ export const gate = (
   })
   const warnings = migrationWarnings(skipped, notesOf)
   const bump = Version.bump(from, to)
-  const hold = (reason: HoldReason) =>
+  const hold = (reason: PlanHoldReason) =>
     Option.some(Plan.Hold({ reason, from: from.tag, to: to.tag, notes, warnings, policy }) as Hold)
   if (bump === "major") return hold("major")
   if (warnings.length > 0) return hold("manual-migration")

@@ -1,55 +1,56 @@
-// Over 300 lines: take, restore and their crash rules share one closure over fs, tar and Docker.
+// Over 300 lines: space, pre-copy, take, restore and show share one closure over Docker and the layout.
 /**
- * Live Snapshots: one raw GNU tar archive per stack volume, in the original Python helper's
- * layout: `<stateDir>/<app>/snapshot/meta.json` and `<stateDir>/<app>/snapshot/volumes/<volume>.tar`,
- * plus a sha256 per archive in `meta.json`.
+ * Live Snapshots: per stack volume, a directory tree copied by rsync (or cloned by reflink where
+ * the filesystem supports it) with a manifest, under `<stateDir>/<app>/snapshot` (layout and
+ * crash rule of the state dir: ./snapshot/StateDir.ts; the staged restore: ./snapshot/StagedRestore.ts).
  *
- * Take builds the new snapshot in `snapshot.new-<random>` and swaps it in by two renames.
- * Crash rule (applied before every take and restore, and read-only by show): `snapshot` wins
- * when it exists; when it is missing (a crash between the two renames), the complete
- * `snapshot.old-*` is the snapshot, since it is the last one a take finished and returned.
- * A `snapshot.new-*` is never promoted: the take that wrote it never reported success.
+ * Two phases: `precopy`, while the app still runs, brings `snapshot.pre` up to date (unchanged
+ * files hard-linked from the last snapshot); `take`, after the undeploy, writes the new snapshot
+ * in `snapshot.new-<random>`, hard-linking from the pre-copy and the last snapshot every file that
+ * is identical, so that it copies only what changed. Snapshot trees are never written after
+ * their take: a changed file is a new inode, so sharing them is safe.
  *
- * Restore verifies every archive first, extracts each into `<mountpoint>.warm-restore-<random>`
- * (same parent, same filesystem), and only when all are extracted swaps each by two renames.
- * Leftovers of a crashed restore beside a mountpoint are settled by the next restore: a missing
- * mountpoint gets its `.warm-old-*` back, then every `.warm-restore-*` and `.warm-old-*` goes.
+ * Restore checks each volume's manifest against meta.json and the tree against the manifest, then
+ * rebuilds each volume beside it, hard-linking unchanged files from the live volume and copying
+ * the rest from the snapshot, and swaps. Snapshots in the earlier tar format (and the Python
+ * original's) are still shown and restored, by extracting the archive.
  */
-import { Command, CommandExecutor, FileSystem } from "@effect/platform"
-import { Array as Arr, Clock, Data, Effect, Layer, Option, Schema, Stream } from "effect"
-import { createHash, randomBytes } from "node:crypto"
-import { createReadStream } from "node:fs"
+import { CommandExecutor, FileSystem } from "@effect/platform"
+import { Clock, Context, Effect, Layer, Option } from "effect"
+import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
-import { pipeline } from "node:stream/promises"
 import type { AppSpec } from "../domain/Config.js"
 import { Docker, type StackVolume } from "../services/Docker.js"
-import { SnapshotError, SnapshotMeta, Snapshots } from "../services/Snapshots.js"
-import * as FileChecks from "./FileChecks.js"
-import { streamTail } from "./ProcessErrors.js"
+import { SnapshotError, SnapshotMeta, type SnapshotMethod, Snapshots } from "../services/Snapshots.js"
+import { methodFor, reflinkTree, rsyncTree } from "./snapshot/Copy.js"
+import { describe, Failure, io, suffix } from "./snapshot/Failure.js"
+import * as Manifest from "./snapshot/Manifest.js"
+import { buildAndSwap, settleSiblings, type Target, target } from "./snapshot/StagedRestore.js"
+import {
+  archiveOf,
+  checkVolumeName,
+  DIR_MODE,
+  locate,
+  manifestOf,
+  NEW_PREFIX,
+  PRECOPY,
+  recover,
+  SNAPSHOT,
+  swapIn,
+  syncDir,
+  treeOf,
+  writeDurably,
+  writeMeta
+} from "./snapshot/StateDir.js"
+import { removeTree, run, syncFs } from "./snapshot/Tool.js"
 
 export interface Options {
   /** The state root, e.g. `/var/lib/warm-reconcile`; snapshots live in `<stateDir>/<app>/snapshot`. */
   readonly stateDir: string
 }
 
-type Operation = "take" | "restore" | "show"
+type Operation = SnapshotError["operation"]
 
-/** A failure inside one operation; the method boundary turns it into a {@link SnapshotError}. */
-class Failure extends Data.TaggedError("Failure")<{ readonly message: string }> {}
-
-const SNAPSHOT = "snapshot"
-const NEW_PREFIX = "snapshot.new-"
-const OLD_PREFIX = "snapshot.old-"
-const STAGING_INFIX = ".warm-restore-"
-const RETIRED_INFIX = ".warm-old-"
-const DIR_MODE = 0o700
-const FILE_MODE = 0o600
-/** Docker's own rule for volume names; they become file names here. */
-const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
-
-// Numeric owners and xattrs/ACLs so that a restore gives back exactly what the app left
-// (container uids rarely exist on the host). `--sparse` keeps database files with holes small.
-const TAR_CREATE = ["--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls", "--sparse"]
 const TAR_EXTRACT = [
   "--numeric-owner",
   "--same-owner",
@@ -59,21 +60,19 @@ const TAR_EXTRACT = [
   "--acls"
 ]
 
-const suffix = (): string => randomBytes(6).toString("hex")
-
-const describe = (e: unknown): string => e instanceof Error ? e.message : String(e)
-
-const io = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Failure, R> =>
-  Effect.mapError(effect, (e) => new Failure({ message: `${what}: ${describe(e)}` }))
-
-const decodeMeta = Schema.decodeUnknown(Schema.parseJson(SnapshotMeta))
-const encodeMeta = Schema.encode(SnapshotMeta)
+/**
+ * Files modified this close to the pre-copy's start are dropped from it: a write in the same
+ * clock tick as rsync's read leaves the mtime unchanged, and the take would keep a torn copy.
+ */
+const PRECOPY_MARGIN_NS = 2_000_000_000n
 
 export const make = (options: Options) =>
   Effect.gen(function*() {
     const docker = yield* Docker
-    const fs = yield* FileSystem.FileSystem
-    const executor = yield* CommandExecutor.CommandExecutor
+    const context = Context.make(FileSystem.FileSystem, yield* FileSystem.FileSystem).pipe(
+      Context.add(CommandExecutor.CommandExecutor, yield* CommandExecutor.CommandExecutor)
+    )
+    const fs = Context.get(context, FileSystem.FileSystem)
     const stateDir = NodePath.resolve(options.stateDir)
 
     const appDirOf = (app: AppSpec) => {
@@ -82,13 +81,6 @@ export const make = (options: Options) =>
         ? Effect.succeed(dir)
         : new Failure({ message: `the app name ${JSON.stringify(app.name)} would leave the state directory` })
     }
-
-    const checkVolumeName = (name: string) =>
-      VOLUME_NAME.test(name)
-        ? Effect.void
-        : new Failure({
-          message: `${JSON.stringify(name)} is not a Docker volume name; refusing to use it as a file name`
-        })
 
     const requireUndeployed = (app: AppSpec, doing: string) =>
       docker.isDeployed(app.stack).pipe(
@@ -105,235 +97,139 @@ export const make = (options: Options) =>
         )
       )
 
-    const syncDir = (dir: string) =>
-      FileChecks.syncDir(dir).pipe(
-        Effect.provideService(FileSystem.FileSystem, fs),
-        Effect.mapError((e) => new Failure({ message: e.message }))
-      )
-
-    /** Runs a tool (tar, rm) to the end, keeping the tail of its stderr for the error message. */
-    const tool = (name: "tar" | "rm") => (args: ReadonlyArray<string>, what: string) =>
-      Effect.scoped(Effect.gen(function*() {
-        const command = Command.make(name, ...args).pipe(Command.env({ LC_ALL: "C" }))
-        const process = yield* Command.start(command).pipe(
-          Effect.provideService(CommandExecutor.CommandExecutor, executor),
-          io(`${what}: could not start ${name}${name === "tar" ? " (is GNU tar installed?)" : ""}`)
-        )
-        const [stderr, , exitCode] = yield* Effect.all([
-          streamTail(process.stderr).pipe(Effect.orElseSucceed(() => "")),
-          Stream.runDrain(process.stdout).pipe(Effect.ignore),
-          process.exitCode.pipe(io(`${what}: ${name}`))
-        ], { concurrency: "unbounded" })
-        // Exit 1 from `tar --create` means a file changed while it was read: not a usable copy.
-        if (exitCode !== 0) {
-          return yield* new Failure({
-            message: `${what}: ${name} exited with ${exitCode}${stderr === "" ? "" : `: ${stderr}`}`
-          })
-        }
-      }))
-    const tar = tool("tar")
-    /**
-     * Remove a whole tree with rm: Node's recursive remove holds every entry of the tree in memory
-     * at once (220 MiB resident for 90,000 files), rm walks it in constant memory.
-     */
-    const removeTree = (path: string) => tool("rm")(["-rf", "--one-file-system", "--", path], `remove ${path}`)
-
-    // Node's stream pipeline: about three times the throughput of an Effect Stream of the file here.
-    const sha256Of = (file: string) =>
-      Effect.tryPromise({
-        try: async (signal) => {
-          const hash = createHash("sha256")
-          await pipeline(createReadStream(file, { highWaterMark: 1 << 18 }), hash, { signal })
-          return hash.digest("hex")
-        },
-        catch: (e) => new Failure({ message: `read ${file}: ${describe(e)}` })
-      })
-
-    /**
-     * Archive a mountpoint into `file`; returns its sha256. tar writes the file itself and the
-     * sum is read back (from the page cache, as a rule): measured here about 3.5 times faster
-     * than piping tar's stdout through an Effect Stream, 1.5 times faster than a Node pipeline,
-     * and it sums the bytes that are in the file.
-     */
-    const archive = (mountpoint: string, file: string) =>
+    /** The checked volume list and data dirs, before anything in the state dir is touched. */
+    const prepare = (app: AppSpec, volumes: ReadonlyArray<StackVolume>) =>
       Effect.gen(function*() {
-        // Created first, so that the archive has mode 0600 whatever the umask.
-        yield* fs.writeFile(file, new Uint8Array(0), { flag: "wx", mode: FILE_MODE }).pipe(io(`create ${file}`))
-        yield* tar(
-          ["--create", "--force-local", `--file=${file}`, `--directory=${mountpoint}`, ...TAR_CREATE, "."],
-          `archive ${mountpoint}`
-        )
-        const sum = yield* sha256Of(file)
-        yield* Effect.scoped(Effect.flatMap(fs.open(file, { flag: "r+" }), (f) => f.sync)).pipe(io(`fsync ${file}`))
-        return sum
-      })
-
-    /** The meta of a snapshot dir: none when it has no meta.json (never finished). */
-    const readMeta = (dir: string) =>
-      Effect.gen(function*() {
-        const path = NodePath.join(dir, "meta.json")
-        if (!(yield* fs.exists(path).pipe(io(`look for ${path}`)))) return Option.none<SnapshotMeta>()
-        const text = yield* fs.readFileString(path).pipe(io(`read ${path}`))
-        const meta = yield* decodeMeta(text).pipe(
-          io(`${path} is not a snapshot meta file; move the snapshot away and take a new one`)
-        )
-        yield* Effect.forEach(meta.volumes, checkVolumeName, { discard: true })
-        return Option.some(meta)
-      })
-
-    /**
-     * Where the snapshot is, by the crash rule in the module comment: `snapshot`, else the
-     * newest complete `snapshot.old-*`. A `snapshot` that cannot be read is reported as a
-     * failure, which blocks show and restore but not a take (that replaces it).
-     */
-    const locate = (appDir: string) =>
-      Effect.gen(function*() {
-        const none = Option.none<{ readonly name: string; readonly meta: SnapshotMeta }>()
-        if (!(yield* fs.exists(appDir).pipe(io(`look for ${appDir}`)))) {
-          return { entries: [] as Array<string>, current: none, broken: Option.none<Failure>() }
-        }
-        const entries = yield* fs.readDirectory(appDir).pipe(io(`list ${appDir}`))
-        if (entries.includes(SNAPSHOT)) {
-          const dir = NodePath.join(appDir, SNAPSHOT)
-          const meta = yield* readMeta(dir).pipe(
-            Effect.filterOrFail(
-              Option.isSome,
-              () => new Failure({ message: `${dir} has no meta.json: it is incomplete; take a new snapshot` })
-            ),
-            Effect.either
-          )
-          return meta._tag === "Right"
-            ? { entries, current: Option.some({ name: SNAPSHOT, meta: meta.right.value }), broken: Option.none() }
-            : { entries, current: none, broken: Option.some(meta.left) }
-        }
-        const complete = yield* Effect.forEach(
-          entries.filter((e) => e.startsWith(OLD_PREFIX)),
-          (name) =>
-            readMeta(NodePath.join(appDir, name)).pipe(
-              Effect.map(Option.map((meta) => ({ name, meta }))),
-              Effect.orElseSucceed(() => Option.none())
-            )
-        )
-        const newest = Arr.getSomes(complete).sort((a, b) => String(b.meta.ts).localeCompare(String(a.meta.ts)))[0]
-        return { entries, current: Option.fromNullable(newest), broken: Option.none<Failure>() }
-      })
-
-    /** Remove what an interrupted take or restore left in `dir`. */
-    const removeLeftovers = (dir: string, names: ReadonlyArray<string>) =>
-      Effect.forEach(
-        names,
-        (e) => fs.remove(NodePath.join(dir, e), { recursive: true }).pipe(io(`remove the leftover ${e} in ${dir}`)),
-        { discard: true }
-      )
-
-    /** Settle an interrupted take: promote per the crash rule, then drop every leftover. */
-    const recover = (appDir: string) =>
-      Effect.gen(function*() {
-        const { broken, current, entries } = yield* locate(appDir)
-        if (Option.isSome(current) && current.value.name !== SNAPSHOT) {
-          yield* Effect.logWarning(
-            `${appDir}: ${SNAPSHOT} is missing; keeping ${current.value.name} (crash mid-swap)`
-          )
-          yield* fs.rename(NodePath.join(appDir, current.value.name), NodePath.join(appDir, SNAPSHOT)).pipe(
-            io(`rename ${current.value.name} to ${SNAPSHOT} in ${appDir}`)
-          )
-          yield* syncDir(appDir)
-        }
-        const leftovers = entries.filter((e) =>
-          e.startsWith(NEW_PREFIX) || (e.startsWith(OLD_PREFIX) && Option.getOrUndefined(current)?.name !== e)
-        )
-        yield* removeLeftovers(appDir, leftovers)
-        return { meta: Option.map(current, (c) => c.meta), broken }
-      })
-
-    /** Replace `snapshot` by `fresh` with two renames; the old one is removed once the new is durable. */
-    const swapIn = (appDir: string, fresh: string) =>
-      Effect.gen(function*() {
-        const current = NodePath.join(appDir, SNAPSHOT)
-        const retired = NodePath.join(appDir, `${OLD_PREFIX}${suffix()}`)
-        const hadOne = yield* fs.exists(current).pipe(io(`look for ${current}`))
-        if (hadOne) yield* fs.rename(current, retired).pipe(io(`rename ${current} to ${retired}`))
-        yield* fs.rename(fresh, current).pipe(
-          io(`rename ${fresh} to ${current}`),
-          Effect.tapError(() => hadOne ? fs.rename(retired, current).pipe(Effect.ignore) : Effect.void)
-        )
-        yield* syncDir(appDir)
-        if (hadOne) {
-          yield* fs.remove(retired, { recursive: true }).pipe(
-            Effect.catchAll((e) =>
-              Effect.logWarning(`could not remove the replaced snapshot ${retired} (removed on the next take): ${e}`)
-            )
-          )
-        }
-      }).pipe(Effect.uninterruptible)
-
-    /** A volume's data dir as a real path, checked to be renameable within its parent. */
-    const target = (volume: StackVolume) =>
-      Effect.gen(function*() {
-        if (!NodePath.isAbsolute(volume.mountpoint)) {
-          return yield* new Failure({
-            message: `volume ${volume.name}: mountpoint ${volume.mountpoint} is not absolute`
-          })
-        }
-        const mountpoint = yield* fs.realPath(volume.mountpoint).pipe(
-          io(`volume ${volume.name}: its data dir ${volume.mountpoint} cannot be resolved`)
-        )
-        const parent = NodePath.dirname(mountpoint)
-        const [info, parentInfo] = yield* Effect.all([fs.stat(mountpoint), fs.stat(parent)]).pipe(
-          io(`volume ${volume.name}: stat ${mountpoint}`)
-        )
-        if (info.type !== "Directory" || parent === mountpoint) {
-          return yield* new Failure({ message: `volume ${volume.name}: ${mountpoint} is not a data directory` })
-        }
-        return { name: volume.name, mountpoint, parent, info, sameFs: info.dev === parentInfo.dev }
-      })
-
-    /** Undo what a crashed restore left beside a mountpoint (see the module comment). */
-    const settleSiblings = (mountpoint: string) =>
-      Effect.gen(function*() {
-        const parent = NodePath.dirname(mountpoint)
-        const base = NodePath.basename(mountpoint)
-        const entries = yield* fs.readDirectory(parent).pipe(io(`list ${parent}`))
-        const retired = entries.filter((e) => e.startsWith(`${base}${RETIRED_INFIX}`)).sort()
-        const staged = entries.filter((e) => e.startsWith(`${base}${STAGING_INFIX}`))
-        let leftovers = [...retired, ...staged]
-        if (!entries.includes(base) && retired.length > 0) {
-          const back = retired[retired.length - 1]!
-          yield* Effect.logWarning(`${mountpoint} is missing after an interrupted restore; putting ${back} back`)
-          yield* fs.rename(NodePath.join(parent, back), mountpoint).pipe(io(`rename ${back} to ${mountpoint}`))
-          leftovers = leftovers.filter((e) => e !== back)
-        }
-        yield* removeLeftovers(parent, leftovers)
-      })
-
-    const toSnapshotError = (app: AppSpec, operation: Operation) => (e: Failure) =>
-      new SnapshotError({ app: app.name, operation, message: `snapshot ${operation} for ${app.name}: ${e.message}` })
-
-    const take = Effect.fn("Snapshots.take")(
-      function*(app: AppSpec, version: string, volumes: ReadonlyArray<StackVolume>) {
         const appDir = yield* appDirOf(app)
-        yield* requireUndeployed(app, "take the snapshot")
         const names = volumes.map((v) => v.name)
         yield* Effect.forEach(names, checkVolumeName, { discard: true })
         if (new Set(names).size !== names.length) {
           return yield* new Failure({ message: `the volume list names a volume twice: ${names.join(", ")}` })
         }
-        // Check every data dir before touching the state dir, so a bad list changes nothing.
         const targets = yield* Effect.forEach(volumes, target)
+        return { appDir, names, targets }
+      })
+
+    const exists = (path: string) => fs.exists(path).pipe(io(`look for ${path}`))
+
+    /** The last snapshot's tree and manifest of a volume, when the last snapshot is a tree one. */
+    const previousOf = (appDir: string, meta: Option.Option<SnapshotMeta>, volume: string) =>
+      Effect.gen(function*() {
+        const dir = NodePath.join(appDir, SNAPSHOT)
+        if (Option.isNone(meta) || meta.value.format !== "tree" || !meta.value.volumes.includes(volume)) {
+          return { tree: Option.none<string>(), manifest: new Map<string, Manifest.Entry>() }
+        }
+        const file = manifestOf(dir, volume)
+        const manifest = yield* fs.readFileString(file).pipe(
+          io(`read ${file}`),
+          Effect.flatMap((text) => Manifest.parse(text, file)),
+          // Only an optimisation: a bad one means every file is hashed again.
+          Effect.orElseSucceed(() => new Map<string, Manifest.Entry>())
+        )
+        return { tree: Option.some(treeOf(dir, volume)), manifest }
+      })
+
+    /** Free bytes on the filesystem of `dir` (for an unprivileged process: what it may use). */
+    const freeBytes = (dir: string) =>
+      Effect.tryPromise({
+        try: () => NodeFs.statfs(dir).then((s) => s.bavail * s.bsize),
+        catch: (e) => new Failure({ message: `statfs ${dir}: ${describe(e)}` })
+      })
+
+    const space = Effect.fn("Snapshots.space")(
+      function*(app: AppSpec, volumes: ReadonlyArray<StackVolume>) {
+        const { appDir, targets } = yield* prepare(app, volumes)
         yield* fs.makeDirectory(appDir, { recursive: true, mode: DIR_MODE }).pipe(io(`create ${appDir}`))
-        const { broken } = yield* recover(appDir)
+        const { current } = yield* locate(appDir)
+        const last = Option.map(current, (c) => c.meta)
+        let needed = 0
+        for (const t of targets) {
+          if ((yield* methodFor(t.mountpoint, appDir)) === "reflink") continue
+          needed += yield* Manifest.added(t.mountpoint, (yield* previousOf(appDir, last, t.name)).manifest)
+        }
+        return { free: yield* freeBytes(appDir), needed }
+      },
+      (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "space")), context)
+    )
+
+    const precopy = Effect.fn("Snapshots.precopy")(
+      function*(app: AppSpec, volumes: ReadonlyArray<StackVolume>) {
+        const { appDir, targets } = yield* prepare(app, volumes)
+        yield* fs.makeDirectory(appDir, { recursive: true, mode: DIR_MODE }).pipe(io(`create ${appDir}`))
+        const { meta } = yield* recover(appDir)
+        const pre = NodePath.join(appDir, PRECOPY)
+        // Rebuilt, never updated in place: its files may be hard links into the last snapshot.
+        yield* removeTree(pre)
+        yield* fs.makeDirectory(NodePath.join(pre, "volumes"), { recursive: true, mode: DIR_MODE }).pipe(
+          io(`create ${pre}`)
+        )
+        for (const t of targets) {
+          // A reflink take costs only metadata: nothing to prepare.
+          if ((yield* methodFor(t.mountpoint, appDir)) === "reflink") continue
+          const started = BigInt(yield* Clock.currentTimeNanos)
+          const previous = yield* previousOf(appDir, meta, t.name)
+          const dest = treeOf(pre, t.name)
+          // Exit 24: files vanished while the app ran; the take copies what is there then.
+          yield* rsyncTree(t.mountpoint, dest, Option.toArray(previous.tree), `pre-copy ${t.name}`, [24])
+          yield* dropRecent(dest, started - PRECOPY_MARGIN_NS)
+        }
+      },
+      (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "precopy")), context)
+    )
+
+    /** Remove the regular files of `tree` modified at or after `since` (ns since the epoch). */
+    const dropRecent = (tree: string, since: bigint) =>
+      Effect.gen(function*() {
+        const recent = yield* Manifest.newerThan(tree, since)
+        yield* Effect.forEach(recent, (file) => fs.remove(file).pipe(io(`remove ${file}`)), { discard: true })
+      })
+
+    const take = Effect.fn("Snapshots.take")(
+      function*(app: AppSpec, version: string, volumes: ReadonlyArray<StackVolume>) {
+        yield* appDirOf(app)
+        yield* requireUndeployed(app, "take the snapshot")
+        // Check every data dir before touching the state dir, so a bad list changes nothing.
+        const { appDir, names, targets } = yield* prepare(app, volumes)
+        yield* fs.makeDirectory(appDir, { recursive: true, mode: DIR_MODE }).pipe(io(`create ${appDir}`))
+        const { broken, meta: last } = yield* recover(appDir)
         if (Option.isSome(broken)) {
           yield* Effect.logWarning(`replacing an unreadable snapshot: ${broken.value.message}`)
         }
         const fresh = NodePath.join(appDir, `${NEW_PREFIX}${suffix()}`)
         const build = Effect.gen(function*() {
-          const volumesDir = NodePath.join(fresh, "volumes")
-          yield* fs.makeDirectory(volumesDir, { recursive: true, mode: DIR_MODE }).pipe(io(`create ${volumesDir}`))
+          yield* Effect.forEach(
+            ["volumes", "manifests"],
+            (d) =>
+              fs.makeDirectory(NodePath.join(fresh, d), { recursive: true, mode: DIR_MODE }).pipe(io(`create ${d}`)),
+            { discard: true }
+          )
           const sha256: Record<string, string> = {}
+          const methods: Array<SnapshotMethod> = []
           for (const t of targets) {
-            sha256[t.name] = yield* archive(t.mountpoint, NodePath.join(volumesDir, `${t.name}.tar`))
+            const previous = yield* previousOf(appDir, last, t.name)
+            const method = yield* methodFor(t.mountpoint, appDir)
+            methods.push(method)
+            const dest = treeOf(fresh, t.name)
+            if (method === "reflink") {
+              yield* fs.makeDirectory(dest, { mode: DIR_MODE }).pipe(io(`create ${dest}`))
+              yield* reflinkTree(t.mountpoint, dest, `snapshot ${t.name}`)
+            } else {
+              const linkDests = yield* Effect.filter(
+                [treeOf(NodePath.join(appDir, PRECOPY), t.name), ...Option.toArray(previous.tree)],
+                exists
+              )
+              yield* rsyncTree(t.mountpoint, dest, linkDests, `snapshot ${t.name}`)
+            }
+            const { text, totals } = yield* Manifest.build(dest, previous.manifest)
+            yield* writeDurably(manifestOf(fresh, t.name), text)
+            sha256[t.name] = Manifest.sha256OfText(text)
+            yield* Effect.logInfo(
+              `snapshot of ${t.name} (${method}): ${totals.files} files, ${totals.bytes} bytes, ` +
+                `${totals.hashed} hashed anew`
+            )
           }
-          yield* syncDir(volumesDir)
+          yield* syncFs(fresh)
+          yield* Effect.forEach(["volumes", "manifests"], (d) => syncDir(NodePath.join(fresh, d)), { discard: true })
           const now = yield* Clock.currentTimeMillis
           const meta = new SnapshotMeta({
             recipe: app.recipe,
@@ -341,27 +237,76 @@ export const make = (options: Options) =>
             version,
             ts: new Date(now).toISOString(),
             volumes: names,
-            sha256
+            sha256,
+            format: "tree",
+            method: methods.includes("copy") || methods.length === 0 ? "copy" : "reflink"
           })
-          const json = JSON.stringify(yield* encodeMeta(meta).pipe(io("encode meta.json")), null, 2) + "\n"
           // meta.json last: its presence marks the snapshot complete.
-          yield* Effect.scoped(Effect.gen(function*() {
-            const file = NodePath.join(fresh, "meta.json")
-            const handle = yield* fs.open(file, { flag: "wx", mode: FILE_MODE }).pipe(io(`create ${file}`))
-            yield* handle.writeAll(new TextEncoder().encode(json)).pipe(io(`write ${file}`))
-            yield* handle.sync.pipe(io(`fsync ${file}`))
-          }))
-          yield* syncDir(fresh)
+          yield* writeMeta(fresh, meta)
           return meta
         })
-        const meta = yield* build.pipe(
-          Effect.onError(() => fs.remove(fresh, { recursive: true }).pipe(Effect.ignore))
-        )
+        const meta = yield* build.pipe(Effect.onError(() => removeTree(fresh).pipe(Effect.ignore)))
         yield* swapIn(appDir, fresh)
+        yield* removeTree(NodePath.join(appDir, PRECOPY)).pipe(
+          Effect.catchAll((e) => Effect.logWarning(`could not remove the pre-copy: ${e.message}`))
+        )
         return meta
       },
-      (effect, app) => Effect.mapError(effect, toSnapshotError(app, "take"))
+      (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "take")), context)
     )
+
+    /** Check one volume of the snapshot in `dir` before anything is changed. */
+    const verify = (dir: string, meta: SnapshotMeta, name: string) =>
+      Effect.gen(function*() {
+        const expected = meta.sha256[name]
+        const file = meta.format === "tree" ? manifestOf(dir, name) : archiveOf(dir, name)
+        if (expected === undefined) {
+          return yield* new Failure({
+            message: `${dir}/meta.json has no sha256 for ${name} (written by an older tool?), so ${file} ` +
+              `cannot be verified: nothing was changed; check the archive by hand and add its sum, or restore by hand`
+          })
+        }
+        const actual = yield* Manifest.sha256Of(file)
+        if (actual !== expected.toLowerCase()) {
+          return yield* new Failure({
+            message: `${file} is corrupt (sha256 ${actual}, meta.json says ${expected}): nothing was changed; ` +
+              `the snapshot cannot be restored`
+          })
+        }
+        if (meta.format === "tar") return
+        const text = yield* fs.readFileString(file).pipe(io(`read ${file}`))
+        const difference = yield* Manifest.verify(treeOf(dir, name), yield* Manifest.parse(text, file))
+        if (difference !== undefined) {
+          return yield* new Failure({
+            message: `the snapshot of ${name} does not match its manifest: ${difference}; nothing was changed; ` +
+              `the snapshot cannot be restored`
+          })
+        }
+      })
+
+    /** Fill `staging` with the snapshot's data of one volume. */
+    const populate = (dir: string, meta: SnapshotMeta) => (t: Target, staging: string) =>
+      Effect.gen(function*() {
+        if (meta.format === "tar") {
+          return yield* run(
+            "tar",
+            [
+              "--extract",
+              "--force-local",
+              `--file=${archiveOf(dir, t.name)}`,
+              `--directory=${staging}`,
+              ...TAR_EXTRACT
+            ],
+            `extract the snapshot of ${t.name}`
+          )
+        }
+        const tree = treeOf(dir, t.name)
+        if ((yield* methodFor(tree, t.parent)) === "reflink") {
+          return yield* reflinkTree(tree, staging, `restore the snapshot of ${t.name}`)
+        }
+        // Unchanged files come from the live volume as hard links; the rest is copied back.
+        yield* rsyncTree(tree, staging, [t.mountpoint], `restore the snapshot of ${t.name}`)
+      })
 
     const restore = Effect.fn("Snapshots.restore")(
       function*(app: AppSpec, volumes: ReadonlyArray<StackVolume>) {
@@ -394,34 +339,13 @@ export const make = (options: Options) =>
               `refusing a partial restore; restore by hand from ${dir}`
           })
         }
-        // Verify every archive before anything is changed.
-        yield* Effect.forEach(meta.volumes, (name) =>
-          Effect.gen(function*() {
-            const expected = meta.sha256[name]
-            const file = NodePath.join(dir, "volumes", `${name}.tar`)
-            if (expected === undefined) {
-              return yield* new Failure({
-                message: `${dir}/meta.json has no sha256 for ${name} (written by an older tool?), so ${file} ` +
-                  `cannot be verified: nothing was changed; check the archive by hand and add its sum, or restore by hand`
-              })
-            }
-            const actual = yield* sha256Of(file)
-            if (actual !== expected.toLowerCase()) {
-              return yield* new Failure({
-                message: `${file} is corrupt (sha256 ${actual}, meta.json says ${expected}): nothing was changed; ` +
-                  `the snapshot cannot be restored`
-              })
-            }
-          }), { discard: true })
+        // Verify every volume before anything is changed.
+        yield* Effect.forEach(meta.volumes, (name) => verify(dir, meta, name), { discard: true })
 
         // Settle a crashed restore first: it may have left a mountpoint renamed away.
-        yield* Effect.forEach(
-          meta.volumes,
-          (name) => settleSiblings(NodePath.resolve(current.get(name)!.mountpoint)),
-          {
-            discard: true
-          }
-        )
+        yield* Effect.forEach(meta.volumes, (name) => settleSiblings(NodePath.resolve(current.get(name)!.mountpoint)), {
+          discard: true
+        })
         const targets = yield* Effect.forEach(meta.volumes, (name) => target(current.get(name)!))
         const elsewhere = targets.filter((t) => !t.sameFs).map((t) => t.mountpoint)
         if (elsewhere.length > 0) {
@@ -430,78 +354,10 @@ export const make = (options: Options) =>
               `nothing was changed; restore by hand from ${dir}`
           })
         }
-
-        const staged: Array<{ readonly mountpoint: string; readonly staging: string }> = []
-        const extractAll = Effect.forEach(targets, (t) =>
-          Effect.gen(function*() {
-            const staging = `${t.mountpoint}${STAGING_INFIX}${suffix()}`
-            // Create and record as one step: an interruption in between would leak the dir.
-            yield* fs.makeDirectory(staging, { mode: DIR_MODE }).pipe(
-              Effect.tap(() => Effect.sync(() => staged.push({ mountpoint: t.mountpoint, staging }))),
-              Effect.uninterruptible,
-              io(`create ${staging}`)
-            )
-            // The current root's owner and mode, in case the archive has no `.` entry; when it
-            // has one, tar then sets the snapshot's own (the data's state at snapshot time).
-            yield* fs.chown(staging, Option.getOrElse(t.info.uid, () => 0), Option.getOrElse(t.info.gid, () => 0))
-              .pipe(io(`chown ${staging}`))
-            yield* fs.chmod(staging, t.info.mode & 0o7777).pipe(io(`chmod ${staging}`))
-            yield* tar(
-              [
-                "--extract",
-                "--force-local",
-                `--file=${NodePath.join(dir, "volumes", `${t.name}.tar`)}`,
-                `--directory=${staging}`,
-                ...TAR_EXTRACT
-              ],
-              `extract the snapshot of ${t.name}`
-            )
-          }), { discard: true })
-        const removeStaged = Effect.suspend(() =>
-          Effect.forEach(staged, (s) =>
-            fs.remove(s.staging, { recursive: true }).pipe(
-              Effect.catchAll((e) => Effect.logWarning(`could not remove ${s.staging}: ${e}`))
-            ), { discard: true })
-        )
-        yield* extractAll.pipe(
-          Effect.onError(() => removeStaged),
-          Effect.mapError((e) => new Failure({ message: `${e.message}; the volumes' data was not changed` }))
-        )
-
-        // All extracted: swap each, undoing earlier swaps if one fails. Not interruptible.
-        const swapped: Array<{ readonly mountpoint: string; readonly staging: string; readonly retired: string }> = []
-        const swapAll = Effect.forEach(staged, (s) =>
-          Effect.gen(function*() {
-            const retired = `${s.mountpoint}${RETIRED_INFIX}${suffix()}`
-            yield* fs.rename(s.mountpoint, retired).pipe(io(`rename ${s.mountpoint} to ${retired}`))
-            yield* fs.rename(s.staging, s.mountpoint).pipe(
-              io(`rename ${s.staging} to ${s.mountpoint}`),
-              Effect.tapError(() => fs.rename(retired, s.mountpoint).pipe(Effect.ignore))
-            )
-            swapped.push({ ...s, retired })
-          }), { discard: true })
-        const unswap = Effect.suspend(() =>
-          Effect.forEach(swapped.slice().reverse(), (s) =>
-            fs.rename(s.mountpoint, s.staging).pipe(
-              Effect.zipRight(fs.rename(s.retired, s.mountpoint)),
-              Effect.catchAll((e) => Effect.logError(`could not put ${s.retired} back at ${s.mountpoint}: ${e}`))
-            ), { discard: true })
-        )
-        yield* swapAll.pipe(
-          Effect.tapError(() => unswap.pipe(Effect.zipRight(removeStaged))),
-          Effect.mapError((e) => new Failure({ message: `${e.message}; the swapped volumes were put back` })),
-          Effect.zipRight(Effect.forEach(new Set(targets.map((t) => t.parent)), syncDir, { discard: true })),
-          Effect.uninterruptible
-        )
-        yield* Effect.forEach(swapped, (s) =>
-          removeTree(s.retired).pipe(
-            Effect.catchAll((e) =>
-              Effect.logWarning(`could not remove the replaced data ${s.retired} (removed on the next restore): ${e}`)
-            )
-          ), { discard: true })
+        yield* buildAndSwap(targets, populate(dir, meta))
         return meta
       },
-      (effect, app) => Effect.mapError(effect, toSnapshotError(app, "restore"))
+      (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "restore")), context)
     )
 
     const show = Effect.fn("Snapshots.show")(
@@ -511,13 +367,16 @@ export const make = (options: Options) =>
         if (Option.isSome(broken)) return yield* Effect.fail(broken.value)
         return Option.map(current, (c) => c.meta)
       },
-      (effect, app) => Effect.mapError(effect, toSnapshotError(app, "show"))
+      (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "show")), context)
     )
 
-    return Snapshots.of({ take, restore, show })
+    return Snapshots.of({ space, precopy, take, restore, show })
   })
 
-/** Snapshots as tar archives under the state directory; Docker tells the volumes and whether the stack runs. */
+const toSnapshotError = (app: AppSpec, operation: Operation) => (e: Failure) =>
+  new SnapshotError({ app: app.name, operation, message: `snapshot ${operation} for ${app.name}: ${e.message}` })
+
+/** Snapshots as trees under the state directory; Docker tells whether the stack runs. */
 export const layer = (
   options: Options
 ): Layer.Layer<Snapshots, never, Docker | FileSystem.FileSystem | CommandExecutor.CommandExecutor> =>

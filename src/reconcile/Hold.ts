@@ -42,6 +42,47 @@ export const clearHold = (app: AppSpec) =>
     }
   })
 
+/** `12.3 GiB (13207024435 bytes)`: readable, and exact for a script. */
+const bytes = (n: number): string => {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"] as const
+  const power = Math.min(units.length - 1, Math.floor(Math.log(Math.max(n, 1)) / Math.log(1024)))
+  return power === 0 ? `${n} bytes` : `${(n / 1024 ** power).toFixed(1)} ${units[power]} (${n} bytes)`
+}
+
+/**
+ * The snapshot of a stateful app would not fit: held before anything is undeployed, alerted once
+ * per target (the record says it was), and tried again every run.
+ */
+export const holdNoSpace = (
+  app: AppSpec,
+  from: string,
+  to: string,
+  space: { readonly free: number; readonly needed: number }
+) =>
+  Effect.gen(function*() {
+    const state = yield* State
+    const outcome = Outcome[held("no-space")]({ from, to, ...space })
+    yield* Effect.logWarning(
+      `not upgrading ${from} -> ${to}: the snapshot needs ${bytes(space.needed)}, ${bytes(space.free)} free`
+    )
+    const previous = yield* state.hold(app.name).pipe(within(app, "hold read", SHORT_STEP))
+    if (Option.exists(previous, (h) => h.reason === outcome._tag && h.to === to && h.from === from)) return outcome
+    yield* Effect.uninterruptible(Effect.gen(function*() {
+      yield* writeAlert(app, outcome._tag, {
+        current: from,
+        latest: to,
+        needed: bytes(space.needed),
+        free: bytes(space.free)
+      })
+      const now = yield* Clock.currentTimeMillis
+      yield* state.setHold(
+        app.name,
+        Option.some(new HoldRecord({ reason: outcome._tag, from, to, ts: timestamp(now) }))
+      ).pipe(within(app, "hold write", SHORT_STEP), Effect.retry(RETRY))
+    }))
+    return outcome
+  })
+
 const heldOutcome = (plan: HoldPlan): HeldOutcome =>
   Match.value(plan.reason).pipe(
     Match.when("major", () => Outcome[held("major")]({ from: plan.from, to: plan.to })),

@@ -13,6 +13,7 @@ import { Docker } from "../services/Docker.js"
 import { Snapshots } from "../services/Snapshots.js"
 import { State } from "../services/State.js"
 import { releaseFailed, type RollbackCause } from "./Errors.js"
+import { holdNoSpace } from "./Hold.js"
 import { tracker } from "./InFlight.js"
 import { type Progress, rollback } from "./Rollback.js"
 import { deployAndWait, inStep, report, SHORT_STEP, SNAPSHOT_STEP, timedPhase, within } from "./Steps.js"
@@ -42,6 +43,22 @@ export const upgrade = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Upgrade"
         Effect.tap(report)
       )
 
+    // Before the first destructive step: the volumes, and whether their snapshot fits.
+    const preflight = Effect.gen(function*() {
+      if (!app.stateful) return Option.none<Outcome>()
+      const volumes = yield* docker.stackVolumes(app.stack).pipe(within(app, "volume list", SHORT_STEP))
+      yield* Ref.update(progress, (p) => ({ ...p, volumes }))
+      const space = yield* snapshots.space(app, volumes).pipe(within(app, "snapshot space check", SNAPSHOT_STEP))
+      return space.needed > space.free ? Option.some(yield* holdNoSpace(app, from, to, space)) : Option.none()
+    })
+    const stopped = yield* preflight.pipe(
+      Effect.tap(Option.match({ onNone: () => Effect.void, onSome: report })),
+      Effect.catchAll((e) =>
+        Effect.succeed(Option.some(Outcome.failed({ reason: `upgrade ${from}->${to} not started: ${e.message}` })))
+      )
+    )
+    if (Option.isSome(stopped)) return stopped.value
+
     // Acquire: record last-good, then (stateful) undeploy and snapshot. If it fails halfway it
     // undoes itself, since the release only runs after a successful acquire.
     const prepare = Effect.gen(function*() {
@@ -51,8 +68,9 @@ export const upgrade = (app: AppSpec, plan: Extract<Plan.Plan, { _tag: "Upgrade"
       if (plan.fromHealthy) yield* state.setLastGood(app.name, from).pipe(within(app, "last-good write", SHORT_STEP))
       else yield* Effect.logWarning(`${from} was not healthy before the upgrade: last-good not advanced`)
       if (!app.stateful) return
-      const volumes = yield* docker.stackVolumes(app.stack).pipe(within(app, "volume list", SHORT_STEP))
-      yield* Ref.update(progress, (p) => ({ ...p, volumes }))
+      const { volumes } = yield* Ref.get(progress)
+      // While the app still serves: the snapshot after the undeploy then copies only what changed.
+      yield* snapshots.precopy(app, volumes).pipe(within(app, "snapshot pre-copy", SNAPSHOT_STEP))
       yield* Effect.logInfo(`undeploy for a snapshot of ${volumes.length} volume(s)`)
       yield* apps.undeploy(app).pipe(within(app, "undeploy", app.deployTimeout), inStep("undeploy"))
       yield* Ref.update(progress, (p) => ({ ...p, undeployed: true }))

@@ -1,6 +1,7 @@
 /**
  * Snapshots: the last-good copy of a stateful app's volumes, taken while it is undeployed and
- * restored when an upgrade fails. One snapshot per app, replaced as a whole.
+ * restored when an upgrade fails. One snapshot per app, replaced as a whole. A pre-copy while
+ * the app still runs makes the take after the undeploy copy only what changed since.
  */
 import type { Effect, Option } from "effect"
 import { Context, Schema } from "effect"
@@ -9,11 +10,18 @@ import type { StackVolume } from "./Docker.js"
 
 export class SnapshotError extends Schema.TaggedError<SnapshotError>()("SnapshotError", {
   app: Schema.String,
-  operation: Schema.Literal("take", "restore", "show"),
+  operation: Schema.Literal("space", "precopy", "take", "restore", "show"),
   message: Schema.String
 }) {}
 
-/** `meta.json`, in the original's shape plus sha256 sums. */
+/** How a snapshot's trees were copied: by rsync (`copy`) or as reflinks (`reflink`, metadata only). */
+export const SnapshotMethod = Schema.Literal("copy", "reflink")
+export type SnapshotMethod = typeof SnapshotMethod.Type
+
+/**
+ * `meta.json`, in the original's shape plus sha256 sums: of each volume's archive (`tar`, the
+ * original's and earlier versions'), or of each volume's manifest (`tree`).
+ */
 export class SnapshotMeta extends Schema.Class<SnapshotMeta>("SnapshotMeta")({
   recipe: Schema.String,
   domain: Schema.String,
@@ -23,10 +31,29 @@ export class SnapshotMeta extends Schema.Class<SnapshotMeta>("SnapshotMeta")({
   /** Ours write an ISO string; the original's helper may have written epoch seconds. */
   ts: Schema.Union(Schema.String, Schema.Number),
   volumes: Schema.Array(Schema.String),
-  sha256: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+  sha256: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
+  /** Absent in snapshots written before the tree store: those are tar archives. */
+  format: Schema.optionalWith(Schema.Literal("tar", "tree"), { default: () => "tar" as const }),
+  method: Schema.optional(SnapshotMethod)
 }) {}
 
+/** Bytes free on the snapshot's filesystem, and bytes the next snapshot would add to it. */
+export interface SnapshotSpace {
+  readonly free: number
+  readonly needed: number
+}
+
 export class Snapshots extends Context.Tag("warm-reconcile/Snapshots")<Snapshots, {
+  /**
+   * What the next snapshot of these volumes would add (their data minus what the last snapshot
+   * already holds; nothing for a reflink copy), against the free space where it goes. Reads only.
+   */
+  readonly space: (app: AppSpec, volumes: ReadonlyArray<StackVolume>) => Effect.Effect<SnapshotSpace, SnapshotError>
+  /**
+   * While the app still runs: bring a working copy of its volumes up to date, so that the take
+   * after the undeploy copies only what changed since. Changes no volume and no snapshot.
+   */
+  readonly precopy: (app: AppSpec, volumes: ReadonlyArray<StackVolume>) => Effect.Effect<void, SnapshotError>
   /** Snapshot the volumes of an undeployed app as the data of `version`. */
   readonly take: (
     app: AppSpec,

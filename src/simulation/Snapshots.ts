@@ -6,14 +6,16 @@ import type { StackVolume } from "../services/Docker.js"
 import { SnapshotError, SnapshotMeta, Snapshots } from "../services/Snapshots.js"
 import { type InjectedFault, type SimSnapshot, SimulatedWorld } from "./World.js"
 
-const failure = (app: AppSpec, operation: "take" | "restore" | "show", message: string) =>
+type Operation = SnapshotError["operation"]
+
+const failure = (app: AppSpec, operation: Operation, message: string) =>
   new SnapshotError({ app: app.name, operation, message: `snapshot ${operation} for ${app.name}: ${message}` })
 
 /** A sha256 per volume, as the live meta.json has one per archive: here over the volume's files. */
 const sha256Of = (files: ReadonlyMap<string, string>): string =>
   createHash("sha256").update(JSON.stringify([...files].sort(([a], [b]) => a < b ? -1 : 1))).digest("hex")
 
-const fromFault = (app: AppSpec, operation: "take" | "restore" | "show") => (fault: InjectedFault) =>
+const fromFault = (app: AppSpec, operation: Operation) => (fault: InjectedFault) =>
   failure(app, operation, fault.message)
 
 /** In-memory snapshots of the simulated world's volumes. */
@@ -32,6 +34,25 @@ export const layerTest: Layer.Layer<Snapshots, never, SimulatedWorld> = Layer.ef
         sha256: Object.fromEntries([...snapshot.volumes].map(([v, files]) => [`${app.stack}_${v}`, sha256Of(files)]))
       })
     return Snapshots.of({
+      // A read of the world, as the live check only reads: not a step that may fail.
+      space: (app, volumes) =>
+        Effect.gen(function*() {
+          const s = yield* Ref.get(world.state)
+          const a = yield* world.app(app.name)
+          const last = s.snapshots.get(app.name)
+          const needed = volumes.map((v) => volumeName(app, v)).reduce((sum, n) => {
+            const before = last?.volumes.get(n)
+            return sum + [...(a.volumes.get(n) ?? new Map<string, string>())]
+              .filter(([path, text]) => before?.get(path) !== text)
+              .reduce((bytes, [, text]) => bytes + text.length, 0)
+          }, 0)
+          return { free: s.diskFree, needed }
+        }),
+      // The live pre-copy changes no volume and no snapshot: here it is only a step that may fail.
+      precopy: (app, volumes) =>
+        world.step("snapshot-precopy", app.name, `pre-copy ${volumes.length} volume(s)`).pipe(
+          Effect.mapError(fromFault(app, "precopy"))
+        ),
       take: (app, version, volumes) =>
         Effect.gen(function*() {
           yield* world.step("snapshot", app.name, `snapshot ${volumes.length} volume(s) as ${version}`, version).pipe(

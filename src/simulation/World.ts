@@ -96,6 +96,7 @@ export type Step =
   | "volumes"
   | "tasks"
   | "undeploy"
+  | "snapshot-precopy"
   | "snapshot"
   | "snapshot-show"
   | "deploy"
@@ -173,6 +174,7 @@ export interface WorldState {
   readonly servers: ReadonlySet<string>
   readonly apps: ReadonlyMap<string, SimApp>
   readonly snapshots: ReadonlyMap<string, SimSnapshot>
+  readonly diskFree: number
   readonly lastGood: ReadonlyMap<string, string>
   readonly holds: ReadonlyMap<string, HoldRecord>
   readonly history: ReadonlyArray<RunRecord>
@@ -193,6 +195,8 @@ export interface WorldSetup {
   readonly apps: ReadonlyArray<AppSetup>
   readonly servers?: ReadonlyArray<string>
   readonly faults?: ReadonlyArray<Fault>
+  /** Bytes free where snapshots go (default: unlimited); a volume's file counts its length. */
+  readonly diskFree?: number
 }
 
 /** A fault the world injected: each service turns it into its own typed error. */
@@ -234,6 +238,7 @@ export const initialState = (setup: WorldSetup): WorldState => ({
     checkout: Option.fromNullable(a.deployed)
   }])),
   snapshots: new Map(),
+  diskFree: setup.diskFree ?? Number.POSITIVE_INFINITY,
   lastGood: new Map(setup.apps.flatMap((a) => a.lastGood === undefined ? [] : [[a.spec.name, a.lastGood]])),
   holds: new Map(),
   history: [],

@@ -23,6 +23,7 @@ const EXPECTED: { readonly [Tag in Ending["_tag"]]: ExitCode } = {
   "held-policy": 0,
   "held-unknown-version": 0,
   "held-failed-release": 0,
+  "held-no-space": 0,
   "held-chaos": 0,
   "held-undeployed": 0,
   "held-window": 0,

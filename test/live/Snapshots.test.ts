@@ -40,6 +40,8 @@ const faultyDisk = (faults: {
   readonly renameFails?: (from: string, to: string) => boolean
   /** A chmod that never returns, for an interruption at a known point. */
   readonly chmodHangs?: (path: string) => boolean
+  /** Run after a successful chmod, to change the disk under the code at a known point. */
+  readonly afterChmod?: (path: string) => void
 }) =>
   Layer.effect(
     FileSystem.FileSystem,
@@ -49,7 +51,10 @@ const faultyDisk = (faults: {
         faults.renameFails?.(from, to)
           ? Effect.fail(injected("rename", from, "EXDEV: cross-device link not permitted (injected)"))
           : real.rename(from, to),
-      chmod: (path: string, mode: number) => faults.chmodHangs?.(path) ? Effect.never : real.chmod(path, mode),
+      chmod: (path: string, mode: number) =>
+        faults.chmodHangs?.(path)
+          ? Effect.never
+          : real.chmod(path, mode).pipe(Effect.tap(() => Effect.sync(() => faults.afterChmod?.(path)))),
       open: (path: string, options?: FileSystem.OpenFileOptions) =>
         Effect.map(real.open(path, options), (file) =>
           faults.syncFails?.(path)
@@ -73,10 +78,14 @@ interface World {
 }
 
 /** A temp dir with two Docker-like volumes (`<root>/volumes/<name>/_data`) and the live layer over it. */
-const world = (options?: { readonly fileSystem?: Layer.Layer<FileSystem.FileSystem> }) =>
+const world = (options?: {
+  readonly fileSystem?: Layer.Layer<FileSystem.FileSystem>
+  /** Where the temp dir goes (default: the OS's), e.g. on a filesystem with reflinks. */
+  readonly under?: string
+}) =>
   Effect.gen(function*() {
     const root = yield* Effect.acquireRelease(
-      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-snapshots-"))),
+      Effect.sync(() => Fs.mkdtempSync(Path.join(options?.under ?? Os.tmpdir(), "warm-snapshots-"))),
       (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
     )
     const stateDir = Path.join(root, "state")
@@ -197,10 +206,55 @@ const failure = <A>(exit: Exit.Exit<A, SnapshotError>): SnapshotError => {
 
 const sha256File = (path: string) => createHash("sha256").update(Fs.readFileSync(path)).digest("hex")
 
+/**
+ * A snapshot in the tar format that earlier versions of this tool wrote (one archive per volume,
+ * its sha256 in meta.json, no `format`): still shown and restored.
+ */
+const takeAsTar = (w: World, version: string, volumes: ReadonlyArray<StackVolume>) => {
+  const dir = Path.join(w.appDir, "snapshot")
+  Fs.mkdirSync(Path.join(dir, "volumes"), { recursive: true, mode: 0o700 })
+  const sha256: Record<string, string> = {}
+  for (const v of volumes) {
+    const archive = Path.join(dir, "volumes", `${v.name}.tar`)
+    sh("tar", [
+      "--create",
+      `--file=${archive}`,
+      `--directory=${v.mountpoint}`,
+      "--numeric-owner",
+      "--xattrs",
+      "--xattrs-include=*",
+      "--acls",
+      "--sparse",
+      "."
+    ])
+    sha256[v.name] = sha256File(archive)
+  }
+  const meta = {
+    recipe: app.recipe,
+    domain: app.domain,
+    version,
+    ts: new Date().toISOString(),
+    volumes: volumes.map((v) => v.name),
+    sha256
+  }
+  Fs.writeFileSync(Path.join(dir, "meta.json"), JSON.stringify(meta, null, 2))
+}
+
 /** Leftovers of a swap beside a volume's data dir. */
 const siblings = (volume: StackVolume) => Fs.readdirSync(Path.dirname(volume.mountpoint)).filter((e) => e !== "_data")
 
 const modeOf = (path: string) => Fs.statSync(path).mode & 0o7777
+
+/** Scribble over every volume; a restore must then fail, saying each of `says`, and leave them all as they were. */
+const restoreFailsUnchanged = (w: World, says: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    w.volumes.forEach((v) => scribble(v.mountpoint))
+    const before = w.volumes.map((v) => fingerprint(v.mountpoint))
+    const error = failure(yield* Effect.exit(w.snapshots.restore(app, w.volumes)))
+    for (const text of says) expect(error.message).toContain(text)
+    expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
+    expect(w.volumes.flatMap(siblings)).toEqual([])
+  })
 
 describe("live Snapshots", () => {
   it.scopedLive("restores every kind of entry: content, modes, owners, links, xattrs, odd names", () =>
@@ -216,9 +270,10 @@ describe("live Snapshots", () => {
       const meta = yield* w.snapshots.take(app, "1.0.0+26.0.0", w.volumes)
       expect(meta.version).toBe("1.0.0+26.0.0")
       expect(meta.volumes).toEqual([DB, FILES])
+      expect(meta.format).toBe("tree")
       for (const v of w.volumes) {
-        const archive = Path.join(w.appDir, "snapshot", "volumes", `${v.name}.tar`)
-        expect(meta.sha256[v.name]).toBe(sha256File(archive))
+        const manifest = Path.join(w.appDir, "snapshot", "manifests", `${v.name}.jsonl`)
+        expect(meta.sha256[v.name]).toBe(sha256File(manifest))
       }
 
       w.volumes.forEach((v) => scribble(v.mountpoint))
@@ -242,7 +297,8 @@ describe("live Snapshots", () => {
       const snapshot = Path.join(w.appDir, "snapshot")
       expect([w.appDir, snapshot, Path.join(snapshot, "volumes")].map(modeOf)).toEqual([0o700, 0o700, 0o700])
       expect(modeOf(Path.join(snapshot, "meta.json"))).toBe(0o600)
-      expect(w.volumes.map((v) => modeOf(Path.join(snapshot, "volumes", `${v.name}.tar`)))).toEqual([0o600, 0o600])
+      expect(modeOf(Path.join(snapshot, "manifests"))).toBe(0o700)
+      expect(w.volumes.map((v) => modeOf(Path.join(snapshot, "manifests", `${v.name}.jsonl`)))).toEqual([0o600, 0o600])
     }))
 
   it.scopedLive("refuses to take or restore while the app is deployed", () =>
@@ -266,11 +322,11 @@ describe("live Snapshots", () => {
       expect(fingerprint(w.volumes[0]!.mountpoint)).toEqual(scribbled)
     }))
 
-  it.scopedLive("refuses a corrupt archive before touching any volume", () =>
+  it.scopedLive("refuses a corrupt archive (tar format) before touching any volume", () =>
     Effect.gen(function*() {
       const w = yield* world()
       w.volumes.forEach((v, i) => populate(v.mountpoint, `c${i}`))
-      yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      takeAsTar(w, "1.0.0", w.volumes)
       // Flip one byte of the second archive: the first alone would restore fine.
       const archive = Path.join(w.appDir, "snapshot", "volumes", `${FILES}.tar`)
       const bytes = Fs.readFileSync(archive)
@@ -287,11 +343,11 @@ describe("live Snapshots", () => {
       expect(w.volumes.flatMap(siblings)).toEqual([])
     }))
 
-  it.scopedLive("a restore that fails while extracting leaves every volume as it was and no staging dir", () =>
+  it.scopedLive("a restore that fails while extracting (tar format) leaves every volume as it was and no staging dir", () =>
     Effect.gen(function*() {
       const w = yield* world()
       w.volumes.forEach((v, i) => populate(v.mountpoint, `h${i}`))
-      yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      takeAsTar(w, "1.0.0", w.volumes)
       // Truncate the second archive mid-member and record its new sum: it passes the
       // checksum, and tar fails on it after the first volume was extracted.
       const snapshot = Path.join(w.appDir, "snapshot")
@@ -349,7 +405,7 @@ describe("live Snapshots", () => {
 
   it.scopedLive("a new snapshot replaces the old one; a failed take leaves the old one whole", () =>
     Effect.gen(function*() {
-      const w = yield* world({ fileSystem: faultyDisk({ syncFails: (path) => path.endsWith(`${FILES}.tar`) }) })
+      const w = yield* world({ fileSystem: faultyDisk({ syncFails: (path) => path.endsWith(`${FILES}.jsonl`) }) })
       const [db, files] = w.volumes
       populate(db!.mountpoint, "first")
       yield* w.snapshots.take(app, "1.0.0", [db!])
@@ -361,7 +417,7 @@ describe("live Snapshots", () => {
       expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
       expect(Option.map(yield* w.snapshots.show(app), (m) => m.version)).toEqual(Option.some("2.0.0"))
 
-      // A disk that fails once the second volume's archive is written.
+      // A disk that fails once the second volume's manifest is written.
       populate(files!.mountpoint, "files")
       const failed = failure(yield* Effect.exit(w.snapshots.take(app, "3.0.0", w.volumes)))
       expect(failed.message).toContain("i/o error")
@@ -487,5 +543,317 @@ describe("live Snapshots", () => {
       const error = failure(yield* Effect.exit(w.snapshots.take(escaping, "1.0.0", w.volumes)))
       expect(error.message).toContain("would leave the state directory")
       expect(Fs.readdirSync(w.root)).toEqual(["volumes"])
+    }))
+})
+
+const treeOf = (w: World, volume: string, snapshot = "snapshot") => Path.join(w.appDir, snapshot, "volumes", volume)
+const inode = (path: string) => Fs.lstatSync(path).ino
+
+/**
+ * Date every entry under `dir` an hour back: a pre-copy leaves out what was written in the last
+ * seconds before it, and the test data was written just now.
+ */
+const age = (dir: string) =>
+  sh(python, [
+    "-c",
+    `
+import os, sys, time
+t = int((time.time() - 3600) * 1e9)
+for root, dirs, files in os.walk(sys.argv[1]):
+    for name in dirs + files:
+        os.utime(os.path.join(root, name), ns=(t, t), follow_symlinks=False)
+os.utime(sys.argv[1], ns=(t, t))
+`,
+    dir
+  ])
+
+/** Run `change` and put back the times of `path` to the nanosecond, as a careful tamperer would. */
+const keepingTimes = (path: string, change: () => void) => {
+  const [atime, mtime] = sh(python, [
+    "-c",
+    "import os, sys; st = os.stat(sys.argv[1]); print(st.st_atime_ns, st.st_mtime_ns)",
+    path
+  ]).trim().split(" ")
+  change()
+  sh(python, [
+    "-c",
+    "import os, sys; os.utime(sys.argv[1], ns=(int(sys.argv[2]), int(sys.argv[3])))",
+    path,
+    atime!,
+    mtime!
+  ])
+}
+
+/** Write `bytes` over `path` keeping its times to the nanosecond. */
+const overwriteKeepingTimes = (path: string, bytes: Uint8Array) =>
+  sh(python, [
+    "-c",
+    `
+import os, sys
+st = os.stat(sys.argv[1])
+with open(sys.argv[1], "r+b") as f:
+    f.write(bytes.fromhex(sys.argv[2]))
+os.utime(sys.argv[1], ns=(st.st_atime_ns, st.st_mtime_ns))
+`,
+    path,
+    Buffer.from(bytes).toString("hex")
+  ])
+
+/** The inodes of every regular file under `dir`. */
+const inodes = (dir: string): Set<number> =>
+  new Set(
+    Fs.readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .map((p) => Fs.lstatSync(Path.join(dir, p)))
+      .filter((st) => st.isFile())
+      .map((st) => st.ino)
+  )
+
+/** A POSIX ACL as Linux stores it in `system.posix_acl_access`: user::rw-, user:1234:r--, group::r--, mask::r--, other::---. */
+const ACL_HEX = "02000000" + "01000600ffffffff" + "02000400d2040000" + "04000400ffffffff" + "10000400ffffffff" +
+  "20000000ffffffff"
+
+const setAcl = (path: string) =>
+  sh(python, [
+    "-c",
+    "import os, sys; os.setxattr(sys.argv[1], 'system.posix_acl_access', bytes.fromhex(sys.argv[2]))",
+    path,
+    ACL_HEX
+  ])
+const aclOf = (path: string) =>
+  sh(python, ["-c", "import os, sys; print(os.getxattr(sys.argv[1], 'system.posix_acl_access').hex())", path]).trim()
+
+describe("live Snapshots, tree store", () => {
+  it.scopedLive("a pre-copy while the app runs, then a take that copies only what changed since", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      const [db] = w.volumes
+      populate(db!.mountpoint, "pre")
+      age(db!.mountpoint)
+      w.deployed.value = true
+      yield* w.snapshots.precopy(app, [db!])
+      const pre = treeOf(w, DB, "snapshot.pre")
+      expect(fingerprint(pre)).toEqual(fingerprint(db!.mountpoint))
+      const unchanged = inode(Path.join(pre, "run.sh"))
+      // The app writes after the pre-copy; then it is undeployed.
+      Fs.writeFileSync(Path.join(db!.mountpoint, "run.sh.new"), "written after the pre-copy")
+      Fs.appendFileSync(Path.join(db!.mountpoint, "blob.bin"), "appended")
+      w.deployed.value = false
+      const before = fingerprint(db!.mountpoint)
+      const meta = yield* w.snapshots.take(app, "1.0.0", [db!])
+      expect(meta.method).toBe("copy")
+      expect(fingerprint(treeOf(w, DB))).toEqual(before)
+      // Unchanged: the pre-copy's file itself; changed: a new copy.
+      expect(inode(Path.join(treeOf(w, DB), "run.sh"))).toBe(unchanged)
+      expect(Fs.readFileSync(Path.join(treeOf(w, DB), "blob.bin"), "utf8")).toMatch(/appended$/)
+      expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
+      // Never a link between a snapshot and the live volume: the app could change the snapshot.
+      const live = inodes(db!.mountpoint)
+      expect([...inodes(treeOf(w, DB))].filter((i) => live.has(i))).toEqual([])
+    }))
+
+  it.scopedLive("a pre-copy leaves out the files written while it ran, so the take copies them whole", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      const [db] = w.volumes
+      populate(db!.mountpoint, "recent")
+      age(db!.mountpoint)
+      // An mtime in the future stands for a write in the same clock tick as the copy's read.
+      const future = new Date(Date.now() + 3_600_000)
+      Fs.utimesSync(Path.join(db!.mountpoint, "blob.bin"), future, future)
+      w.deployed.value = true
+      yield* w.snapshots.precopy(app, [db!])
+      const pre = treeOf(w, DB, "snapshot.pre")
+      expect(Fs.existsSync(Path.join(pre, "run.sh"))).toBe(true)
+      expect(Fs.existsSync(Path.join(pre, "blob.bin"))).toBe(false)
+      w.deployed.value = false
+      yield* w.snapshots.take(app, "1.0.0", [db!])
+      expect(fingerprint(treeOf(w, DB))).toEqual(fingerprint(db!.mountpoint))
+    }))
+
+  it.scopedLive("a second take shares the unchanged files of the first and keeps their hashes", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      const [db] = w.volumes
+      populate(db!.mountpoint, "first")
+      yield* w.snapshots.take(app, "1.0.0", [db!])
+      const manifestLine = (file: string) =>
+        Fs.readFileSync(Path.join(w.appDir, "snapshot", "manifests", `${DB}.jsonl`), "utf8").split("\n")
+          .find((l) => l.includes(`"path":"${file}"`))
+      const [runSh, runShLine] = [inode(Path.join(treeOf(w, DB), "run.sh")), manifestLine("run.sh")]
+      expect(runShLine).toContain(`"sha256":"${sha256File(Path.join(db!.mountpoint, "run.sh"))}"`)
+      Fs.writeFileSync(Path.join(db!.mountpoint, "secret.txt"), "changed")
+      yield* w.snapshots.take(app, "2.0.0", [db!])
+      expect(inode(Path.join(treeOf(w, DB), "run.sh"))).toBe(runSh)
+      expect(manifestLine("run.sh")).toBe(runShLine)
+      expect(manifestLine("secret.txt")).toContain(`"sha256":"${sha256File(Path.join(db!.mountpoint, "secret.txt"))}"`)
+      expect(fingerprint(treeOf(w, DB))).toEqual(fingerprint(db!.mountpoint))
+    }))
+
+  it.scopedLive("a restore keeps the unchanged files of the volume and copies back the rest", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      w.volumes.forEach((v, i) => populate(v.mountpoint, `r${i}`))
+      const before = w.volumes.map((v) => fingerprint(v.mountpoint))
+      yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      w.volumes.forEach((v) => scribble(v.mountpoint))
+      const db = w.volumes[0]!.mountpoint
+      const unchanged = inode(Path.join(db, "run.sh"))
+      yield* w.snapshots.restore(app, w.volumes)
+      expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
+      expect(inode(Path.join(db, "run.sh"))).toBe(unchanged)
+      const snapshot = inodes(treeOf(w, DB))
+      expect([...inodes(db)].filter((i) => snapshot.has(i))).toEqual([])
+      expect(w.volumes.flatMap(siblings)).toEqual([])
+    }))
+
+  it.scopedLive("sparse files, device nodes, fifos and ACLs come back", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      const db = w.volumes[0]!.mountpoint
+      populate(db, "special")
+      const at = (p: string) => Path.join(db, p)
+      const fd = Fs.openSync(at("sparse.db"), "w")
+      Fs.writeSync(fd, "header")
+      Fs.writeSync(fd, "trailer", 32 * 1024 * 1024)
+      Fs.closeSync(fd)
+      sh("mknod", [at("null-device"), "c", "1", "3"])
+      sh(python, ["-c", "import os, sys; os.mkfifo(sys.argv[1])", at("pipe")])
+      setAcl(at("secret.txt"))
+      const before = fingerprint(db)
+      yield* w.snapshots.take(app, "1.0.0", [w.volumes[0]!])
+      expect(Fs.statSync(Path.join(treeOf(w, DB), "sparse.db")).blocks * 512).toBeLessThan(1024 * 1024)
+      for (const p of ["sparse.db", "null-device", "pipe", "secret.txt"]) Fs.rmSync(at(p))
+      scribble(db)
+      yield* w.snapshots.restore(app, [w.volumes[0]!])
+      expect(fingerprint(db)).toEqual(before)
+      const sparse = Fs.statSync(at("sparse.db"))
+      expect([sparse.size, sparse.blocks * 512 < 1024 * 1024]).toEqual([32 * 1024 * 1024 + 7, true])
+      expect(Fs.lstatSync(at("null-device")).isCharacterDevice()).toBe(true)
+      expect(Fs.lstatSync(at("null-device")).rdev).toBe(Fs.statSync("/dev/null").rdev)
+      expect(Fs.lstatSync(at("pipe")).isFIFO()).toBe(true)
+      expect(aclOf(at("secret.txt"))).toBe(ACL_HEX)
+    }))
+
+  it.scopedLive("refuses a tampered, incomplete or torn snapshot before touching any volume", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      w.volumes.forEach((v, i) => populate(v.mountpoint, `t${i}`))
+      const files = treeOf(w, FILES)
+      const tampers: ReadonlyArray<readonly [string, () => void, string]> = [
+        [
+          "content",
+          () => {
+            // Same size and mtime: only the hash can tell.
+            const blob = Path.join(files, "blob.bin")
+            overwriteKeepingTimes(blob, Fs.readFileSync(blob).subarray(0, 64).map((b) => b ^ 0x01))
+          },
+          "blob.bin differs from its manifest in sha256"
+        ],
+        [
+          "missing file",
+          () => keepingTimes(files, () => Fs.rmSync(Path.join(files, "run.sh"))),
+          "run.sh is in the manifest but missing"
+        ],
+        [
+          "extra file",
+          () => keepingTimes(files, () => Fs.writeFileSync(Path.join(files, "planted"), "x")),
+          "planted is in the snapshot but not"
+        ],
+        ["mode", () => Fs.chmodSync(Path.join(files, "run.sh"), 0o777), "run.sh differs from its manifest in mode"],
+        [
+          "manifest",
+          () => Fs.appendFileSync(Path.join(w.appDir, "snapshot", "manifests", `${FILES}.jsonl`), "\n"),
+          `${FILES}.jsonl is corrupt`
+        ]
+      ]
+      for (const [, tamper, message] of tampers) {
+        yield* w.snapshots.take(app, "1.0.0", w.volumes)
+        tamper()
+        yield* restoreFailsUnchanged(w, [message, "nothing was changed"])
+        w.volumes.forEach((v, i) => {
+          Fs.rmSync(v.mountpoint, { recursive: true })
+          Fs.mkdirSync(v.mountpoint)
+          populate(v.mountpoint, `t${i}`)
+        })
+      }
+    }))
+
+  it.scopedLive("an rsync that fails halfway through a restore leaves every volume as it was", () =>
+    Effect.gen(function*() {
+      const w = yield* world({
+        fileSystem: faultyDisk({
+          // The second volume's staging dir turns into a file under rsync: it fails on it.
+          afterChmod: (path) => {
+            if (!path.includes(`${FILES}${Path.sep}_data.warm-restore-`)) return
+            Fs.rmSync(path, { recursive: true })
+            Fs.writeFileSync(path, "")
+          }
+        })
+      })
+      w.volumes.forEach((v, i) => populate(v.mountpoint, `f${i}`))
+      yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      yield* restoreFailsUnchanged(w, [`restore the snapshot of ${FILES}: rsync exited with`, "not changed"])
+    }))
+
+  it.scopedLive("a snapshot in the earlier tar format is still restored, after its checksum", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      w.volumes.forEach((v, i) => populate(v.mountpoint, `l${i}`))
+      const before = w.volumes.map((v) => fingerprint(v.mountpoint))
+      takeAsTar(w, "0.9.0", w.volumes)
+      expect(Option.map(yield* w.snapshots.show(app), (m) => [m.version, m.format])).toEqual(
+        Option.some(["0.9.0", "tar"])
+      )
+      w.volumes.forEach((v) => scribble(v.mountpoint))
+      const restored = yield* w.snapshots.restore(app, w.volumes)
+      expect(restored.format).toBe("tar")
+      expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
+      // The next take writes the tree format in its place.
+      expect((yield* w.snapshots.take(app, "1.0.0", w.volumes)).format).toBe("tree")
+      expect(Fs.readdirSync(Path.join(w.appDir, "snapshot", "volumes")).sort()).toEqual([DB, FILES])
+    }))
+})
+
+/**
+ * On a filesystem with reflinks (XFS made with `reflink=1`, btrfs): set WARM_TEST_REFLINK_DIR to a
+ * dir on one, e.g. a loop-mounted XFS image. The same round trip, with copies that cost only metadata.
+ */
+const reflinkDir = process.env["WARM_TEST_REFLINK_DIR"]
+
+describe.runIf(reflinkDir !== undefined)("live Snapshots on a filesystem with reflinks", () => {
+  it.scopedLive("takes by reflink and restores every kind of entry", () =>
+    Effect.gen(function*() {
+      const w = yield* world({ under: reflinkDir! })
+      w.volumes.forEach((v, i) => populate(v.mountpoint, `x${i}`))
+      const before = w.volumes.map((v) => fingerprint(v.mountpoint))
+      w.deployed.value = true
+      yield* w.snapshots.precopy(app, w.volumes)
+      w.deployed.value = false
+      const meta = yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      expect(meta.method).toBe("reflink")
+      expect(w.volumes.map((v) => fingerprint(treeOf(w, v.name)))).toEqual(before)
+      w.volumes.forEach((v) => scribble(v.mountpoint))
+      yield* w.snapshots.restore(app, w.volumes)
+      expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
+      expect(w.volumes.flatMap(siblings)).toEqual([])
+      expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
+    }))
+})
+
+describe("live Snapshots, space", () => {
+  it.scopedLive("counts what the next snapshot adds: all of it first, then only what changed", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      const [db] = w.volumes
+      populate(db!.mountpoint, "space")
+      Fs.writeFileSync(Path.join(db!.mountpoint, "big.bin"), Buffer.alloc(1 << 20, 7))
+      const first = yield* w.snapshots.space(app, [db!])
+      // At least the megabyte file and the 1.3 MB blob; hard links counted once.
+      expect(first.needed).toBeGreaterThan(2_000_000)
+      expect(first.free).toBeGreaterThan(0)
+      yield* w.snapshots.take(app, "1.0.0", [db!])
+      expect((yield* w.snapshots.space(app, [db!])).needed).toBe(0)
+      Fs.writeFileSync(Path.join(db!.mountpoint, "big.bin"), Buffer.alloc(1 << 20, 8))
+      expect((yield* w.snapshots.space(app, [db!])).needed).toBe(1 << 20)
     }))
 })

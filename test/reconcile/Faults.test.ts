@@ -112,10 +112,10 @@ const PATHS: ReadonlyArray<Path> = [
     // A fault in the deploy or its health gate rolls back; a fault in a later write does not undo it.
     disturbed: ["failed", UPGRADED, ROLLED_BACK],
     nextNight: [UPGRADED, `noop-healthy:${TO}`, `recovered:${TO}`, HELD_FAILED],
-    cases: 99
+    cases: 102
   },
-  rolledBack("upgrade to a release that answers 500, rolled back", { health: "never" }, 183),
-  rolledBack("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }, 168),
+  rolledBack("upgrade to a release that answers 500, rolled back", { health: "never" }, 186),
+  rolledBack("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }, 171),
   fresh("fresh deploy", {
     recipes: { keycloak: { tags: [FROM, TO] } },
     servers: [],
@@ -150,7 +150,7 @@ const PATHS: ReadonlyArray<Path> = [
 ]
 
 /** Cases in all; the per-path counts must add up to it. */
-const TOTAL_CASES = 699
+const TOTAL_CASES = 708
 
 type FaultKind = "fail" | "hang" | "interrupt"
 const KINDS: ReadonlyArray<FaultKind> = ["fail", "hang", "interrupt"]
@@ -297,6 +297,7 @@ describe("a fault at every side effect of every path", () => {
         "secrets-list",
         "secrets-generate",
         "deployed-check",
+        "snapshot-precopy",
         "undeploy",
         "snapshot",
         "deploy",

@@ -1,0 +1,222 @@
+/**
+ * The manifest of a snapshot tree: one JSON line per entry (path, type, mode, owner, size, mtime
+ * in nanoseconds, symlink target, sha256 of a regular file's content), in a sorted walk's order.
+ *
+ * Kept incrementally: a regular file whose type, size and mtime equal the previous manifest's
+ * entry keeps that entry's hash (the same quick check rsync uses to decide what to copy), so a
+ * take hashes only what changed. A restore checks the tree against the manifest entry by entry
+ * and hashes every regular file before it changes anything.
+ *
+ * Written with node:fs/promises: the platform FileSystem has no lstat, and a walk of 90,000
+ * entries is several times faster without an Effect per entry.
+ */
+import { Effect } from "effect"
+import { createHash } from "node:crypto"
+import { type BigIntStats, createReadStream } from "node:fs"
+import * as NodeFs from "node:fs/promises"
+import * as NodePath from "node:path"
+import { pipeline } from "node:stream/promises"
+import { describe, Failure } from "./Failure.js"
+
+export type EntryType = "file" | "dir" | "symlink" | "char" | "block" | "fifo" | "socket"
+
+export interface Entry {
+  readonly path: string
+  readonly type: EntryType
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  /** Regular files only; 0 for the rest (a directory's size differs between filesystems). */
+  readonly size: number
+  readonly mtimeNs: string
+  readonly link?: string
+  readonly sha256?: string
+}
+
+export interface Totals {
+  readonly entries: number
+  readonly files: number
+  readonly bytes: number
+  /** Regular files whose content was read for this manifest (the rest kept their hash). */
+  readonly hashed: number
+}
+
+const typeOf = (st: BigIntStats): EntryType =>
+  st.isFile()
+    ? "file"
+    : st.isDirectory()
+    ? "dir"
+    : st.isSymbolicLink()
+    ? "symlink"
+    : st.isCharacterDevice()
+    ? "char"
+    : st.isBlockDevice()
+    ? "block"
+    : st.isFIFO()
+    ? "fifo"
+    : "socket"
+
+// Node's stream pipeline: about three times the throughput of an Effect Stream of the file here.
+export const sha256OfFile = async (file: string, signal?: AbortSignal): Promise<string> => {
+  const hash = createHash("sha256")
+  await pipeline(createReadStream(file, { highWaterMark: 1 << 18 }), hash, signal ? { signal } : {})
+  return hash.digest("hex")
+}
+
+export const sha256Of = (file: string) =>
+  Effect.tryPromise({
+    try: (signal) => sha256OfFile(file, signal),
+    catch: (e) => new Failure({ message: `read ${file}: ${describe(e)}` })
+  })
+
+/** Every entry under `root` (the root itself as `.`), in sorted order, with its lstat. */
+async function* walk(
+  root: string,
+  rel = ".",
+  /** Skip entries that vanish during the walk (a volume in use), instead of failing. */
+  live = false
+): AsyncGenerator<{ readonly rel: string; readonly abs: string; readonly st: BigIntStats }> {
+  const abs = rel === "." ? root : NodePath.join(root, rel)
+  const vanished = (e: unknown) => live && rel !== "." && (e as { code?: unknown }).code === "ENOENT"
+  const st = await NodeFs.lstat(abs, { bigint: true }).catch((e) => vanished(e) ? undefined : Promise.reject(e))
+  if (st === undefined) return
+  yield { rel, abs, st }
+  if (!st.isDirectory()) return
+  const names = (await NodeFs.readdir(abs).catch((e) => vanished(e) ? [] : Promise.reject(e))).sort()
+  for (const name of names) yield* walk(root, rel === "." ? name : NodePath.join(rel, name), live)
+}
+
+const describeEntry = async (
+  abs: string,
+  rel: string,
+  st: BigIntStats
+): Promise<Omit<Entry, "sha256">> => {
+  const type = typeOf(st)
+  return {
+    path: rel,
+    type,
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    size: type === "file" ? Number(st.size) : 0,
+    mtimeNs: String(st.mtimeNs),
+    ...(type === "symlink" ? { link: await NodeFs.readlink(abs) } : {})
+  }
+}
+
+/** Build the manifest of `root`, keeping the hashes of `previous` for unchanged files. */
+export const build = (root: string, previous: ReadonlyMap<string, Entry>) =>
+  Effect.tryPromise({
+    try: async () => {
+      const lines: Array<string> = []
+      const byInode = new Map<bigint, string>()
+      let files = 0, bytes = 0, hashed = 0
+      for await (const { abs, rel, st } of walk(root)) {
+        const entry: Entry = await describeEntry(abs, rel, st)
+        let sha256: string | undefined
+        if (entry.type === "file") {
+          files++
+          bytes += entry.size
+          const before = previous.get(rel)
+          sha256 = before?.type === "file" && before.size === entry.size && before.mtimeNs === entry.mtimeNs
+            ? before.sha256
+            : byInode.get(st.ino)
+          if (sha256 === undefined) {
+            sha256 = await sha256OfFile(abs)
+            hashed++
+          }
+          byInode.set(st.ino, sha256)
+        }
+        lines.push(JSON.stringify(sha256 === undefined ? entry : { ...entry, sha256 }))
+      }
+      const totals: Totals = { entries: lines.length, files, bytes, hashed }
+      return { text: lines.join("\n") + "\n", totals }
+    },
+    catch: (e) => new Failure({ message: `build the manifest of ${root}: ${describe(e)}` })
+  })
+
+/** Parse a manifest's text; a line that is not an entry makes the whole manifest unreadable. */
+export const parse = (text: string, file: string) =>
+  Effect.try({
+    try: () => {
+      const entries = new Map<string, Entry>()
+      for (const line of text.split("\n")) {
+        if (line === "") continue
+        const entry = JSON.parse(line) as Entry
+        if (typeof entry.path !== "string" || typeof entry.type !== "string") throw new Error(`bad line ${line}`)
+        entries.set(entry.path, entry)
+      }
+      return entries
+    },
+    catch: (e) => new Failure({ message: `${file} is not a snapshot manifest (${describe(e)}); nothing was changed` })
+  })
+
+const FIELDS = ["type", "mode", "uid", "gid", "size", "mtimeNs", "link", "sha256"] as const
+
+/**
+ * Check `root` against its manifest: the same entries, each with the same metadata and content.
+ * Fails with the first difference; reads every regular file once (hard links are read once).
+ */
+export const verify = (root: string, expected: ReadonlyMap<string, Entry>) =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      const seen = new Set<string>()
+      const byInode = new Map<bigint, string>()
+      for await (const { abs, rel, st } of walk(root)) {
+        const want = expected.get(rel)
+        if (want === undefined) return `${rel} is in the snapshot but not in its manifest`
+        seen.add(rel)
+        const got: Record<string, unknown> = { ...(await describeEntry(abs, rel, st)) }
+        if (got["type"] === "file") {
+          got["sha256"] = byInode.get(st.ino) ?? await sha256OfFile(abs, signal)
+          byInode.set(st.ino, got["sha256"] as string)
+        }
+        const field = FIELDS.find((f) => got[f] !== (want as unknown as Record<string, unknown>)[f])
+        if (field !== undefined) {
+          return `${rel} differs from its manifest in ${field} (${String(got[field])}, manifest: ${
+            String((want as unknown as Record<string, unknown>)[field])
+          })`
+        }
+      }
+      const missing = [...expected.keys()].find((p) => !seen.has(p))
+      return missing === undefined ? undefined : `${missing} is in the manifest but missing from the snapshot`
+    },
+    catch: (e) => new Failure({ message: `check ${root} against its manifest: ${describe(e)}` })
+  })
+
+export const sha256OfText = (text: string): string => createHash("sha256").update(text).digest("hex")
+
+/** The regular files under `root` whose mtime is at or after `since` (ns since the epoch). */
+export const newerThan = (root: string, since: bigint) =>
+  Effect.tryPromise({
+    try: async () => {
+      const found: Array<string> = []
+      for await (const { abs, st } of walk(root)) if (st.isFile() && st.mtimeNs >= since) found.push(abs)
+      return found
+    },
+    catch: (e) => new Failure({ message: `list the recent files of ${root}: ${describe(e)}` })
+  })
+
+/**
+ * The bytes a copy of `root` adds beside `previous` (the last snapshot's manifest): the allocated
+ * size of every regular file that the quick check finds changed, each inode once. Reads only.
+ */
+export const added = (root: string, previous: ReadonlyMap<string, Entry>) =>
+  Effect.tryPromise({
+    try: async () => {
+      const counted = new Set<bigint>()
+      let bytes = 0
+      for await (const { rel, st } of walk(root, ".", true)) {
+        if (!st.isFile() || counted.has(st.ino)) continue
+        counted.add(st.ino)
+        const before = previous.get(rel)
+        if (before?.type === "file" && before.size === Number(st.size) && before.mtimeNs === String(st.mtimeNs)) {
+          continue
+        }
+        // Sparse files take only their allocated blocks (rsync -S keeps the holes).
+        bytes += Math.min(Number(st.size), Number(st.blocks) * 512)
+      }
+      return bytes
+    },
+    catch: (e) => new Failure({ message: `measure ${root}: ${describe(e)}` })
+  })
