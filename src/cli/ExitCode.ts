@@ -60,6 +60,7 @@ export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
     "held-failed-release",
     "held-chaos",
     "held-undeployed",
+    "paused",
     "upgraded",
     "rolled-back",
     "recovered",

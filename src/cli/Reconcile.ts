@@ -93,7 +93,8 @@ export const reconcileCommand = Command.make(
         // per-app lock keeps the boot run and the timer run from working on the same app at once.
         const ended = yield* Effect.forEach(apps, (app) =>
           Effect.scoped(
-            Effect.flatMap(Lock, (lock) => lock.acquire(app.name, args.lockWait)).pipe(
+            // A paused app is not touched at all: not even its lock is taken.
+            (app.enabled ? Effect.flatMap(Lock, (lock) => lock.acquire(app.name, args.lockWait)) : Effect.void).pipe(
               Effect.zipRight(run(app, { ...options, onInterrupted: finished(app, true) })),
               Effect.tap(finished(app, false)),
               Effect.map((outcome) => ({ outcome, ending: outcome as Ending })),

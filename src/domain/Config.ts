@@ -3,6 +3,7 @@
  * Decoding is pure; reading the file is the CLI's job.
  */
 import { Duration, Either, Option, ParseResult, Schema } from "effect"
+import * as Inherit from "./Inherit.js"
 import { NotifyList } from "./Notify.js"
 import { UpgradePolicy } from "./Policy.js"
 
@@ -142,17 +143,21 @@ export class HealthConfig extends Schema.Class<HealthConfig>("HealthConfig")({
   })
 }) {}
 
+const RecipeName = Schema.String.pipe(
+  Schema.pattern(/^[a-z0-9][a-z0-9_-]*$/, { message: () => "expected a recipe name" })
+)
+
+const ServerName = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/))
+
 export class AppConfig extends Schema.Class<AppConfig>("AppConfig")({
-  recipe: Schema.propertySignature(
-    Schema.String.pipe(Schema.pattern(/^[a-z0-9][a-z0-9_-]*$/, { message: () => "expected a recipe name" }))
-  ).annotations({ description: "The Co-op Cloud recipe, as `abra recipe fetch <recipe>` names it." }),
+  recipe: Schema.propertySignature(RecipeName).annotations({
+    description: "The Co-op Cloud recipe, as `abra recipe fetch <recipe>` names it."
+  }),
   domain: Schema.propertySignature(Domain).annotations({
     description: "The app's domain: abra's name for the app (`<abraDir>/servers/<server>/<domain>.env`) and, " +
       "with `.` replaced by `_` and cut to 45 characters, its Docker stack name."
   }),
-  server: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/)), {
-    default: () => "default"
-  }).annotations({
+  server: Schema.optionalWith(ServerName, { default: () => "default" }).annotations({
     description: "The abra server the app runs on. `default` is the local Docker daemon, added with " +
       "`abra server add --local` when abra lacks it; any other server must be known to abra already."
   }),
@@ -190,8 +195,61 @@ export class AppConfig extends Schema.Class<AppConfig>("AppConfig")({
   keepDeployed: Schema.optionalWith(Schema.Boolean, { default: () => false }).annotations({
     description: "Deploy the app when it is not deployed. Off by default: an app a person undeployed is left " +
       "alone (`held-undeployed`, exit 0, no alert). An upgrade killed halfway is still recovered first."
+  }),
+  // --- Pausing (issue 13, item 2). ---
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }).annotations({
+    description: "`false` pauses the app: `reconcile` does nothing (outcome `paused`, exit 0, no lock, no " +
+      "alert), `plan` and `status` say \"paused\". An app found by discovery is paused the same way."
   })
+  // --- end of pausing ---
 }) {}
+
+// --- Defaults and recipe defaults (issue 13, item 2): what apps inherit. ---
+
+/**
+ * The same keys as `fields`, each optional and without a default: a block others inherit from,
+ * where only what is written counts. `nested` replaces a field's schema (health: its own keys, each
+ * optional). Built from the fields, so a key added to an app is inheritable without more code.
+ */
+const inheritable = (
+  fields: Schema.Struct.Fields,
+  omit: ReadonlyArray<string>,
+  nested: Readonly<Record<string, Schema.Schema.Any>> = {}
+) =>
+  Schema.Struct(Object.fromEntries(
+    Object.entries(fields).filter(([key]) => !omit.includes(key)).map(([key, field]) => {
+      const ast = field.ast
+      const schema = nested[key] ?? Schema.make(
+        ast._tag === "PropertySignatureTransformation"
+          ? ast.from.type
+          : ast._tag === "PropertySignatureDeclaration"
+          ? ast.type
+          : ast
+      )
+      const annotations = ast._tag === "PropertySignatureTransformation" ? ast.to.annotations : ast.annotations
+      return [key, Schema.optional(schema).annotations(annotations)] as const
+    })
+  )) as unknown as Schema.Schema<Readonly<Record<string, unknown>>, Readonly<Record<string, unknown>>>
+
+export const HealthDefaults = inheritable(HealthConfig.fields, []).annotations({ identifier: "HealthDefaults" })
+
+/** An app's keys but `recipe` and `domain`, none required, none defaulted: what `defaults` and `recipes` hold. */
+export const AppDefaults = inheritable(AppConfig.fields, ["recipe", "domain"], { health: HealthDefaults })
+  .annotations({ identifier: "AppDefaults" })
+
+const Inheritance = Schema.Struct({
+  defaults: Schema.optional(AppDefaults).annotations({
+    description: "Settings every app inherits (an [AppDefaults](#appdefaults)): an app's own keys win, " +
+      "`health` is merged key by key. E.g. `{\"health\": {\"connect\": \"127.0.0.1:8443\"}, \"upgrade\": \"patch\"}`."
+  }),
+  recipes: Schema.optional(Schema.Record({ key: RecipeName, value: AppDefaults })).annotations({
+    description: "Settings by recipe (each an [AppDefaults](#appdefaults)), over `defaults` and under the " +
+      "app's own keys. Built in for apps found by discovery, and overridden here key by key: `keycloak` " +
+      "`{\"health\": {\"path\": \"/realms/master\"}}`, `nextcloud` `{\"health\": {\"path\": \"/status.php\"}}`."
+  })
+})
+
+// --- end of defaults ---
 
 export class Config extends Schema.Class<Config>("Config")({
   stateDir: Schema.optionalWith(Schema.String.pipe(Schema.startsWith("/")), {
@@ -204,6 +262,9 @@ export class Config extends Schema.Class<Config>("Config")({
     description: "abra's directory (recipe clones, `servers/<server>/<domain>.env`), an absolute path. " +
       "When absent: `$ABRA_DIR`, else `~/.abra` of the user running warm-reconcile."
   }),
+  // --- Defaults and recipe defaults (issue 13, item 2). ---
+  ...Inheritance.fields,
+  // --- end of defaults ---
   apps: Schema.propertySignature(Schema.Record({ key: AppName, value: AppConfig })).annotations({
     description: "The apps, by name. The name is the app's directory under `stateDir` and appears in alerts, " +
       "logs and metrics: letters, digits, `.`, `_` or `-`, starting with a letter or digit, no `..`, " +
@@ -313,25 +374,69 @@ const configError = (source: string, path: ReadonlyArray<PropertyKey>, message: 
   return new ConfigError({ source, path: shown, message: `${source}: ${oneLine(shown)}: ${oneLine(message, 1000)}` })
 }
 
+const decodeOptions = { errors: "first", onExcessProperty: "error" } as const
+
+/** A Schema's failure as the one-line ConfigError naming the first bad key's path. */
+const refusal = (source: string) => (error: ParseResult.ParseError) => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  const path = issue?.path ?? []
+  // A key of `apps` that is not an app name shows up as an unexpected key: say why.
+  const badName = issue?._tag === "Unexpected" && path.length === 2 && path[0] === "apps"
+  const message = badName
+    ? `not a valid app name: an app name is letters, digits, '.', '_' or '-', starts with a letter or digit, ` +
+      "holds no '..' or '/' and is at most 128 characters; rename the app"
+    : issue?.message ?? String(error)
+  return configError(source, path, message)
+}
+
+const encodeInheritance = Schema.encodeSync(Inheritance)
+
+const asWritten = (decoded: typeof Inheritance.Type): Inherit.Inheritance => {
+  const encoded = encodeInheritance(decoded)
+  return { defaults: encoded.defaults ?? {}, recipes: encoded.recipes ?? {} }
+}
+
+/** What apps inherit, as written (durations in seconds): `defaults` and `recipes` of a decoded config. */
+export const inheritanceOf = (config: Config): Inherit.Inheritance =>
+  asWritten({ defaults: config.defaults, recipes: config.recipes })
+
 export const decodeConfig = (input: unknown, source = "config"): Either.Either<Config, ConfigError> => {
   const junk = tooBig(input)
   if (junk !== undefined) {
     return Either.left(configError(source, junk.path, `${junk.problem}: this is not a warm-reconcile config`))
   }
-  return Schema.decodeUnknownEither(Config, { errors: "first", onExcessProperty: "error" })(input).pipe(
-    Either.mapLeft((error) => {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-      const path = issue?.path ?? []
-      // A key of `apps` that is not an app name shows up as an unexpected key: say why.
-      const badName = issue?._tag === "Unexpected" && path.length === 2 && path[0] === "apps"
-      const message = badName
-        ? `not a valid app name: an app name is letters, digits, '.', '_' or '-', starts with a letter or digit, ` +
-          "holds no '..' or '/' and is at most 128 characters; rename the app"
-        : issue?.message ?? String(error)
-      return configError(source, path, message)
-    })
+  // What the apps inherit is checked first, so that a bad inherited value is named where it is written.
+  const withInheritance = !Inherit.isObject(input) || !Inherit.isObject(input["apps"])
+    ? Either.right(input)
+    : Schema.decodeUnknownEither(Inheritance, decodeOptions)({
+      ...(Object.hasOwn(input, "defaults") ? { defaults: input["defaults"] } : {}),
+      ...(Object.hasOwn(input, "recipes") ? { recipes: input["recipes"] } : {})
+    }).pipe(Either.map((decoded) => {
+      const inheritance = asWritten(decoded)
+      const apps = Object.entries(input["apps"] as Inherit.Raw).map(([name, app]) =>
+        [name, Inherit.inherit(inheritance, app)] as const
+      )
+      return { ...input, apps: Object.fromEntries(apps) }
+    }))
+  return withInheritance.pipe(
+    Either.flatMap(Schema.decodeUnknownEither(Config, decodeOptions)),
+    Either.mapLeft(refusal(source))
   )
 }
+
+/**
+ * An app found by discovery (issue 13): its recipe, domain and server, with what the config's
+ * `defaults` and `recipes` give it (and the built-in recipe defaults). Refused with its path when
+ * the config's apps could not hold it.
+ */
+export const inheritedApp = (
+  config: Config,
+  found: { readonly recipe: string; readonly domain: string; readonly server: string },
+  source = "discovery"
+): Either.Either<AppConfig, ConfigError> =>
+  Schema.decodeUnknownEither(AppConfig, decodeOptions)(Inherit.inherit(inheritanceOf(config), found, true)).pipe(
+    Either.mapLeft(refusal(source))
+  )
 
 export const appSpecs = (config: Config): Array<AppSpec> =>
   Object.entries(config.apps).map(([name, app]) => appSpec(name as AppName, app))

@@ -25,6 +25,7 @@ const EXPECTED: { readonly [Tag in Ending["_tag"]]: ExitCode } = {
   "held-failed-release": 0,
   "held-chaos": 0,
   "held-undeployed": 0,
+  paused: 0,
   upgraded: 0,
   "rolled-back": 0,
   recovered: 0,
