@@ -204,6 +204,18 @@ export class AppConfig extends Schema.Class<AppConfig>("AppConfig")({
   // --- end of pausing ---
 }) {}
 
+// --- Discovery (issue 13, item 1). ---
+export class ServerConfig extends Schema.Class<ServerConfig>("ServerConfig")({
+  discover: Schema.optional(Schema.Boolean).annotations({
+    description: "Discover the opted-in apps of this server (`true`) or not (`false`), whatever the top-level " +
+      "`discover` says. Absent: as the top-level `discover`."
+  })
+}) {}
+
+/** Why an app is managed: listed in the config's `apps`, or found by discovery with `ENABLE_AUTO_UPDATE=true`. */
+export type ManagedBy = "listed" | "opted-in"
+// --- end of discovery ---
+
 // --- Defaults and recipe defaults (issue 13, item 2): what apps inherit. ---
 
 /**
@@ -265,6 +277,18 @@ export class Config extends Schema.Class<Config>("Config")({
   // --- Defaults and recipe defaults (issue 13, item 2). ---
   ...Inheritance.fields,
   // --- end of defaults ---
+  // --- Discovery (issue 13, item 1): apps the operator opted in with ENABLE_AUTO_UPDATE=true. ---
+  discover: Schema.optionalWith(Schema.Boolean, { default: () => false }).annotations({
+    description: "Also manage every app on every abra server (`<abraDir>/servers/<server>/<domain>.env`) whose " +
+      "env file sets `ENABLE_AUTO_UPDATE=true`, as Co-op Cloud's kadabra does: its recipe from `RECIPE=` or " +
+      "`TYPE=`, its domain (and its name here) from the file name, its settings from `defaults` and `recipes`. " +
+      "An app listed in `apps` (same server and domain) is managed as listed instead. `servers.<name>.discover` " +
+      "decides for one server."
+  }),
+  servers: Schema.optional(Schema.Record({ key: ServerName, value: ServerConfig })).annotations({
+    description: "Settings by abra server name, each a [ServerConfig](#serverconfig)."
+  }),
+  // --- end of discovery ---
   apps: Schema.propertySignature(Schema.Record({ key: AppName, value: AppConfig })).annotations({
     description: "The apps, by name. The name is the app's directory under `stateDir` and appears in alerts, " +
       "logs and metrics: letters, digits, `.`, `_` or `-`, starting with a letter or digit, no `..`, " +
@@ -287,6 +311,8 @@ export class Config extends Schema.Class<Config>("Config")({
 export interface AppSpec extends AppConfig {
   readonly name: AppName
   readonly stack: string
+  /** Absent: listed. */
+  readonly managedBy?: ManagedBy
 }
 
 /** Stack name as abra makes it: the domain with `.` replaced by `_`, cut to 45 characters. */
