@@ -226,7 +226,9 @@ export const configReference = (): string =>
     "",
     "A duration is an Effect duration string, `\"<number> <unit>\"` with the unit one of `nanos`,",
     "`micros`, `millis`, `seconds`, `minutes`, `hours`, `days` or `weeks` (singular too), such as",
-    "`\"90 seconds\"` or `\"15 minutes\"`; or a number of seconds (`900`). Never negative.",
+    "`\"90 seconds\"` or `\"15 minutes\"`; a short form as systemd and Go write it, numbers with the units",
+    "`h`, `m`, `s`, `ms`, `us` or `ns` run together (`\"15m\"`, `\"1h30m\"`, `\"90s\"`); or a number of seconds",
+    "(`900`). Never negative.",
     "",
     example(),
     ""

@@ -6,8 +6,26 @@ import { Duration, Either, Option, ParseResult, Schema } from "effect"
 import * as Inherit from "./Inherit.js"
 import { NotifyList } from "./Notify.js"
 import { UpgradePolicy } from "./Policy.js"
+import { closest } from "./Suggest.js"
 
-/** An Effect duration string (`"15 minutes"`) or a number of seconds. */
+const SHORT_UNITS: Readonly<Record<string, number>> = {
+  h: 3_600_000,
+  m: 60_000,
+  s: 1000,
+  ms: 1,
+  us: 0.001,
+  ns: 0.000001
+}
+
+/** The short forms systemd and Go write (`15m`, `1h30m`, `90s`, `500ms`): numbers with units, summed. */
+export const shortDuration = (text: string): Option.Option<Duration.Duration> => {
+  if (!/^(\d+(\.\d+)?(h|ms|m|s|us|ns))+$/.test(text)) return Option.none()
+  let millis = 0
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)/g)) millis += Number(n) * SHORT_UNITS[unit!]!
+  return Option.some(Duration.millis(millis))
+}
+
+/** An Effect duration string (`"15 minutes"`), a short form (`"15m"`, `"1h30m"`) or a number of seconds. */
 export const DurationSetting = Schema.transformOrFail(
   Schema.Union(Schema.Number, Schema.String),
   Schema.DurationFromSelf,
@@ -24,13 +42,13 @@ export const DurationSetting = Schema.transformOrFail(
           new ParseResult.Type(ast, input, `expected a duration >= 0, got ${JSON.stringify(input)}`)
         )
       }
-      return Option.match(Duration.decodeUnknown(input.trim()), {
+      return Option.match(Option.orElse(Duration.decodeUnknown(input.trim()), () => shortDuration(input.trim())), {
         onNone: () =>
           ParseResult.fail(
             new ParseResult.Type(
               ast,
               input,
-              `expected a duration such as "90 seconds" or "15 minutes", got ${JSON.stringify(input)}`
+              `expected a duration such as "90 seconds", "15 minutes", "90s" or "1h30m", got ${JSON.stringify(input)}`
             )
           ),
         onSome: ParseResult.succeed
@@ -38,7 +56,10 @@ export const DurationSetting = Schema.transformOrFail(
     },
     encode: (d) => ParseResult.succeed(Duration.toSeconds(d))
   }
-).annotations({ identifier: "Duration", description: "an Effect duration string (\"15 minutes\") or seconds" })
+).annotations({
+  identifier: "Duration",
+  description: "an Effect duration string (\"15 minutes\"), a short form (\"15m\", \"1h30m\") or seconds"
+})
 
 /** A value as a message shows it. Never throws: JSON.stringify does on a BigInt or a cycle, which decodeConfig(unknown) may get. */
 const show = (value: unknown): string => {
@@ -400,6 +421,14 @@ const configError = (source: string, path: ReadonlyArray<PropertyKey>, message: 
   return new ConfigError({ source, path: shown, message: `${source}: ${oneLine(shown)}: ${oneLine(message, 1000)}` })
 }
 
+/** An unexpected key: the expected key closest to it, as a hint (`stateFul` → `stateful`). */
+const didYouMean = (issue: ParseResult.ArrayFormatterIssue | undefined, path: ReadonlyArray<PropertyKey>): string => {
+  const key = path.at(-1)
+  if (issue?._tag !== "Unexpected" || typeof key !== "string") return ""
+  const expected = [...issue.message.matchAll(/"([^"]+)"/g)].map((m) => m[1]!)
+  return Option.match(closest(key, expected), { onNone: () => "", onSome: (k) => `; did you mean "${k}"?` })
+}
+
 const decodeOptions = { errors: "first", onExcessProperty: "error" } as const
 
 /** A Schema's failure as the one-line ConfigError naming the first bad key's path. */
@@ -412,7 +441,7 @@ const refusal = (source: string) => (error: ParseResult.ParseError) => {
     ? `not a valid app name: an app name is letters, digits, '.', '_' or '-', starts with a letter or digit, ` +
       "holds no '..' or '/' and is at most 128 characters; rename the app"
     : issue?.message ?? String(error)
-  return configError(source, path, message)
+  return configError(source, path, `${message}${didYouMean(issue, path)}`)
 }
 
 const encodeInheritance = Schema.encodeSync(Inheritance)

@@ -333,3 +333,30 @@ describe("defaults, recipes and enabled (issue 13)", () => {
     expect(kc2.health.path).toBe("/health/ready")
   })
 })
+
+describe("a config an operator can check (issue 13, item 7)", () => {
+  it("durations also accept the short forms systemd and Go write", () => {
+    const cases: ReadonlyArray<readonly [string, number]> = [
+      ["15m", 900_000],
+      ["1h30m", 5_400_000],
+      ["90s", 90_000],
+      ["500ms", 500],
+      ["1.5h", 5_400_000]
+    ]
+    for (const [input, expected] of cases) {
+      expect(millis(decoded(withApp({ deployTimeout: input })).apps["kc" as AppName]!.deployTimeout), input)
+        .toBe(expected)
+    }
+    for (const input of ["15", "m", "1x", "15 m", "-15m", "1h 30m"]) {
+      expect(refused(withApp({ deployTimeout: input })).path, input).toBe("apps.kc.deployTimeout")
+    }
+  })
+
+  it("an unexpected key names the closest expected one", () => {
+    expect(refused(withApp({ stateFul: false })).message).toMatch(/; did you mean "stateful"\?$/)
+    expect(refused({ statedir: "/x", apps: {} }).message).toMatch(/; did you mean "stateDir"\?$/)
+    expect(refused(withApp({ health: { okstatus: [200] } })).message).toMatch(/did you mean "okStatus"\?$/)
+    // Nothing close: no guess.
+    expect(refused(withApp({ zzzzzzzz: 1 })).message).not.toContain("did you mean")
+  })
+})
