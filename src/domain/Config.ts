@@ -1,3 +1,4 @@
+// Over 300 lines: the one Schema of the config file, a block per feature kept apart so parallel changes merge, and its decoding.
 /**
  * The JSON config file. A public interface: keys may be added, never renamed.
  * Decoding is pure; reading the file is the CLI's job.
