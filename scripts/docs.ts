@@ -11,7 +11,15 @@ import { Duration, Effect, JSONSchema, Option, Schema, SchemaAST as AST } from "
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { AlertFile } from "../src/domain/Alert.js"
-import { AppConfig, Config, decodeConfig, HealthConfig } from "../src/domain/Config.js"
+import {
+  AppConfig,
+  AppDefaults,
+  Config,
+  decodeConfig,
+  HealthConfig,
+  HealthDefaults,
+  ServerConfig
+} from "../src/domain/Config.js"
 import { NotifyChannel } from "../src/domain/Notify.js"
 
 type Fields = Schema.Struct.Fields
@@ -35,6 +43,20 @@ const sections: ReadonlyArray<Section> = [
   },
   { name: "HealthConfig", at: "`apps.<name>.health`", fields: HealthConfig.fields, minimal: {} },
   {
+    name: "AppDefaults",
+    at: "`defaults` and each entry of `recipes`: the keys of [AppConfig](#appconfig) but `recipe` and `domain`, " +
+      "none required; only what is written is inherited",
+    fields: (AppDefaults as unknown as { readonly fields: Fields }).fields,
+    minimal: {}
+  },
+  {
+    name: "HealthDefaults",
+    at: "`health` of an [AppDefaults](#appdefaults): the keys of [HealthConfig](#healthconfig), none required",
+    fields: (HealthDefaults as unknown as { readonly fields: Fields }).fields,
+    minimal: {}
+  },
+  { name: "ServerConfig", at: "`servers.<name>`", fields: ServerConfig.fields, minimal: {} },
+  {
     name: "NotifyChannel",
     at: "each entry of `notify`",
     fields: NotifyChannel.fields,
@@ -48,8 +70,12 @@ const classes: ReadonlyArray<
 > = [
   { name: "AppConfig", schema: AppConfig },
   { name: "HealthConfig", schema: HealthConfig },
-  { name: "NotifyChannel", schema: NotifyChannel }
+  { name: "NotifyChannel", schema: NotifyChannel },
+  { name: "ServerConfig", schema: ServerConfig as unknown as typeof NotifyChannel }
 ]
+
+/** The blocks of inherited settings: structs, not classes, linked by their identifier. */
+const blocks = ["AppDefaults", "HealthDefaults"]
 
 const link = (name: string) => `[${name}](#${name.toLowerCase()})`
 
@@ -74,6 +100,8 @@ const typeOf = (ast: AST.AST): string => {
   const cls = classes.find((c) => c.schema.ast === ast)
   if (cls !== undefined) return link(cls.name)
   if (Option.contains(AST.getIdentifierAnnotation(ast), "Duration")) return "[duration](#durations)"
+  const block = blocks.find((b) => Option.contains(AST.getIdentifierAnnotation(ast), b))
+  if (block !== undefined) return link(block)
   switch (ast._tag) {
     case "StringKeyword":
       return "string"
@@ -198,7 +226,9 @@ export const configReference = (): string =>
     "",
     "A duration is an Effect duration string, `\"<number> <unit>\"` with the unit one of `nanos`,",
     "`micros`, `millis`, `seconds`, `minutes`, `hours`, `days` or `weeks` (singular too), such as",
-    "`\"90 seconds\"` or `\"15 minutes\"`; or a number of seconds (`900`). Never negative.",
+    "`\"90 seconds\"` or `\"15 minutes\"`; a short form as systemd and Go write it, numbers with the units",
+    "`h`, `m`, `s`, `ms`, `us` or `ns` run together (`\"15m\"`, `\"1h30m\"`, `\"90s\"`); or a number of seconds",
+    "(`900`). Never negative.",
     "",
     example(),
     ""

@@ -4,6 +4,7 @@
  */
 import { Command } from "@effect/cli"
 import { alertsCommand } from "./Alerts.js"
+import { configCommand } from "./ConfigCheck.js"
 import { notifyCommand } from "./Notify.js"
 import { planCommand } from "./Plan.js"
 import { reconcileCommand } from "./Reconcile.js"
@@ -22,7 +23,8 @@ export const root = Command.make("warm-reconcile").pipe(
     alertsCommand,
     simulateCommand,
     snapshotCommand,
-    notifyCommand
+    notifyCommand,
+    configCommand
   ])
 )
 

@@ -24,6 +24,14 @@ export interface LoadedConfig {
   readonly abraDir: string
 }
 
+/** Where V8's "at position N" is, as an editor shows it: ` (line L, column C)`; empty when it says no position. */
+export const lineAndColumn = (text: string, reason: string): string => {
+  const at = /at position (\d+)/.exec(reason)
+  if (at === null || /\bline \d+/.test(reason)) return ""
+  const lines = text.slice(0, Number(at[1])).split("\n")
+  return ` (line ${lines.length}, column ${lines.at(-1)!.length + 1})`
+}
+
 export const load = (flag: Option.Option<string>) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
@@ -43,11 +51,12 @@ export const load = (flag: Option.Option<string>) =>
     try {
       json = JSON.parse(text)
     } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e)
       return yield* new ConfigError({
         source: path,
         path: "",
         // V8 quotes the text around the error as is: newlines and NUL bytes included.
-        message: `${path}: not valid JSON: ${oneLine(e instanceof Error ? e.message : String(e))}`
+        message: `${path}: not valid JSON: ${oneLine(reason)}${lineAndColumn(text, reason)}`
       })
     }
     const config = yield* Either.match(decodeConfig(json, path), { onLeft: Effect.fail, onRight: Effect.succeed })

@@ -62,6 +62,7 @@ export const exitCode: (ending: Ending) => ExitCode = Match.type<Ending>().pipe(
     "held-chaos",
     "held-undeployed",
     "held-window",
+    "paused",
     "upgraded",
     "rolled-back",
     "recovered",

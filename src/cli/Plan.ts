@@ -1,13 +1,16 @@
-/** `plan <app>`: what `reconcile` would do, changing nothing. */
-import { Command } from "@effect/cli"
+/** `plan <app>` or `plan --all`: what `reconcile` would do, changing nothing. */
+import { Args, Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Option } from "effect"
+import type { AppSpec } from "../domain/Config.js"
+import * as Discovery from "../domain/Discovery.js"
 import { describeSoaking } from "../domain/Soak.js"
 import { escapeControls } from "../domain/Text.js"
 import { describeWindow, localTimeZone, windows } from "../domain/Window.js"
 import { observe } from "../reconcile/Reconcile.js"
 import { State } from "../services/State.js"
 import * as ConfigFile from "./ConfigFile.js"
-import { type CommandError, exitCode } from "./ExitCode.js"
+import { type CommandError, type ExitCode, exitCode, worst } from "./ExitCode.js"
+import * as Managed from "./Managed.js"
 import * as Shared from "./Options.js"
 import { setExitCode, withLive } from "./Output.js"
 import { unholdHint } from "./Unhold.js"
@@ -42,65 +45,112 @@ const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): str
 const unreadable = (e: CommandError & { readonly message: string }) =>
   Console.error(e.message).pipe(Effect.zipRight(setExitCode(exitCode(e))))
 
+/** One app's plan on stdout (text or JSON); a paused app is not looked at. */
+const planOne = (
+  loaded: ConfigFile.LoadedConfig,
+  app: AppSpec,
+  args: { readonly skipFetch: boolean; readonly json: boolean; readonly fleet: boolean }
+) =>
+  Effect.gen(function*() {
+    const why = args.fleet ? ` [${Discovery.why(app)}]` : ""
+    if (!app.enabled) {
+      // As reconcile: nothing is read for a paused app.
+      return yield* Console.log(
+        args.json
+          ? JSON.stringify({ app: app.name, managedBy: app.managedBy ?? "listed", paused: true, plan: null })
+          : `PLAN ${app.name}: paused ("enabled": false): reconcile does nothing${why}`
+      )
+    }
+    const [pending, previousHold, o] = yield* withLive(
+      loaded,
+      Effect.all([
+        Effect.flatMap(State, (state) => state.inFlight(app.name)),
+        Effect.flatMap(State, (state) => state.hold(app.name)),
+        observe(app, { readOnly: true, skipFetch: Shared.skipFetchOrEnv(args.skipFetch) })
+      ])
+    )
+    if (args.json) {
+      return yield* Console.log(JSON.stringify({
+        app: app.name,
+        ...(args.fleet ? { managedBy: app.managedBy ?? "listed", paused: false } : {}),
+        pendingRecovery: Option.getOrNull(pending),
+        plan: o.plan,
+        deployed: o.facts.deployed,
+        current: Option.getOrNull(o.facts.current),
+        healthy: o.healthy,
+        envExists: o.envExists,
+        missingSecrets: o.missingSecrets,
+        soaking: o.soaking
+      }))
+    }
+    if (Option.isSome(pending)) {
+      const r = pending.value
+      yield* Console.log(
+        `PLAN ${app.name}: first recover the unfinished upgrade ${escapeControls(`${r.from} -> ${r.to}`)} ` +
+          `(phase ${r.phase}, started ${escapeControls(r.startedAt)} by pid ${r.pid}); then:`
+      )
+    }
+    // One line: versions and labels are text from outside, their control characters escaped.
+    yield* Console.log(`PLAN ${app.name}: ${escapeControls(describePlan(o))}${why}`)
+    // Next to every recorded hold (what `unhold` clears): how to clear it.
+    if (Option.isSome(previousHold)) {
+      const h = previousHold.value
+      yield* Console.log(
+        `  hold recorded: ${h.reason} ${escapeControls(`${h.from} -> ${h.to}`)}; ${unholdHint(app.name)}`
+      )
+    }
+    if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
+    const window = describeWindow(windows(app.window), yield* Clock.currentTimeMillis, localTimeZone())
+    if (Option.isSome(window)) yield* Console.log(`  maintenance window: ${window.value}`)
+    for (const release of o.soaking) yield* Console.log(`  ${describeSoaking(release)}`)
+  })
+
+/** What stops one app's plan, as reconcile reports it: its message alone, with its exit code. */
+const planFailures = {
+  ConfigMismatch: unreadable,
+  AbraError: unreadable,
+  RecipeError: unreadable,
+  DockerUnavailable: unreadable,
+  DockerApiError: unreadable,
+  StateError: unreadable,
+  StateUnreadable: unreadable
+}
+
 export const planCommand = Command.make(
   "plan",
-  { app: Shared.oneApp, config: Shared.config, skipFetch: Shared.skipFetch, json: Shared.json("app") },
+  {
+    app: Shared.oneApp.pipe(Args.optional),
+    all: Options.boolean("all").pipe(Options.withDescription("plan every managed app (listed and discovered)")),
+    config: Shared.config,
+    skipFetch: Shared.skipFetch,
+    json: Shared.json("app")
+  },
   (args) =>
     Effect.gen(function*() {
       const loaded = yield* ConfigFile.load(args.config)
-      const app = yield* ConfigFile.findApp(loaded, args.app)
-      yield* ConfigFile.requireAbraDir(loaded)
-      const [pending, previousHold, o] = yield* withLive(
-        loaded,
-        Effect.all([
-          Effect.flatMap(State, (state) => state.inFlight(app.name)),
-          Effect.flatMap(State, (state) => state.hold(app.name)),
-          observe(app, { readOnly: true, skipFetch: Shared.skipFetchOrEnv(args.skipFetch) })
-        ])
-      )
-      if (args.json) {
-        yield* Console.log(JSON.stringify({
-          app: app.name,
-          pendingRecovery: Option.getOrNull(pending),
-          plan: o.plan,
-          deployed: o.facts.deployed,
-          current: Option.getOrNull(o.facts.current),
-          healthy: o.healthy,
-          envExists: o.envExists,
-          missingSecrets: o.missingSecrets,
-          soaking: o.soaking
-        }))
-      } else {
-        if (Option.isSome(pending)) {
-          const r = pending.value
-          yield* Console.log(
-            `PLAN ${app.name}: first recover the unfinished upgrade ${escapeControls(`${r.from} -> ${r.to}`)} ` +
-              `(phase ${r.phase}, started ${escapeControls(r.startedAt)} by pid ${r.pid}); then:`
-          )
-        }
-        // One line: versions and labels are text from outside, their control characters escaped.
-        yield* Console.log(`PLAN ${app.name}: ${escapeControls(describePlan(o))}`)
-        // Next to every recorded hold (what `unhold` clears): how to clear it.
-        if (Option.isSome(previousHold)) {
-          const h = previousHold.value
-          yield* Console.log(
-            `  hold recorded: ${h.reason} ${escapeControls(`${h.from} -> ${h.to}`)}; ${unholdHint(app.name)}`
-          )
-        }
-        if (o.missingSecrets.length) yield* Console.log(`  would generate secrets: ${o.missingSecrets.join(", ")}`)
-        const window = describeWindow(windows(app.window), yield* Clock.currentTimeMillis, localTimeZone())
-        if (Option.isSome(window)) yield* Console.log(`  maintenance window: ${window.value}`)
-        for (const release of o.soaking) yield* Console.log(`  ${describeSoaking(release)}`)
+      if (Option.isSome(args.app) === args.all) {
+        return yield* new ConfigFile.UsageError({ message: "name one app, or pass --all (not both)" })
       }
-    }).pipe(Effect.catchTags({
-      ConfigMismatch: unreadable,
-      AbraError: unreadable,
-      RecipeError: unreadable,
-      DockerUnavailable: unreadable,
-      DockerApiError: unreadable,
-      StateError: unreadable,
-      StateUnreadable: unreadable
-    }))
+      yield* ConfigFile.requireAbraDir(loaded)
+      if (Option.isSome(args.app)) {
+        const app = yield* Managed.findManaged(loaded, args.app.value)
+        return yield* planOne(loaded, app, { ...args, fleet: false }).pipe(Effect.catchTags(planFailures))
+      }
+      const managed = yield* Managed.managedLive(loaded)
+      if (managed.apps.length === 0 && !args.json) yield* Console.log("no apps configured or opted in")
+      // One app that cannot be planned never stops the others; the worst exit code wins.
+      const codes: Array<ExitCode> = []
+      for (const app of managed.apps) {
+        yield* planOne(loaded, app, { ...args, fleet: true }).pipe(
+          Effect.catchAll(unreadable),
+          Effect.zipRight(Effect.sync(() => codes.push((process.exitCode ?? 0) as ExitCode)))
+        )
+      }
+      for (const problem of managed.problems) yield* Console.error(`warm-reconcile: ${problem}`)
+      yield* setExitCode(worst(codes))
+    })
 ).pipe(
-  Command.withDescription("Say what reconcile would do, changing nothing (no deploy, snapshot, env write or alert).")
+  Command.withDescription(
+    "Say what reconcile would do, changing nothing (no deploy, snapshot, env write or alert); --all: every managed app."
+  )
 )

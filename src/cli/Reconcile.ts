@@ -3,6 +3,8 @@ import { Args, Command, Options } from "@effect/cli"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Console, Effect, Exit, Option } from "effect"
 import type { AppSpec } from "../domain/Config.js"
+import * as Discovery from "../domain/Discovery.js"
+import { discoveryOn } from "../domain/Discovery.js"
 import type { HeartbeatEvent } from "../domain/Heartbeat.js"
 import * as Outcome from "../domain/Outcome.js"
 import * as Heartbeat from "../live/Heartbeat.js"
@@ -14,6 +16,7 @@ import { run } from "../reconcile/Reconcile.js"
 import { Lock } from "../services/Lock.js"
 import * as ConfigFile from "./ConfigFile.js"
 import { type Ending, exitCode, worst } from "./ExitCode.js"
+import * as Managed from "./Managed.js"
 import { messageContext, notifierLayer } from "./Notify.js"
 import * as Shared from "./Options.js"
 import { noteEnded, printOutcome, setExitCode, withLive } from "./Output.js"
@@ -22,7 +25,7 @@ export const reconcileCommand = Command.make(
   "reconcile",
   {
     app: Shared.oneApp.pipe(Args.optional),
-    all: Options.boolean("all").pipe(Options.withDescription("reconcile every configured app")),
+    all: Options.boolean("all").pipe(Options.withDescription("reconcile every managed app (listed and discovered)")),
     concurrency: Options.integer("concurrency").pipe(
       Options.withDescription("with --all: how many apps at once (default 1)"),
       Options.withDefault(1)
@@ -50,10 +53,12 @@ export const reconcileCommand = Command.make(
       if (args.concurrency < 1) {
         return yield* new ConfigFile.UsageError({ message: "--concurrency must be 1 or more" })
       }
-      const apps = Option.isSome(args.app)
-        ? [yield* ConfigFile.findApp(loaded, args.app.value)]
-        : ConfigFile.allApps(loaded)
+      const one = Option.isSome(args.app) ? [yield* Managed.findManaged(loaded, args.app.value)] : undefined
       yield* ConfigFile.requireAbraDir(loaded)
+      const managed = one !== undefined ? { apps: one, problems: [] } : yield* Managed.managedLive(loaded)
+      const apps = managed.apps
+      // Discovery's problems (an opted-in app that cannot be managed) are said; the others run.
+      for (const problem of managed.problems) yield* Console.error(`warm-reconcile: ${problem}`)
       if (Option.isSome(args.metricsFile)) {
         yield* Metrics.checkPath(args.metricsFile.value).pipe(
           Effect.mapError((e) => new ConfigFile.UsageError({ message: `--metrics-file: ${e.message}` }))
@@ -96,7 +101,8 @@ export const reconcileCommand = Command.make(
         // per-app lock keeps the boot run and the timer run from working on the same app at once.
         const ended = yield* Effect.forEach(apps, (app) =>
           Effect.scoped(
-            Effect.flatMap(Lock, (lock) => lock.acquire(app.name, args.lockWait)).pipe(
+            // A paused app is not touched at all: not even its lock is taken.
+            (app.enabled ? Effect.flatMap(Lock, (lock) => lock.acquire(app.name, args.lockWait)) : Effect.void).pipe(
               Effect.zipRight(run(app, { ...options, onInterrupted: finished(app, true) })),
               Effect.tap(finished(app, false)),
               Effect.map((outcome) => ({ outcome, ending: outcome as Ending })),
@@ -113,10 +119,14 @@ export const reconcileCommand = Command.make(
         // Interrupted from here on (during the delivery, say), the metrics are still written.
         yield* Effect.addFinalizer((exit) => Exit.isInterrupted(exit) ? writeMetrics([]) : Effect.void)
         if (fleet && !args.json) {
+          // With discovery, why each app is managed (listed / opted in) ends its row.
+          const why = (app: AppSpec) => discoveryOn(loaded.config) ? `  [${Discovery.why(app)}]` : ""
           yield* Console.log(`\n${"app".padEnd(24)} ${"outcome".padEnd(24)} detail`)
           for (const [i, { outcome }] of ended.entries()) {
             yield* Console.log(
-              `${apps[i]!.name.padEnd(24)} ${outcome._tag.padEnd(24)} ${redaction.text(Outcome.detail(outcome))}`
+              `${apps[i]!.name.padEnd(24)} ${outcome._tag.padEnd(24)} ${redaction.text(Outcome.detail(outcome))}${
+                why(apps[i]!)
+              }`
             )
           }
         }

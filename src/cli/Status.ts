@@ -12,6 +12,7 @@ import { FileSystem } from "@effect/platform"
 import { Clock, Console, Effect, Option, Schema } from "effect"
 import * as Path from "node:path"
 import type { AppSpec } from "../domain/Config.js"
+import { discoveryOn, why } from "../domain/Discovery.js"
 import { escapeControls } from "../domain/Text.js"
 import * as Version from "../domain/Version.js"
 import { describeWindow, localTimeZone, windows } from "../domain/Window.js"
@@ -23,6 +24,7 @@ import { Recipes } from "../services/Recipes.js"
 import { HoldRecord, InFlight, RunRecord, State } from "../services/State.js"
 import * as ConfigFile from "./ConfigFile.js"
 import * as LogFormat from "./LogFormat.js"
+import * as Managed from "./Managed.js"
 import * as Shared from "./Options.js"
 import { unholdHint } from "./Unhold.js"
 
@@ -47,6 +49,10 @@ export interface AppStatus {
   readonly lastRun: typeof RunRecord.Encoded | null
   /** The maintenance window: "open now until ...", "closed; the next opens ..." (null: any time). */
   readonly window: string | null
+  /** Why the app is managed: listed in the config, or opted in (found by discovery). */
+  readonly managedBy: "listed" | "opted-in"
+  /** `"enabled": false` in the config: reconcile does nothing. */
+  readonly paused: boolean
   /** What could not be read, by fact (`env`, `docker`, `recipe`, `lastGood`, `hold`, `inFlight`, `history`). */
   readonly problems: Readonly<Record<string, string>>
 }
@@ -130,6 +136,8 @@ export const gather = (apps: ReadonlyArray<AppSpec>, options: GatherOptions) =>
           recipe: app.recipe,
           domain: app.domain,
           server: app.server,
+          managedBy: app.managedBy ?? "listed",
+          paused: !app.enabled,
           envFile: Option.isSome(env) ? Option.isSome(env.value) : null,
           pinned: Option.getOrNull(Option.flatMap(Option.flatten(env), (e) => e.pinned)),
           deployed,
@@ -155,7 +163,14 @@ const COLUMNS: ReadonlyArray<readonly [string, (s: AppStatus) => string]> = [
   ["PINNED", (s) => s.envFile === false ? "no env file" : s.pinned ?? (s.envFile === null ? "?" : "-")],
   ["LAST-GOOD", (s) => s.lastGood ?? ("lastGood" in s.problems ? "?" : "-")],
   ["LATEST", (s) => s.latest ?? "?"],
-  ["HOLD", (s) => s.hold === null ? ("hold" in s.problems ? "?" : "-") : `${s.hold.reason} ${s.hold.to}`],
+  [
+    "HOLD",
+    (s) =>
+      [
+        ...(s.paused ? ["paused"] : []),
+        s.hold === null ? ("hold" in s.problems ? "?" : s.paused ? "" : "-") : `${s.hold.reason} ${s.hold.to}`
+      ].filter((c) => c !== "").join("; ")
+  ],
   [
     "IN-FLIGHT",
     (s) =>
@@ -205,9 +220,10 @@ export const statusCommand = Command.make(
   (args) =>
     Effect.gen(function*() {
       const loaded = yield* ConfigFile.load(args.config)
-      const apps = Option.isSome(args.app)
-        ? [yield* ConfigFile.findApp(loaded, args.app.value)]
-        : ConfigFile.allApps(loaded)
+      const managed = Option.isSome(args.app)
+        ? { apps: [yield* Managed.findManaged(loaded, args.app.value)], problems: [] }
+        : yield* Managed.managedLive(loaded)
+      const apps = managed.apps
       const options = { stateDir: loaded.config.stateDir, abraDir: loaded.abraDir }
       const statuses = yield* gather(apps, options).pipe(
         Effect.provide(Live.layer(options)),
@@ -217,6 +233,17 @@ export const statusCommand = Command.make(
         for (const s of statuses) yield* Console.log(JSON.stringify(s))
       } else {
         yield* Console.log(statuses.length === 0 ? "no apps configured" : renderTable(statuses))
+        // With discovery, why each app is managed, and what discovery could not take.
+        if (discoveryOn(loaded.config)) {
+          yield* Console.log(
+            [
+              "",
+              "managed:",
+              ...apps.map((a) => `  ${a.name}: ${why(a)}`),
+              ...managed.problems.map((p) => `  not managed: ${p}`)
+            ].join("\n")
+          )
+        }
         // Next to every hold: how to clear it.
         const held = statuses.filter((s) => s.hold !== null)
         if (held.length > 0) {

@@ -1,14 +1,34 @@
+// Over 300 lines: the one Schema of the config file, a block per feature kept apart so parallel changes merge, and its decoding.
 /**
  * The JSON config file. A public interface: keys may be added, never renamed.
  * Decoding is pure; reading the file is the CLI's job.
  */
 import { Duration, Either, Option, ParseResult, Schema } from "effect"
+import * as Inherit from "./Inherit.js"
 import { NotifyList } from "./Notify.js"
 import { UpgradePolicy } from "./Policy.js"
+import { closest } from "./Suggest.js"
 import { escapeControls } from "./Text.js"
 import { WindowSetting } from "./Window.js"
 
-/** An Effect duration string (`"15 minutes"`) or a number of seconds. */
+const SHORT_UNITS: Readonly<Record<string, number>> = {
+  h: 3_600_000,
+  m: 60_000,
+  s: 1000,
+  ms: 1,
+  us: 0.001,
+  ns: 0.000001
+}
+
+/** The short forms systemd and Go write (`15m`, `1h30m`, `90s`, `500ms`): numbers with units, summed. */
+export const shortDuration = (text: string): Option.Option<Duration.Duration> => {
+  if (!/^(\d+(\.\d+)?(h|ms|m|s|us|ns))+$/.test(text)) return Option.none()
+  let millis = 0
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)/g)) millis += Number(n) * SHORT_UNITS[unit!]!
+  return Option.some(Duration.millis(millis))
+}
+
+/** An Effect duration string (`"15 minutes"`), a short form (`"15m"`, `"1h30m"`) or a number of seconds. */
 export const DurationSetting = Schema.transformOrFail(
   Schema.Union(Schema.Number, Schema.String),
   Schema.DurationFromSelf,
@@ -25,13 +45,13 @@ export const DurationSetting = Schema.transformOrFail(
           new ParseResult.Type(ast, input, `expected a duration >= 0, got ${JSON.stringify(input)}`)
         )
       }
-      return Option.match(Duration.decodeUnknown(input.trim()), {
+      return Option.match(Option.orElse(Duration.decodeUnknown(input.trim()), () => shortDuration(input.trim())), {
         onNone: () =>
           ParseResult.fail(
             new ParseResult.Type(
               ast,
               input,
-              `expected a duration such as "90 seconds" or "15 minutes", got ${JSON.stringify(input)}`
+              `expected a duration such as "90 seconds", "15 minutes", "90s" or "1h30m", got ${JSON.stringify(input)}`
             )
           ),
         onSome: ParseResult.succeed
@@ -39,7 +59,10 @@ export const DurationSetting = Schema.transformOrFail(
     },
     encode: (d) => ParseResult.succeed(Duration.toSeconds(d))
   }
-).annotations({ identifier: "Duration", description: "an Effect duration string (\"15 minutes\") or seconds" })
+).annotations({
+  identifier: "Duration",
+  description: "an Effect duration string (\"15 minutes\"), a short form (\"15m\", \"1h30m\") or seconds"
+})
 
 /** A value as a message shows it. Never throws: JSON.stringify does on a BigInt or a cycle, which decodeConfig(unknown) may get. */
 const show = (value: unknown): string => {
@@ -144,17 +167,21 @@ export class HealthConfig extends Schema.Class<HealthConfig>("HealthConfig")({
   })
 }) {}
 
+const RecipeName = Schema.String.pipe(
+  Schema.pattern(/^[a-z0-9][a-z0-9_-]*$/, { message: () => "expected a recipe name" })
+)
+
+const ServerName = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/))
+
 export class AppConfig extends Schema.Class<AppConfig>("AppConfig")({
-  recipe: Schema.propertySignature(
-    Schema.String.pipe(Schema.pattern(/^[a-z0-9][a-z0-9_-]*$/, { message: () => "expected a recipe name" }))
-  ).annotations({ description: "The Co-op Cloud recipe, as `abra recipe fetch <recipe>` names it." }),
+  recipe: Schema.propertySignature(RecipeName).annotations({
+    description: "The Co-op Cloud recipe, as `abra recipe fetch <recipe>` names it."
+  }),
   domain: Schema.propertySignature(Domain).annotations({
     description: "The app's domain: abra's name for the app (`<abraDir>/servers/<server>/<domain>.env`) and, " +
       "with `.` replaced by `_` and cut to 45 characters, its Docker stack name."
   }),
-  server: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/)), {
-    default: () => "default"
-  }).annotations({
+  server: Schema.optionalWith(ServerName, { default: () => "default" }).annotations({
     description: "The abra server the app runs on. `default` is the local Docker daemon, added with " +
       "`abra server add --local` when abra lacks it; any other server must be known to abra already."
   }),
@@ -200,9 +227,74 @@ export class AppConfig extends Schema.Class<AppConfig>("AppConfig")({
   }),
   minReleaseAge: Schema.optional(DurationSetting).annotations({
     description: "This app's soak time, replacing `minReleaseAgeByRecipe` and the global `minReleaseAge`: see there."
-  })
+  }),
   // --- end of when changes may happen ---
+  // --- Pausing (issue 13, item 2). ---
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }).annotations({
+    description: "`false` pauses the app: `reconcile` does nothing (outcome `paused`, exit 0, no lock, no " +
+      "alert), `plan` and `status` say \"paused\". An app found by discovery is paused the same way."
+  })
+  // --- end of pausing ---
 }) {}
+
+// --- Discovery (issue 13, item 1). ---
+export class ServerConfig extends Schema.Class<ServerConfig>("ServerConfig")({
+  discover: Schema.optional(Schema.Boolean).annotations({
+    description: "Discover the opted-in apps of this server (`true`) or not (`false`), whatever the top-level " +
+      "`discover` says. Absent: as the top-level `discover`."
+  })
+}) {}
+
+/** Why an app is managed: listed in the config's `apps`, or found by discovery with `ENABLE_AUTO_UPDATE=true`. */
+export type ManagedBy = "listed" | "opted-in"
+// --- end of discovery ---
+
+// --- Defaults and recipe defaults (issue 13, item 2): what apps inherit. ---
+
+/**
+ * The same keys as `fields`, each optional and without a default: a block others inherit from,
+ * where only what is written counts. `nested` replaces a field's schema (health: its own keys, each
+ * optional). Built from the fields, so a key added to an app is inheritable without more code.
+ */
+const inheritable = (
+  fields: Schema.Struct.Fields,
+  omit: ReadonlyArray<string>,
+  nested: Readonly<Record<string, Schema.Schema.Any>> = {}
+) =>
+  Schema.Struct(Object.fromEntries(
+    Object.entries(fields).filter(([key]) => !omit.includes(key)).map(([key, field]) => {
+      const ast = field.ast
+      const schema = nested[key] ?? Schema.make(
+        ast._tag === "PropertySignatureTransformation"
+          ? ast.from.type
+          : ast._tag === "PropertySignatureDeclaration"
+          ? ast.type
+          : ast
+      )
+      const annotations = ast._tag === "PropertySignatureTransformation" ? ast.to.annotations : ast.annotations
+      return [key, Schema.optional(schema).annotations(annotations)] as const
+    })
+  )) as unknown as Schema.Schema<Readonly<Record<string, unknown>>, Readonly<Record<string, unknown>>>
+
+export const HealthDefaults = inheritable(HealthConfig.fields, []).annotations({ identifier: "HealthDefaults" })
+
+/** An app's keys but `recipe` and `domain`, none required, none defaulted: what `defaults` and `recipes` hold. */
+export const AppDefaults = inheritable(AppConfig.fields, ["recipe", "domain"], { health: HealthDefaults })
+  .annotations({ identifier: "AppDefaults" })
+
+const Inheritance = Schema.Struct({
+  defaults: Schema.optional(AppDefaults).annotations({
+    description: "Settings every app inherits (an [AppDefaults](#appdefaults)): an app's own keys win, " +
+      "`health` is merged key by key. E.g. `{\"health\": {\"connect\": \"127.0.0.1:8443\"}, \"upgrade\": \"patch\"}`."
+  }),
+  recipes: Schema.optional(Schema.Record({ key: RecipeName, value: AppDefaults })).annotations({
+    description: "Settings by recipe (each an [AppDefaults](#appdefaults)), over `defaults` and under the " +
+      "app's own keys. Built in for apps found by discovery, and overridden here key by key: `keycloak` " +
+      "`{\"health\": {\"path\": \"/realms/master\"}}`, `nextcloud` `{\"health\": {\"path\": \"/status.php\"}}`."
+  })
+})
+
+// --- end of defaults ---
 
 export class Config extends Schema.Class<Config>("Config")({
   stateDir: Schema.optionalWith(Schema.String.pipe(Schema.startsWith("/")), {
@@ -215,6 +307,21 @@ export class Config extends Schema.Class<Config>("Config")({
     description: "abra's directory (recipe clones, `servers/<server>/<domain>.env`), an absolute path. " +
       "When absent: `$ABRA_DIR`, else `~/.abra` of the user running warm-reconcile."
   }),
+  // --- Defaults and recipe defaults (issue 13, item 2). ---
+  ...Inheritance.fields,
+  // --- end of defaults ---
+  // --- Discovery (issue 13, item 1): apps the operator opted in with ENABLE_AUTO_UPDATE=true. ---
+  discover: Schema.optionalWith(Schema.Boolean, { default: () => false }).annotations({
+    description: "Also manage every app on every abra server (`<abraDir>/servers/<server>/<domain>.env`) whose " +
+      "env file sets `ENABLE_AUTO_UPDATE=true`, as Co-op Cloud's kadabra does: its recipe from `RECIPE=` or " +
+      "`TYPE=`, its domain (and its name here) from the file name, its settings from `defaults` and `recipes`. " +
+      "An app listed in `apps` (same server and domain) is managed as listed instead. `servers.<name>.discover` " +
+      "decides for one server."
+  }),
+  servers: Schema.optional(Schema.Record({ key: ServerName, value: ServerConfig })).annotations({
+    description: "Settings by abra server name, each a [ServerConfig](#serverconfig)."
+  }),
+  // --- end of discovery ---
   apps: Schema.propertySignature(Schema.Record({ key: AppName, value: AppConfig })).annotations({
     description: "The apps, by name. The name is the app's directory under `stateDir` and appears in alerts, " +
       "logs and metrics: letters, digits, `.`, `_` or `-`, starting with a letter or digit, no `..`, " +
@@ -257,6 +364,8 @@ export class Config extends Schema.Class<Config>("Config")({
 export interface AppSpec extends AppConfig {
   readonly name: AppName
   readonly stack: string
+  /** Absent: listed. */
+  readonly managedBy?: ManagedBy
 }
 
 /** Stack name as abra makes it: the domain with `.` replaced by `_`, cut to 45 characters. */
@@ -338,25 +447,77 @@ const configError = (source: string, path: ReadonlyArray<PropertyKey>, message: 
   return new ConfigError({ source, path: shown, message: `${source}: ${oneLine(shown)}: ${oneLine(message, 1000)}` })
 }
 
+/** An unexpected key: the expected key closest to it, as a hint (`stateFul` → `stateful`). */
+const didYouMean = (issue: ParseResult.ArrayFormatterIssue | undefined, path: ReadonlyArray<PropertyKey>): string => {
+  const key = path.at(-1)
+  if (issue?._tag !== "Unexpected" || typeof key !== "string") return ""
+  const expected = [...issue.message.matchAll(/"([^"]+)"/g)].map((m) => m[1]!)
+  return Option.match(closest(key, expected), { onNone: () => "", onSome: (k) => `; did you mean "${k}"?` })
+}
+
+const decodeOptions = { errors: "first", onExcessProperty: "error" } as const
+
+/** A Schema's failure as the one-line ConfigError naming the first bad key's path. */
+const refusal = (source: string) => (error: ParseResult.ParseError) => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  const path = issue?.path ?? []
+  // A key of `apps` that is not an app name shows up as an unexpected key: say why.
+  const badName = issue?._tag === "Unexpected" && path.length === 2 && path[0] === "apps"
+  const message = badName
+    ? `not a valid app name: an app name is letters, digits, '.', '_' or '-', starts with a letter or digit, ` +
+      "holds no '..' or '/' and is at most 128 characters; rename the app"
+    : issue?.message ?? String(error)
+  return configError(source, path, `${message}${didYouMean(issue, path)}`)
+}
+
+const encodeInheritance = Schema.encodeSync(Inheritance)
+
+const asWritten = (decoded: typeof Inheritance.Type): Inherit.Inheritance => {
+  const encoded = encodeInheritance(decoded)
+  return { defaults: encoded.defaults ?? {}, recipes: encoded.recipes ?? {} }
+}
+
+/** What apps inherit, as written (durations in seconds): `defaults` and `recipes` of a decoded config. */
+export const inheritanceOf = (config: Config): Inherit.Inheritance =>
+  asWritten({ defaults: config.defaults, recipes: config.recipes })
+
 export const decodeConfig = (input: unknown, source = "config"): Either.Either<Config, ConfigError> => {
   const junk = tooBig(input)
   if (junk !== undefined) {
     return Either.left(configError(source, junk.path, `${junk.problem}: this is not a warm-reconcile config`))
   }
-  return Schema.decodeUnknownEither(Config, { errors: "first", onExcessProperty: "error" })(input).pipe(
-    Either.mapLeft((error) => {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-      const path = issue?.path ?? []
-      // A key of `apps` that is not an app name shows up as an unexpected key: say why.
-      const badName = issue?._tag === "Unexpected" && path.length === 2 && path[0] === "apps"
-      const message = badName
-        ? `not a valid app name: an app name is letters, digits, '.', '_' or '-', starts with a letter or digit, ` +
-          "holds no '..' or '/' and is at most 128 characters; rename the app"
-        : issue?.message ?? String(error)
-      return configError(source, path, message)
-    })
+  // What the apps inherit is checked first, so that a bad inherited value is named where it is written.
+  const withInheritance = !Inherit.isObject(input) || !Inherit.isObject(input["apps"])
+    ? Either.right(input)
+    : Schema.decodeUnknownEither(Inheritance, decodeOptions)({
+      ...(Object.hasOwn(input, "defaults") ? { defaults: input["defaults"] } : {}),
+      ...(Object.hasOwn(input, "recipes") ? { recipes: input["recipes"] } : {})
+    }).pipe(Either.map((decoded) => {
+      const inheritance = asWritten(decoded)
+      const apps = Object.entries(input["apps"] as Inherit.Raw).map(([name, app]) =>
+        [name, Inherit.inherit(inheritance, app)] as const
+      )
+      return { ...input, apps: Object.fromEntries(apps) }
+    }))
+  return withInheritance.pipe(
+    Either.flatMap(Schema.decodeUnknownEither(Config, decodeOptions)),
+    Either.mapLeft(refusal(source))
   )
 }
+
+/**
+ * An app found by discovery (issue 13): its recipe, domain and server, with what the config's
+ * `defaults` and `recipes` give it (and the built-in recipe defaults). Refused with its path when
+ * the config's apps could not hold it.
+ */
+export const inheritedApp = (
+  config: Config,
+  found: { readonly recipe: string; readonly domain: string; readonly server: string },
+  source = "discovery"
+): Either.Either<AppConfig, ConfigError> =>
+  Schema.decodeUnknownEither(AppConfig, decodeOptions)(Inherit.inherit(inheritanceOf(config), found, true)).pipe(
+    Either.mapLeft(refusal(source))
+  )
 
 export const appSpecs = (config: Config): Array<AppSpec> =>
   Object.keys(config.apps).map((name) => configuredApp(config, name as AppName))

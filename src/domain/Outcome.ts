@@ -25,6 +25,8 @@ export type Outcome = Data.TaggedEnum<{
   "held-undeployed": { readonly version: string }
   /** Outside the maintenance window, or too late in it: `from` -> `to` was not started (no alert). */
   "held-window": { readonly from: string; readonly to: string; readonly reason: string }
+  /** The config says `"enabled": false`: nothing was read, locked, changed or alerted. */
+  paused: Record<never, never>
   upgraded: { readonly from: string; readonly to: string }
   /** The upgrade to `attempted` failed; `lastGood` runs again, healthy, with its data restored. */
   "rolled-back": { readonly attempted: string; readonly lastGood: string; readonly reason: string }
@@ -67,6 +69,8 @@ export const detail = (outcome: Outcome): string => {
       return outcome.committed ? `${outcome.attempted}` : `${outcome.attempted}->${outcome.lastGood}`
     case "failed":
       return outcome.reason
+    case "paused":
+      return "enabled=false"
   }
 }
 
@@ -99,7 +103,7 @@ export const verdict = (outcome: Outcome): Verdict => {
 
 /**
  * Exit codes (documented in the README), the one table the CLI's `exitCode` derives from:
- * 0 the app ends healthy, 1 it ends down or an operation failed,
+ * 0 the app ends healthy (a paused app too: the operator asked for nothing), 1 it ends down or an operation failed,
  * 2 bad usage or config (set by the CLI, never by an outcome).
  */
 export const exitCode = (outcome: Outcome): 0 | 1 => verdict(outcome) === "healthy" ? 0 : 1

@@ -4,6 +4,7 @@ import type { Duration } from "effect"
 import { Array as Arr, Effect, Either, Layer, Option, Schema } from "effect"
 import * as Path from "node:path"
 import type { AppSpec } from "../domain/Config.js"
+import type { FoundApp } from "../domain/Discovery.js"
 import * as EnvFile from "../domain/EnvFile.js"
 import { AbraError, type AppEnv, Apps, type EnvSettings } from "../services/Apps.js"
 import { type ProcessError, ProcessRunner } from "../services/ProcessRunner.js"
@@ -54,6 +55,23 @@ export const make = (options: AppsOptions) =>
         return Option.some({ path, file: parsed.right })
       })
 
+    /** The names in a directory (none when it does not exist). */
+    const list = (dir: string, owner: string, operation: string) =>
+      fs.readDirectory(dir).pipe(
+        Effect.catchIf(
+          (e) => e._tag === "SystemError" && e.reason === "NotFound",
+          () => Effect.succeed([] as Array<string>)
+        ),
+        Effect.mapError((e) => new AbraError({ app: owner, operation, message: `cannot list ${dir}: ${e.message}` }))
+      )
+    const domains = (server: string) =>
+      list(Path.join(options.abraDir, "servers", server), server, "app list").pipe(
+        Effect.map((names) =>
+          names.filter((n) => n.endsWith(".env") && !n.startsWith(".")).map((n) => n.slice(0, -".env".length)).sort()
+        ),
+        Effect.withSpan("Apps.domains")
+      )
+
     return Apps.of({
       ensureServer: Effect.fn("Apps.ensureServer")(function*(server, add = true) {
         const spec = { name: server, domain: server } as AppSpec
@@ -80,25 +98,47 @@ export const make = (options: AppsOptions) =>
       }),
       readSettings: Effect.fn("Apps.readSettings")(function*(app) {
         const found = yield* readFile(app)
-        return Option.map(found, ({ file }): EnvSettings => ({
-          recipe: EnvFile.recipe(file),
-          autoUpdate: Option.exists(EnvFile.get(file, "ENABLE_AUTO_UPDATE"), (v) => v.trim().toLowerCase() === "true")
-        }))
+        return Option.map(found, ({ file }) => settingsOf(file))
       }),
       envPath: (app) => envPath(options.abraDir, app),
-      domains: Effect.fn("Apps.domains")(function*(server) {
-        const dir = Path.join(options.abraDir, "servers", server)
-        const names = yield* fs.readDirectory(dir).pipe(
-          Effect.catchIf(
-            (e) => e._tag === "SystemError" && e.reason === "NotFound",
-            () => Effect.succeed([] as Array<string>)
-          ),
-          Effect.mapError((e) =>
-            new AbraError({ app: server, operation: "app list", message: `cannot list ${dir}: ${e.message}` })
-          )
+      domains,
+      servers: Effect.fn("Apps.servers")(function*() {
+        const dir = Path.join(options.abraDir, "servers")
+        const names = yield* list(dir, "servers", "server list")
+        const dirs = yield* Effect.filter(
+          names.filter((n) => !n.startsWith(".")),
+          (n) =>
+            fs.stat(Path.join(dir, n)).pipe(
+              Effect.map((s) => s.type === "Directory"),
+              Effect.orElseSucceed(() => false)
+            )
         )
-        return names.filter((n) => n.endsWith(".env") && !n.startsWith(".")).map((n) => n.slice(0, -".env".length))
-          .sort()
+        return dirs.sort()
+      }),
+      found: Effect.fn("Apps.found")(function*(server) {
+        const known = yield* domains(server)
+        return yield* Effect.forEach(known, (domain) =>
+          readFile({ name: domain, domain, server } as AppSpec).pipe(
+            Effect.map((file): FoundApp => {
+              const settings = Option.map(file, (f) => settingsOf(f.file))
+              return {
+                server,
+                domain,
+                recipe: Option.flatMap(settings, (s) => s.recipe),
+                autoUpdate: Option.exists(settings, (s) => s.autoUpdate)
+              }
+            }),
+            // One unreadable env file does not hide the others.
+            Effect.catchAll((e) =>
+              Effect.succeed<FoundApp>({
+                server,
+                domain,
+                recipe: Option.none(),
+                autoUpdate: false,
+                unreadable: e.message
+              })
+            )
+          ))
       }),
       create: Effect.fn("Apps.create")(function*(app, version) {
         yield* abra(app, "app new", [
@@ -149,6 +189,12 @@ export const make = (options: AppsOptions) =>
       })
     })
   })
+
+/** What the env file says about how the app is run beside people: its recipe and its opt-in. */
+const settingsOf = (file: EnvFile.EnvFile): EnvSettings => ({
+  recipe: EnvFile.recipe(file),
+  autoUpdate: Option.exists(EnvFile.get(file, "ENABLE_AUTO_UPDATE"), (v) => v.trim().toLowerCase() === "true")
+})
 
 /** Apps through abra (needs a ProcessRunner) and its env files (a FileSystem). */
 export const layer = (options: AppsOptions): Layer.Layer<Apps, never, ProcessRunner | FileSystem.FileSystem> =>

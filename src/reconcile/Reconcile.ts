@@ -120,6 +120,11 @@ export const run = (
   options: ReconcileOptions = {}
 ): Effect.Effect<Outcome, ConfigMismatch, Services | Health> =>
   Effect.gen(function*() {
+    // Paused by the operator (`"enabled": false`): nothing is read, changed, recorded or alerted.
+    if (!app.enabled) {
+      yield* Effect.logInfo(`paused ("enabled": false in the config): nothing to do`)
+      return Outcome.paused()
+    }
     const state = yield* State
     const startedAt = yield* Clock.currentTimeMillis
     // What the run ended as, also when it is interrupted: the stages report it as soon as they know.

@@ -5,6 +5,7 @@
 import type { Effect, Option } from "effect"
 import { Context, Schema } from "effect"
 import type { AppSpec } from "../domain/Config.js"
+import type { FoundApp } from "../domain/Discovery.js"
 
 export class AbraError extends Schema.TaggedError<AbraError>()("AbraError", {
   app: Schema.String,
@@ -44,6 +45,10 @@ export class Apps extends Context.Tag("warm-reconcile/Apps")<Apps, {
   readonly envPath: (app: AppSpec) => string
   /** The domains abra knows on a server: its env files' names (none when the server has no directory). */
   readonly domains: (server: string) => Effect.Effect<ReadonlyArray<string>, AbraError>
+  /** The servers abra has a directory for under `<abraDir>/servers/` (none when it has none). */
+  readonly servers: () => Effect.Effect<ReadonlyArray<string>, AbraError>
+  /** Every app of a server, from its env file (discovery): recipe and opt-in, by domain. */
+  readonly found: (server: string) => Effect.Effect<ReadonlyArray<FoundApp>, AbraError>
   /** `abra app new` at a version, then set DOMAIN and LETS_ENCRYPT_ENV as the original did. */
   readonly create: (app: AppSpec, version: string) => Effect.Effect<void, AbraError>
   /** Deploy (or redeploy) a published version; abra pins it into the env file. */

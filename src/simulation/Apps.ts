@@ -81,6 +81,42 @@ export const layerTest: Layer.Layer<Apps, never, SimulatedWorld> = Layer.effect(
             ).sort()
           )
         ),
+      servers: () =>
+        world.step("env-read", "servers", "ls servers").pipe(
+          Effect.mapError((fault) =>
+            new AbraError({ app: "servers", operation: "server list", message: `listing failed: ${fault.message}` })
+          ),
+          Effect.zipRight(Ref.get(world.state)),
+          // abra has a directory for a server once it knows it or holds an app's env file there.
+          Effect.map((s) =>
+            [
+              ...new Set([
+                ...s.servers,
+                ...[...s.apps.values()].filter((a) => Option.isSome(a.env)).map((a) => a.spec.server)
+              ])
+            ].sort()
+          )
+        ),
+      found: (server) =>
+        world.step("env-read", server, `read the env files of servers/${server}`).pipe(
+          Effect.mapError((fault) =>
+            new AbraError({ app: server, operation: "app list", message: `listing ${server} failed: ${fault.message}` })
+          ),
+          Effect.zipRight(Ref.get(world.state)),
+          Effect.map((s) =>
+            [...s.apps.values()].filter((a) => a.spec.server === server).flatMap((a) =>
+              Option.match(a.env, {
+                onNone: () => [],
+                onSome: (e) => [{
+                  server,
+                  domain: a.spec.domain,
+                  recipe: Option.some(e.recipe ?? a.spec.recipe),
+                  autoUpdate: e.autoUpdate ?? false
+                }]
+              })
+            ).sort((a, b) => a.domain.localeCompare(b.domain))
+          )
+        ),
       create: (app, version) =>
         world.step("app-new", app.name, `app new ${app.recipe} ${version} -D ${app.domain}`, version).pipe(
           Effect.mapError(fromFault(app, "app new")),

@@ -62,6 +62,8 @@ export interface AppSetup {
   readonly pinned?: string
   /** The recipe the env file names (`TYPE=`); default: the spec's. */
   readonly envRecipe?: string
+  /** The env file sets `ENABLE_AUTO_UPDATE=true` (discovery's opt-in). */
+  readonly autoUpdate?: boolean
   /** The version running now; absent when not deployed. */
   readonly deployed?: string
   /** Volumes (without the stack prefix) and their files. */
@@ -223,7 +225,8 @@ export const initialState = (setup: WorldSetup): WorldState => ({
       : Option.some({
         pinned: Option.fromNullable(a.pinned),
         secrets: a.secrets ?? [],
-        ...(a.envRecipe === undefined ? {} : { recipe: a.envRecipe })
+        ...(a.envRecipe === undefined ? {} : { recipe: a.envRecipe }),
+        ...(a.autoUpdate === undefined ? {} : { autoUpdate: a.autoUpdate })
       }),
     deployment: a.deployed === undefined
       ? Option.none()

@@ -27,6 +27,7 @@ const EXPECTED: { readonly [Tag in Ending["_tag"]]: ExitCode } = {
   "held-chaos": 0,
   "held-undeployed": 0,
   "held-window": 0,
+  paused: 0,
   upgraded: 0,
   "rolled-back": 0,
   recovered: 0,

@@ -28,6 +28,8 @@ interface AppsWorld {
   readonly running: Effect.Effect<Option.Option<string>>
   readonly servers: Effect.Effect<ReadonlyArray<string>>
   readonly generatedSecrets: Effect.Effect<ReadonlyArray<string>>
+  /** The env file (created) opts the app in to automatic upgrades: `ENABLE_AUTO_UPDATE=true`. */
+  readonly optIn: Effect.Effect<void>
 }
 
 const abra = Contract.fakeAbraOnPath({ beforeAll, afterAll })
@@ -68,7 +70,8 @@ const liveTwin = Contract.live<AppsWorld>(Effect.gen(function*() {
     servers: Effect.sync(() =>
       Fs.existsSync(Path.join(world.abraDir, "servers")) ? Fs.readdirSync(Path.join(world.abraDir, "servers")) : []
     ),
-    generatedSecrets: Effect.sync(() => world.readState().secrets[app.domain] ?? [])
+    generatedSecrets: Effect.sync(() => world.readState().secrets[app.domain] ?? []),
+    optIn: Effect.sync(() => Fs.appendFileSync(world.envFile(app.domain), "ENABLE_AUTO_UPDATE=true\n"))
   } satisfies AppsWorld
 }))
 
@@ -100,7 +103,8 @@ const simulatedTwin = Contract.simulated<AppsWorld>(Effect.gen(function*() {
     generatedSecrets: Effect.map(
       world.app(app.name),
       (a) => a.secretsGenerated ? Option.match(a.env, { onNone: () => [], onSome: (e) => e.secrets }) : []
-    )
+    ),
+    optIn: world.updateApp(app.name, (a) => ({ ...a, env: Option.map(a.env, (e) => ({ ...e, autoUpdate: true })) }))
   } satisfies AppsWorld
 }))
 
@@ -204,5 +208,18 @@ Contract.suite("Apps", [liveTwin, simulatedTwin], (test) => {
       expect(error).toMatchObject({ _tag: "AbraError", app: "remote.example.org", operation: "server ls" })
       expect(error.message).toContain("abra does not know the server remote.example.org")
       expect(yield* w.servers).toEqual([])
+    }))
+
+  test("discovery: servers and found list abra's servers and each app's recipe and opt-in from its env file", (w) =>
+    Effect.gen(function*() {
+      expect(yield* w.apps.servers()).toEqual([])
+      expect(yield* w.apps.found("default")).toEqual([])
+      yield* w.created(v1)
+      expect(yield* w.apps.servers()).toEqual(["default"])
+      const found = { server: "default", domain: app.domain, recipe: Option.some("keycloak") }
+      expect(yield* w.apps.found("default")).toEqual([{ ...found, autoUpdate: false }])
+      yield* w.optIn
+      expect(yield* w.apps.found("default")).toEqual([{ ...found, autoUpdate: true }])
+      expect(yield* w.apps.found("remote.example.org")).toEqual([])
     }))
 })

@@ -8,6 +8,7 @@ import {
   ConfigError,
   decodeConfig,
   HealthConfig,
+  inheritedApp,
   stackName,
   verifiesTls
 } from "../../src/domain/Config.js"
@@ -279,5 +280,83 @@ describe("verifiesTls", () => {
     expect(verifiesTls(health({ url: "https://127.0.0.1:8443/health" }))).toBe(false)
     expect(verifiesTls(health({ url: "https://id.example.org/health", verifyTls: false }))).toBe(false)
     expect(verifiesTls(health({ verifyTls: true }))).toBe(true)
+  })
+})
+
+describe("defaults, recipes and enabled (issue 13)", () => {
+  it("an app inherits defaults, then its recipe's, then its own keys; health merged key by key", () => {
+    const config = decoded({
+      defaults: { upgrade: "patch", deployTimeout: "20 minutes", health: { connect: "127.0.0.1:8443", successes: 3 } },
+      recipes: { keycloak: { health: { path: "/realms/master" }, stateful: false } },
+      apps: {
+        kc: { ...minimal, health: { successes: 5 } },
+        nc: { recipe: "nextcloud", domain: "cloud.example.org", upgrade: "minor" }
+      }
+    })
+    const kc = config.apps["kc" as AppName]!
+    expect(kc).toMatchObject({ upgrade: "patch", stateful: false, enabled: true })
+    expect(kc.health).toMatchObject({ path: "/realms/master", connect: "127.0.0.1:8443", successes: 5 })
+    expect(millis(kc.deployTimeout)).toBe(20 * 60_000)
+    const nc = config.apps["nc" as AppName]!
+    // Not keycloak: no recipe defaults, and the app's own upgrade wins over the defaults'.
+    expect(nc).toMatchObject({ upgrade: "minor", stateful: true })
+    expect(nc.health).toMatchObject({ path: "/", connect: "127.0.0.1:8443", successes: 3 })
+  })
+
+  it("a bad inherited value or key is refused where it is written, with the closest expected key", () => {
+    expect(refused({ defaults: { health: { timeout: "forever" } }, apps: {} }).path).toBe("defaults.health.timeout")
+    expect(refused({ defaults: { recipe: "keycloak" }, apps: {} }).path).toBe("defaults.recipe")
+    const typo = refused({ recipes: { keycloak: { stateFul: false } }, apps: { kc: minimal } })
+    expect(typo.path).toBe("recipes.keycloak.stateFul")
+    expect(typo.message).toContain("stateful")
+    expect(refused({ recipes: { "Key Cloak": {} }, apps: {} }).path).toBe("recipes.Key Cloak")
+  })
+
+  it("enabled defaults to true; false is kept (the app is paused), also when inherited", () => {
+    expect(decoded(withApp({})).apps["kc" as AppName]!.enabled).toBe(true)
+    expect(decoded(withApp({ enabled: false })).apps["kc" as AppName]!.enabled).toBe(false)
+    const all = decoded({ defaults: { enabled: false }, apps: { kc: minimal, on: { ...minimal, enabled: true } } })
+    expect(all.apps["kc" as AppName]!.enabled).toBe(false)
+    expect(all.apps["on" as AppName]!.enabled).toBe(true)
+  })
+
+  it("a listed app keeps the values it always had: built-in recipe defaults are only for discovered apps", () => {
+    expect(decoded({ apps: { kc: minimal } }).apps["kc" as AppName]!.health.path).toBe("/")
+    const config = decoded({ defaults: { upgrade: "patch" }, recipes: { nextcloud: { stateful: false } }, apps: {} })
+    const kc = Either.getOrThrow(inheritedApp(config, { recipe: "keycloak", domain: "id.example.org", server: "s" }))
+    expect(kc).toMatchObject({ server: "s", upgrade: "patch", health: { path: "/realms/master" } })
+    const nc = Either.getOrThrow(inheritedApp(config, { recipe: "nextcloud", domain: "c.example.org", server: "s" }))
+    expect(nc).toMatchObject({ stateful: false, health: { path: "/status.php" } })
+    // The config's recipes block overrides the built-in value.
+    const own = decoded({ recipes: { keycloak: { health: { path: "/health/ready" } } }, apps: {} })
+    const kc2 = Either.getOrThrow(inheritedApp(own, { recipe: "keycloak", domain: "id.example.org", server: "s" }))
+    expect(kc2.health.path).toBe("/health/ready")
+  })
+})
+
+describe("a config an operator can check (issue 13, item 7)", () => {
+  it("durations also accept the short forms systemd and Go write", () => {
+    const cases: ReadonlyArray<readonly [string, number]> = [
+      ["15m", 900_000],
+      ["1h30m", 5_400_000],
+      ["90s", 90_000],
+      ["500ms", 500],
+      ["1.5h", 5_400_000]
+    ]
+    for (const [input, expected] of cases) {
+      expect(millis(decoded(withApp({ deployTimeout: input })).apps["kc" as AppName]!.deployTimeout), input)
+        .toBe(expected)
+    }
+    for (const input of ["15", "m", "1x", "15 m", "-15m", "1h 30m"]) {
+      expect(refused(withApp({ deployTimeout: input })).path, input).toBe("apps.kc.deployTimeout")
+    }
+  })
+
+  it("an unexpected key names the closest expected one", () => {
+    expect(refused(withApp({ stateFul: false })).message).toMatch(/; did you mean "stateful"\?$/)
+    expect(refused({ statedir: "/x", apps: {} }).message).toMatch(/; did you mean "stateDir"\?$/)
+    expect(refused(withApp({ health: { okstatus: [200] } })).message).toMatch(/did you mean "okStatus"\?$/)
+    // Nothing close: no guess.
+    expect(refused(withApp({ zzzzzzzz: 1 })).message).not.toContain("did you mean")
   })
 })
