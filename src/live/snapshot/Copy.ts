@@ -13,8 +13,11 @@ import { describe, Failure, suffix } from "./Failure.js"
 import { run } from "./Tool.js"
 
 // Numeric owners, hard links, ACLs, xattrs, devices and specials, sparse files: a restore gives
-// back exactly what the app left (container uids rarely exist on the host).
-const RSYNC = ["-aHAXS", "--numeric-ids", "--delete"]
+// back exactly what the app left (container uids rarely exist on the host). A negative modify
+// window compares mtimes to the nanosecond: rsync's default compares whole seconds, so a file a
+// release rewrote at the same size within the same second as the snapshot was taken counted as
+// unchanged and was hard-linked back from the live volume (found by the Snapshots contract).
+const RSYNC = ["-aHAXS", "--numeric-ids", "--delete", "--modify-window=-1"]
 
 /**
  * Copy the tree `source` into the dir `dest` (created by rsync when missing) with rsync,
