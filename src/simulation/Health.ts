@@ -1,11 +1,11 @@
 /** In-memory Health over the simulated world. */
 import { Effect, Layer, Option } from "effect"
 import { Health, HealthProbeError } from "../services/Health.js"
-import { SimulatedWorld, statusAt } from "./World.js"
+import { answeringAt, SimulatedWorld, statusAt } from "./World.js"
 
 /**
  * In-memory health from the simulated world: what the deployed release answers at this moment of
- * the Clock. A stack that is not deployed is answered by the proxy with 404; a release that is
+ * the Clock (the old task during its grace period, or after Swarm rolled back). A stack that is not deployed is answered by the proxy with 404; a release that is
  * not up (starting, crash-looping) with 502.
  */
 export const layerTest: Layer.Layer<Health, never, SimulatedWorld> = Layer.effect(
@@ -20,7 +20,16 @@ export const layerTest: Layer.Layer<Health, never, SimulatedWorld> = Layer.effec
           const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
           const status = deployment === undefined
             ? 404
-            : statusAt(yield* world.release(app.recipe, deployment.version), deployment, now) ?? 502
+            : yield* Effect.map(world.release(app.recipe, deployment.version), (release) =>
+              answeringAt(release, deployment, now)).pipe(
+                Effect.flatMap((answering) =>
+                  Effect.map(
+                    world.release(app.recipe, answering.version),
+                    (release) =>
+                      statusAt(release, answering, now) ?? 502
+                  )
+                )
+              )
           yield* world.step("health", app.name, `GET https://${app.domain}${app.health.path} -> ${status}`).pipe(
             Effect.mapError((fault) => new HealthProbeError({ domain: app.domain, message: fault.message }))
           )
