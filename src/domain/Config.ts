@@ -100,6 +100,10 @@ const urlHost = (url: string): string => {
 }
 
 export class HealthConfig extends Schema.Class<HealthConfig>("HealthConfig")({
+  http: Schema.optionalWith(Schema.Boolean, { default: () => true }).annotations({
+    description: "Probe the app over HTTP. `false` for an app without an HTTP endpoint (a mail server, a bot): " +
+      "the gate is then Swarm's convergence on the release and the containers' own healthchecks alone."
+  }),
   path: Schema.optionalWith(Schema.String.pipe(Schema.startsWith("/")), { default: () => "/" }).annotations({
     description: "The HTTP path probed, starting with `/`: `/realms/master` for Keycloak."
   }),
