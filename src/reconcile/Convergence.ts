@@ -9,11 +9,17 @@ import { type ServiceFacts, type StackFacts, SWARM_VERDICTS } from "../services/
 /** Why a gate fails at once, before its deadline. */
 export type ImmediateReason = "crash-loop" | "swarm-rollback" | "swarm-paused"
 
+export type WaitingKind = "converging" | "unhealthy" | "version"
+
 export type Convergence = Data.TaggedEnum<{
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- a variant without fields, as Data.TaggedEnum writes it
   converged: {}
-  /** Not yet: `service` is the first one Swarm is still busy with, `why` what it shows. */
-  waiting: { readonly service: string; readonly why: string; readonly unhealthy: boolean }
+  /**
+   * Not yet: `service` is the first one that keeps the stack from it, `why` what it shows, `kind`
+   * whether Swarm is still at work (`converging`: slow is not broken), a container's healthcheck
+   * failed (`unhealthy`), or the stack runs another version (`version`).
+   */
+  waiting: { readonly service: string; readonly why: string; readonly kind: WaitingKind }
   /** `tasks`: the failed tasks of the stack since the deploy. */
   failed: { readonly reason: ImmediateReason; readonly service: string; readonly why: string; readonly tasks: number }
 }>
@@ -31,32 +37,32 @@ export interface Expected {
 const said = (text: string) => text.trim() === "" ? "" : ` (${text.trim()})`
 
 /** The first thing that keeps `service` from having converged, if any. */
-const notYet = (service: ServiceFacts, version: string): Option.Option<{ why: string; unhealthy: boolean }> => {
+const notYet = (service: ServiceFacts, version: string): Option.Option<{ why: string; kind: WaitingKind }> => {
   const running = Option.getOrUndefined(service.version)
   if (running !== undefined && running !== version) {
-    return Option.some({ why: `runs version ${running}, not ${version}`, unhealthy: false })
+    return Option.some({ why: `runs version ${running}, not ${version}`, kind: "version" })
   }
   if (service.update === "updating" || service.update === "rollback_started") {
-    return Option.some({ why: `update in progress${said(service.updateMessage)}`, unhealthy: false })
+    return Option.some({ why: `update in progress${said(service.updateMessage)}`, kind: "converging" })
   }
   if (service.running < service.desired) {
     return Option.some({
       why: `${service.running} of ${service.desired} replicas running${said(service.lastTaskMessage)}`,
-      unhealthy: false
+      kind: "converging"
     })
   }
   if (service.current < service.running) {
     return Option.some({
       why: `${service.running - service.current} of ${service.running} running tasks are of the previous spec`,
-      unhealthy: false
+      kind: "converging"
     })
   }
   const unhealthy = service.health.find((h) => h.status === "unhealthy")
   if (unhealthy !== undefined) {
-    return Option.some({ why: `container unhealthy${said(unhealthy.lastLog)}`, unhealthy: true })
+    return Option.some({ why: `container unhealthy${said(unhealthy.lastLog)}`, kind: "unhealthy" })
   }
   if (service.health.some((h) => h.status === "starting")) {
-    return Option.some({ why: "container health: starting", unhealthy: false })
+    return Option.some({ why: "container health: starting", kind: "converging" })
   }
   return Option.none()
 }
@@ -93,7 +99,9 @@ export const judge = (facts: StackFacts, expected: Expected): Convergence => {
   }
   const looping = crashLoop(facts, expected.failedTasks)
   if (Option.isSome(looping)) return looping.value
-  if (facts.services.length === 0) return Convergence.waiting({ service: "", why: "no service runs", unhealthy: false })
+  if (facts.services.length === 0) {
+    return Convergence.waiting({ service: "", why: "no service runs", kind: "converging" })
+  }
   for (const service of facts.services) {
     const blocked = notYet(service, expected.version)
     if (Option.isSome(blocked)) return Convergence.waiting({ service: service.name, ...blocked.value })

@@ -66,6 +66,7 @@ export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: Ap
   let last = cfg.http ? "no answer yet" : "no look at Swarm yet"
   let lastProgress = start
   let swarm: Look = Either.left("not looked yet")
+  let lastKnown: Convergence | undefined
   const fail = (reason: HealthGateFailed["reason"], now: number, message: string, service?: string, tasks = 0) =>
     new HealthGateFailed({
       app: app.name,
@@ -104,10 +105,12 @@ export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: Ap
     )
     const now = yield* Clock.currentTimeMillis
     if (Either.isLeft(swarm)) {
-      // Docker cannot say: only the probes can decide (as before convergence was looked at).
+      // Docker cannot say: the last look stands; with none yet, only the probes can decide (as
+      // before convergence was looked at). Without HTTP nothing passes unseen.
       yield* Effect.logWarning(`cannot look at the services of ${app.stack}: ${swarm.left}`)
-      if (!cfg.http) ok = false
+      if (!cfg.http || lastKnown?._tag === "waiting") ok = false
     } else {
+      lastKnown = swarm.right
       const seen = swarm.right
       if (seen._tag === "failed") {
         const what = seen.reason === "crash-loop" ? "is crash-looping" : "failed in Swarm"
@@ -134,14 +137,14 @@ export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: Ap
           `Swarm: ${Either.match(swarm, { onLeft: (why) => `unknown (${why})`, onRight: describe })}`
       )
     }
-    const converging = Either.isRight(swarm) && swarm.right._tag === "waiting" && !swarm.right.unhealthy
+    const converging = Either.isRight(swarm) && swarm.right._tag === "waiting" && swarm.right.kind === "converging"
     const end = converging ? Math.max(deadline, patient) : deadline
     if (now >= end) {
       const seen = Either.getOrUndefined(swarm)
       if (seen !== undefined && seen._tag === "waiting") {
         const limit = Duration.format(Duration.millis(now - start))
         return yield* fail(
-          seen.unhealthy ? "unhealthy" : "not-converged",
+          seen.kind === "unhealthy" ? "unhealthy" : "not-converged",
           now,
           `${app.name} ${options.version} did not become healthy within ${limit}: ` +
             `${describe(seen)}${cfg.http ? `; last probe: ${last}` : ""}`,

@@ -46,6 +46,8 @@ type Ending = string
 
 interface Path {
   readonly name: string
+  /** The app the path reconciles; the stateful keycloak above by default. */
+  readonly app?: AppSpec
   readonly setup: World.WorldSetup
   /** What an undisturbed run ends as. */
   readonly undisturbed: Ending
@@ -60,23 +62,34 @@ interface Path {
 const endsAs = (allowed: ReadonlyArray<Ending>, outcome: Outcome.Outcome) =>
   allowed.includes(Outcome.format(outcome)) || (outcome._tag === "failed" && allowed.includes("failed"))
 
-const running = (version: string): World.AppSetup => Scenarios.running(version, app)
+const running = (version: string, spec: AppSpec = app): World.AppSetup => Scenarios.running(version, spec)
 
 const UPGRADED = `upgraded:${FROM}->${TO}`
 const ROLLED_BACK = `rolled-back:${TO}->${FROM}`
 /** The next night after a rollback: the failed release is not tried again. */
 const HELD_FAILED = `held-failed-release:${FROM}->${TO}`
 
-const upgrade = (release: World.ReleaseSpec): World.WorldSetup => ({
-  recipes: { keycloak: { tags: [OLD, FROM, TO], releases: { [TO]: { migrate: migrateTo12, ...release } } } },
+const upgrade = (release: World.ReleaseSpec, spec: AppSpec = app): World.WorldSetup => ({
+  recipes: {
+    keycloak: {
+      tags: [OLD, FROM, TO],
+      // A stateless app has nothing a release could migrate.
+      releases: { [TO]: spec.stateful ? { migrate: migrateTo12, ...release } : release }
+    }
+  },
   servers: ["default"],
-  apps: [running(FROM)]
+  apps: [running(FROM, spec)]
 })
 
+/** Updated in place by Swarm (no undeploy first): the old task may still answer after the deploy. */
+const stateless: AppSpec = { ...app, stateful: false }
+
+
 /** A rolled-back path: never anything but the rollback, and no retry of the release the next night. */
-const rolledBack = (name: string, release: World.ReleaseSpec, cases: number): Path => ({
+const rolledBack = (name: string, release: World.ReleaseSpec, cases: number, spec?: AppSpec): Path => ({
   name,
-  setup: upgrade(release),
+  ...(spec === undefined ? {} : { app: spec }),
+  setup: upgrade(release, spec),
   undisturbed: ROLLED_BACK,
   disturbed: ["failed", ROLLED_BACK],
   // A rollback interrupted or with its record left is finished by the next night's recovery.
@@ -146,6 +159,32 @@ const PATHS: ReadonlyArray<Path> = [
     },
     `held-manual-migration:${FROM}->${TO}`,
     54
+  ),
+  // The gate judges the new release across the stack (issue 15).
+  {
+    name: "stateless healthy upgrade, the old task serving through its grace period",
+    app: stateless,
+    setup: upgrade({ health: "healthy", oldTaskServes: "6 seconds" }, stateless),
+    undisturbed: UPGRADED,
+    disturbed: ["failed", UPGRADED, ROLLED_BACK],
+    nextNight: [UPGRADED, `noop-healthy:${TO}`, `recovered:${TO}`, HELD_FAILED],
+    cases: 0
+  },
+  rolledBack(
+    "stateless upgrade to a release that answers 404 while the old task still answers 200, rolled back",
+    { health: { timeline: [{ from: 0, status: 404 }] }, oldTaskServes: "6 seconds" },
+    0,
+    stateless
+  ),
+  rolledBack("upgrade whose db service crash-loops while app answers, rolled back", {
+    services: { db: "crash-loop" }
+  }, 0),
+  rolledBack("upgrade whose worker never gets a node, rolled back", { services: { worker: "pending" } }, 0),
+  rolledBack(
+    "stateless upgrade that Swarm rolls back by itself, rolled back",
+    { health: { timeline: [{ from: 0, status: 404 }] }, swarmRollbackAfter: "3 seconds" },
+    0,
+    stateless
   )
 ]
 
@@ -178,6 +217,7 @@ const targets = (trace: ReadonlyArray<World.TraceEntry>): Array<Target> => {
 }
 
 const subject = (path: Path): Invariants.Subject => Invariants.subjectOf(path.setup)
+const appOf = (path: Path): AppSpec => path.app ?? app
 
 interface Verdict {
   readonly cases: number
@@ -190,6 +230,7 @@ interface Verdict {
 /** Every target × every fault kind of one path, each followed by an undisturbed next night. */
 const sweep = (path: Path) =>
   Effect.gen(function*() {
+    const app = appOf(path)
     const clean = yield* rehearse(app, path.setup)
     const failures: Array<string> = []
     if (Outcome.format(clean.outcome) !== path.undisturbed) {
