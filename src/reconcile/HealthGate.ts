@@ -46,6 +46,8 @@ export interface WaitOptions {
    * keep waiting up to this long in all. Absent: `timeout` decides.
    */
   readonly patience?: Duration.DurationInput
+  /** The gate right after a deploy: an answer Docker cannot place never counts. */
+  readonly afterDeploy?: boolean
 }
 
 /** A line in the log this often during a long wait. */
@@ -67,6 +69,7 @@ export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: Ap
   let lastProgress = start
   let swarm: Look = Either.left("not looked yet")
   let lastKnown: Convergence | undefined
+  let extended = false
   const fail = (reason: HealthGateFailed["reason"], now: number, message: string, service?: string, tasks = 0) =>
     new HealthGateFailed({
       app: app.name,
@@ -105,10 +108,12 @@ export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: Ap
     )
     const now = yield* Clock.currentTimeMillis
     if (Either.isLeft(swarm)) {
-      // Docker cannot say: the last look stands; with none yet, only the probes can decide (as
-      // before convergence was looked at). Without HTTP nothing passes unseen.
+      // Docker cannot say: the last look stands. With none yet, right after a deploy the answer may
+      // be the old task's and counts for nothing; a look at a running app lets the probes decide.
       yield* Effect.logWarning(`cannot look at the services of ${app.stack}: ${swarm.left}`)
-      if (!cfg.http || lastKnown?._tag === "waiting") ok = false
+      if (!cfg.http || (lastKnown === undefined ? options.afterDeploy === true : lastKnown._tag !== "converged")) {
+        ok = false
+      }
     } else {
       lastKnown = swarm.right
       const seen = swarm.right
@@ -138,7 +143,9 @@ export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: Ap
       )
     }
     const converging = Either.isRight(swarm) && swarm.right._tag === "waiting" && swarm.right.kind === "converging"
-    const end = converging ? Math.max(deadline, patient) : deadline
+    // Once patience was granted, the probes after convergence get it too.
+    extended ||= converging && now >= deadline
+    const end = extended ? Math.max(deadline, patient) : deadline
     if (now >= end) {
       const seen = Either.getOrUndefined(swarm)
       if (seen !== undefined && seen._tag === "waiting") {

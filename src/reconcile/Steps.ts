@@ -146,7 +146,7 @@ export const deployVersion = (app: AppSpec, version: string) =>
 
 /** The health gate after a deploy, counting crash-looping tasks since `since` (the deploy's start). */
 export const healthGate = (app: AppSpec, version: string, since: number) =>
-  waitHealthy(app, { version, timeout: app.health.timeout, since }).pipe(timedPhase("health"))
+  waitHealthy(app, { version, timeout: app.health.timeout, since, afterDeploy: true }).pipe(timedPhase("health"))
 
 /**
  * Deploy `version`, then wait for the health gate. `beforeGate` runs between the two (the upgrade
