@@ -84,7 +84,6 @@ const upgrade = (release: World.ReleaseSpec, spec: AppSpec = app): World.WorldSe
 /** Updated in place by Swarm (no undeploy first): the old task may still answer after the deploy. */
 const stateless: AppSpec = { ...app, stateful: false }
 
-
 /** A rolled-back path: never anything but the rollback, and no retry of the release the next night. */
 const rolledBack = (name: string, release: World.ReleaseSpec, cases: number, spec?: AppSpec): Path => ({
   name,
@@ -125,25 +124,25 @@ const PATHS: ReadonlyArray<Path> = [
     // A fault in the deploy or its health gate rolls back; a fault in a later write does not undo it.
     disturbed: ["failed", UPGRADED, ROLLED_BACK],
     nextNight: [UPGRADED, `noop-healthy:${TO}`, `recovered:${TO}`, HELD_FAILED],
-    cases: 93
+    cases: 105
   },
-  rolledBack("upgrade to a release that answers 500, rolled back", { health: "never" }, 177),
-  rolledBack("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }, 162),
+  rolledBack("upgrade to a release that answers 500, rolled back", { health: "never" }, 189),
+  rolledBack("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }, 174),
   fresh("fresh deploy", {
     recipes: { keycloak: { tags: [FROM, TO] } },
     servers: [],
     apps: [{ spec: app, env: false, secrets: [] }]
-  }, 60),
+  }, 66),
   fresh("first deploy of an env file made by hand, secrets not generated yet", {
     recipes: { keycloak: { tags: [FROM, TO] } },
     servers: ["default"],
     apps: [{ spec: app, env: true, pinned: TO, secrets: ["admin_password_v1"], secretsGenerated: false }]
-  }, 60),
+  }, 66),
   held(
     "major bump, held",
     { recipes: { keycloak: { tags: [FROM, MAJOR] } }, servers: ["default"], apps: [running(FROM)] },
     `held-major:${FROM}->${MAJOR}`,
-    51
+    57
   ),
   held(
     "manual migration in a skipped version, held",
@@ -158,7 +157,7 @@ const PATHS: ReadonlyArray<Path> = [
       apps: [running(FROM)]
     },
     `held-manual-migration:${FROM}->${TO}`,
-    54
+    60
   ),
   // The gate judges the new release across the stack (issue 15).
   {
@@ -168,28 +167,28 @@ const PATHS: ReadonlyArray<Path> = [
     undisturbed: UPGRADED,
     disturbed: ["failed", UPGRADED, ROLLED_BACK],
     nextNight: [UPGRADED, `noop-healthy:${TO}`, `recovered:${TO}`, HELD_FAILED],
-    cases: 0
+    cases: 102
   },
   rolledBack(
     "stateless upgrade to a release that answers 404 while the old task still answers 200, rolled back",
     { health: { timeline: [{ from: 0, status: 404 }] }, oldTaskServes: "6 seconds" },
-    0,
+    165,
     stateless
   ),
   rolledBack("upgrade whose db service crash-loops while app answers, rolled back", {
     services: { db: "crash-loop" }
-  }, 0),
-  rolledBack("upgrade whose worker never gets a node, rolled back", { services: { worker: "pending" } }, 0),
+  }, 174),
+  rolledBack("upgrade whose worker never gets a node, rolled back", { services: { worker: "pending" } }, 189),
   rolledBack(
     "stateless upgrade that Swarm rolls back by itself, rolled back",
     { health: { timeline: [{ from: 0, status: 404 }] }, swarmRollbackAfter: "3 seconds" },
-    0,
+    114,
     stateless
   )
 ]
 
 /** Cases in all; the per-path counts must add up to it. */
-const TOTAL_CASES = 657
+const TOTAL_CASES = 1461
 
 type FaultKind = "fail" | "hang" | "interrupt"
 const KINDS: ReadonlyArray<FaultKind> = ["fail", "hang", "interrupt"]
