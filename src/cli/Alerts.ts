@@ -28,6 +28,8 @@ export const summary = (alert: Alert): string => {
     case "unhealthy-on-latest":
     case "unhealthy-after-deploy":
       return `${text(f["version"]) ?? "?"} is not healthy`
+    case "redeployed":
+      return `${text(f["version"]) ?? "?"} was unhealthy, redeployed, healthy again`
     default:
       return `stays on ${text(f["current"]) ?? "?"}, not upgrading to ${text(f["latest"]) ?? "?"}`
   }

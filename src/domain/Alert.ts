@@ -8,7 +8,9 @@ export const AlertReason = Schema.Literal(
   "rollback-failed",
   "recovered",
   "unhealthy-on-latest",
-  "unhealthy-after-deploy"
+  "unhealthy-after-deploy",
+  // An app on latest was redeployed because it was unhealthy, and is healthy again: never silently.
+  "redeployed"
 )
 export type AlertReason = typeof AlertReason.Type
 

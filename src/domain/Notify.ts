@@ -17,7 +17,10 @@ export type Severity = typeof Severity.Type
  */
 export const severityOf: (reason: AlertReason) => Severity = Match.type<AlertReason>().pipe(
   Match.when(Match.is("rollback-failed", "unhealthy-on-latest", "unhealthy-after-deploy"), () => "critical" as const),
-  Match.when(Match.is("rollback", "recovered", "held-major", "held-manual-migration"), () => "warning" as const),
+  Match.when(
+    Match.is("rollback", "recovered", "redeployed", "held-major", "held-manual-migration"),
+    () => "warning" as const
+  ),
   Match.when(
     Match.is("held-policy", "held-unknown-version", "held-failed-release", "held-chaos"),
     () => "info" as const

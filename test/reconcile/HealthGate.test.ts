@@ -126,4 +126,14 @@ describe("the health gate across the stack", () => {
       expect(Outcome.format(r.outcome)).toBe(`noop-healthy:${TO}`)
       expect(r.world.trace.some((t) => t.step === "deploy")).toBe(false)
     }))
+
+  it.effect("every redeploy of an app on latest writes an alert, also when it helped", () =>
+    Effect.gen(function*() {
+      const r = yield* rehearse(app, {
+        ...upgrade(app, {}),
+        apps: [Scenarios.running(TO, app, { brokenUntilRedeploy: true })]
+      })
+      expect(Outcome.format(r.outcome)).toBe(`redeployed-healthy:${TO}`)
+      expect(r.world.alerts.map((a) => [a.reason, a.fields["version"]])).toEqual([["redeployed", TO]])
+    }))
 })
