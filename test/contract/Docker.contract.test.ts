@@ -12,6 +12,7 @@ import { Docker, type ServiceFacts } from "../../src/services/Docker.js"
 import * as SimulatedDocker from "../../src/simulation/Docker.js"
 import type * as World from "../../src/simulation/World.js"
 import { appService, type FakeEngine, fakeEngine, stackLabel, stackVolume } from "../support/fakeEngine.js"
+import { serviceFacts } from "../support/serviceFacts.js"
 import * as Contract from "./harness.js"
 
 const app = Contract.contractApp()
@@ -222,19 +223,8 @@ Contract.suite("Docker", [liveTwin, simulatedTwin], (test) => {
 })
 
 /** The facts of one service as the cases compare them. */
-const service = (name: string, fields: Partial<ServiceFacts> = {}): ServiceFacts => ({
-  name: `${stack}_${name}`,
-  version: Option.some(v2),
-  update: "completed",
-  updateStartedAt: Option.none(),
-  updateMessage: "",
-  desired: 1,
-  running: 1,
-  current: 1,
-  health: [],
-  lastTaskMessage: "",
-  ...fields
-})
+const service = (name: string, fields: Partial<ServiceFacts> = {}): ServiceFacts =>
+  serviceFacts(`${stack}_${name}`, v2, fields)
 
 Contract.suite("Docker stackFacts", [liveTwin, simulatedTwin], (test) => {
   test("a stack that was never deployed has no services and no failed tasks", (w) =>

@@ -6,24 +6,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Option } from "effect"
 import { describe as say, judge } from "../../src/reconcile/Convergence.js"
 import type { ServiceFacts, StackFacts } from "../../src/services/Docker.js"
+import { serviceFacts } from "../support/serviceFacts.js"
 
 const V = "1.2.0+1.2"
 const SINCE = 1_000_000
 const expected = { version: V, since: SINCE, failedTasks: 3 }
 
-const service = (name: string, fields: Partial<ServiceFacts> = {}): ServiceFacts => ({
-  name: `kc_${name}`,
-  version: Option.some(V),
-  update: "completed",
-  updateStartedAt: Option.some(SINCE + 10),
-  updateMessage: "",
-  desired: 1,
-  running: 1,
-  current: 1,
-  health: [],
-  lastTaskMessage: "",
-  ...fields
-})
+const service = (name: string, fields: Partial<ServiceFacts> = {}): ServiceFacts =>
+  serviceFacts(`kc_${name}`, V, { updateStartedAt: Option.some(SINCE + 10), ...fields })
 const stack = (services: ReadonlyArray<ServiceFacts>, failed: StackFacts["failed"] = []): StackFacts => ({
   services,
   failed
