@@ -24,6 +24,7 @@ export type MutantId =
   | "redaction-off"
   | "alert-dropped"
   | "alert-not-retried"
+  | "old-task-counted"
 
 /** What `npm run test:mutants` found for one mutant, as test/figures/mutants.json keeps it. */
 export interface MutantResult {
@@ -93,9 +94,18 @@ export const MUTATIONS: ReadonlyArray<Mutation> = [
     id: "crash-loop-off",
     breaks: "crash-loop detection never ends the health gate early",
     patches: [{
+      file: "src/reconcile/Convergence.ts",
+      search: "if (facts.failed.length < threshold) return Option.none()",
+      replace: "if (facts.failed.length < Number.POSITIVE_INFINITY) return Option.none()"
+    }]
+  },
+  {
+    id: "old-task-counted",
+    breaks: "the health gate counts an answer before Swarm has converged on the release (an old task's answer)",
+    patches: [{
       file: "src/reconcile/HealthGate.ts",
-      search: "if (failed.length >= cfg.failedTasks) {",
-      replace: "if (failed.length >= Number.POSITIVE_INFINITY) {"
+      search: `if (seen._tag === "waiting") {`,
+      replace: `if (seen._tag === "waiting" && !cfg.http) {`
     }]
   },
   {

@@ -31,6 +31,8 @@ export const summary = (alert: Alert): string => {
       return `${text(f["version"]) ?? "?"} is not healthy`
     case "state-unreadable":
       return `${text(f["file"]) ?? "a state record"} does not read: stopped until a person looks`
+    case "redeployed":
+      return `${text(f["version"]) ?? "?"} was unhealthy, redeployed, healthy again`
     default:
       return `stays on ${text(f["current"]) ?? "?"}, not upgrading to ${text(f["latest"]) ?? "?"}`
   }

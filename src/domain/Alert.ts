@@ -9,7 +9,9 @@ export const AlertReason = Schema.Literal(
   "recovered",
   "unhealthy-on-latest",
   "unhealthy-after-deploy",
-  "state-unreadable"
+  "state-unreadable",
+  // An app on latest was redeployed because it was unhealthy, and is healthy again: never silently.
+  "redeployed"
 )
 export type AlertReason = typeof AlertReason.Type
 
@@ -76,7 +78,14 @@ export const AlertFile = Schema.Struct(
         description: "rollback, rollback-failed, recovered: whether last-good runs healthy again."
       })
     ),
-    cause: text("rollback, rollback-failed: why the upgrade was rolled back."),
+    cause: text("rollback, rollback-failed, redeployed: why the upgrade was rolled back (or the app redeployed)."),
+    gate: text(
+      "rollback, rollback-failed: the health gate's verdict when it failed the release: `timeout`, " +
+        "`crash-loop`, `not-converged`, `unhealthy`, `swarm-rollback` or `swarm-paused`."
+    ),
+    failed_service: text(
+      "rollback, rollback-failed: the service of the stack the gate failed on, `<stack>_<service>`."
+    ),
     failed_step: text("rollback-failed: the step of the rollback that failed."),
     error: text("rollback-failed, unhealthy-*: the error."),
     snapshot_version: text("rollback, rollback-failed: the version whose data the restored snapshot held."),
@@ -86,7 +95,7 @@ export const AlertFile = Schema.Struct(
       })
     ),
     phase: text("recovered: the phase the interrupted run was in."),
-    version: text("unhealthy-*: the version that is not healthy."),
+    version: text("unhealthy-*: the version that is not healthy; redeployed: the version redeployed."),
     chaos_version: text("held-chaos: the `chaos-version` label of the chaos deploy that runs."),
     resume: text("held-chaos: how to hand the app back (deploy a release with abra).")
   },

@@ -125,6 +125,10 @@ const urlHost = (url: string): string => {
 }
 
 export class HealthConfig extends Schema.Class<HealthConfig>("HealthConfig")({
+  http: Schema.optionalWith(Schema.Boolean, { default: () => true }).annotations({
+    description: "Probe the app over HTTP. `false` for an app without an HTTP endpoint (a mail server, a bot): " +
+      "the gate is then Swarm's convergence on the release and the containers' own healthchecks alone."
+  }),
   path: Schema.optionalWith(Schema.String.pipe(Schema.startsWith("/")), { default: () => "/" }).annotations({
     description: "The HTTP path probed, starting with `/`: `/realms/master` for Keycloak."
   }),
@@ -151,7 +155,7 @@ export class HealthConfig extends Schema.Class<HealthConfig>("HealthConfig")({
     description: "How long a deployed version (the new one, or last-good after a rollback) gets to become healthy."
   }),
   attemptTimeout: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(10) }).annotations({
-    description: "The time limit of one probe (and of one look at the app's failed Swarm tasks)."
+    description: "The time limit of one probe (and of one look at the stack's services and tasks in Swarm)."
   }),
   successes: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 2 }).annotations({
     description: "How many healthy answers in a row pass the health gate."
@@ -160,7 +164,8 @@ export class HealthConfig extends Schema.Class<HealthConfig>("HealthConfig")({
     description: "The pause between probes; short, so that health is noticed within a second of appearing."
   }),
   failedTasks: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 3 }).annotations({
-    description: "This many failed Swarm tasks of the new version's app service end the wait early: a crash loop."
+    description: "This many failed Swarm tasks since the deploy, of any service of the stack, end the wait early: " +
+      "a crash loop."
   }),
   settle: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(60) }).annotations({
     description: "How long an app already on the latest version gets to answer healthy before it is redeployed."

@@ -125,6 +125,16 @@ const parts = (alert: Alert, context: Context): Parts => {
         runsNow: `${lastGood}, healthy.`,
         next: "Nothing, unless runs keep being killed: look at why (the journal of the unit)."
       }
+    case "redeployed": {
+      const version = str(f, "version") ?? "?"
+      return {
+        headline: `${app} was redeployed on ${version}`,
+        happened: `${app} on ${version} did not answer healthy; it was redeployed and is healthy again.`,
+        cause: str(f, "cause"),
+        runsNow: `${version}, healthy.`,
+        next: "Nothing, unless it happens again: look at why (`abra app logs <domain>`)."
+      }
+    }
     case "unhealthy-on-latest":
     case "unhealthy-after-deploy": {
       const version = str(f, "version") ?? "?"

@@ -20,7 +20,7 @@ export const severityOf: (reason: AlertReason) => Severity = Match.type<AlertRea
   // The app is stopped until a person looks: nothing is down, but nothing runs for it either.
   Match.when("state-unreadable", () => "warning" as const),
   Match.when(
-    Match.is("rollback", "recovered", "held-major", "held-manual-migration", "held-no-space"),
+    Match.is("rollback", "recovered", "redeployed", "held-major", "held-manual-migration", "held-no-space"),
     () => "warning" as const
   ),
   Match.when(

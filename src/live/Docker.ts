@@ -10,7 +10,16 @@ import type { HttpClientError, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import * as Undici from "@effect/platform-node/Undici"
 import { Config, Duration, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
-import { Docker, DockerApiError, DockerUnavailable, type FailedTask } from "../services/Docker.js"
+import {
+  type ContainerHealth,
+  Docker,
+  DockerApiError,
+  DockerUnavailable,
+  type FailedTask,
+  type ServiceFacts,
+  type ServiceFailedTask,
+  type UpdateState
+} from "../services/Docker.js"
 import { errnoOf } from "./FileChecks.js"
 
 export const defaultSocket = "/var/run/docker.sock"
@@ -47,6 +56,73 @@ const Services = Schema.Array(Schema.Struct({
     Labels: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.String })))
   })
 }))
+
+/** A service with what the health gate reads: its mode, its task template and its update. */
+const FullServices = Schema.Array(Schema.Struct({
+  ID: Schema.String,
+  Spec: Schema.Struct({
+    Name: Schema.String,
+    Labels: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.String }))),
+    Mode: Schema.optional(Schema.NullOr(Schema.Struct({
+      Replicated: Schema.optional(Schema.NullOr(Schema.Struct({ Replicas: Schema.optional(Schema.Number) })))
+    }))),
+    TaskTemplate: Schema.optional(Schema.Unknown)
+  }),
+  UpdateStatus: Schema.optional(Schema.NullOr(Schema.Struct({
+    State: Schema.optional(Schema.String),
+    StartedAt: Schema.optional(Schema.NullOr(Schema.Date)),
+    Message: Schema.optional(Schema.NullOr(Schema.String))
+  })))
+}))
+
+const FullTasks = Schema.Array(Schema.Struct({
+  ServiceID: Schema.String,
+  CreatedAt: Schema.Date,
+  DesiredState: Schema.optional(Schema.String),
+  Spec: Schema.optional(Schema.Unknown),
+  Status: Schema.Struct({
+    State: Schema.String,
+    Message: Schema.optional(Schema.NullOr(Schema.String)),
+    Err: Schema.optional(Schema.NullOr(Schema.String)),
+    ContainerStatus: Schema.optional(Schema.NullOr(Schema.Struct({
+      ContainerID: Schema.optional(Schema.NullOr(Schema.String)),
+      ExitCode: Schema.optional(Schema.NullOr(Schema.Number))
+    })))
+  })
+}))
+
+const Container = Schema.Struct({
+  State: Schema.optional(Schema.NullOr(Schema.Struct({
+    Health: Schema.optional(Schema.NullOr(Schema.Struct({
+      Status: Schema.String,
+      Log: Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct({ Output: Schema.optional(Schema.String) }))))
+    })))
+  })))
+})
+
+/** Containers inspected per look at a stack at most: a stack with more replicas is judged on these. */
+const MAX_INSPECTED = 32
+
+const UPDATE_STATES: ReadonlyArray<UpdateState> = [
+  "updating",
+  "paused",
+  "completed",
+  "rollback_started",
+  "rollback_paused",
+  "rollback_completed"
+]
+const updateState = (state: string | undefined): UpdateState => UPDATE_STATES.find((s) => s === state) ?? "none"
+
+const HEALTH_STATES: ReadonlyArray<ContainerHealth> = ["healthy", "unhealthy", "starting"]
+const containerHealth = (status: string | undefined): ContainerHealth =>
+  HEALTH_STATES.find((s) => s === status) ?? "none"
+
+/** JSON with sorted keys: a task's spec equals its service's template when they print the same. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === "object" && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v)
 
 const Volumes = Schema.Struct({
   Volumes: Schema.NullOr(Schema.Array(Schema.Struct({ Name: Schema.String, Mountpoint: Schema.String })))
@@ -127,11 +203,15 @@ export const make = (socketPath: string, options: DockerOptions = {}) =>
         Effect.flatMap(Effect.fail)
       )
 
-    /** GET one Engine API list with `filters`, decoded with `schema`. */
-    const list = <A, I>(path: string, filters: Record<string, ReadonlyArray<string>>, schema: Schema.Schema<A, I>) =>
+    /** GET one Engine API list with `filters` (none: a single object), decoded with `schema`. */
+    const list = <A, I>(
+      path: string,
+      filters: Record<string, ReadonlyArray<string>> | undefined,
+      schema: Schema.Schema<A, I>
+    ) =>
       Effect.gen(function*() {
         const request = HttpClientRequest.get(`http://docker/${apiVersion}${path}`, {
-          urlParams: { filters: JSON.stringify(filters) }
+          urlParams: filters === undefined ? {} : { filters: JSON.stringify(filters) }
         })
         const response = yield* client.execute(request)
         if (response.status >= 400) return yield* apiError(response, path)
@@ -217,7 +297,76 @@ export const make = (socketPath: string, options: DockerOptions = {}) =>
       })
     })
 
-    return Docker.of({ isDeployed, deployedVersion, chaosVersion, stackVolumes, secrets, failedTasks })
+    /** One container's health; a container gone meanwhile (or on another node) has none. */
+    const inspectHealth = (id: string) =>
+      list(`/containers/${encodeURIComponent(id)}/json`, undefined, Container).pipe(
+        Effect.map((c) => ({
+          status: containerHealth(c.State?.Health?.Status),
+          lastLog: (c.State?.Health?.Log?.at(-1)?.Output ?? "").trim().slice(-300)
+        })),
+        Effect.catchIf(
+          (error) => error._tag === "DockerApiError" && error.status === 404,
+          () => Effect.succeed({ status: "none" as const, lastLog: "" })
+        )
+      )
+
+    const stackFacts = Effect.fn("Docker.stackFacts")(function*(stack: string, since: number) {
+      const services = yield* list("/services", byStack(stack), FullServices)
+      if (services.length === 0) return { services: [], failed: [] }
+      const tasks = yield* list("/tasks", { service: services.map((s) => s.ID) }, FullTasks)
+      let inspected = 0
+      const facts: Array<ServiceFacts> = []
+      const failed: Array<ServiceFailedTask> = []
+      for (const service of services) {
+        const own = tasks.filter((t) => t.ServiceID === service.ID)
+        const running = own.filter((t) => t.Status.State === "running")
+        const template = canonical(service.Spec.TaskTemplate ?? null)
+        const health = []
+        for (const task of running) {
+          const id = task.Status.ContainerStatus?.ContainerID
+          if (id === undefined || id === null || id === "" || inspected >= MAX_INSPECTED) continue
+          inspected++
+          const found = yield* inspectHealth(id)
+          if (found.status !== "none") health.push(found)
+        }
+        const replicated = service.Spec.Mode?.Replicated
+        const newestOther = own.filter((t) => t.Status.State !== "running")
+          .sort((a, b) => b.CreatedAt.getTime() - a.CreatedAt.getTime())[0]
+        const update = service.UpdateStatus
+        facts.push({
+          name: service.Spec.Name,
+          version: Option.fromNullable(service.Spec.Labels?.[`coop-cloud.${stack}.version`]),
+          update: updateState(update?.State),
+          updateStartedAt: Option.map(Option.fromNullable(update?.StartedAt), (d) => d.getTime()),
+          updateMessage: update?.Message ?? "",
+          desired: replicated === undefined || replicated === null
+            ? own.filter((t) => t.DesiredState === "running").length
+            : replicated.Replicas ?? 1,
+          running: running.length,
+          current: running.filter((t) => canonical(t.Spec ?? null) === template).length,
+          health,
+          lastTaskMessage: newestOther === undefined
+            ? ""
+            : `${newestOther.Status.State}: ${newestOther.Status.Err ?? newestOther.Status.Message ?? ""}`.trim()
+        })
+        for (const task of own) {
+          const exitCode = Option.fromNullable(task.Status.ContainerStatus?.ExitCode)
+          const at = task.CreatedAt.getTime()
+          if (isFailed(task.Status.State, exitCode) && at >= since) {
+            failed.push({
+              service: service.Spec.Name,
+              state: task.Status.State,
+              exitCode,
+              error: task.Status.Err ?? "",
+              at
+            })
+          }
+        }
+      }
+      return { services: facts, failed: failed.sort((a, b) => a.at - b.at) }
+    })
+
+    return Docker.of({ isDeployed, deployedVersion, chaosVersion, stackVolumes, secrets, failedTasks, stackFacts })
   })
 
 /** Docker on the Engine API at `socketPath`. */
@@ -232,7 +381,8 @@ const unusable = (error: DockerUnavailable) =>
     chaosVersion: () => Effect.fail(error),
     stackVolumes: () => Effect.fail(error),
     secrets: () => Effect.fail(error),
-    failedTasks: () => Effect.fail(error)
+    failedTasks: () => Effect.fail(error),
+    stackFacts: () => Effect.fail(error)
   })
 
 /** Docker on the socket `DOCKER_HOST` names (`unix:///path`), else `/var/run/docker.sock`. */

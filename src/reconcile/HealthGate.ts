@@ -1,17 +1,28 @@
 /**
- * The health gate: probe until N consecutive answers are healthy, within a deadline; give up early
- * when Swarm reports that the release keeps crashing. Time is Effect's Clock only.
+ * The health gate: probe until N consecutive answers are healthy, within a deadline; an answer
+ * counts only once Swarm has converged on the release for every service of the stack (see
+ * Convergence): until then it may come from the old task. Swarm rolling back or pausing the
+ * update, or a crash loop in any service, ends the wait at once. With `health.http: false` the
+ * gate is convergence and container health alone. Time is Effect's Clock only.
  */
-import { Clock, Duration, Effect, Either, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Option, Schema } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import { Docker } from "../services/Docker.js"
 import { Health } from "../services/Health.js"
+import { type Convergence, describe, judge } from "./Convergence.js"
 import { withDeadline } from "./Deadline.js"
 
 export class HealthGateFailed extends Schema.TaggedError<HealthGateFailed>()("HealthGateFailed", {
   app: Schema.String,
   version: Schema.String,
-  reason: Schema.Literal("timeout", "crash-loop"),
+  /**
+   * `timeout`: converged but the probes never passed; `not-converged`: a service never reached its
+   * replicas on the new spec; `unhealthy`: a container's healthcheck failed; `crash-loop`: tasks of a
+   * service kept failing; `swarm-rollback` / `swarm-paused`: Swarm's own verdict on the update.
+   */
+  reason: Schema.Literal("timeout", "crash-loop", "not-converged", "unhealthy", "swarm-rollback", "swarm-paused"),
+  /** The service the failure is about, `<stack>_<service>`, when one is to blame. */
+  service: Schema.optional(Schema.String),
   /** What the last probe saw: a status, or why there was no answer. */
   last: Schema.String,
   failedTasks: Schema.Number,
@@ -26,11 +37,24 @@ export interface HealthPassed {
 
 export interface WaitOptions {
   readonly version: string
-  /** How long to wait in all. */
+  /** How long to wait in all: convergence and probes together. */
   readonly timeout: Duration.DurationInput
-  /** Failed tasks created before this moment (epoch ms) belong to an earlier deploy. */
+  /** Failed tasks and updates before this moment (epoch ms) belong to an earlier deploy. */
   readonly since: number
+  /**
+   * Slow is not broken: while Swarm is still converging (and shows nothing failing) at `timeout`,
+   * keep waiting up to this long in all. Absent: `timeout` decides.
+   */
+  readonly patience?: Duration.DurationInput
+  /** The gate right after a deploy: an answer Docker cannot place never counts. */
+  readonly afterDeploy?: boolean
 }
+
+/** A line in the log this often during a long wait. */
+export const PROGRESS_EVERY = Duration.seconds(30)
+
+/** What Swarm says, or why we cannot tell (the probes then decide alone, as before this gate). */
+type Look = Either.Either<Convergence, string>
 
 export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: AppSpec, options: WaitOptions) {
   const health = yield* Health
@@ -38,56 +62,113 @@ export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: Ap
   const cfg = app.health
   const start = yield* Clock.currentTimeMillis
   const deadline = start + Duration.toMillis(options.timeout)
+  const patient = start + Duration.toMillis(options.patience ?? options.timeout)
   let consecutive = 0
   let probes = 0
-  let last = "no answer yet"
+  let last = cfg.http ? "no answer yet" : "no look at Swarm yet"
+  let lastProgress = start
+  let swarm: Look = Either.left("not looked yet")
+  let lastKnown: Convergence | undefined
+  let extended = false
+  const fail = (reason: HealthGateFailed["reason"], now: number, message: string, service?: string, tasks = 0) =>
+    new HealthGateFailed({
+      app: app.name,
+      version: options.version,
+      reason,
+      ...(service === undefined || service === "" ? {} : { service }),
+      last,
+      failedTasks: tasks,
+      waitedMillis: now - start,
+      message
+    })
   for (;;) {
     probes++
-    // The deadline must hold inside a rollback too (a finalizer): see Deadline.
-    const answer = yield* health.probe(app).pipe(
-      withDeadline(cfg.attemptTimeout, () => ({ message: `no answer within ${Duration.format(cfg.attemptTimeout)}` })),
-      Effect.either
-    )
-    const ok = Either.isRight(answer) && cfg.okStatus.includes(answer.right)
-    last = Either.match(answer, { onLeft: (e) => e.message, onRight: (status) => `HTTP ${status}` })
-    consecutive = ok ? consecutive + 1 : 0
-    const now = yield* Clock.currentTimeMillis
-    if (consecutive >= cfg.successes) return { probes, waitedMillis: now - start } satisfies HealthPassed
-    if (!ok) {
-      // Only a hint that ends the wait early: if Docker cannot say, the deadline still decides.
-      const failed = yield* docker.failedTasks(app.stack, options.since).pipe(
-        withDeadline(cfg.attemptTimeout, () => ({ message: "the task list did not come in time" })),
-        Effect.catchAll((e) =>
-          Effect.logWarning(`cannot check ${app.stack}_app for failed tasks: ${e.message}`).pipe(Effect.as([]))
-        )
+    let ok: boolean
+    if (cfg.http) {
+      // The deadline must hold inside a rollback too (a finalizer): see Deadline.
+      const answer = yield* health.probe(app).pipe(
+        withDeadline(
+          cfg.attemptTimeout,
+          () => ({ message: `no answer within ${Duration.format(cfg.attemptTimeout)}` })
+        ),
+        Effect.either
       )
-      if (failed.length >= cfg.failedTasks) {
-        return yield* new HealthGateFailed({
-          app: app.name,
-          version: options.version,
-          reason: "crash-loop",
-          last,
-          failedTasks: failed.length,
-          waitedMillis: now - start,
-          message:
-            `${app.name} ${options.version} is crash-looping: ${failed.length} failed tasks of ${app.stack}_app ` +
-            `(${failed[failed.length - 1]?.error ?? "no error text"}); last probe: ${last}`
-        })
+      ok = Either.isRight(answer) && cfg.okStatus.includes(answer.right)
+      last = Either.match(answer, { onLeft: (e) => e.message, onRight: (status) => `HTTP ${status}` })
+    } else {
+      ok = true
+    }
+    swarm = yield* docker.stackFacts(app.stack, options.since).pipe(
+      withDeadline(cfg.attemptTimeout, () => ({ message: "the task list did not come in time" })),
+      Effect.map((facts) =>
+        judge(facts, { version: options.version, since: options.since, failedTasks: cfg.failedTasks })
+      ),
+      Effect.either,
+      Effect.map(Either.mapLeft((e) => e.message))
+    )
+    const now = yield* Clock.currentTimeMillis
+    if (Either.isLeft(swarm)) {
+      // Docker cannot say: the last look stands. With none yet, right after a deploy the answer may
+      // be the old task's and counts for nothing; a look at a running app lets the probes decide.
+      yield* Effect.logWarning(`cannot look at the services of ${app.stack}: ${swarm.left}`)
+      if (!cfg.http || (lastKnown === undefined ? options.afterDeploy === true : lastKnown._tag !== "converged")) {
+        ok = false
       }
+    } else {
+      lastKnown = swarm.right
+      const seen = swarm.right
+      if (seen._tag === "failed") {
+        const what = seen.reason === "crash-loop" ? "is crash-looping" : "failed in Swarm"
+        return yield* fail(
+          seen.reason,
+          now,
+          `${app.name} ${options.version} ${what}: ${seen.why}; last probe: ${last}`,
+          seen.service,
+          seen.tasks
+        )
+      }
+      if (seen._tag === "waiting") {
+        if (ok && cfg.http) yield* Effect.logDebug(`${last} not counted: Swarm has not converged (${describe(seen)})`)
+        ok = false
+      }
+      if (!cfg.http) last = describe(seen)
     }
-    if (now >= deadline) {
-      return yield* new HealthGateFailed({
-        app: app.name,
-        version: options.version,
-        reason: "timeout",
-        last,
-        failedTasks: 0,
-        waitedMillis: now - start,
-        message: `${app.name} ${options.version} did not become healthy within ${
-          Duration.format(options.timeout)
-        }; last probe: ${last}`
-      })
+    consecutive = ok ? consecutive + 1 : 0
+    if (consecutive >= cfg.successes) return { probes, waitedMillis: now - start } satisfies HealthPassed
+    if (now - lastProgress >= Duration.toMillis(PROGRESS_EVERY)) {
+      lastProgress = now
+      yield* Effect.logInfo(
+        `health of ${options.version}: ${Math.round((now - start) / 1000)} s waited; last probe: ${last}; ` +
+          `Swarm: ${Either.match(swarm, { onLeft: (why) => `unknown (${why})`, onRight: describe })}`
+      )
     }
-    yield* Effect.sleep(Duration.min(cfg.interval, Duration.millis(Math.max(0, deadline - now))))
+    const converging = Either.isRight(swarm) && swarm.right._tag === "waiting" && swarm.right.kind === "converging"
+    // Once patience was granted, the probes after convergence get it too.
+    extended ||= converging && now >= deadline
+    const end = extended ? Math.max(deadline, patient) : deadline
+    if (now >= end) {
+      const seen = Either.getOrUndefined(swarm)
+      if (seen !== undefined && seen._tag === "waiting") {
+        const limit = Duration.format(Duration.millis(now - start))
+        return yield* fail(
+          seen.kind === "unhealthy" ? "unhealthy" : "not-converged",
+          now,
+          `${app.name} ${options.version} did not become healthy within ${limit}: ` +
+            `${describe(seen)}${cfg.http ? `; last probe: ${last}` : ""}`,
+          seen.service
+        )
+      }
+      return yield* fail(
+        "timeout",
+        now,
+        `${app.name} ${options.version} did not become healthy within ${Duration.format(options.timeout)}; ` +
+          `last probe: ${last}`
+      )
+    }
+    yield* Effect.sleep(Duration.min(cfg.interval, Duration.millis(Math.max(0, end - now))))
   }
 })
+
+/** The gate's verdict in the words of an outcome: `crash-loop in <service>`, or the reason alone. */
+export const failureName = (e: HealthGateFailed): string =>
+  Option.match(Option.fromNullable(e.service), { onNone: () => e.reason, onSome: (s) => `${e.reason} in ${s}` })

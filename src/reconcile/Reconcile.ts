@@ -26,7 +26,7 @@ import { clearHold, hold } from "./Hold.js"
 import { observe, type ReconcileOptions } from "./Observe.js"
 import { alertUnreadable, readRecords } from "./Records.js"
 import { recover } from "./Recover.js"
-import { deployAndWait, forApp, notesText, Reported, SHORT_STEP, within, writeAlert } from "./Steps.js"
+import { deployAndWait, forApp, notesText, Reported, SHORT_STEP, tryAlert, within, writeAlert } from "./Steps.js"
 import { upgrade } from "./Upgrade.js"
 
 export { ConfigMismatch, type ReconcileError, RunKilled, StepTimedOut } from "./Errors.js"
@@ -99,6 +99,8 @@ export const reconcile = (
           }
           yield* setLastGood(version)
           yield* clearHold(app)
+          // Every redeploy of an app on latest is told (issue 15), also when it helped.
+          yield* tryAlert(app, "redeployed", { version, cause: "unhealthy on the latest version" }, "redeployed")
           return Outcome["redeployed-healthy"]({ version })
         }),
       Upgrade: (p) =>

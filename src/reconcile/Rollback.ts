@@ -41,6 +41,16 @@ const describeCause = (cause: Cause.Cause<RollbackCause>): string =>
       onSome: (e) => e.message
     })
 
+/** The health gate's verdict, when that is why: its reason and the service it names (issue 15). */
+const gateFields = (cause: Cause.Cause<RollbackCause>): Record<string, string> =>
+  Option.match(Cause.failureOption(cause), {
+    onNone: () => ({}),
+    onSome: (e) =>
+      e._tag === "HealthGateFailed"
+        ? { gate: e.reason, ...(e.service === undefined ? {} : { failed_service: e.service }) }
+        : {}
+  })
+
 export interface RollbackOptions {
   readonly tracker: Pick<Tracker, "track" | "finish">
   readonly successAlert?: AlertReason
@@ -107,6 +117,7 @@ export const rollback = (
       attempted: to,
       recovered: result._tag === "Right",
       cause: reason,
+      ...gateFields(cause),
       release_notes: notes,
       ...(result._tag === "Left" ? { failed_step: failedStep, error: result.left.message } : {}),
       ...(Option.isSome(done.snapshot) ? { snapshot_version: done.snapshot.value.version } : {})

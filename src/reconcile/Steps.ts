@@ -146,7 +146,7 @@ export const deployVersion = (app: AppSpec, version: string) =>
 
 /** The health gate after a deploy, counting crash-looping tasks since `since` (the deploy's start). */
 export const healthGate = (app: AppSpec, version: string, since: number) =>
-  waitHealthy(app, { version, timeout: app.health.timeout, since }).pipe(timedPhase("health"))
+  waitHealthy(app, { version, timeout: app.health.timeout, since, afterDeploy: true }).pipe(timedPhase("health"))
 
 /**
  * Deploy `version`, then wait for the health gate. `beforeGate` runs between the two (the upgrade
@@ -171,13 +171,25 @@ export const deployAndWait = <E = never, R = never>(
  * Is the running app healthy within `timeout`? A look, not a gate after a deploy: its lines say
  * `health`, its time is not the health phase's. Used by the settle check and the recovery alike.
  */
-export const healthyWithin = (app: AppSpec, version: string, timeout: Duration.DurationInput) =>
+export const healthyWithin = (
+  app: AppSpec,
+  version: string,
+  timeout: Duration.DurationInput,
+  patience?: Duration.DurationInput
+) =>
   Clock.currentTimeMillis.pipe(
-    Effect.flatMap((since) => waitHealthy(app, { version, timeout, since })),
+    Effect.flatMap((since) =>
+      waitHealthy(app, { version, timeout, since, ...(patience === undefined ? {} : { patience }) })
+    ),
     Effect.as(true),
     Effect.catchTag("HealthGateFailed", (e) => Effect.logWarning(e.message).pipe(Effect.as(false))),
     inStep("health")
   )
 
-/** Is the running app healthy within its settle time? (The original waited 60 s.) */
-export const settled = (app: AppSpec, version: string) => healthyWithin(app, version, app.health.settle)
+/**
+ * Is the running app healthy within its settle time? (The original waited 60 s.) Slow is not
+ * broken: while Swarm is still converging (after a boot, a Docker restart) it waits up to the
+ * health timeout.
+ */
+export const settled = (app: AppSpec, version: string) =>
+  healthyWithin(app, version, app.health.settle, app.health.timeout)

@@ -1,6 +1,7 @@
 /**
  * Docker: read-only facts about a Swarm stack: is it deployed, which version runs, its volumes
- * and secrets, and the failed tasks of its app service (for crash-loop detection).
+ * and secrets, the failed tasks of its app service (for crash-loop detection), and per service of
+ * the stack whether Swarm has converged on the current spec (for the health gate).
  */
 import type { Effect, Option } from "effect"
 import { Context, Schema } from "effect"
@@ -34,6 +35,60 @@ export interface FailedTask {
   readonly at: number
 }
 
+/** Swarm's `UpdateStatus.State` of a service; `none` when it was never updated. */
+export type UpdateState =
+  | "none"
+  | "updating"
+  | "paused"
+  | "completed"
+  | "rollback_started"
+  | "rollback_paused"
+  | "rollback_completed"
+
+/** Swarm's verdicts on an update that fail a health gate at once. */
+export const SWARM_VERDICTS: ReadonlyArray<UpdateState> = [
+  "rollback_started",
+  "rollback_paused",
+  "rollback_completed",
+  "paused"
+]
+
+/** A container's health: `none` when neither image nor compose file defines a healthcheck. */
+export type ContainerHealth = "healthy" | "unhealthy" | "starting" | "none"
+
+export interface ServiceFacts {
+  /** The full service name, `<stack>_<service>`. */
+  readonly name: string
+  /** The service's `coop-cloud.<stack>.version` label. */
+  readonly version: Option.Option<string>
+  readonly update: UpdateState
+  /** When the update (or Swarm's rollback of it) started, in epoch milliseconds. */
+  readonly updateStartedAt: Option.Option<number>
+  /** What Swarm said about the update (`UpdateStatus.Message`), empty when nothing. */
+  readonly updateMessage: string
+  /** Desired replicas (for a global service: the tasks Swarm wants running). */
+  readonly desired: number
+  /** Tasks in state `running`. */
+  readonly running: number
+  /** Running tasks created for the service's current spec (image, config, force-update counter). */
+  readonly current: number
+  /** Health of each running container that has a healthcheck (and could be inspected). */
+  readonly health: ReadonlyArray<{ readonly status: ContainerHealth; readonly lastLog: string }>
+  /** What the newest task that is not running said (state and error), empty when nothing. */
+  readonly lastTaskMessage: string
+}
+
+export interface ServiceFailedTask extends FailedTask {
+  /** The full service name, `<stack>_<service>`. */
+  readonly service: string
+}
+
+export interface StackFacts {
+  readonly services: ReadonlyArray<ServiceFacts>
+  /** Failed tasks of any service of the stack created at or after `since`, oldest first. */
+  readonly failed: ReadonlyArray<ServiceFailedTask>
+}
+
 export class Docker extends Context.Tag("warm-reconcile/Docker")<Docker, {
   readonly isDeployed: (stack: string) => Effect.Effect<boolean, DockerError>
   /** The `coop-cloud.<stack>.version` label of `<stack>_app`, when deployed. */
@@ -48,4 +103,6 @@ export class Docker extends Context.Tag("warm-reconcile/Docker")<Docker, {
   readonly secrets: (stack: string) => Effect.Effect<ReadonlyArray<string>, DockerError>
   /** Failed tasks of `<stack>_app` created at or after `since` (epoch milliseconds). */
   readonly failedTasks: (stack: string, since: number) => Effect.Effect<ReadonlyArray<FailedTask>, DockerError>
+  /** Every service of the stack (see {@link ServiceFacts}) and their failed tasks since `since`. */
+  readonly stackFacts: (stack: string, since: number) => Effect.Effect<StackFacts, DockerError>
 }>() {}

@@ -147,7 +147,16 @@ export const layerTest: Layer.Layer<Apps, never, SimulatedWorld> = Layer.effect(
           Effect.flatMap(([now, release]) =>
             world.updateApp(app.name, (a) => ({
               ...a,
-              deployment: Option.some({ version, at: now, broken: false }),
+              // Over a running stack, Swarm updates its services in place: the old spec is kept.
+              deployment: Option.some({
+                version,
+                at: now,
+                broken: false,
+                ...Option.match(a.deployment, {
+                  onNone: () => ({}),
+                  onSome: (d) => ({ replaced: { version: d.version, at: d.at } })
+                })
+              }),
               env: Option.some({
                 pinned: Option.some(version),
                 secrets: Option.match(a.env, { onNone: () => [], onSome: (e) => e.secrets })

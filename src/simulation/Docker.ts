@@ -1,6 +1,7 @@
 /** In-memory Docker over the simulated world. */
 import { Clock, Effect, Layer, Option } from "effect"
 import { Docker, DockerApiError } from "../services/Docker.js"
+import { stackFactsAt } from "./Swarm.js"
 import { failedTasksAt, type InjectedFault, SimulatedWorld } from "./World.js"
 
 const fromFault = (fault: InjectedFault) =>
@@ -77,6 +78,21 @@ export const layerTest: Layer.Layer<Docker, never, SimulatedWorld> = Layer.effec
                       at
                     }))
                   )
+                )
+            })
+          )
+        ),
+      stackFacts: (stack, since) =>
+        world.step("tasks", stack, `service ls, task ls ${stack}`).pipe(
+          Effect.mapError(fromFault),
+          Effect.zipRight(byStack(stack)),
+          Effect.flatMap((found) =>
+            Option.match(Option.flatMap(found, (a) => Option.map(a.deployment, (d) => ({ a, d }))), {
+              onNone: () => Effect.succeed({ services: [], failed: [] }),
+              onSome: ({ a, d }) =>
+                world.release(a.spec.recipe, d.version).pipe(
+                  Effect.zip(Clock.currentTimeMillis),
+                  Effect.map(([release, now]) => stackFactsAt(stack, release, d, now, since))
                 )
             })
           )

@@ -32,7 +32,24 @@ export interface ReleaseSpec {
   readonly restartEvery?: Duration.DurationInput
   /** A forward migration: rewrites the volumes when the release starts. */
   readonly migrate?: (volume: string, files: Files) => Files
+  /**
+   * Deployed over a running version (a stateless upgrade), the old task keeps serving through its
+   * stop grace period for this long: it answers as the old version, and Swarm has not converged.
+   */
+  readonly oldTaskServes?: Duration.DurationInput
+  /** Other services of the stack (`db`, `worker`) and how they behave; absent: `app` alone. */
+  readonly services?: Readonly<Record<string, ServiceBehaviour>>
+  /** The app's container has a Docker healthcheck: `starting` until `startup`, then this. */
+  readonly healthcheck?: "healthy" | "unhealthy"
+  /**
+   * `update_config.failure_action: rollback`: this long after an update over a running version,
+   * Swarm rolls the service back by itself; the old version answers again.
+   */
+  readonly swarmRollbackAfter?: Duration.DurationInput
 }
+
+/** A service besides `app`: runs, crash-loops (a failed task every `restartEvery`), or never gets a node. */
+export type ServiceBehaviour = "healthy" | "crash-loop" | "pending"
 
 /**
  * What a release answers over its age: from each entry's `from` (time since its deploy) on, its
@@ -144,6 +161,8 @@ export interface Deployment {
   readonly broken: boolean
   /** A chaos deploy's `chaos-version` label (absent: a release's deploy). */
   readonly chaos?: string
+  /** The deployment this one updated in place (a deploy over a running stack): Swarm's previous spec. */
+  readonly replaced?: { readonly version: string; readonly at: number }
 }
 
 /** The env file: its pin, its declared secrets, the recipe it names (absent: the spec's). */
@@ -210,8 +229,8 @@ export class InjectedFault {
   }
 }
 
-const DEFAULT_STARTUP = Duration.seconds(2)
-const DEFAULT_RESTART_EVERY = Duration.seconds(5)
+export const DEFAULT_STARTUP = Duration.seconds(2)
+export const DEFAULT_RESTART_EVERY = Duration.seconds(5)
 
 const toFiles = (record: Readonly<Record<string, string>>): Files => new Map(Object.entries(record))
 
@@ -253,6 +272,26 @@ export const initialState = (setup: WorldSetup): WorldState => ({
   faults: setup.faults ?? [],
   faultHits: HashMap.empty()
 })
+
+/** Has Swarm rolled this deployment back by itself by `now`? */
+export const swarmRolledBack = (release: ReleaseSpec, deployment: Deployment, now: number): boolean =>
+  deployment.replaced !== undefined && release.swarmRollbackAfter !== undefined &&
+  now - deployment.at >= Duration.toMillis(release.swarmRollbackAfter)
+
+/** Is the old task still serving through its grace period at `now`? */
+export const oldTaskServing = (release: ReleaseSpec, deployment: Deployment, now: number): boolean =>
+  deployment.replaced !== undefined && release.oldTaskServes !== undefined &&
+  now - deployment.at < Duration.toMillis(release.oldTaskServes)
+
+/**
+ * The task that answers at `now`: the old one during its grace period or after Swarm's rollback
+ * (its version and deployment), else the deployment itself.
+ */
+export const answeringAt = (release: ReleaseSpec, deployment: Deployment, now: number): Deployment =>
+  deployment.replaced !== undefined &&
+    (oldTaskServing(release, deployment, now) || swarmRolledBack(release, deployment, now))
+    ? { version: deployment.replaced.version, at: deployment.replaced.at, broken: false }
+    : deployment
 
 /** The health a deployment shows at `now`: an HTTP status, or `undefined` for no answer. */
 export const statusAt = (release: ReleaseSpec, deployment: Deployment, now: number): number | undefined => {

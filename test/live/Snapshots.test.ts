@@ -27,7 +27,8 @@ const dockerStub = (deployed: { value: boolean }) =>
       chaosVersion: () => Effect.die("unexpected call: chaosVersion"),
       stackVolumes: () => Effect.die("unexpected call: stackVolumes"),
       secrets: () => Effect.die("unexpected call: secrets"),
-      failedTasks: () => Effect.die("unexpected call: failedTasks")
+      failedTasks: () => Effect.die("unexpected call: failedTasks"),
+      stackFacts: () => Effect.die("unexpected call: stackFacts")
     })
   )
 

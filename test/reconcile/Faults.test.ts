@@ -46,6 +46,8 @@ type Ending = string
 
 interface Path {
   readonly name: string
+  /** The app the path reconciles; the stateful keycloak above by default. */
+  readonly app?: AppSpec
   readonly setup: World.WorldSetup
   /** What an undisturbed run ends as. */
   readonly undisturbed: Ending
@@ -60,23 +62,33 @@ interface Path {
 const endsAs = (allowed: ReadonlyArray<Ending>, outcome: Outcome.Outcome) =>
   allowed.includes(Outcome.format(outcome)) || (outcome._tag === "failed" && allowed.includes("failed"))
 
-const running = (version: string): World.AppSetup => Scenarios.running(version, app)
+const running = (version: string, spec: AppSpec = app): World.AppSetup => Scenarios.running(version, spec)
 
 const UPGRADED = `upgraded:${FROM}->${TO}`
 const ROLLED_BACK = `rolled-back:${TO}->${FROM}`
 /** The next night after a rollback: the failed release is not tried again. */
 const HELD_FAILED = `held-failed-release:${FROM}->${TO}`
 
-const upgrade = (release: World.ReleaseSpec): World.WorldSetup => ({
-  recipes: { keycloak: { tags: [OLD, FROM, TO], releases: { [TO]: { migrate: migrateTo12, ...release } } } },
+const upgrade = (release: World.ReleaseSpec, spec: AppSpec = app): World.WorldSetup => ({
+  recipes: {
+    keycloak: {
+      tags: [OLD, FROM, TO],
+      // A stateless app has nothing a release could migrate.
+      releases: { [TO]: spec.stateful ? { migrate: migrateTo12, ...release } : release }
+    }
+  },
   servers: ["default"],
-  apps: [running(FROM)]
+  apps: [running(FROM, spec)]
 })
 
+/** Updated in place by Swarm (no undeploy first): the old task may still answer after the deploy. */
+const stateless: AppSpec = { ...app, stateful: false }
+
 /** A rolled-back path: never anything but the rollback, and no retry of the release the next night. */
-const rolledBack = (name: string, release: World.ReleaseSpec, cases: number): Path => ({
+const rolledBack = (name: string, release: World.ReleaseSpec, cases: number, spec?: AppSpec): Path => ({
   name,
-  setup: upgrade(release),
+  ...(spec === undefined ? {} : { app: spec }),
+  setup: upgrade(release, spec),
   undisturbed: ROLLED_BACK,
   disturbed: ["failed", ROLLED_BACK],
   // A rollback interrupted or with its record left is finished by the next night's recovery.
@@ -112,25 +124,25 @@ const PATHS: ReadonlyArray<Path> = [
     // A fault in the deploy or its health gate rolls back; a fault in a later write does not undo it.
     disturbed: ["failed", UPGRADED, ROLLED_BACK],
     nextNight: [UPGRADED, `noop-healthy:${TO}`, `recovered:${TO}`, HELD_FAILED],
-    cases: 102
+    cases: 114
   },
-  rolledBack("upgrade to a release that answers 500, rolled back", { health: "never" }, 186),
-  rolledBack("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }, 171),
+  rolledBack("upgrade to a release that answers 500, rolled back", { health: "never" }, 198),
+  rolledBack("upgrade to a crash-looping release, rolled back", { health: "crash-loop" }, 183),
   fresh("fresh deploy", {
     recipes: { keycloak: { tags: [FROM, TO] } },
     servers: [],
     apps: [{ spec: app, env: false, secrets: [] }]
-  }, 66),
+  }, 72),
   fresh("first deploy of an env file made by hand, secrets not generated yet", {
     recipes: { keycloak: { tags: [FROM, TO] } },
     servers: ["default"],
     apps: [{ spec: app, env: true, pinned: TO, secrets: ["admin_password_v1"], secretsGenerated: false }]
-  }, 66),
+  }, 72),
   held(
     "major bump, held",
     { recipes: { keycloak: { tags: [FROM, MAJOR] } }, servers: ["default"], apps: [running(FROM)] },
     `held-major:${FROM}->${MAJOR}`,
-    57
+    63
   ),
   held(
     "manual migration in a skipped version, held",
@@ -145,12 +157,38 @@ const PATHS: ReadonlyArray<Path> = [
       apps: [running(FROM)]
     },
     `held-manual-migration:${FROM}->${TO}`,
-    60
+    66
+  ),
+  // The gate judges the new release across the stack (issue 15).
+  {
+    name: "stateless healthy upgrade, the old task serving through its grace period",
+    app: stateless,
+    setup: upgrade({ health: "healthy", oldTaskServes: "6 seconds" }, stateless),
+    undisturbed: UPGRADED,
+    disturbed: ["failed", UPGRADED, ROLLED_BACK],
+    nextNight: [UPGRADED, `noop-healthy:${TO}`, `recovered:${TO}`, HELD_FAILED],
+    cases: 108
+  },
+  rolledBack(
+    "stateless upgrade to a release that answers 404 while the old task still answers 200, rolled back",
+    { health: { timeline: [{ from: 0, status: 404 }] }, oldTaskServes: "6 seconds" },
+    171,
+    stateless
+  ),
+  rolledBack("upgrade whose db service crash-loops while app answers, rolled back", {
+    services: { db: "crash-loop" }
+  }, 183),
+  rolledBack("upgrade whose worker never gets a node, rolled back", { services: { worker: "pending" } }, 198),
+  rolledBack(
+    "stateless upgrade that Swarm rolls back by itself, rolled back",
+    { health: { timeline: [{ from: 0, status: 404 }] }, swarmRollbackAfter: "3 seconds" },
+    120,
+    stateless
   )
 ]
 
 /** Cases in all; the per-path counts must add up to it. */
-const TOTAL_CASES = 708
+const TOTAL_CASES = 1548
 
 type FaultKind = "fail" | "hang" | "interrupt"
 const KINDS: ReadonlyArray<FaultKind> = ["fail", "hang", "interrupt"]
@@ -178,6 +216,7 @@ const targets = (trace: ReadonlyArray<World.TraceEntry>): Array<Target> => {
 }
 
 const subject = (path: Path): Invariants.Subject => Invariants.subjectOf(path.setup)
+const appOf = (path: Path): AppSpec => path.app ?? app
 
 interface Verdict {
   readonly cases: number
@@ -190,6 +229,7 @@ interface Verdict {
 /** Every target × every fault kind of one path, each followed by an undisturbed next night. */
 const sweep = (path: Path) =>
   Effect.gen(function*() {
+    const app = appOf(path)
     const clean = yield* rehearse(app, path.setup)
     const failures: Array<string> = []
     if (Outcome.format(clean.outcome) !== path.undisturbed) {

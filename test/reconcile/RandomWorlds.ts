@@ -162,6 +162,11 @@ export const arbitraryCase: fc.Arbitrary<Case> = fc
       .map((on) => TAGS.filter((_, i) => on[i])),
     releaseHealth: fc.array(health, { minLength: TAGS.length, maxLength: TAGS.length }),
     migrates: fc.array(fc.boolean(), { minLength: TAGS.length, maxLength: TAGS.length }),
+    // Deployed over a running stack (stateless), the old task serves its grace period in one in four.
+    oldTaskServes: fc.array(
+      fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 8 }) }),
+      { minLength: TAGS.length, maxLength: TAGS.length }
+    ),
     releaseNotes: fc.array(notes, { minLength: TAGS.length, maxLength: TAGS.length }),
     deployed: fc.oneof(
       { weight: 1, arbitrary: fc.constant(undefined) },
@@ -196,7 +201,8 @@ export const arbitraryCase: fc.Arbitrary<Case> = fc
     TAGS.forEach((tag, i) => {
       releases[tag] = {
         health: g.releaseHealth[i]!,
-        ...(g.migrates[i] && tag !== deployed ? { migrate: migrateBy(tag) } : {})
+        ...(g.migrates[i] && tag !== deployed ? { migrate: migrateBy(tag) } : {}),
+        ...(g.oldTaskServes[i]! > 0 ? { oldTaskServes: g.oldTaskServes[i]! * 1000 } : {})
       }
       notesByTag[tag] = g.shaped && g.releaseNotes[i] === MARKED ? "Bug fixes." : g.releaseNotes[i]!
     })
@@ -326,7 +332,16 @@ export const describeCase = (c: Case): string =>
   JSON.stringify({
     ...c,
     releases: Object.fromEntries(
-      c.tags.map((t) => [t, `${JSON.stringify(c.releases[t]?.health)}${c.releases[t]?.migrate ? " migrates" : ""}`])
+      c.tags.map((
+        t
+      ) => [
+        t,
+        `${JSON.stringify(c.releases[t]?.health)}${c.releases[t]?.migrate ? " migrates" : ""}${
+          c.releases[t]?.oldTaskServes === undefined
+            ? ""
+            : ` old task serves ${String(c.releases[t]?.oldTaskServes)} ms`
+        }`
+      ])
     ),
     notes: Object.fromEntries(c.tags.map((t) => [t, c.notes[t]]))
   })

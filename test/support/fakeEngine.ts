@@ -1,6 +1,7 @@
 /**
  * A fake Docker Engine API on a unix socket in a temp dir: the list endpoints the reconciler
- * reads (`/services`, `/volumes`, `/secrets`, `/tasks`, versioned or not), with the engine's
+ * reads (`/services`, `/volumes`, `/secrets`, `/tasks`, versioned or not) and
+ * `/containers/{id}/json` (a container's health), with the engine's
  * `filters` validation and `{"message": ...}` errors. State is set by the test and, when an
  * `abraDir` is given, also derived from the fake abra's state file, reread on every request.
  */
@@ -16,6 +17,19 @@ export const stackLabel = "com.docker.stack.namespace"
 export interface FakeService {
   readonly name: string
   readonly labels: Readonly<Record<string, string>>
+  /** The task template's image; `example:1` by default. */
+  readonly image?: string
+  /** Replicated with this many replicas (default 1). */
+  readonly replicas?: number
+  /** Swarm's `UpdateStatus`; absent: never updated. */
+  readonly update?: { readonly state: string; readonly startedAt: number; readonly message?: string }
+}
+/** A container `/containers/{id}/json` answers for; `health` absent: no healthcheck. */
+export interface FakeContainer {
+  readonly id: string
+  readonly health?: "starting" | "healthy" | "unhealthy"
+  /** The output of the healthcheck's last run. */
+  readonly lastLog?: string
 }
 export interface FakeVolume {
   readonly name: string
@@ -34,6 +48,10 @@ export interface FakeTask {
   readonly createdAt: number
   readonly exitCode?: number
   readonly err?: string
+  /** The image of the spec the task was created for; its service's by default. */
+  readonly image?: string
+  /** The container of a running task. */
+  readonly containerId?: string
 }
 
 export interface FakeEngineState {
@@ -41,6 +59,7 @@ export interface FakeEngineState {
   volumes: Array<FakeVolume>
   secrets: Array<FakeSecret>
   tasks: Array<FakeTask>
+  containers: Array<FakeContainer>
 }
 
 export interface RecordedEngineRequest {
@@ -181,6 +200,11 @@ const matchesLabels = (labels: Readonly<Record<string, string>>, wanted: Readonl
 const matchesNames = (name: string, wanted: ReadonlyArray<string> | undefined) =>
   wanted === undefined || wanted.some((w) => name.includes(w))
 
+const template = (image: string | undefined) => ({
+  ContainerSpec: { Image: image ?? "example:1" },
+  ForceUpdate: 0
+})
+
 /** Go prints RFC 3339 timestamps with nanoseconds. */
 const goTime = (ms: number) => new Date(ms).toISOString().replace(/Z$/, "456789Z")
 
@@ -193,7 +217,19 @@ const answer = (state: FakeEngineState, path: string, filters: Record<string, Ar
           ID: `id-${s.name}`,
           Version: { Index: 1 },
           CreatedAt: goTime(0),
-          Spec: { Name: s.name, Labels: s.labels, TaskTemplate: { ContainerSpec: { Image: "example:1" } } }
+          Spec: {
+            Name: s.name,
+            Labels: s.labels,
+            TaskTemplate: template(s.image),
+            Mode: { Replicated: { Replicas: s.replicas ?? 1 } }
+          },
+          ...(s.update === undefined ? {} : {
+            UpdateStatus: {
+              State: s.update.state,
+              StartedAt: goTime(s.update.startedAt),
+              ...(s.update.message === undefined ? {} : { Message: s.update.message })
+            }
+          })
         }))
     case "/volumes":
       return {
@@ -222,20 +258,38 @@ const answer = (state: FakeEngineState, path: string, filters: Record<string, Ar
           ServiceID: `id-${t.service}`,
           CreatedAt: goTime(t.createdAt),
           UpdatedAt: goTime(t.createdAt),
-          DesiredState: "shutdown",
+          DesiredState: t.state === "running" ? "running" : "shutdown",
+          Spec: template(t.image ?? state.services.find((s) => s.name === t.service)?.image),
           Status: {
             Timestamp: goTime(t.createdAt),
             State: t.state,
             Message: t.state,
             ...(t.err === undefined ? {} : { Err: t.err }),
-            ...(t.exitCode === undefined
+            ...(t.exitCode === undefined && t.containerId === undefined
               ? {}
-              : { ContainerStatus: { ContainerID: `c${i}`, PID: 0, ExitCode: t.exitCode } })
+              : { ContainerStatus: { ContainerID: t.containerId ?? `c${i}`, PID: 0, ExitCode: t.exitCode ?? 0 } })
           }
         }))
     }
-    default:
-      throw new EngineError(404, "page not found")
+    default: {
+      const id = /^\/containers\/([^/]+)\/json$/.exec(path)?.[1]
+      const container = state.containers.find((c) => c.id === id)
+      if (id === undefined) throw new EngineError(404, "page not found")
+      if (container === undefined) throw new EngineError(404, `No such container: ${id}`)
+      return {
+        Id: container.id,
+        State: {
+          Status: "running",
+          ...(container.health === undefined ? {} : {
+            Health: {
+              Status: container.health,
+              FailingStreak: container.health === "unhealthy" ? 3 : 0,
+              Log: container.lastLog === undefined ? [] : [{ ExitCode: 1, Output: container.lastLog }]
+            }
+          })
+        }
+      }
+    }
   }
 }
 
@@ -251,7 +305,8 @@ export const fakeEngine = (options: FakeEngineOptions = {}) =>
       services: [...options.state?.services ?? []],
       volumes: [...options.state?.volumes ?? []],
       secrets: [...options.state?.secrets ?? []],
-      tasks: [...options.state?.tasks ?? []]
+      tasks: [...options.state?.tasks ?? []],
+      containers: [...options.state?.containers ?? []]
     }
     const requests: Array<RecordedEngineRequest> = []
     const overrides = new Map<string, Override>()

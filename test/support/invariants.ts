@@ -374,6 +374,11 @@ export const checkRun = (
     if (unhealthy.length !== 1 || others.some((r) => !r.startsWith("held-")) || others.length > 1) {
       fail(`unhealthy wrote ${JSON.stringify(written)}`)
     }
+  } else if (outcome._tag === "redeployed-healthy") {
+    // Every redeploy of an app on latest is told (at most once; a lost write only logs).
+    if (written.some((r) => r !== "redeployed") || written.length > 1) {
+      fail(`redeployed wrote ${JSON.stringify(written)}`)
+    }
   } else if (written.length !== 0) {
     // A hold alert was written but its record could not be (the state disk failed on every try):
     // the run fails, and the next night alerts again rather than never.
