@@ -12,7 +12,8 @@ export default defineConfig({
     include: [
       "test/reconcile/Properties.test.ts",
       "test/reconcile/Properties2.test.ts",
-      "test/reconcile/Recovery.test.ts"
+      "test/reconcile/Recovery.test.ts",
+      "test/reconcile/DeliverySweep.test.ts"
     ],
     env: { WARM_DEEP: "1" },
     testTimeout: 1_800_000

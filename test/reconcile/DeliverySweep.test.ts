@@ -7,7 +7,8 @@
  * (a simulated send and its record cannot be split by a crash: the live kill -9 case is e2e's),
  * and none reached a channel that does not match. A fault in a send never changes the run's outcome.
  *
- * `npm test` sweeps three scenarios; `npm run test:deep` every scenario that alerts.
+ * `npm test` sweeps two scenarios (a rollback and a hold); `npm run test:deep` every scenario that
+ * alerts without waiting out a long health deadline.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Ref, Schedule } from "effect"
@@ -117,13 +118,22 @@ const sweep = (scenario: Scenario) =>
 const alerting = scenarios.filter((s) =>
   ["rolled-back", "rollback-failed", "held-major", "held-manual-migration", "unhealthy"].includes(s.expect)
 )
+// A release that never answers waits out its whole health deadline in every case (~2 s each): left
+// to the Faults sweep, which covers those paths without the delivery.
+const LONG_WAITS = [
+  "broken-release",
+  "never-healthy",
+  "restore-fails",
+  "unhealthy-on-latest",
+  "stateless-broken-release"
+]
 const swept = DEEP
-  ? alerting
-  : alerting.filter((s) => ["deploy-fails", "major-bump", "crash-loop"].includes(s.name))
+  ? alerting.filter((s) => !LONG_WAITS.includes(s.name))
+  : alerting.filter((s) => ["deploy-fails", "major-bump"].includes(s.name))
 
 describe("the fault sweep with the delivery", () => {
   it("sweeps scenarios that alert, on every channel kind of filter", () => {
-    expect(swept.length).toBeGreaterThanOrEqual(3)
+    expect(swept.length).toBeGreaterThanOrEqual(2)
   })
   for (const scenario of swept) {
     it.effect(
