@@ -12,6 +12,8 @@ import { escapeControls } from "./Text.js"
 import { WindowSetting } from "./Window.js"
 
 const SHORT_UNITS: Readonly<Record<string, number>> = {
+  // Days as systemd writes them (`2d`); the NixOS module takes the same forms.
+  d: 86_400_000,
   h: 3_600_000,
   m: 60_000,
   s: 1000,
@@ -20,11 +22,11 @@ const SHORT_UNITS: Readonly<Record<string, number>> = {
   ns: 0.000001
 }
 
-/** The short forms systemd and Go write (`15m`, `1h30m`, `90s`, `500ms`): numbers with units, summed. */
+/** The short forms systemd and Go write (`2d`, `15m`, `1h30m`, `90s`, `500ms`): numbers with units, summed. */
 export const shortDuration = (text: string): Option.Option<Duration.Duration> => {
-  if (!/^(\d+(\.\d+)?(h|ms|m|s|us|ns))+$/.test(text)) return Option.none()
+  if (!/^(\d+(\.\d+)?(d|h|ms|m|s|us|ns))+$/.test(text)) return Option.none()
   let millis = 0
-  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)/g)) millis += Number(n) * SHORT_UNITS[unit!]!
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(d|h|ms|m|s|us|ns)/g)) millis += Number(n) * SHORT_UNITS[unit!]!
   return Option.some(Duration.millis(millis))
 }
 

@@ -341,7 +341,9 @@ describe("a config an operator can check (issue 13, item 7)", () => {
       ["1h30m", 5_400_000],
       ["90s", 90_000],
       ["500ms", 500],
-      ["1.5h", 5_400_000]
+      ["1.5h", 5_400_000],
+      ["2d", 172_800_000],
+      ["1d12h", 129_600_000]
     ]
     for (const [input, expected] of cases) {
       expect(millis(decoded(withApp({ deployTimeout: input })).apps["kc" as AppName]!.deployTimeout), input)

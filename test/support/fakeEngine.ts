@@ -128,7 +128,7 @@ const readAbraState = (abraDir: string): AbraState => {
   }
 }
 
-const fromAbra = (abraDir: string): Pick<FakeEngineState, "services" | "secrets"> => {
+const fromAbra = (abraDir: string): Pick<FakeEngineState, "services" | "secrets" | "tasks"> => {
   const abra = readAbraState(abraDir)
   const services = Object.entries(abra.deployed ?? {}).map(([domain, d]) => {
     const service = appService(stackOf(domain), d.version)
@@ -147,7 +147,13 @@ const fromAbra = (abraDir: string): Pick<FakeEngineState, "services" | "secrets"
     const stack = stackOf(domain)
     return names.map((name) => ({ name: `${stack}_${name}`, labels: { [stackLabel]: stack } }))
   })
-  return { services, secrets }
+  // As Swarm: a deployed service runs one task, created by the deploy for its current spec.
+  const tasks = Object.entries(abra.deployed ?? {}).map(([domain, d]): FakeTask => ({
+    service: `${stackOf(domain)}_app`,
+    state: "running",
+    createdAt: d.at ?? 0
+  }))
+  return { services, secrets, tasks }
 }
 
 class EngineError extends Error {
@@ -337,7 +343,9 @@ export const fakeEngine = (options: FakeEngineOptions = {}) =>
         const current = derived === undefined ? state : {
           ...state,
           services: [...state.services, ...derived.services],
-          secrets: [...state.secrets, ...derived.secrets]
+          secrets: [...state.secrets, ...derived.secrets],
+          // A test that arranges a service's tasks itself (a crash loop) decides them alone.
+          tasks: [...state.tasks, ...derived.tasks.filter((t) => !state.tasks.some((x) => x.service === t.service))]
         }
         send(200, answer(current, path, parseFilters(url.searchParams.get("filters"), path)))
       } catch (error) {
