@@ -26,7 +26,9 @@ const SHORT_UNITS: Readonly<Record<string, number>> = {
 export const shortDuration = (text: string): Option.Option<Duration.Duration> => {
   if (!/^(\d+(\.\d+)?(d|h|ms|m|s|us|ns))+$/.test(text)) return Option.none()
   let millis = 0
-  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(d|h|ms|m|s|us|ns)/g)) millis += Number(n) * SHORT_UNITS[unit!]!
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(d|h|ms|m|s|us|ns)/g)) {
+    millis += Number(n) * SHORT_UNITS[unit!]!
+  }
   return Option.some(Duration.millis(millis))
 }
 
