@@ -130,16 +130,14 @@ export const MUTATIONS: ReadonlyArray<Mutation> = [
     id: "restore-swaps-early",
     breaks: "a restore swaps each volume in as soon as it is extracted, before the others are",
     patches: [{
-      file: "src/live/Snapshots.ts",
-      search: `              \`extract the snapshot of \${t.name}\`
-            )
-          }), { discard: true })`,
-      replace: `              \`extract the snapshot of \${t.name}\`
-            )
-            const early = staged.pop()!
-            yield* fs.rename(early.mountpoint, \`\${early.mountpoint}\${RETIRED_INFIX}\${suffix()}\`).pipe(io("swap early"))
-            yield* fs.rename(early.staging, early.mountpoint).pipe(io("swap early"))
-          }), { discard: true })`
+      file: "src/live/snapshot/StagedRestore.ts",
+      search: `        yield* populate(t, staging)
+      }), { discard: true })`,
+      replace: `        yield* populate(t, staging)
+        const early = staged.pop()!
+        yield* fs.rename(early.mountpoint, \`\${early.mountpoint}\${RETIRED_INFIX}\${suffix()}\`).pipe(io("swap early"))
+        yield* fs.rename(early.staging, early.mountpoint).pipe(io("swap early"))
+      }), { discard: true })`
     }]
   },
   {
