@@ -118,6 +118,34 @@ const containerHealth = (status: string | undefined): ContainerHealth =>
   HEALTH_STATES.find((s) => s === status) ?? "none"
 
 /** JSON with sorted keys: a task's spec equals its service's template when they print the same. */
+/**
+ * What makes a task one of the current release: the container's image (its digest dropped: the
+ * engine pins one into the task, or not, depending on `--resolve-image`), command, arguments,
+ * environment and labels, and the force-update counter. A whole-spec comparison is not usable: on a
+ * real engine a task's spec carries defaults its service's template lacks (found by the e2e run).
+ */
+const releaseKey = (spec: unknown): string => {
+  const s = (spec ?? {}) as {
+    readonly ContainerSpec?: {
+      readonly Image?: string
+      readonly Command?: unknown
+      readonly Args?: unknown
+      readonly Env?: unknown
+      readonly Labels?: unknown
+    }
+    readonly ForceUpdate?: number
+  }
+  const c = s.ContainerSpec ?? {}
+  return canonical({
+    image: (c.Image ?? "").replace(/@sha256:[0-9a-f]+$/, ""),
+    command: c.Command ?? null,
+    args: c.Args ?? null,
+    env: c.Env ?? null,
+    labels: c.Labels ?? null,
+    forceUpdate: s.ForceUpdate ?? 0
+  })
+}
+
 const canonical = (value: unknown): string =>
   JSON.stringify(value, (_key, v: unknown) =>
     typeof v === "object" && v !== null && !Array.isArray(v)
@@ -320,7 +348,7 @@ export const make = (socketPath: string, options: DockerOptions = {}) =>
       for (const service of services) {
         const own = tasks.filter((t) => t.ServiceID === service.ID)
         const running = own.filter((t) => t.Status.State === "running")
-        const template = canonical(service.Spec.TaskTemplate ?? null)
+        const template = releaseKey(service.Spec.TaskTemplate)
         const health = []
         for (const task of running) {
           const id = task.Status.ContainerStatus?.ContainerID
@@ -343,7 +371,7 @@ export const make = (socketPath: string, options: DockerOptions = {}) =>
             ? own.filter((t) => t.DesiredState === "running").length
             : replicated.Replicas ?? 1,
           running: running.length,
-          current: running.filter((t) => canonical(t.Spec ?? null) === template).length,
+          current: running.filter((t) => releaseKey(t.Spec) === template).length,
           health,
           lastTaskMessage: newestOther === undefined
             ? ""
