@@ -21,6 +21,7 @@ import { rehearse } from "../../src/simulation/Rehearsal.js"
 import { type Scenario, scenarios } from "../../src/simulation/Scenarios.js"
 import { runOnVirtualClock } from "../../src/simulation/VirtualClock.js"
 import * as World from "../../src/simulation/World.js"
+import { targets } from "../support/targets.js"
 import { DEEP } from "./PropertySuite.js"
 
 const CHANNELS = [
@@ -66,18 +67,10 @@ const sweep = (scenario: Scenario) =>
     )
     const undisturbed = yield* night(scenario, clean, cleanNotifier.notifier, 0, true)
     const trace = (yield* Ref.get(clean.state)).trace
-    const seen = new Map<World.Step, number>()
-    const all = trace.map((t) => {
-      const occurrence = seen.get(t.step) ?? 0
-      seen.set(t.step, occurrence + 1)
-      return { step: t.step, occurrence, detail: t.detail }
-    })
     // As the fault sweep: a long health wait is hit at its first, second and last probe only.
-    const targets = all.filter((t) =>
-      t.step !== "health" || t.occurrence < 2 || t.occurrence === seen.get("health")! - 1
-    )
+    const targetList = targets(trace)
     let cases = 0
-    for (const target of targets) {
+    for (const target of targetList) {
       for (const kind of KINDS) {
         const label = `${scenario.name} / ${kind} at ${target.step}#${target.occurrence} (${target.detail})`
         const world = yield* World.make({

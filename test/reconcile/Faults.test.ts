@@ -22,6 +22,7 @@ import { demoApp, migrateTo12 } from "../../src/simulation/Scenarios.js"
 import * as World from "../../src/simulation/World.js"
 import * as Figures from "../support/figures.js"
 import * as Invariants from "../support/invariants.js"
+import { targets } from "../support/targets.js"
 
 // Short health deadlines keep each run to a few dozen side effects; the logic is the same.
 const app: AppSpec = {
@@ -192,28 +193,6 @@ const TOTAL_CASES = 1548
 
 type FaultKind = "fail" | "hang" | "interrupt"
 const KINDS: ReadonlyArray<FaultKind> = ["fail", "hang", "interrupt"]
-
-/** One side effect of an undisturbed run: its step, which occurrence of that step, and when. */
-interface Target {
-  readonly step: World.Step
-  readonly occurrence: number
-  readonly at: number
-  readonly detail: string
-}
-
-/**
- * The side effects to hit: every occurrence of every step, except that a long health wait is hit at
- * its first, second and last probe (the probes between are alike).
- */
-const targets = (trace: ReadonlyArray<World.TraceEntry>): Array<Target> => {
-  const seen = new Map<World.Step, number>()
-  const all = trace.map((t) => {
-    const occurrence = seen.get(t.step) ?? 0
-    seen.set(t.step, occurrence + 1)
-    return { step: t.step, occurrence, at: t.at, detail: t.detail }
-  })
-  return all.filter((t) => t.step !== "health" || t.occurrence < 2 || t.occurrence === seen.get("health")! - 1)
-}
 
 const subject = (path: Path): Invariants.Subject => Invariants.subjectOf(path.setup)
 const appOf = (path: Path): AppSpec => path.app ?? app
