@@ -8,6 +8,8 @@ export default defineConfig({
     exclude: ["test/e2e/**", "node_modules/**"],
     // The CLI tests run the bundle: (re)build it once per run when it is missing or stale.
     globalSetup: ["test/support/bundle.ts"],
+    // Names a test that starves the event loop (vitest's RPC gives up after 60 s, naming none).
+    setupFiles: ["test/support/loopWatch.ts"],
     // vitest's default leaves one core idle (one worker on 2 cores), yet many files mostly wait on
     // child processes, git and servers: one worker per core, and at least two.
     maxWorkers: Math.max(2, availableParallelism()),

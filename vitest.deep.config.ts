@@ -16,6 +16,8 @@ export default defineConfig({
       "test/reconcile/DeliverySweep.test.ts"
     ],
     env: { WARM_DEEP: "1" },
+    // Names a test that starves the event loop (vitest's RPC gives up after 60 s, naming none).
+    setupFiles: ["test/support/loopWatch.ts"],
     testTimeout: 1_800_000
   }
 })

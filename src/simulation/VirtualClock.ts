@@ -98,6 +98,20 @@ class QueueScheduler implements Scheduler.Scheduler {
   }
 }
 
+/** Wall time between two turns of the host's event loop while a rehearsal runs. */
+const TURN_EVERY_MS = 50
+
+/**
+ * One turn of the host's event loop (a macrotask), whatever clock the caller runs on. Effect's own
+ * scheduler yields to microtasks, and to a timer only every 2,048 rounds: a sweep of rehearsals
+ * driven from one fiber would otherwise starve timers and I/O for minutes (vitest's worker saw its
+ * RPC time out while a deep sweep ran).
+ */
+const hostTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const timer = setTimeout(() => resume(Effect.void), 0)
+  return Effect.sync(() => clearTimeout(timer))
+})
+
 /**
  * Run `effect` on a new virtual clock starting at `startMillis` until it ends; answer its Exit.
  * `interruptAfterMillis` interrupts it at that virtual moment, as a SIGTERM would.
@@ -118,7 +132,12 @@ export const runOnVirtualClock = <A, E, R>(
       virtual(Effect.sleep(options.interruptAfterMillis).pipe(Effect.zipRight(Fiber.interruptFork(fiber))))
     )
     let stalled = 0
+    let turnAt = performance.now() + TURN_EVERY_MS
     for (;;) {
+      if (performance.now() >= turnAt) {
+        yield* hostTurn
+        turnAt = performance.now() + TURN_EVERY_MS
+      }
       const ran = scheduler.drain()
       if (Option.isSome(yield* Fiber.poll(fiber))) break
       if (ran === 0 && !clock.advance()) {

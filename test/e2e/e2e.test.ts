@@ -18,6 +18,7 @@ import * as Path from "node:path"
 import { type AbraWorld, makeAbraWorld } from "../support/fakeAbra.js"
 import { type Listener, listenersOn, parseListeners } from "./listeners.js"
 import { publish, RECIPE, SEED, V } from "./recipe.js"
+import { reporter, session } from "./session.js"
 import {
   baseEnv,
   docker,
@@ -29,7 +30,6 @@ import {
   listing,
   seconds,
   sleep,
-  spawnReconcile,
   stackOf,
   startEngine,
   stopEngine,
@@ -112,37 +112,13 @@ const firstOk = (samples: ReadonlyArray<Sample>, from: number) =>
 // ---------------------------------------------------------------------------------------------
 // The CLI
 
-interface CliRun {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  readonly stdout: string
-  readonly stderr: string
-  readonly startedAt: number
-  readonly endedAt: number
-}
-
 let world: AbraWorld
 let port = 0
 let config = ""
 
-const cliEnv = (): NodeJS.ProcessEnv => ({ ...baseEnv(), ...world.env, FAKE_ABRA_DOCKER: "1" })
-
-/** `warm-reconcile reconcile e2e`; `onStderr` sees stderr as it comes and may signal the child. */
-const reconcile = (onStderr?: (text: string, child: ChildProcess.ChildProcess) => void, file = config) =>
-  new Promise<CliRun>((resolve) => {
-    const startedAt = Date.now()
-    const child = spawnReconcile(APP, file, cliEnv())
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => stdout += d)
-    child.stderr.on("data", (d) => {
-      stderr += d
-      onStderr?.(stderr, child)
-    })
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, startedAt, endedAt: Date.now() }))
-  })
-
-const result = (run: CliRun) => run.stdout.trim().split("\n").filter((l) => l.startsWith("RECONCILE RESULT:")).at(-1)
+const app = session({ world: () => world, app: APP, config: () => config })
+const { alerts, changes, deployOf, lastGood, readAlert, reconcile, result, stateFile, steps } = app
+const cliEnv = app.env
 
 /** The config, with the health deadline of the scenario. */
 const writeConfig = (healthTimeout: string) =>
@@ -157,30 +133,7 @@ const writeConfig = (healthTimeout: string) =>
     healthTimeout
   })
 
-const stateFile = (...parts: Array<string>) => Path.join(world.root, "state", ...parts)
-const lastGood = () => Fs.readFileSync(stateFile(APP, "last_good"), "utf8").trim()
-const alerts = () =>
-  Fs.existsSync(stateFile("alerts"))
-    ? Fs.readdirSync(stateFile("alerts")).filter((f) => f.endsWith(".json")).sort()
-    : []
-const readAlert = (file: string) => JSON.parse(Fs.readFileSync(stateFile("alerts", file), "utf8"))
-
-/** The fake abra's deploy and undeploy calls made since `since`. */
-const changes = (since: number) =>
-  world.readCalls().filter((c) =>
-    c.at >= since && c.argv[0] === "app" && (c.argv[1] === "deploy" || c.argv[1] === "undeploy")
-  )
-/** A deploy or undeploy call as `["deploy", version]` or `["undeploy"]`. */
-const steps = (since: number) =>
-  changes(since).map((c) => c.argv[1] === "deploy" ? ["deploy", c.argv[3]] : ["undeploy"])
-const deployOf = (since: number, version: string) =>
-  changes(since).find((c) => c.argv[1] === "deploy" && c.argv.includes(version))
-
-const report: Array<string> = []
-const say = (line: string) => {
-  report.push(line)
-  console.log(`E2E ${line}`)
-}
+const { lines: report, say } = reporter()
 
 // ---------------------------------------------------------------------------------------------
 

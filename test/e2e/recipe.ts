@@ -101,11 +101,11 @@ export const compose = (tag: VersionTag): string => {
 }
 
 /** `.env.sample`: no secrets; the host port is the recipe's, as a real recipe's defaults are. */
-export const envSample = (port: number): string =>
+export const envSample = (port: number, recipe: string = RECIPE): string =>
   [
-    `TYPE=${RECIPE}`,
+    `TYPE=${recipe}`,
     "",
-    `DOMAIN=${RECIPE}.example.com`,
+    `DOMAIN=${recipe}.example.com`,
     "LETS_ENCRYPT_ENV=production",
     "",
     `HTTP_PORT=${port}`,
