@@ -34,7 +34,8 @@ export interface Expected {
   readonly failedTasks: number
 }
 
-const said = (text: string) => text.trim() === "" ? "" : ` (${text.trim()})`
+/** ` (text)`, unless there is nothing to add to `what`. */
+const said = (text: string, what = "") => text.trim() === "" || text.trim() === what ? "" : ` (${text.trim()})`
 
 /** The first thing that keeps `service` from having converged, if any. */
 const notYet = (service: ServiceFacts, version: string): Option.Option<{ why: string; kind: WaitingKind }> => {
@@ -43,7 +44,10 @@ const notYet = (service: ServiceFacts, version: string): Option.Option<{ why: st
     return Option.some({ why: `runs version ${running}, not ${version}`, kind: "version" })
   }
   if (service.update === "updating" || service.update === "rollback_started") {
-    return Option.some({ why: `update in progress${said(service.updateMessage)}`, kind: "converging" })
+    return Option.some({
+      why: `update in progress${said(service.updateMessage, "update in progress")}`,
+      kind: "converging"
+    })
   }
   if (service.running < service.desired) {
     return Option.some({

@@ -35,7 +35,7 @@ describe("judge", () => {
   it("an old task still running, an update in progress, replicas missing, health starting: waiting, named", () => {
     const cases: Array<[Partial<ServiceFacts>, string]> = [
       [{ current: 0 }, "kc_db: 1 of 1 running tasks are of the previous spec"],
-      [{ update: "updating", updateMessage: "update in progress" }, "kc_db: update in progress (update in progress)"],
+      [{ update: "updating", updateMessage: "update in progress" }, "kc_db: update in progress"],
       [
         { running: 0, lastTaskMessage: "pending: no suitable node" },
         "kc_db: 0 of 1 replicas running (pending: no suitable node)"
