@@ -21,6 +21,8 @@ export interface CliRun {
 export const session = (options: {
   readonly world: () => AbraWorld
   readonly app: string
+  /** What `reconcile` is told to run: the app (default), or `--all`. */
+  readonly target?: string
   /** The config file a run uses unless told another. */
   readonly config: () => string
 }) => {
@@ -33,7 +35,7 @@ export const session = (options: {
   ) =>
     new Promise<CliRun>((resolve) => {
       const startedAt = Date.now()
-      const child = spawnReconcile(options.app, file, env())
+      const child = spawnReconcile(options.target ?? options.app, file, env())
       let stdout = ""
       let stderr = ""
       child.stdout.on("data", (d) => stdout += d)
@@ -45,6 +47,9 @@ export const session = (options: {
     })
 
   const result = (run: CliRun) => run.stdout.trim().split("\n").filter((l) => l.startsWith("RECONCILE RESULT:")).at(-1)
+  /** The result line of one app of a `--all` run. */
+  const resultOf = (run: CliRun, app: string) =>
+    run.stdout.split("\n").find((l) => l.startsWith(`RECONCILE RESULT ${app}:`))
 
   const stateFile = (...parts: Array<string>) => Path.join(options.world().root, "state", ...parts)
   const lastGood = () => Fs.readFileSync(stateFile(options.app, "last_good"), "utf8").trim()
@@ -65,7 +70,7 @@ export const session = (options: {
   const deployOf = (since: number, version: string) =>
     changes(since).find((c) => c.argv[1] === "deploy" && c.argv.includes(version))
 
-  return { env, reconcile, result, stateFile, lastGood, alerts, readAlert, changes, steps, deployOf }
+  return { env, reconcile, result, resultOf, stateFile, lastGood, alerts, readAlert, changes, steps, deployOf }
 }
 
 /** The suite's report lines, printed as they come and again in its summary. */
