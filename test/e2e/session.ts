@@ -25,8 +25,15 @@ export const session = (options: {
   readonly target?: string
   /** The config file a run uses unless told another. */
   readonly config: () => string
+  /** More environment for the CLI (the channels' secrets). */
+  readonly env?: Record<string, string>
 }) => {
-  const env = (): NodeJS.ProcessEnv => ({ ...baseEnv(), ...options.world().env, FAKE_ABRA_DOCKER: "1" })
+  const env = (): NodeJS.ProcessEnv => ({
+    ...baseEnv(),
+    ...options.world().env,
+    FAKE_ABRA_DOCKER: "1",
+    ...options.env
+  })
 
   /** `warm-reconcile reconcile <app>`; `onStderr` sees stderr as it comes and may signal the child. */
   const reconcile = (

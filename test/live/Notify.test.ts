@@ -20,7 +20,7 @@ import { Redaction, SecretBook } from "../../src/live/Redaction.js"
 import { deliverOutbox } from "../../src/reconcile/Deliver.js"
 import { Notifier } from "../../src/services/Notifier.js"
 import { tempDir } from "../support/files.js"
-import { type HttpKind, notifyServer, smtpServer } from "../support/notifyServers.js"
+import { HTTP_CASES, notifyServer, smtpServer } from "../support/notifyServers.js"
 
 /** A secret value of an app's env file: it must never reach a channel. */
 const APP_SECRET = "s3cr3t-db-pa55word"
@@ -68,60 +68,6 @@ const secretFile = (secret: string) =>
     yield* fs.writeFileString(path, `${secret}\n`)
     return path
   })
-
-interface HttpCase {
-  readonly kind: HttpKind
-  /** What the endpoint expects as its token, key path or HMAC key. */
-  readonly secret: string
-  readonly url: (port: number) => string
-  /** Where the message's text is in what the endpoint received. */
-  readonly text: (json: Record<string, unknown>) => string
-}
-
-const HTTP_CASES: ReadonlyArray<HttpCase> = [
-  {
-    kind: "matrix",
-    secret: "syt_matrix_access_token",
-    url: (port) => `matrix://127.0.0.1:${port}/?room=!room:example.org&disabletls=yes`,
-    text: (j) => String(j["body"])
-  },
-  {
-    kind: "ntfy",
-    secret: "tk_ntfyaccesstoken",
-    url: (port) => `ntfy://127.0.0.1:${port}/alerts?disabletls=yes`,
-    text: (j) => `${String(j["title"])}\n${String(j["message"])}`
-  },
-  {
-    kind: "gotify",
-    secret: "AgotifyAppToken",
-    url: (port) => `gotify://127.0.0.1:${port}?disabletls=yes`,
-    text: (j) => `${String(j["title"])}\n${String(j["message"])}`
-  },
-  {
-    kind: "slack",
-    secret: "T0000/B0000/XXXXXXXXXXXX",
-    url: (port) => `slack://127.0.0.1:${port}/services?disabletls=yes`,
-    text: (j) => String(j["text"])
-  },
-  {
-    kind: "mattermost",
-    secret: "xmattermosthookkeyx",
-    url: (port) => `mattermost://127.0.0.1:${port}/hooks?disabletls=yes`,
-    text: (j) => String(j["text"])
-  },
-  {
-    kind: "discord",
-    secret: "123456789/discord-webhook-token",
-    url: (port) => `discord://127.0.0.1:${port}/api/webhooks?disabletls=yes`,
-    text: (j) => String(j["content"])
-  },
-  {
-    kind: "webhook",
-    secret: "hmac-signing-key",
-    url: (port) => `webhook://127.0.0.1:${port}/hooks/warm-reconcile?disabletls=yes`,
-    text: (j) => `${String(j["title"])}\n${String(j["text"])}\n${JSON.stringify(j["alert"])}`
-  }
-]
 
 describe("live notification channels, each against a local server", () => {
   for (const c of HTTP_CASES) {

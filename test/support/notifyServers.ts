@@ -32,6 +32,8 @@ export interface NotifyServer {
   readonly requests: Array<{ readonly method: string; readonly path: string; readonly status: number }>
   /** While set, every request gets this status (the service is down). */
   down: number | undefined
+  /** While set, called on each acceptance before the answer goes out (to kill the sender there). */
+  onAccepted: (() => void) | undefined
 }
 
 export interface HttpOptions {
@@ -134,11 +136,66 @@ const answer = (
   }
 }
 
+/** A channel of each HTTP kind: what its endpoint expects, its config URL, where the text lands. */
+export interface HttpCase {
+  readonly kind: HttpKind
+  /** What the endpoint expects as its token, key path or HMAC key. */
+  readonly secret: string
+  readonly url: (port: number) => string
+  /** Where the message's text is in what the endpoint received. */
+  readonly text: (json: Record<string, unknown>) => string
+}
+
+export const HTTP_CASES: ReadonlyArray<HttpCase> = [
+  {
+    kind: "matrix",
+    secret: "syt_matrix_access_token",
+    url: (port) => `matrix://127.0.0.1:${port}/?room=!room:example.org&disabletls=yes`,
+    text: (j) => String(j["body"])
+  },
+  {
+    kind: "ntfy",
+    secret: "tk_ntfyaccesstoken",
+    url: (port) => `ntfy://127.0.0.1:${port}/alerts?disabletls=yes`,
+    text: (j) => `${String(j["title"])}\n${String(j["message"])}`
+  },
+  {
+    kind: "gotify",
+    secret: "AgotifyAppToken",
+    url: (port) => `gotify://127.0.0.1:${port}?disabletls=yes`,
+    text: (j) => `${String(j["title"])}\n${String(j["message"])}`
+  },
+  {
+    kind: "slack",
+    secret: "T0000/B0000/XXXXXXXXXXXX",
+    url: (port) => `slack://127.0.0.1:${port}/services?disabletls=yes`,
+    text: (j) => String(j["text"])
+  },
+  {
+    kind: "mattermost",
+    secret: "xmattermosthookkeyx",
+    url: (port) => `mattermost://127.0.0.1:${port}/hooks?disabletls=yes`,
+    text: (j) => String(j["text"])
+  },
+  {
+    kind: "discord",
+    secret: "123456789/discord-webhook-token",
+    url: (port) => `discord://127.0.0.1:${port}/api/webhooks?disabletls=yes`,
+    text: (j) => String(j["content"])
+  },
+  {
+    kind: "webhook",
+    secret: "hmac-signing-key",
+    url: (port) => `webhook://127.0.0.1:${port}/hooks/warm-reconcile?disabletls=yes`,
+    text: (j) => `${String(j["title"])}\n${String(j["text"])}\n${JSON.stringify(j["alert"])}`
+  }
+]
+
 /** One endpoint of `kind` on a free port of 127.0.0.1, closed with the scope. */
 export const notifyServer = (kind: HttpKind, options: HttpOptions) =>
   Effect.gen(function*() {
     const seen = new Map<string, string>()
-    const handle: NotifyServer = { port: 0, accepted: [], requests: [], down: undefined }
+    const handle: NotifyServer = { port: 0, accepted: [], requests: [], down: undefined, onAccepted: undefined }
     const server = Http.createServer((req, res) => {
       let body = ""
       req.setEncoding("utf8")
@@ -152,6 +209,7 @@ export const notifyServer = (kind: HttpKind, options: HttpOptions) =>
         handle.requests.push({ method, path, status: a.status })
         if (a.accept === true) {
           handle.accepted.push({ path, headers: req.headers, body, json: JSON.parse(body) as Record<string, unknown> })
+          handle.onAccepted?.()
         }
         res.writeHead(a.status, { "content-type": a.body.startsWith("{") ? "application/json" : "text/plain" })
         res.end(a.body)
@@ -181,6 +239,13 @@ export const smtpServer = (user: string, password: string) =>
   Effect.gen(function*() {
     const tls = yield* selfSignedCertificate("mail.example.org")
     const mails: Array<Mail> = []
+    const handle = {
+      port: 0,
+      mails,
+      /** While set, every mail is refused with a temporary error (the server is down). */
+      down: false,
+      onAccepted: undefined as (() => void) | undefined
+    }
     const server = new SMTPServer({
       key: tls.key,
       cert: tls.cert,
@@ -189,6 +254,8 @@ export const smtpServer = (user: string, password: string) =>
       // Auth only over TLS (the default): a client that skips STARTTLS cannot log in.
       allowInsecureAuth: false,
       logger: false,
+      onMailFrom: (_address, _session, callback) =>
+        handle.down ? callback(new Error("421 service not available")) : callback(),
       onAuth: (auth, _session, callback) =>
         auth.username === user && auth.password === password
           ? callback(null, { user: auth.username })
@@ -205,6 +272,7 @@ export const smtpServer = (user: string, password: string) =>
             secured: session.secure,
             raw
           })
+          handle.onAccepted?.()
           callback()
         })
       }
@@ -213,5 +281,5 @@ export const smtpServer = (user: string, password: string) =>
       Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
       () => Effect.async<void>((resume) => server.close(() => resume(Effect.void)))
     )
-    return { port: (server.server.address() as AddressInfo).port, mails }
+    return Object.assign(handle, { port: (server.server.address() as AddressInfo).port })
   })
