@@ -412,14 +412,16 @@ const asideFailures = (
   before: World.WorldState,
   after: World.WorldState,
   outcome: Outcome.Outcome,
-  run: ReadonlyArray<Replayed>
+  run: ReadonlyArray<Replayed>,
+  interrupted: boolean
 ): Array<string> => {
   const label = `an app ${aside._tag === "chaos" ? `running the chaos deploy ${aside.version}` : aside._tag}`
   const failures = run.flatMap((r) => HANDS_OFF.includes(r.entry.step) ? [`${r.entry.detail} on ${label}`] : [])
   failures.push(...leftAsItWas(subject, before, after).map((why) => `${why} on ${label}`))
   const expected = asideOutcome(aside)
   if (aside._tag === "paused" && run.length > 0) failures.push(`${run.length} steps made for ${label}`)
-  if (Outcome.format(outcome) !== expected && !(outcome._tag === "failed" && aside._tag !== "paused")) {
+  // A failed step fails the run; a paused run fails only when a SIGTERM came before it could say paused.
+  if (Outcome.format(outcome) !== expected && !(outcome._tag === "failed" && (aside._tag !== "paused" || interrupted))) {
     failures.push(`${label} ended ${Outcome.format(outcome)}, not ${expected}`)
   }
   const written = after.alerts.slice(before.alerts.length).map((x) => x.reason)
@@ -505,7 +507,7 @@ export const checkRun = (
   const failedAlerts = run.filter((r) => r.entry.step === "alert" && isFaulted(r.entry)).map((r) => r.entry.detail)
 
   if (subject.aside !== undefined) {
-    asideFailures(subject, subject.aside, before, after, outcome, run).forEach(fail)
+    asideFailures(subject, subject.aside, before, after, outcome, run, interrupted).forEach(fail)
     if (!interrupted && !after.crashed) alertsGivenUp(run).forEach(fail)
     return { failures, exceptions: [] }
   }
