@@ -421,7 +421,9 @@ const asideFailures = (
   const expected = asideOutcome(aside)
   if (aside._tag === "paused" && run.length > 0) failures.push(`${run.length} steps made for ${label}`)
   // A failed step fails the run; a paused run fails only when a SIGTERM came before it could say paused.
-  if (Outcome.format(outcome) !== expected && !(outcome._tag === "failed" && (aside._tag !== "paused" || interrupted))) {
+  if (
+    Outcome.format(outcome) !== expected && !(outcome._tag === "failed" && (aside._tag !== "paused" || interrupted))
+  ) {
     failures.push(`${label} ended ${Outcome.format(outcome)}, not ${expected}`)
   }
   const written = after.alerts.slice(before.alerts.length).map((x) => x.reason)
