@@ -375,7 +375,7 @@ const deliver = (notifier: Notifier["Type"], startMillis: number) =>
 
 /** Did a delivery fault strike (a channel's send failed, hung or was not reached)? */
 const deliveryFaulted = (state: World.WorldState) =>
-  state.trace.some((t) => t.step === "notify" && / \[(fails|hangs|crash before it)\]$/.test(t.detail))
+  state.trace.some((t) => t.step === "notify" && Invariants.isFaulted(t))
 
 /**
  * One case: the first night (with its faults and any SIGTERM), a boot after a crash, a second night

@@ -188,7 +188,8 @@ const deployable = (subject: Subject): ReadonlySet<string> => {
 // The trace, replayed.
 
 const FAULTED = / \[(fails|hangs|crash before it)\]$/
-const isFaulted = (entry: World.TraceEntry) => FAULTED.test(entry.detail)
+/** Did an injected fault strike the step (it failed, hung, or the process died before it)? */
+export const isFaulted = (entry: World.TraceEntry) => FAULTED.test(entry.detail)
 const isOk = (entry: World.TraceEntry) => entry.step === "health" && !isFaulted(entry) && / -> 200$/.test(entry.detail)
 
 interface Replayed {
