@@ -9,7 +9,7 @@ import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
 import * as Invariants from "../support/invariants.js"
-import { arbitraryCase, type Case, describeCase, runCase } from "./RandomWorlds.js"
+import { arbitraryCase, type Case, describeCase, kindsOf, runCase } from "./RandomWorlds.js"
 
 const env = (name: string): string | undefined => process.env[name] === "" ? undefined : process.env[name]
 
@@ -48,9 +48,11 @@ export const propertySuite = ({ file, kind, path, runs, seed }: SuiteOptions) =>
         let ran = 0
         let held = 0
         let started = 0
+        let newKinds = 0
         let lastFailure: string | undefined
         const outcomes = new Map<string, number>()
         const exceptions = new Map<Invariants.Exception, number>()
+        const kinds = new Map<string, number>()
         console.log(`property runs: ${runs} random worlds from the ${kind} seed ${seed} (${file})`)
         const cpu = process.cpuUsage()
         const wall = Date.now()
@@ -64,6 +66,9 @@ export const propertySuite = ({ file, kind, path, runs, seed }: SuiteOptions) =>
                 if (r.failures.length === 0) held++
                 if (r.upgradeStarted) started++
                 count(outcomes, r.runs[0]!)
+                const k = kindsOf(c)
+                k.forEach((kind) => count(kinds, kind))
+                if (k.length > 0) newKinds++
                 r.exceptions.forEach((e) => count(exceptions, e))
               }
               if (r.failures.length > 0) {
@@ -83,6 +88,12 @@ export const propertySuite = ({ file, kind, path, runs, seed }: SuiteOptions) =>
           `took ${((Date.now() - wall) / 1000).toFixed(1)} s, ${((used.user + used.system) / 1e6).toFixed(1)} s of CPU`
         )
         console.log(`first nights ended: ${byCount(outcomes)}`)
+        console.log(
+          `new kinds of world (issues 13, 15, 16) in ${newKinds} (${
+            Math.round((100 * newKinds) / Math.max(1, ran))
+          }%): ` +
+            byCount(kinds)
+        )
         console.log(`documented exceptions taken: ${byCount(exceptions)}`)
         if (result.failed) {
           console.log(

@@ -4,16 +4,24 @@
  * (slow starts, crash loops, timelines that flap), migrations, an app in any state, a short or a long
  * health deadline, injected faults (fail, hang, crash; once, a few times or every time, on alert and
  * record writes more often) and SIGTERM at a random moment. Most worlds are shaped so that the
- * upgrade transaction starts. Each case runs the real program for two or three nights; the
- * invariants and the alert ledger of test/support/invariants.ts are checked. The suites that run
- * them, and their seeds, are in PropertySuite.ts.
+ * upgrade transaction starts. Some worlds are stacks (issue 15: another service that crash-loops
+ * or never gets a node, a Docker healthcheck, Swarm rolling back by itself); some are apps a person
+ * left as they are (issue 13: paused, a chaos deploy, undeployed by hand); some deliver their alerts
+ * to channels with filters, which may fail (issue 16). Each case runs the real program for two or
+ * three nights; the invariants, the alert ledger and the deliveries of test/support/invariants.ts
+ * are checked. The suites that run them, and their seeds, are in PropertySuite.ts.
  */
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Option, Ref, Schedule } from "effect"
 import fc from "fast-check"
 import { HealthConfig } from "../../src/domain/Config.js"
+import { NotifyChannel } from "../../src/domain/Notify.js"
 import type { UpgradePolicy } from "../../src/domain/Policy.js"
+import { deliverOutbox } from "../../src/reconcile/Deliver.js"
+import { Notifier } from "../../src/services/Notifier.js"
+import * as SimulatedNotifier from "../../src/simulation/Notifier.js"
 import { rehearse } from "../../src/simulation/Rehearsal.js"
 import { demoApp } from "../../src/simulation/Scenarios.js"
+import { runOnVirtualClock } from "../../src/simulation/VirtualClock.js"
 import * as World from "../../src/simulation/World.js"
 import * as Invariants from "../support/invariants.js"
 
@@ -83,6 +91,53 @@ const health: fc.Arbitrary<NonNullable<World.ReleaseSpec["health"]>> = fc.oneof(
   { weight: 2, arbitrary: timeline.map((t) => ({ timeline: t })) }
 )
 
+/**
+ * The rest of a release's stack (issue 15), in a stack world: another service that runs, crash-loops
+ * or never gets a node; a Docker healthcheck that turns healthy or never does; or Swarm rolling the
+ * update back by itself (`failure_action: rollback`, only ever on a release that does not answer 200).
+ */
+const stack: fc.Arbitrary<Partial<World.ReleaseSpec>> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant({}) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom({ db: "healthy" as const }, { worker: "healthy" as const }).map((services) => ({
+      services
+    }))
+  },
+  { weight: 2, arbitrary: fc.constant({ services: { db: "crash-loop" as const } }) },
+  { weight: 1, arbitrary: fc.constant({ services: { worker: "pending" as const } }) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom("healthy" as const, "unhealthy" as const).map((healthcheck) => ({ healthcheck }))
+  },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(
+      fc.integer({ min: 2, max: 6 }),
+      fc.constantFrom<NonNullable<World.ReleaseSpec["health"]>>("never", {
+        timeline: [{ from: 0, status: 404 }]
+      })
+    ).map(([s, health]) => ({ swarmRollbackAfter: s * 1000, health }))
+  }
+)
+
+/** The channels a delivery world may have (issue 16): every alert, or a filter by app, reason or severity. */
+const CHANNELS: ReadonlyArray<NotifyChannel> = [
+  new NotifyChannel({ name: "all", url: "ntfy://ntfy.sh/all" }),
+  new NotifyChannel({ name: "pager", url: "ntfy://ntfy.sh/pager", minSeverity: "critical" }),
+  new NotifyChannel({ name: "warn", url: "gotify://gotify.example.org", minSeverity: "warning" }),
+  new NotifyChannel({ name: "kc-mail", url: "smtp://m.example.org/?from=a@x.org&to=b@x.org", apps: ["keycloak"] }),
+  new NotifyChannel({ name: "nc-only", url: "ntfy://ntfy.sh/nc", apps: ["nextcloud"] }),
+  new NotifyChannel({ name: "rollbacks", url: "ntfy://ntfy.sh/rb", reasons: ["rollback", "rollback-failed"] })
+]
+
+/** A delivery fault: a channel's send fails, hangs past its time limit, or the process dies before it. */
+const deliveryFault: fc.Arbitrary<World.Fault> = fc.record({
+  kind: fc.constantFrom<World.Fault["kind"]>("fail", "fail", "hang", "crash"),
+  after: fc.integer({ min: 0, max: 3 }),
+  times: fc.constantFrom<number | undefined>(1, 2, 3, undefined)
+}).map(({ after, kind, times }) => ({ step: "notify", kind, after, ...(times === undefined ? {} : { times }) }))
+
 const MARKED = "ACTION REQUIRED: migrate the database by hand before starting."
 const notes = fc.oneof(
   { weight: 8, arbitrary: fc.constant("Bug fixes.") },
@@ -141,6 +196,13 @@ export interface Case {
   readonly releases: Readonly<Record<string, World.ReleaseSpec>>
   readonly notes: Readonly<Record<string, string>>
   readonly deployed: string | undefined
+  /** The env file's pin of an app that is not deployed (undefined: none, or the deployed version). */
+  readonly pinned: string | undefined
+  /** Left as a person left it: paused, a chaos deploy of `chaos`, or undeployed by hand. */
+  readonly aside: "paused" | "chaos" | "undeployed" | undefined
+  readonly chaos: string | undefined
+  /** The channels the alerts are delivered to after every night (none: no delivery). */
+  readonly channels: ReadonlyArray<NotifyChannel>
   readonly env: boolean
   readonly stateful: boolean
   readonly policy: UpgradePolicy
@@ -168,6 +230,22 @@ export const arbitraryCase: fc.Arbitrary<Case> = fc
       { minLength: TAGS.length, maxLength: TAGS.length }
     ),
     releaseNotes: fc.array(notes, { minLength: TAGS.length, maxLength: TAGS.length }),
+    // (Weights, not integer ranges: fast-check draws the ends of a range more often.)
+    // One world in ten is a stack of several services, with a healthcheck or Swarm's own rollback.
+    stacked: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    stacks: fc.array(stack, { minLength: TAGS.length, maxLength: TAGS.length }),
+    // Three worlds in forty are an app a person left as it is: paused, a chaos deploy, undeployed.
+    aside: fc.oneof(
+      { weight: 37, arbitrary: fc.constant(undefined) },
+      { weight: 3, arbitrary: fc.constantFrom("paused" as const, "chaos" as const, "undeployed" as const) }
+    ),
+    chaos: fc.constantFrom("3f2a9c1+U", "77be0d2", "deadbee+U"),
+    // One world in ten delivers its alerts, to one or two channels, and a send may fail.
+    channels: fc.oneof(
+      { weight: 9, arbitrary: fc.constant<ReadonlyArray<NotifyChannel>>([]) },
+      { weight: 1, arbitrary: fc.subarray([...CHANNELS], { minLength: 1, maxLength: 2 }) }
+    ),
+    deliveryFaults: fc.array(deliveryFault, { maxLength: 1 }),
     deployed: fc.oneof(
       { weight: 1, arbitrary: fc.constant(undefined) },
       { weight: 9, arbitrary: fc.constantFrom<string>(...RUNNING, "1.1.0+1.1", "1.1.0+1.1", "1.2.0+1.2") }
@@ -188,9 +266,16 @@ export const arbitraryCase: fc.Arbitrary<Case> = fc
   })
   .map((g) => {
     // An upgrade-shaped world: no majors, no warnings, policy minor, running below 1.2.0+1.2.
-    const deployed = g.shaped && (g.deployed === undefined || g.deployed === "1.2.0+1.2" || g.deployed === "1.2")
+    const upgradeShaped = g.shaped && (g.deployed === undefined || g.deployed === "1.2.0+1.2" || g.deployed === "1.2")
       ? "1.1.0+1.1"
       : g.deployed
+    // A chaos deploy runs over some version; an app undeployed by hand keeps its env file's pin.
+    const deployed = g.aside === "undeployed"
+      ? undefined
+      : g.aside === "chaos"
+      ? upgradeShaped ?? "1.1.0+1.1"
+      : upgradeShaped
+    const pinned = g.aside === "undeployed" ? g.deployed ?? "1.1.0+1.1" : undefined
     const tags = g.shaped
       ? [...new Set([...g.tags.filter((t) => !MAJORS.includes(t)), "1.2.0+1.2"])]
       : g.tags.length > 0
@@ -202,26 +287,32 @@ export const arbitraryCase: fc.Arbitrary<Case> = fc
       releases[tag] = {
         health: g.releaseHealth[i]!,
         ...(g.migrates[i] && tag !== deployed ? { migrate: migrateBy(tag) } : {}),
-        ...(g.oldTaskServes[i]! > 0 ? { oldTaskServes: g.oldTaskServes[i]! * 1000 } : {})
+        ...(g.oldTaskServes[i]! > 0 ? { oldTaskServes: g.oldTaskServes[i]! * 1000 } : {}),
+        ...(g.stacked ? g.stacks[i] : {})
       }
       notesByTag[tag] = g.shaped && g.releaseNotes[i] === MARKED ? "Bug fixes." : g.releaseNotes[i]!
     })
     // The running version is healthy unless the case says its deployment is stuck.
     if (deployed !== undefined) releases[deployed] = { health: "healthy" }
+    const faults = g.channels.length > 0 ? [...g.faults, ...g.deliveryFaults] : g.faults
     return {
       // The running version's tag is published (a recipe that deleted it cannot be rolled back to).
       tags: deployed === undefined || tags.includes(deployed) ? tags : [deployed, ...tags],
       releases,
       notes: notesByTag,
       deployed,
-      env: deployed !== undefined || g.env,
+      pinned,
+      aside: g.aside,
+      chaos: g.aside === "chaos" ? g.chaos : undefined,
+      channels: g.channels,
+      env: deployed !== undefined || pinned !== undefined || g.env,
       stateful: g.stateful,
       policy: g.shaped ? "minor" : g.policy,
       timeoutSeconds: g.timeoutSeconds,
       successes: g.successes,
       brokenUntilRedeploy: deployed !== undefined && g.brokenUntilRedeploy,
-      faults: g.faults,
-      faultsTwice: g.faults.length > 0 && g.faultsTwice,
+      faults,
+      faultsTwice: faults.length > 0 && g.faultsTwice,
       interruptAfter: g.interruptAfter
     }
   })
@@ -231,7 +322,8 @@ const INITIAL_DATA = { "db/main": "rows", "db/index": "idx" }
 /** The world of a case. */
 export const setupOf = (c: Case): World.WorldSetup => {
   const app = {
-    ...demoApp({ stateful: c.stateful, upgrade: c.policy }),
+    ...demoApp({ stateful: c.stateful, upgrade: c.policy, keepDeployed: c.aside !== "undeployed" }),
+    enabled: c.aside !== "paused",
     health: new HealthConfig({
       path: "/",
       timeout: Duration.seconds(c.timeoutSeconds),
@@ -249,8 +341,13 @@ export const setupOf = (c: Case): World.WorldSetup => {
       spec: app,
       env: c.env,
       ...(c.deployed === undefined ? {} : { deployed: c.deployed, pinned: c.deployed, lastGood: c.deployed }),
+      // Undeployed by hand: the env file, last-good and the volumes stay.
+      ...(c.pinned === undefined ? {} : { pinned: c.pinned, lastGood: c.pinned }),
+      ...(c.chaos === undefined ? {} : { chaos: c.chaos }),
       // A deployed stateful app has data; a fresh one gets its volume from its first deploy.
-      ...(c.stateful && c.deployed !== undefined ? { volumes: { data: INITIAL_DATA } } : {}),
+      ...(c.stateful && (c.deployed !== undefined || c.pinned !== undefined)
+        ? { volumes: { data: INITIAL_DATA } }
+        : {}),
       secrets: ["admin_password_v1"],
       secretsGenerated: c.deployed !== undefined,
       brokenUntilRedeploy: c.brokenUntilRedeploy
@@ -268,17 +365,34 @@ export interface CaseResult {
   readonly exceptions: ReadonlyArray<Invariants.Exception>
 }
 
+/** The delivery after a night (as `reconcile` does it), an hour after the run began, on virtual time. */
+const deliver = (notifier: Notifier["Type"], startMillis: number) =>
+  deliverOutbox({ host: "h", stateDir: "/s", retry: Schedule.recurs(1), attemptTimeout: "30 seconds" }).pipe(
+    Effect.provideService(Notifier, notifier),
+    (delivery) => runOnVirtualClock(delivery, { startMillis: startMillis + 3_600_000 }),
+    Effect.flatten
+  )
+
+/** Did a delivery fault strike (a channel's send failed, hung or was not reached)? */
+const deliveryFaulted = (state: World.WorldState) =>
+  state.trace.some((t) => t.step === "notify" && Invariants.isFaulted(t))
+
 /**
  * One case: the first night (with its faults and any SIGTERM), a boot after a crash, a second night
- * with the same faults when the case says so, and an undisturbed last night. The invariants after
- * every run, the alert ledger over all of them.
+ * with the same faults when the case says so, and an undisturbed last night; after each night the
+ * delivery of the alerts when the case has channels. The invariants after every run, the alert
+ * ledger over all of them, the deliveries after the last.
  */
-export const runCase = (c: Case) =>
+export const runCase = (c: Case): Effect.Effect<CaseResult> =>
   Effect.gen(function*() {
     const setup = setupOf(c)
     const app = setup.apps[0]!.spec
     const subject = Invariants.subjectOf(setup)
     const world = yield* World.make(setup)
+    const initial = yield* world.state.get
+    const notifier = c.channels.length === 0
+      ? undefined
+      : yield* SimulatedNotifier.make(c.channels).pipe(Effect.provideService(World.SimulatedWorld, world))
     const nights = Invariants.ledger(subject)
     const failures: Array<string> = []
     const exceptions: Array<Invariants.Exception> = []
@@ -300,6 +414,7 @@ export const runCase = (c: Case) =>
           exceptions.push(...verdict.exceptions)
         }
         nights.night({ before, after: r.world, outcome: r.outcome, crashed: r.world.crashed })
+        if (notifier !== undefined) yield* deliver(notifier.notifier, startMillis)
         return r
       })
     const first = yield* once(c.interruptAfter === undefined ? {} : { interruptAfter: c.interruptAfter })
@@ -311,21 +426,59 @@ export const runCase = (c: Case) =>
     const last = yield* once({})
     failures.push(...nights.close())
     // After an undisturbed night: nothing left in flight, and the app, if deployed, is on a version
-    // that answers healthy as the night ends, unless the run says a person must act.
+    // that answers healthy as the night ends, unless the run says a person must act; an app a
+    // person left as it is, as it was, on its documented hold.
     if (last.world.inFlight.size > 0 && last.outcome._tag !== "rollback-failed") {
       failures.push("an in-flight record is left after an undisturbed night")
     }
     const deployment = Option.getOrUndefined(last.world.apps.get(app.name)!.deployment)
     const end = last.world.trace.at(-1)?.at ?? 0
-    if (
+    if (subject.aside !== undefined) failures.push(...Invariants.asideAtEnd(subject, initial, last.world, last.outcome))
+    else if (
       deployment !== undefined && last.outcome._tag !== "unhealthy" &&
       World.statusAt(c.releases[deployment.version] ?? {}, deployment, end) !== 200
     ) {
       failures.push(`after an undisturbed night ${deployment.version} runs unhealthy (${last.outcome._tag})`)
     }
+    // After the undisturbed night's delivery, every alert is with every channel that wants it.
+    if (notifier !== undefined) {
+      const outbox = yield* Effect.orDie(notifier.notifier.outbox)
+      const sent = (yield* Ref.get(notifier.sent)).map((x) => `${x.message.id} ${x.channel}`)
+      const written = (yield* world.state.get).alerts.length
+      failures.push(...Invariants.deliveryFailures(outbox, c.channels, sent, written))
+    }
+    // A delivery fault never changes an outcome: the same world without it ends every night alike.
+    const withoutDeliveryFaults = c.faults.filter((f) => f.step !== "notify")
+    if (notifier !== undefined && withoutDeliveryFaults.length < c.faults.length && deliveryFaulted(last.world)) {
+      const twin = yield* runCase({ ...c, faults: withoutDeliveryFaults })
+      if (twin.runs.join(" | ") !== runs.join(" | ")) {
+        failures.push(`a delivery fault changed the nights from ${twin.runs.join(" | ")} to ${runs.join(" | ")}`)
+      }
+    }
     const upgradeStarted = first.world.trace.some((t) => t.step === "in-flight-write")
     return { failures, runs, upgradeStarted, exceptions } satisfies CaseResult
   })
+
+/** The new kinds of world a case is (issues 13, 15, 16), for the distribution the suite prints. */
+export const kindsOf = (c: Case): Array<string> => [
+  ...(c.aside === undefined ? [] : [c.aside]),
+  ...(Object.values(c.releases).some((r) =>
+      r.services !== undefined || r.healthcheck !== undefined || r.swarmRollbackAfter !== undefined
+    )
+    ? ["stack"]
+    : []),
+  ...(c.channels.length > 0
+    ? [c.faults.some((f) => f.step === "notify") ? "delivering, a send faulted" : "delivering"]
+    : [])
+]
+
+/** The rest of a release's stack, as a case prints it. */
+const stackOf = (release: World.ReleaseSpec | undefined): string =>
+  [
+    release?.services === undefined ? "" : ` services ${JSON.stringify(release.services)}`,
+    release?.healthcheck === undefined ? "" : ` healthcheck ${release.healthcheck}`,
+    release?.swarmRollbackAfter === undefined ? "" : ` Swarm rolls back after ${String(release.swarmRollbackAfter)} ms`
+  ].join("")
 
 /** A case as one line (the migrations as the versions that migrate). */
 export const describeCase = (c: Case): string =>
@@ -340,7 +493,7 @@ export const describeCase = (c: Case): string =>
           c.releases[t]?.oldTaskServes === undefined
             ? ""
             : ` old task serves ${String(c.releases[t]?.oldTaskServes)} ms`
-        }`
+        }${stackOf(c.releases[t])}`
       ])
     ),
     notes: Object.fromEntries(c.tags.map((t) => [t, c.notes[t]]))

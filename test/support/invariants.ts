@@ -10,13 +10,21 @@
  *   deadline;
  * - alerts: per run, the right reasons; across the nights of a case ({@link ledger}), every hold,
  *   rollback, failed rollback and recovery leads to exactly one alert of its reason, never zero;
- * - the exit code matches the app's end state.
+ * - the exit code matches the app's end state;
+ * - the stack (issue 15): last-good and a healthy outcome only while Swarm has converged on the
+ *   version in every service (no old task, every replica running, every container healthy, no
+ *   rollback by Swarm itself); an old task's answer never counts;
+ * - an app a person left as it is (issue 13: paused, a chaos deploy, undeployed by hand): nothing
+ *   undeployed, snapshotted, deployed or checked out, whatever fails; the documented hold and alert;
+ * - deliveries (issue 16, {@link deliveryFailures}): every alert reaches every channel whose filters
+ *   match it, once, after an undisturbed night.
  * The exceptions the design documents are stated as such ({@link Exception}), each reached on purpose
  * by a test in test/reconcile/Oracles.test.ts. Shared by the fault sweep and the property tests.
  */
 import { Duration, Effect, Option } from "effect"
-import type { AlertReason } from "../../src/domain/Alert.js"
+import type { Alert, AlertReason } from "../../src/domain/Alert.js"
 import type { HealthConfig } from "../../src/domain/Config.js"
+import { channelName, matches, type NotifyChannel } from "../../src/domain/Notify.js"
 import * as Outcome from "../../src/domain/Outcome.js"
 import type { UpgradePolicy } from "../../src/domain/Policy.js"
 import { findMarker } from "../../src/domain/ReleaseNotes.js"
@@ -41,6 +49,27 @@ export interface Subject {
   readonly health: HealthConfig
   /** The volume's name. */
   readonly volume: string
+  /** Left as a person left it (undefined: the app is warm-reconcile's to manage). */
+  readonly aside: Aside | undefined
+}
+
+/**
+ * An app a person left as it is (issue 13): paused in the config (`"enabled": false`), running a
+ * chaos deploy (`abra app deploy -C`), or undeployed by hand without `keepDeployed`.
+ */
+export type Aside =
+  | { readonly _tag: "paused" }
+  | { readonly _tag: "chaos"; readonly version: string }
+  | { readonly _tag: "undeployed"; readonly version: string }
+
+const asideOf = (a: World.AppSetup): Aside | undefined => {
+  const envFile = a.env ?? (a.deployed !== undefined || a.pinned !== undefined)
+  if (!a.spec.enabled) return { _tag: "paused" }
+  if (a.deployed !== undefined && a.chaos !== undefined) return { _tag: "chaos", version: a.chaos }
+  if (a.deployed === undefined && envFile && !a.spec.keepDeployed) {
+    return { _tag: "undeployed", version: a.pinned ?? "unknown" }
+  }
+  return undefined
 }
 
 const json = (files: World.Files | Readonly<Record<string, string>> | undefined): string | undefined =>
@@ -65,7 +94,8 @@ export const subjectOf = (setup: World.WorldSetup, volume = "data"): Subject => 
     notes: recipe?.notes ?? {},
     policy: a.spec.upgrade,
     health: a.spec.health,
-    volume
+    volume,
+    aside: asideOf(a)
   }
 }
 
@@ -89,7 +119,11 @@ type Expected =
   | { readonly _tag: "on-latest" }
   /** No release at all, or a running version that is not one: nothing new may be deployed. */
   | { readonly _tag: "stay" }
-  | { readonly _tag: "held"; readonly reason: "major" | "manual-migration" | "policy"; readonly to: string }
+  | {
+    readonly _tag: "held"
+    readonly reason: "major" | "manual-migration" | "policy" | "chaos"
+    readonly to: string
+  }
   | { readonly _tag: "upgrade"; readonly to: string }
 
 const first = (numbers: ReadonlyArray<number>) => numbers[0] ?? 0
@@ -111,6 +145,12 @@ const POLICY_ALLOWS: Record<UpgradePolicy, ReadonlyArray<string>> = {
 
 /** What the world's setup says the first run must do about versions. */
 export const expectedPlan = (subject: Subject): Expected => {
+  // A chaos deploy is held (alerted once per chaos version); a paused or undeployed app stays.
+  if (subject.aside !== undefined) {
+    return subject.aside._tag === "chaos"
+      ? { _tag: "held", reason: "chaos", to: subject.aside.version }
+      : { _tag: "stay" }
+  }
   const versions = Version.sortTags(subject.tags)
   const releases = versions.filter((v) => !v.prerelease)
   const latest = releases.at(-1)
@@ -135,6 +175,7 @@ export const expectedPlan = (subject: Subject): Expected => {
 
 /** The versions the program may ever deploy in this world. */
 const deployable = (subject: Subject): ReadonlySet<string> => {
+  if (subject.aside !== undefined) return new Set()
   const expected = expectedPlan(subject)
   const allowed = new Set([subject.initial, subject.pinned].filter((v) => v !== undefined))
   if (expected._tag === "fresh" || expected._tag === "upgrade") {
@@ -147,7 +188,8 @@ const deployable = (subject: Subject): ReadonlySet<string> => {
 // The trace, replayed.
 
 const FAULTED = / \[(fails|hangs|crash before it)\]$/
-const isFaulted = (entry: World.TraceEntry) => FAULTED.test(entry.detail)
+/** Did an injected fault strike the step (it failed, hung, or the process died before it)? */
+export const isFaulted = (entry: World.TraceEntry) => FAULTED.test(entry.detail)
 const isOk = (entry: World.TraceEntry) => entry.step === "health" && !isFaulted(entry) && / -> 200$/.test(entry.detail)
 
 interface Replayed {
@@ -156,20 +198,24 @@ interface Replayed {
   readonly deployed: string | undefined
   /** When what runs was deployed. */
   readonly since: number
+  /** What that deploy updated in place (Swarm's previous spec: its old task may still answer). */
+  readonly replaced: { readonly version: string; readonly at: number } | undefined
 }
 
 /** The trace, knowing which version is deployed at each entry (faulted entries changed nothing). */
 const replay = (subject: Subject, trace: ReadonlyArray<World.TraceEntry>): Array<Replayed> => {
   let deployed = subject.initial
   let since = Number.NEGATIVE_INFINITY
+  let replaced: Replayed["replaced"]
   return trace.map((entry) => {
     const faulted = isFaulted(entry)
     if (!faulted && entry.step === "deploy") {
+      replaced = deployed === undefined ? undefined : { version: deployed, at: since }
       deployed = /app deploy \S+ (\S+)/.exec(entry.detail)?.[1]
       since = entry.at
     }
     if (!faulted && entry.step === "undeploy") deployed = undefined
-    return { entry, deployed, since }
+    return { entry, deployed, since, replaced }
   })
 }
 
@@ -190,6 +236,54 @@ const healthyInARow = (
   return last.length === subject.health.successes && last.every((r) => isOk(r.entry) && r.deployed === version)
 }
 
+/**
+ * Had Swarm converged on what runs at `r`, by the world's setup: every service up (none
+ * crash-looping, none without a node), the container's healthcheck healthy, no old task still
+ * serving its grace period, no rollback by Swarm itself? Only then may an answer count (issue 15).
+ */
+const convergedAt = (subject: Subject, r: Replayed): boolean => {
+  if (r.deployed === undefined) return false
+  const release = subject.releases[r.deployed] ?? {}
+  const deployment: World.Deployment = {
+    version: r.deployed,
+    at: r.since,
+    broken: false,
+    ...(r.replaced === undefined ? {} : { replaced: r.replaced })
+  }
+  const startup = Duration.toMillis(release.startup ?? World.DEFAULT_STARTUP)
+  return release.health !== "crash-loop" &&
+    Object.values(release.services ?? {}).every((s) => s === "healthy") &&
+    (release.healthcheck === undefined || (release.healthcheck === "healthy" && r.entry.at - r.since >= startup)) &&
+    !World.oldTaskServing(release, deployment, r.entry.at) && !World.swarmRolledBack(release, deployment, r.entry.at)
+}
+
+/**
+ * Were the `successes` probes before index `i` all made while the stack had converged? Unless
+ * Docker could not be asked in the run: then, by design, the last look stands or the probes decide.
+ */
+const convergedInARow = (subject: Subject, replayed: ReadonlyArray<Replayed>, start: number, i: number): boolean => {
+  const run = replayed.slice(start, i)
+  if (run.some((r) => r.entry.step === "tasks" && isFaulted(r.entry))) return true
+  return run.filter((r) => r.entry.step === "health").slice(-subject.health.successes).every((r) =>
+    convergedAt(subject, r)
+  )
+}
+
+/** How many services of the release (`app` and the others) crash-loop. */
+const crashLooping = (release: World.ReleaseSpec): number =>
+  (release.health === "crash-loop" ? 1 : 0) +
+  Object.values(release.services ?? {}).filter((b) => b === "crash-loop").length
+
+/**
+ * When Docker lists the `failedTasks`-th failed task of a stack deployed at `at`: each crash-looping
+ * service fails once every `restartEvery`, all in step.
+ */
+const crashLoopShownAt = (release: World.ReleaseSpec, at: number, failedTasks: number): number | undefined => {
+  const looping = crashLooping(release)
+  if (looping === 0 || !Number.isFinite(at)) return undefined
+  return at + Math.ceil(failedTasks / looping) * Duration.toMillis(release.restartEvery ?? World.DEFAULT_RESTART_EVERY)
+}
+
 /** The health gate's oracle over one run's entries `[start, end)`. */
 const healthGateFailures = (subject: Subject, replayed: ReadonlyArray<Replayed>, start: number): Array<string> => {
   const failures: Array<string> = []
@@ -197,21 +291,22 @@ const healthGateFailures = (subject: Subject, replayed: ReadonlyArray<Replayed>,
   replayed.forEach((r, i) => {
     if (i < start || isFaulted(r.entry)) return
     const written = /^last_good := (\S+)$/.exec(r.entry.detail)
-    if (r.entry.step === "last-good-write" && written && !healthyInARow(subject, replayed, start, i, written[1]!)) {
+    if (r.entry.step !== "last-good-write" || !written) return
+    if (!healthyInARow(subject, replayed, start, i, written[1]!)) {
       failures.push(`last-good set to ${written[1]} before ${n} healthy answers in a row from it`)
+    } else if (!convergedInARow(subject, replayed, start, i)) {
+      failures.push(`last-good set to ${written[1]} while a service of its stack had not converged or was unhealthy`)
     }
   })
-  // Crash loops: once Docker lists `failedTasks` failed tasks since the deploy, probing stops.
+  // Crash loops, in any service: once Docker lists `failedTasks` failed tasks since the deploy, probing stops.
   const deploys = replayed.flatMap((r, i) =>
     i >= start && r.entry.step === "deploy" && r.deployed !== undefined &&
-      subject.releases[r.deployed]?.health === "crash-loop"
+      crashLooping(subject.releases[r.deployed] ?? {}) > 0
       ? [r]
       : []
   )
   for (const d of deploys) {
-    const release = subject.releases[d.deployed!]!
-    const tasks = World.failedTasksAt(release, { version: d.deployed!, at: d.since, broken: false }, d.since + 1e9)
-    const shown = tasks[subject.health.failedTasks - 1]
+    const shown = crashLoopShownAt(subject.releases[d.deployed!]!, d.since, subject.health.failedTasks)
     if (shown === undefined) continue
     const same = replayed.filter((r) => r.since === d.since && r.deployed === d.deployed && r.entry.at >= shown)
     const told = same.findIndex((r) => r.entry.step === "tasks" && !isFaulted(r.entry))
@@ -259,6 +354,112 @@ export type Exception = "hold-then-alert-lost" | "probes-hang" | "restore-keeps-
 /** The steps of a rollback before its restore. */
 /** The steps of undoing an upgrade's data: reading the snapshot, stopping the app, restoring. */
 const UNDO_STEPS: ReadonlyArray<World.Step> = ["deployed-check", "undeploy", "snapshot-show", "restore"]
+
+/** An alert the run gave up on was tried three times (retries are what keep a hiccup from losing it). */
+const alertsGivenUp = (run: ReadonlyArray<Replayed>): Array<string> => {
+  const tries = new Map<string, Array<boolean>>()
+  for (const r of run) {
+    const reason = r.entry.step === "alert" ? /^alert (\S+)/.exec(r.entry.detail)?.[1] : undefined
+    if (reason !== undefined) tries.set(reason, [...(tries.get(reason) ?? []), isFaulted(r.entry)])
+  }
+  return [...tries].flatMap(([reason, faulted]) =>
+    faulted.at(-1) === true && faulted.length < 3
+      ? [`the ${reason} alert was given up after ${faulted.length} tries`]
+      : []
+  )
+}
+
+/** What a run may never do to an app a person left as it is, attempted or done (issue 13). */
+const HANDS_OFF: ReadonlyArray<World.Step> = [
+  "checkout",
+  "app-new",
+  "secrets-generate",
+  "undeploy",
+  "snapshot-precopy",
+  "snapshot",
+  "deploy",
+  "restore"
+]
+
+/** The documented hold of an app a person left as it is, as printed. */
+export const asideOutcome = (aside: Aside): string =>
+  aside._tag === "paused"
+    ? "paused:enabled=false"
+    : aside._tag === "chaos"
+    ? `held-chaos:${aside.version}`
+    : `held-undeployed:${aside.version}`
+
+/** The app as a person left it: the same deployment (chaos label included), recipe checkout and volumes. */
+const leftAsItWas = (subject: Subject, before: World.WorldState, after: World.WorldState): Array<string> => {
+  const was = before.apps.get(subject.app)!
+  const is = after.apps.get(subject.app)!
+  const same = (f: (a: World.SimApp) => unknown) => JSON.stringify(f(was)) === JSON.stringify(f(is))
+  return [
+    ...(same((a) => a.deployment) ? [] : ["its deployment changed"]),
+    ...(same((a) => a.checkout) ? [] : ["its recipe checkout changed"]),
+    ...(same((a) => [...a.volumes].map(([v, files]) => [v, [...files]])) ? [] : ["its volumes changed"])
+  ]
+}
+
+/**
+ * An app a person left as it is (paused, a chaos deploy, undeployed by hand): nothing undeployed,
+ * snapshotted, deployed, checked out or created, whatever failed; the run ends as the documented
+ * hold or a failed step (a paused app makes no step at all); one `held-chaos` alert per chaos
+ * version, none for the others.
+ */
+const asideFailures = (
+  subject: Subject,
+  aside: Aside,
+  before: World.WorldState,
+  after: World.WorldState,
+  outcome: Outcome.Outcome,
+  run: ReadonlyArray<Replayed>,
+  interrupted: boolean
+): Array<string> => {
+  const label = `an app ${aside._tag === "chaos" ? `running the chaos deploy ${aside.version}` : aside._tag}`
+  const failures = run.flatMap((r) => HANDS_OFF.includes(r.entry.step) ? [`${r.entry.detail} on ${label}`] : [])
+  failures.push(...leftAsItWas(subject, before, after).map((why) => `${why} on ${label}`))
+  const expected = asideOutcome(aside)
+  if (aside._tag === "paused" && run.length > 0) failures.push(`${run.length} steps made for ${label}`)
+  // A failed step fails the run; a paused run fails only when a SIGTERM came before it could say paused.
+  if (
+    Outcome.format(outcome) !== expected && !(outcome._tag === "failed" && (aside._tag !== "paused" || interrupted))
+  ) {
+    failures.push(`${label} ended ${Outcome.format(outcome)}, not ${expected}`)
+  }
+  const written = after.alerts.slice(before.alerts.length).map((x) => x.reason)
+  const heldBefore = before.holds.get(subject.app)
+  const chaos = aside._tag === "chaos" ? aside.version : undefined
+  const alerted = heldBefore?.reason === "held-chaos" && heldBefore.to === chaos
+  // A failed run may have written the hold alert and then failed to record it (the next night repeats it).
+  const allowed = chaos === undefined || alerted ? [[]] : outcome._tag === "failed" ? [[], ["held-chaos"]] : [[
+    "held-chaos"
+  ]]
+  if (!allowed.some((a) => JSON.stringify(a) === JSON.stringify(written))) {
+    failures.push(`${label} wrote alerts ${JSON.stringify(written)}, expected ${JSON.stringify(allowed.at(-1))}`)
+  }
+  if (outcome._tag === "held-chaos" && after.holds.get(subject.app)?.to !== chaos) {
+    failures.push(`the hold of the chaos deploy ${chaos} is not recorded`)
+  }
+  return failures
+}
+
+/** After an undisturbed night, an app a person left as it is: the documented hold, and the app as it was. */
+export const asideAtEnd = (
+  subject: Subject,
+  initial: World.WorldState,
+  last: World.WorldState,
+  outcome: Outcome.Outcome
+): Array<string> => {
+  if (subject.aside === undefined) return []
+  const expected = asideOutcome(subject.aside)
+  return [
+    ...(Outcome.format(outcome) === expected
+      ? []
+      : [`an undisturbed night ended ${Outcome.format(outcome)}, not ${expected}`]),
+    ...leftAsItWas(subject, initial, last).map((why) => `${why} since the first night (${subject.aside!._tag})`)
+  ]
+}
 
 export interface Verdict {
   readonly failures: ReadonlyArray<string>
@@ -308,6 +509,12 @@ export const checkRun = (
   const seen = seenHealthy(replayed)
   const failedAlerts = run.filter((r) => r.entry.step === "alert" && isFaulted(r.entry)).map((r) => r.entry.detail)
 
+  if (subject.aside !== undefined) {
+    asideFailures(subject, subject.aside, before, after, outcome, run, interrupted).forEach(fail)
+    if (!interrupted && !after.crashed) alertsGivenUp(run).forEach(fail)
+    return { failures, exceptions: [] }
+  }
+
   // The volume: pre-upgrade content, or the data of a version that was seen healthy.
   if (data !== undefined && data !== subject.initialData) {
     const owners = Object.keys(subject.releases).filter((v) => dataOf(subject, v) === data)
@@ -346,6 +553,8 @@ export const checkRun = (
   const claimed = healthyVersion(outcome)
   if (claimed !== undefined && !healthyInARow(subject, replayed, start, replayed.length, claimed)) {
     fail(`${claimed} said healthy without ${subject.health.successes} healthy answers in a row at the end`)
+  } else if (claimed !== undefined && !convergedInARow(subject, replayed, start, replayed.length)) {
+    fail(`${claimed} said healthy while a service of its stack had not converged or was unhealthy`)
   }
 
   // Alerts: exactly one per hold (once per release held) and per rollback, of the right reason.
@@ -393,19 +602,7 @@ export const checkRun = (
     }
   }
 
-  // An alert the run gave up on was tried three times (retries are what keep a hiccup from losing it).
-  if (!interrupted && !after.crashed) {
-    const tries = new Map<string, Array<boolean>>()
-    for (const r of run) {
-      const reason = r.entry.step === "alert" ? /^alert (\S+)/.exec(r.entry.detail)?.[1] : undefined
-      if (reason !== undefined) tries.set(reason, [...(tries.get(reason) ?? []), isFaulted(r.entry)])
-    }
-    for (const [reason, faulted] of tries) {
-      if (faulted.at(-1) === true && faulted.length < 3) {
-        fail(`the ${reason} alert was given up after ${faulted.length} tries`)
-      }
-    }
-  }
+  if (!interrupted && !after.crashed) alertsGivenUp(run).forEach(fail)
 
   // The exit code: 0 only when a version that answered 200 when last probed runs on its own data.
   if (interrupted) return { failures, exceptions: [...exceptions] }
@@ -546,3 +743,38 @@ export const ledger = (subject: Subject) => {
  * clock; without a turn now and then vitest's worker cannot answer its parent and reports a timeout.
  */
 export const eventLoopTurn: Effect.Effect<void> = Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
+
+// ---------------------------------------------------------------------------------------------
+// Deliveries (issue 16).
+
+/**
+ * After an undisturbed night and its delivery: every alert in the outbox reached every channel
+ * whose filters match it, exactly once, and no channel got anything else; a channel without
+ * filters got every alert. `sent` is what the channels accepted, as `<alert id> <channel>`.
+ */
+export const deliveryFailures = (
+  outbox: ReadonlyArray<{ readonly id: string; readonly alert: Alert }>,
+  channels: ReadonlyArray<NotifyChannel>,
+  sent: ReadonlyArray<string>,
+  alerts: number
+): Array<string> => {
+  const failures: Array<string> = []
+  if (outbox.length !== alerts) failures.push(`the outbox holds ${outbox.length} of the ${alerts} alerts written`)
+  const expected = outbox.flatMap(({ alert, id }) =>
+    channels.filter((c) => matches(c, alert)).map((c) => `${id} ${channelName(c)}`)
+  ).sort()
+  const got = [...sent].sort()
+  if (JSON.stringify(got) !== JSON.stringify(expected)) {
+    const missing = expected.filter((x) => !got.includes(x))
+    const extra = got.filter((x, i) => !expected.includes(x) || got.indexOf(x) !== i)
+    failures.push(`deliveries: undelivered ${JSON.stringify(missing)}, unexpected or repeated ${JSON.stringify(extra)}`)
+  }
+  for (const c of channels) {
+    const open = c.apps === undefined && c.reasons === undefined && c.minSeverity === "info"
+    const name = channelName(c)
+    if (open && got.filter((x) => x.endsWith(` ${name}`)).length !== outbox.length) {
+      failures.push(`the channel ${name} without filters did not get every alert once`)
+    }
+  }
+  return failures
+}
