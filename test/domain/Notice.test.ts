@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Either, Schema } from "effect"
+import * as Channel from "../../src/domain/Channel.js"
+import { type HttpChannel, request } from "../../src/domain/ChannelRequest.js"
 import { decodeConfig } from "../../src/domain/Config.js"
 import * as Message from "../../src/domain/Message.js"
 import * as Notice from "../../src/domain/Notice.js"
@@ -107,6 +109,10 @@ describe("success notices", () => {
     ])
     expect(summary.markdown).toContain("**Upgraded:** keycloak (1.1->1.2)")
     expect(summary.notice).toMatchObject({ _tag: "summary", ts: TS })
+    // The generic webhook carries the notice itself where an alert's post carries the alert.
+    const hook = Either.getOrThrow(Channel.parse("webhook://hooks.example.org/in")) as HttpChannel
+    const posted = JSON.parse(Either.getOrThrow(request(hook, summary)).body) as Record<string, unknown>
+    expect(posted).toMatchObject({ id: "n3", alert: null, notice: { _tag: "summary", ts: TS } })
     // The groups with no app are still counted (a quiet night says `0 failed`), except `unchanged`.
     const quiet = Message.fromNotice(
       "n4",
