@@ -38,15 +38,27 @@ const jsonFiles = (dir: string) =>
     Effect.mapError(fileError("read", dir))
   )
 
+/** `<stem>-<n>` after `<stem>` (the n-th of one name in one second), by number: `-2` before `-10`. */
+const sequenced = (id: string) => {
+  const m = /^(.*)-(\d+)$/.exec(id)
+  return m === null ? { stem: id, n: 1 } : { stem: m[1]!, n: Number(m[2]) }
+}
+const byTimeThenSequence = (a: string, b: string) => {
+  const x = sequenced(a)
+  const y = sequenced(b)
+  return x.stem.localeCompare(y.stem) || x.n - y.n
+}
+
 /**
- * The notices waiting, oldest first (their names start with the time). One that does not decode
+ * The notices waiting, oldest first (their names start with the time; within one second, in the
+ * order written). One that does not decode
  * is logged and left alone: it is not delivered, and not lost either.
  */
 export const listNotices = (stateDir: string) =>
   Effect.gen(function*() {
     const dir = noticesDir(stateDir)
-    const names = yield* jsonFiles(dir)
-    const entries = yield* Effect.forEach(names, (name) =>
+    const names = (yield* jsonFiles(dir)).map((n) => n.slice(0, -".json".length)).sort(byTimeThenSequence)
+    const entries = yield* Effect.forEach(names.map((id) => `${id}.json`), (name) =>
       Effect.gen(function*() {
         const text = yield* readFileIfExists(Path.join(dir, name))
         if (text === undefined) return []
