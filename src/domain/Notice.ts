@@ -5,7 +5,7 @@
  * outbox like an alert but needs no person: it is not an alert, has no `ack`, and leaves the
  * outbox once every channel that asked for it took it. Pure.
  */
-import { Duration, Match, Schema } from "effect"
+import { Duration, Schema } from "effect"
 import * as Outcome from "./Outcome.js"
 
 export const NOTICE_KINDS = ["upgraded", "deployed-fresh", "summary"] as const
@@ -34,34 +34,35 @@ export const Notice = Schema.Union(
 )
 export type Notice = typeof Notice.Type
 
-/** Where an outcome goes in a summary: `held` is waiting for a person or a release, `failed` is down or failed. */
-export const groupOf: (outcome: Outcome.Outcome) => SummaryGroup = Match.type<Outcome.Outcome>().pipe(
-  Match.tag("upgraded", "deployed-fresh", () => "upgraded" as const),
-  Match.tag(
-    "held-major",
-    "held-manual-migration",
-    "held-policy",
-    "held-unknown-version",
-    "held-failed-release",
-    "held-no-space",
-    "held-chaos",
-    () => "held" as const
-  ),
-  // A recovery that kept the interrupted upgrade is an upgrade; one that went back is a rollback.
-  Match.tag("recovered", (o) => o.committed ? "upgraded" as const : "rolled-back" as const),
-  Match.tag("rolled-back", () => "rolled-back" as const),
-  Match.tag("rollback-failed", "unhealthy", "failed", () => "failed" as const),
+/** Where each outcome goes in a summary: a table over every outcome, so that a new one must be placed. */
+const GROUPS: { readonly [T in Outcome.Outcome["_tag"]]: SummaryGroup } = {
+  upgraded: "upgraded",
+  "deployed-fresh": "upgraded",
+  // Waiting for a person or for a release.
+  "held-major": "held",
+  "held-manual-migration": "held",
+  "held-policy": "held",
+  "held-unknown-version": "held",
+  "held-failed-release": "held",
+  "held-no-space": "held",
+  "held-chaos": "held",
+  "rolled-back": "rolled-back",
+  // Back on last-good; one that kept the interrupted upgrade is placed by `groupOf`.
+  recovered: "rolled-back",
+  "rollback-failed": "failed",
+  unhealthy: "failed",
+  failed: "failed",
   // Nothing to do, or nothing the run may do now (a window, a paused or undeployed app).
-  Match.tag(
-    "noop-healthy",
-    "redeployed-healthy",
-    "held-window",
-    "held-undeployed",
-    "paused",
-    () => "unchanged" as const
-  ),
-  Match.exhaustive
-)
+  "noop-healthy": "unchanged",
+  "redeployed-healthy": "unchanged",
+  "held-window": "unchanged",
+  "held-undeployed": "unchanged",
+  paused: "unchanged"
+}
+
+/** Where an outcome goes in a summary: `held` is waiting for a person or a release, `failed` is down or failed. */
+export const groupOf = (outcome: Outcome.Outcome): SummaryGroup =>
+  outcome._tag === "recovered" && outcome.committed ? "upgraded" : GROUPS[outcome._tag]
 
 /** The notice of one app's run, when it is a success a channel may ask for. */
 export const ofOutcome = (app: string, ts: string, outcome: Outcome.Outcome): Notice | undefined =>

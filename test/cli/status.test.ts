@@ -7,7 +7,6 @@ import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, Schedule } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Status from "../../src/cli/Status.js"
 import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
@@ -24,6 +23,7 @@ import { HoldRecord, InFlight, RunRecord } from "../../src/services/State.js"
 import { cli } from "../support/cli.js"
 import { type AbraWorld, git, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
 import { fakeEngine } from "../support/fakeEngine.js"
+import { tempDir } from "../support/files.js"
 import { closedPort } from "../support/httpsServer.js"
 
 const DOMAIN = "id.example.org"
@@ -266,10 +266,7 @@ describe("status", () => {
     "with channels: each one's deliveries pending and its latest failure, in the table's output and --json",
     () =>
       Effect.gen(function*() {
-        const root = yield* Effect.acquireRelease(
-          Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-status-channels-"))),
-          (d) => Effect.sync(() => Fs.rmSync(d, { recursive: true, force: true }))
-        )
+        const root = yield* tempDir("warm-reconcile-status-channels-")
         const abraDir = Path.join(root, "abra")
         const stateDir = Path.join(root, "state")
         const port = yield* closedPort

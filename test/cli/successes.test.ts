@@ -5,21 +5,19 @@
  * channels. The app is paused, so that the run costs one process and no abra (the upgrade notice of
  * a real upgrade is checked in test/live/reconcile.test.ts, which pays for an upgrade already).
  */
+import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { cli } from "../support/cli.js"
+import { tempDir } from "../support/files.js"
 import { notifyServer } from "../support/notifyServers.js"
 
 describe("successes", () => {
   it.scopedLive("reconcile --all: one summary, to the channel that asked and no other; the exit code unchanged", () =>
     Effect.gen(function*() {
-      const root = yield* Effect.acquireRelease(
-        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-successes-"))),
-        (d) => Effect.sync(() => Fs.rmSync(d, { recursive: true, force: true }))
-      )
+      const root = yield* tempDir("warm-reconcile-successes-")
       const ntfy = yield* notifyServer("ntfy", { secret: "tok" })
       const gotify = yield* notifyServer("gotify", { secret: "AppToken" })
       const stateDir = Path.join(root, "state")
@@ -49,5 +47,5 @@ describe("successes", () => {
       expect(gotify.requests).toEqual([])
       // Taken by every channel that asked: nothing is left in the outbox.
       expect(Fs.readdirSync(Path.join(stateDir, "alerts", "notices"))).toEqual([])
-    }))
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -7,11 +7,10 @@
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Either, Layer, Schedule } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
-import { Alert, ALERT_SCHEMA_VERSION, timestamp } from "../../src/domain/Alert.js"
+import { timestamp } from "../../src/domain/Alert.js"
 import * as Notice from "../../src/domain/Notice.js"
 import { NotifyChannel } from "../../src/domain/Notify.js"
 import { Outcome } from "../../src/domain/Outcome.js"
@@ -21,24 +20,22 @@ import * as LiveNotifier from "../../src/live/Notifier.js"
 import { Redaction, SecretBook } from "../../src/live/Redaction.js"
 import { deliverOutbox, postNotice } from "../../src/reconcile/Deliver.js"
 import type { Notifier } from "../../src/services/Notifier.js"
+import { tempDir } from "../support/files.js"
 import { notifyServer } from "../support/notifyServers.js"
 
 // Now: a notice older than a week is dropped undelivered.
 const TS = timestamp(Date.now())
 const context = { host: "srv1", stateDir: "/var/lib/warm-reconcile", retry: Schedule.recurs(0) }
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-reconcile-notices-"))),
-  (d) => Effect.sync(() => Fs.rmSync(d, { recursive: true, force: true }))
-)
-
-const rollback = new Alert({
-  schemaVersion: ALERT_SCHEMA_VERSION,
+// As the original's file would say it.
+const rollback = Either.getOrThrow(LiveAlerts.decode(JSON.stringify({
   app: "gitea",
   reason: "rollback",
   ts: "20261125T201500Z",
-  fields: { attempted: "1.5", last_good: "1.4", cause: "crash loop" }
-})
+  attempted: "1.5",
+  last_good: "1.4",
+  cause: "crash loop"
+})))
 
 const upgraded = Notice.ofOutcome("keycloak", TS, Outcome.upgraded({ from: "1.1", to: "1.2" }))
 const summary = Notice.summary(TS, [
@@ -49,7 +46,7 @@ const summary = Notice.summary(TS, [
 
 /** Local ntfy (the channel `phone`, which asks for successes) and Gotify (which does not). */
 const setup = Effect.gen(function*() {
-  const stateDir = yield* tempDir
+  const stateDir = yield* tempDir("warm-reconcile-notices-")
   const ntfy = yield* notifyServer("ntfy", { secret: "tok" })
   const gotify = yield* notifyServer("gotify", { secret: "AppToken" })
   const channels = [
