@@ -1,17 +1,19 @@
 /** `reconcile [app] [--all]`: converge apps to the latest safe version on the live layers. */
 import { Args, Command, Options } from "@effect/cli"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Console, Effect, Exit, Option } from "effect"
+import { Clock, Console, Effect, Exit, Option } from "effect"
+import { timestamp } from "../domain/Alert.js"
 import type { AppSpec } from "../domain/Config.js"
 import * as Discovery from "../domain/Discovery.js"
 import { discoveryOn } from "../domain/Discovery.js"
 import type { HeartbeatEvent } from "../domain/Heartbeat.js"
+import * as Notice from "../domain/Notice.js"
 import * as Outcome from "../domain/Outcome.js"
 import * as Heartbeat from "../live/Heartbeat.js"
 import * as LiveLock from "../live/Lock.js"
 import * as Metrics from "../live/Metrics.js"
 import { Redaction } from "../live/Redaction.js"
-import { deliverOutbox } from "../reconcile/Deliver.js"
+import { deliverOutbox, postNotice } from "../reconcile/Deliver.js"
 import { run } from "../reconcile/Reconcile.js"
 import { Lock } from "../services/Lock.js"
 import * as ConfigFile from "./ConfigFile.js"
@@ -84,6 +86,11 @@ export const reconcileCommand = Command.make(
         loaded.config.heartbeat === undefined
           ? Effect.void
           : Heartbeat.send(loaded.config.heartbeat, event).pipe(Effect.provide(NodeHttpClient.layerUndici))
+      // Successes, for the channels that asked (`successes`): into the outbox, delivered at the end.
+      const notice = (make: (ts: string) => Notice.Notice | undefined) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => postNotice(make(timestamp(now)))).pipe(
+          Effect.provide(notifierLayer(loaded))
+        )
       const work = Effect.gen(function*() {
         yield* heartbeat({ _tag: "start" })
         const redaction = yield* Redaction
@@ -105,6 +112,7 @@ export const reconcileCommand = Command.make(
             (app.enabled ? Effect.flatMap(Lock, (lock) => lock.acquire(app.name, args.lockWait)) : Effect.void).pipe(
               Effect.zipRight(run(app, { ...options, onInterrupted: finished(app, true) })),
               Effect.tap(finished(app, false)),
+              Effect.tap((o) => notice((ts) => Notice.ofOutcome(app.name, ts, o))),
               Effect.map((outcome) => ({ outcome, ending: outcome as Ending })),
               // A config that does not fit abra's files (exit 2) stops only that app, as a busy lock does.
               Effect.catchTags({ LockBusy: lockFailed, LockError: lockFailed, ConfigMismatch: lockFailed }),
@@ -129,6 +137,9 @@ export const reconcileCommand = Command.make(
               }`
             )
           }
+        }
+        if (args.all && apps.length > 0) {
+          yield* notice((ts) => Notice.summary(ts, ended.map(({ outcome }, i) => ({ app: apps[i]!.name, outcome }))))
         }
         const code = worst(ended.map(({ ending }) => exitCode(ending)))
         yield* setExitCode(code)

@@ -1,7 +1,8 @@
 /**
  * `status [app]`: what an operator wants to know about each app before touching anything: the
  * version pinned in its env file, what Docker runs, last-good, the latest release in the local
- * recipe clone, a pending hold, an upgrade in flight, and the last run.
+ * recipe clone, a pending hold, an upgrade in flight, and the last run; with channels in `notify`,
+ * each channel's deliveries pending and its latest failure.
  *
  * Read-only: files under the state directory and abra's directory, `git tag --list` in the
  * recipe clone (no fetch), and GET requests to the Docker Engine. A fact that cannot be read is
@@ -9,7 +10,7 @@
  */
 import { Args, Command } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Clock, Console, Effect, Option, Schema } from "effect"
+import { Clock, Console, Effect, Either, Option, Schema } from "effect"
 import * as Path from "node:path"
 import type { AppSpec } from "../domain/Config.js"
 import { discoveryOn, why } from "../domain/Discovery.js"
@@ -17,6 +18,7 @@ import { escapeControls } from "../domain/Text.js"
 import * as Version from "../domain/Version.js"
 import { describeWindow, localTimeZone, windows } from "../domain/Window.js"
 import * as Live from "../live/Live.js"
+import * as LiveNotifier from "../live/Notifier.js"
 import { readHistory } from "../live/State.js"
 import { Apps } from "../services/Apps.js"
 import { Docker, type DockerUnavailable } from "../services/Docker.js"
@@ -210,6 +212,15 @@ export const renderTable = (statuses: ReadonlyArray<AppStatus>): string => {
   return lines.join("\n")
 }
 
+/** `  ntfy: 2 pending; last failure at ... (id): why`, one line per channel. */
+export const renderChannels = (channels: ReadonlyArray<LiveNotifier.ChannelBacklog>): string =>
+  channels.map((c) => {
+    const failure = c.lastFailure === null
+      ? ""
+      : `; last failure ${c.lastFailure.at} (${c.lastFailure.id}): ${c.lastFailure.error}`
+    return escapeControls(`  ${c.channel}: ${c.pending === 0 ? "nothing" : c.pending} pending${failure}`)
+  }).join("\n")
+
 export const statusCommand = Command.make(
   "status",
   {
@@ -229,8 +240,17 @@ export const statusCommand = Command.make(
         Effect.provide(Live.layer(options)),
         Effect.provide(LogFormat.layer("logfmt"))
       )
+      // With channels: each one's backlog, read from the outbox as `alerts` reads it; a problem is said.
+      const channels = loaded.config.notify.length === 0
+        ? Either.right([])
+        : yield* Effect.either(LiveNotifier.backlog(loaded.config.stateDir, loaded.config.notify))
       if (args.json) {
         for (const s of statuses) yield* Console.log(JSON.stringify(s))
+        yield* Either.match(channels, {
+          onLeft: (e) =>
+            Console.log(JSON.stringify({ channel: null, problem: `could not read the outbox: ${e.message}` })),
+          onRight: (cs) => Effect.forEach(cs, (c) => Console.log(JSON.stringify(c)), { discard: true })
+        })
       } else {
         yield* Console.log(statuses.length === 0 ? "no apps configured" : renderTable(statuses))
         // With discovery, why each app is managed, and what discovery could not take.
@@ -259,6 +279,12 @@ export const statusCommand = Command.make(
         const windowed = statuses.filter((s) => s.window !== null)
         if (windowed.length > 0) {
           yield* Console.log(["", "maintenance windows:", ...windowed.map((s) => `  ${s.app}: ${s.window}`)].join("\n"))
+        }
+        if (loaded.config.notify.length > 0) {
+          yield* Console.log(Either.match(channels, {
+            onLeft: (e) => `\nnotifications: could not read the outbox: ${escapeControls(e.message)}`,
+            onRight: (cs) => `\nnotifications:\n${renderChannels(cs)}`
+          }))
         }
       }
     })

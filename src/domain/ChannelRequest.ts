@@ -142,7 +142,8 @@ export const request = (channel: HttpChannel, message: Message): Either.Either<H
           severity: message.severity,
           title: message.title,
           text: message.text,
-          alert: message.alert ?? null
+          alert: message.alert ?? null,
+          ...(message.notice === undefined ? {} : { notice: message.notice })
         }, { "x-warm-reconcile-delivery": message.id }),
         signWith: channel.key
       })

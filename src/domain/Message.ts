@@ -5,6 +5,7 @@
  * a person. Plain text everywhere, and Markdown for the channels that render it. Pure.
  */
 import { type Alert, toJson } from "./Alert.js"
+import { counts, type Notice, SUMMARY_GROUPS, type SummaryGroup } from "./Notice.js"
 import type { Severity } from "./Notify.js"
 import { severityOf } from "./Notify.js"
 
@@ -18,6 +19,8 @@ export interface Message {
   readonly markdown: string
   /** The alert as its file holds it (the generic webhook carries it); none for a test message. */
   readonly alert?: Record<string, unknown>
+  /** A success notice as its outbox file holds it (the generic webhook carries it); only for a notice. */
+  readonly notice?: Record<string, unknown>
 }
 
 export interface Context {
@@ -191,6 +194,76 @@ export const fromAlert = (id: string, alert: Alert, context: Context): Message =
     text: lines(false),
     markdown: lines(true),
     alert: toJson(alert)
+  }
+}
+
+const GROUP_LABEL: Record<SummaryGroup, string> = {
+  upgraded: "Upgraded",
+  held: "Held",
+  "rolled-back": "Rolled back",
+  failed: "Failed",
+  unchanged: "Unchanged"
+}
+
+/** `upgraded: keycloak 1.1 -> 1.2`-like headline and body lines of a notice. */
+const noticeParts = (notice: Notice, md: boolean): { readonly headline: string; readonly lines: Array<string> } => {
+  const label = (name: string) => md ? `**${name}:**` : `${name}:`
+  switch (notice._tag) {
+    case "upgraded":
+      return {
+        headline: `${notice.app} upgraded ${notice.from} -> ${notice.to}`,
+        lines: [
+          `${label("What happened")} ${notice.app} was upgraded from ${notice.from} to ${notice.to} and passed the ` +
+          "health gate.",
+          `${label("Runs now")} ${notice.to}, healthy.`
+        ]
+      }
+    case "deployed-fresh":
+      return {
+        headline: `${notice.app} deployed at ${notice.version}`,
+        lines: [
+          `${label("What happened")} ${notice.app} was not deployed; it was deployed at ${notice.version} and ` +
+          "answered healthy.",
+          `${label("Runs now")} ${notice.version}, healthy.`
+        ]
+      }
+    case "summary": {
+      const n = counts(notice)
+      const said = SUMMARY_GROUPS.filter((g) => g !== "unchanged" || n.unchanged > 0)
+      return {
+        headline: `run of ${notice.apps.length} app${notice.apps.length === 1 ? "" : "s"}: ` +
+          said.map((g) => `${n[g]} ${GROUP_LABEL[g].toLowerCase()}`).join(", "),
+        lines: SUMMARY_GROUPS.flatMap((g) => {
+          const apps = notice.apps.filter((a) => a.group === g)
+          if (apps.length === 0) return []
+          const each = apps.map((a) =>
+            g === "unchanged" ? a.app : `${a.app} (${g === "upgraded" ? "" : `${a.outcome} `}${a.detail})`
+          )
+          return [`${label(GROUP_LABEL[g])} ${each.join(", ")}`]
+        })
+      }
+    }
+  }
+}
+
+/** The message for a success notice: sent only to the channels that asked for it. */
+export const fromNotice = (id: string, notice: Notice, context: Context): Message => {
+  const body = (md: boolean) =>
+    [
+      ...noticeParts(notice, md).lines,
+      "",
+      notice._tag === "summary"
+        ? `Each hold, rollback and failure has its own alert (\`warm-reconcile alerts\`). Notice ${id} on ${context.host}.`
+        : `Notice ${id} (${notice._tag}) on ${context.host}: nothing to do.`
+    ].join("\n")
+  return {
+    id,
+    app: notice._tag === "summary" ? "warm-reconcile" : notice.app,
+    severity: "info",
+    title: `[warm-reconcile] ${context.host}: ${noticeParts(notice, false).headline}`,
+    text: body(false),
+    markdown: body(true),
+    notice: { ...notice }
   }
 }
 

@@ -5,6 +5,7 @@
 import { Either, Match, Schema } from "effect"
 import { type Alert, AlertReason } from "./Alert.js"
 import * as Channel from "./Channel.js"
+import { type Notice, NoticeKind } from "./Notice.js"
 
 export const SEVERITIES = ["info", "warning", "critical"] as const
 export const Severity = Schema.Literal(...SEVERITIES)
@@ -70,6 +71,12 @@ export class NotifyChannel extends Schema.Class<NotifyChannel>("NotifyChannel")(
   minSeverity: Schema.optionalWith(Severity, { default: () => "info" as const }).annotations({
     description: "Only alerts at least this severe: `info` (every alert), `warning` (rollbacks, recoveries, " +
       "major and manual-migration holds, and worse) or `critical` (an app left down)."
+  }),
+  successes: Schema.optional(Schema.Array(NoticeKind)).annotations({
+    description: "Also tell this channel what went well (off by default): `upgraded` and `deployed-fresh` (an " +
+      "app upgraded or deployed, healthy; `apps` applies), `summary` (one message per `reconcile --all` run: " +
+      "the apps upgraded, held, rolled back and failed; with `apps`, only those). `reasons` and `minSeverity` " +
+      "filter alerts only. Delivered through the same outbox as alerts; see docs/operations.md, \"Successes\"."
   })
 }) {}
 
@@ -96,3 +103,20 @@ export const matches = (entry: NotifyChannel, alert: Alert): boolean =>
   (entry.apps === undefined || entry.apps.includes(alert.app)) &&
   (entry.reasons === undefined || entry.reasons.includes(alert.reason)) &&
   SEVERITY_RANK[severityOf(alert.reason)] >= SEVERITY_RANK[entry.minSeverity]
+
+/** Does any channel ask for this kind of notice? Nothing is written to the outbox otherwise. */
+export const wantsNotice = (entries: ReadonlyArray<NotifyChannel>, kind: NoticeKind): boolean =>
+  entries.some((entry) => entry.successes?.includes(kind) === true)
+
+/**
+ * The notice as this channel gets it, or undefined when it does not go there: the channel must
+ * have asked for its kind; an app's notice passes the `apps` filter, a summary keeps only those apps.
+ */
+export const noticeFor = (entry: NotifyChannel, notice: Notice): Notice | undefined => {
+  if (entry.successes?.includes(notice._tag) !== true) return undefined
+  const only = entry.apps
+  if (only === undefined) return notice
+  if (notice._tag !== "summary") return only.includes(notice.app) ? notice : undefined
+  const apps = notice.apps.filter((a) => only.includes(a.app))
+  return apps.length === 0 ? undefined : { ...notice, apps }
+}

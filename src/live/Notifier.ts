@@ -1,7 +1,8 @@
 /**
- * Live Notifier: the outbox is `<stateDir>/alerts/` (the alerts not yet acknowledged), a delivery
- * record is one small file `<stateDir>/alerts/deliveries/<alert id>.<channel>.json`, written
- * atomically once the channel accepted, and each channel is a real SMTP server or HTTP endpoint.
+ * Live Notifier: the outbox is `<stateDir>/alerts/` (the alerts not yet acknowledged, and the
+ * success notices in `notices/`, see NoticeFiles.ts), a delivery record is one small file
+ * `<stateDir>/alerts/deliveries/<id>.<channel>.json`, written atomically once the channel
+ * accepted, and each channel is a real SMTP server or HTTP endpoint.
  * Every message is scrubbed of the apps' secret values before it leaves; a channel's own secret
  * is read from its `secretFile` or `secretEnv` when it is sent to, never logged.
  */
@@ -11,11 +12,13 @@ import * as Path from "node:path"
 import type { Alert } from "../domain/Alert.js"
 import * as Channel from "../domain/Channel.js"
 import type { Message } from "../domain/Message.js"
-import { channelName, matches, type NotifyChannel } from "../domain/Notify.js"
-import { Notifier, OutboxError, SendError } from "../services/Notifier.js"
+import type { Notice } from "../domain/Notice.js"
+import { channelName, matches, noticeFor, type NotifyChannel } from "../domain/Notify.js"
+import { type ChannelFailure, Notifier, OutboxError, SendError } from "../services/Notifier.js"
 import { alertsDir, list } from "./Alerts.js"
 import { ensureDir, removeFile, writeFileAtomic } from "./AtomicFile.js"
 import { errorCode, fileError } from "./FileChecks.js"
+import * as NoticeFiles from "./NoticeFiles.js"
 import * as NotifyHttp from "./NotifyHttp.js"
 import * as NotifySmtp from "./NotifySmtp.js"
 import { Redaction, type Scrubber } from "./Redaction.js"
@@ -34,24 +37,61 @@ const recordName = (id: string, channel: string) => `${id}.${channel}${RECORD}`
 /** The alert id of a record's file name (channel names hold no `.`). */
 const idOfRecord = (name: string) => name.slice(0, -RECORD.length).replace(/\.[^.]*$/, "")
 
+type Standing = Record<string, "delivered" | "pending">
+
+/** Where one outbox entry stands with each of these channels (those its filters let through). */
+const standing = (names: ReadonlySet<string>, id: string, channels: ReadonlyArray<NotifyChannel>): Standing =>
+  Object.fromEntries(channels.map((entry) => {
+    const channel = channelName(entry)
+    return [channel, names.has(recordName(id, channel)) ? "delivered" : "pending"] as const
+  }))
+
+const recordNames = (stateDir: string) =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readDirectory(deliveriesDir(stateDir))).pipe(
+    Effect.map((names) => new Set(names) as ReadonlySet<string>),
+    Effect.orElseSucceed(() => new Set<string>() as ReadonlySet<string>)
+  )
+
 /**
  * Where each alert stands with each channel whose filters match it: `delivered` or `pending`. What
  * `alerts` shows; reads the delivery records once.
  */
 export const deliveryStatus = (stateDir: string, channels: ReadonlyArray<NotifyChannel>) =>
+  Effect.map(
+    recordNames(stateDir),
+    (names) => (id: string, alert: Alert): Standing =>
+      standing(names, id, channels.filter((entry) => matches(entry, alert)))
+  )
+
+/** What `status` shows of a channel: its deliveries pending (alerts and notices) and its latest failure. */
+export interface ChannelBacklog {
+  readonly channel: string
+  readonly pending: number
+  readonly lastFailure: ChannelFailure | null
+}
+
+/**
+ * Each channel's backlog, from the outbox as it is now: the delivery status `alerts` shows,
+ * counted, with the notices waiting and each channel's latest failure record.
+ */
+export const backlog = (stateDir: string, channels: ReadonlyArray<NotifyChannel>) =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const dir = deliveriesDir(stateDir)
-    const names = new Set(
-      yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
-    )
-    return (id: string, alert: Alert): Record<string, "delivered" | "pending"> =>
-      Object.fromEntries(
-        channels.filter((entry) => matches(entry, alert)).map((entry) => {
-          const channel = channelName(entry)
-          return [channel, names.has(recordName(id, channel)) ? "delivered" : "pending"] as const
-        })
+    const alerts = yield* list(stateDir)
+    const status = yield* deliveryStatus(stateDir, channels)
+    const names = yield* recordNames(stateDir)
+    const notices = yield* NoticeFiles.listNotices(stateDir)
+    const failures = yield* NoticeFiles.readFailures(stateDir)
+    const standings = [
+      ...alerts.flatMap((a) => a._tag === "Alert" ? [status(a.id, a.alert)] : []),
+      ...notices.map(({ id, notice }) =>
+        standing(names, id, channels.filter((entry) => noticeFor(entry, notice) !== undefined))
       )
+    ]
+    return channels.map(channelName).map((channel): ChannelBacklog => ({
+      channel,
+      pending: standings.filter((s) => s[channel] === "pending").length,
+      lastFailure: failures.get(channel) ?? null
+    }))
   })
 
 const outboxError = (what: string) => (e: { readonly message: string }) =>
@@ -150,8 +190,29 @@ export const make = (options: Options) =>
           : NotifyHttp.send(name, channel, clean)
       }).pipe(Effect.provide(context), Effect.withSpan("Notifier.send", { attributes: { channel: name } }))
 
+    const scrubJson = (json: unknown) => scrub.deep(json)
+    const notices = NoticeFiles.listNotices(options.stateDir).pipe(
+      Effect.mapError(outboxError("could not read the notices"))
+    )
+    const post = (notice: Notice) =>
+      NoticeFiles.postNotice(options.stateDir, notice, scrubJson).pipe(
+        Effect.mapError(outboxError(`could not write the ${notice._tag} notice`))
+      )
+    const settle = (id: string) =>
+      NoticeFiles.settleNotice(options.stateDir, id).pipe(
+        Effect.mapError(outboxError(`could not remove the notice ${id}`))
+      )
+    const recordFailure = (failure: ChannelFailure) =>
+      NoticeFiles.writeFailure(options.stateDir, failure).pipe(
+        Effect.mapError(outboxError(`could not record the failure of ${failure.channel}`))
+      )
+
     return Notifier.of({
       channels: options.channels,
+      notices: notices.pipe(Effect.provide(context)),
+      post: (notice) => post(notice).pipe(Effect.provide(context)),
+      settle: (id) => settle(id).pipe(Effect.provide(context)),
+      recordFailure: (failure) => recordFailure(failure).pipe(Effect.provide(context)),
       outbox: outbox.pipe(Effect.provide(context)),
       delivered: (id) => delivered(id).pipe(Effect.provide(context)),
       record,

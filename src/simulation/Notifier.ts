@@ -1,12 +1,14 @@
 /**
  * In-memory Notifier over the simulated world: the outbox is the world's alerts (with the ids the
- * live files would have), the delivery records and the messages each channel accepted are kept
- * here, and a fault injected into the `notify` step makes a channel fail.
+ * live files would have) and the notices posted here, the delivery records, the latest failure of
+ * each channel and the messages each channel accepted are kept here, and a fault injected into
+ * the `notify` step makes a channel fail.
  */
 import { Effect, Layer, Ref } from "effect"
 import type { Message } from "../domain/Message.js"
+import { baseId } from "../domain/Notice.js"
 import { channelName, type NotifyChannel } from "../domain/Notify.js"
-import { Notifier, type OutboxEntry, SendError } from "../services/Notifier.js"
+import { type ChannelFailure, type NoticeEntry, Notifier, type OutboxEntry, SendError } from "../services/Notifier.js"
 import { SimulatedWorld } from "./World.js"
 
 /** What a simulated channel accepted. */
@@ -32,6 +34,8 @@ export const make = (channels: ReadonlyArray<NotifyChannel>) =>
     const world = yield* SimulatedWorld
     const records = yield* Ref.make(new Map<string, ReadonlySet<string>>())
     const sent = yield* Ref.make<ReadonlyArray<Sent>>([])
+    const notices = yield* Ref.make<ReadonlyArray<NoticeEntry>>([])
+    const failures = yield* Ref.make<ReadonlyMap<string, ChannelFailure>>(new Map())
     const names = new Set(channels.map(channelName))
     const notifier = Notifier.of({
       channels,
@@ -46,6 +50,18 @@ export const make = (channels: ReadonlyArray<NotifyChannel>) =>
           const kept = new Map([...r].filter(([id]) => outbox.includes(id)))
           return [r.size - kept.size, kept] as const
         }),
+      // In the order posted, which is oldest first; the ids as the live files would have them.
+      notices: Ref.get(notices),
+      post: (notice) =>
+        Ref.modify(notices, (xs) => {
+          const base = baseId(notice)
+          let n = 1
+          while (xs.some((x) => x.id === (n === 1 ? base : `${base}-${n}`))) n++
+          const id = n === 1 ? base : `${base}-${n}`
+          return [id, [...xs, { id, notice }]] as const
+        }),
+      settle: (id) => Ref.update(notices, (xs) => xs.filter((x) => x.id !== id)),
+      recordFailure: (failure) => Ref.update(failures, (m) => new Map(m).set(failure.channel, failure)),
       send: (channel, message) =>
         Effect.gen(function*() {
           if (!names.has(channel)) {
@@ -57,7 +73,7 @@ export const make = (channels: ReadonlyArray<NotifyChannel>) =>
           yield* Ref.update(sent, (xs) => [...xs, { channel, message }])
         })
     })
-    return { notifier, sent }
+    return { notifier, sent, notices, failures }
   })
 
 /** In-memory channels for `channels`, over the simulated world. */

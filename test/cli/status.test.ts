@@ -3,20 +3,28 @@
  * Engine API and a real state directory; checked for what it reports and for changing nothing.
  * The command itself runs as a child process, also with the Docker socket missing.
  */
-import { NodeContext } from "@effect/platform-node"
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Layer, Option, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Status from "../../src/cli/Status.js"
+import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
 import { AppConfig, type AppName, appSpec } from "../../src/domain/Config.js"
+import { NotifyChannel } from "../../src/domain/Notify.js"
+import * as LiveAlerts from "../../src/live/Alerts.js"
 import * as DockerLive from "../../src/live/Docker.js"
 import * as Live from "../../src/live/Live.js"
+import * as LiveNotifier from "../../src/live/Notifier.js"
+import { Redaction, SecretBook } from "../../src/live/Redaction.js"
 import { recordRun, setHold, setInFlight, setLastGood } from "../../src/live/State.js"
+import { deliverOutbox } from "../../src/reconcile/Deliver.js"
 import { HoldRecord, InFlight, RunRecord } from "../../src/services/State.js"
 import { cli } from "../support/cli.js"
 import { type AbraWorld, git, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
 import { fakeEngine } from "../support/fakeEngine.js"
+import { tempDir } from "../support/files.js"
+import { closedPort } from "../support/httpsServer.js"
 
 const DOMAIN = "id.example.org"
 
@@ -251,6 +259,74 @@ describe("status", () => {
         expect(Fs.existsSync(Path.join(stateDir, "keycloak", "snapshot"))).toBe(false)
         expect(Fs.existsSync(Path.join(stateDir, "keycloak", "in-flight.json"))).toBe(true)
       }),
+    { timeout: 120_000 }
+  )
+
+  it.scopedLive(
+    "with channels: each one's deliveries pending and its latest failure, in the table's output and --json",
+    () =>
+      Effect.gen(function*() {
+        const root = yield* tempDir("warm-reconcile-status-channels-")
+        const abraDir = Path.join(root, "abra")
+        const stateDir = Path.join(root, "state")
+        const port = yield* closedPort
+        const notify = [
+          { url: `ntfy://tok@127.0.0.1:${port}/ops?disabletls=yes` },
+          { name: "mail", url: "smtp://127.0.0.1/?from=a@x.org&to=b@x.org", apps: ["nextcloud"] }
+        ]
+        const config = Path.join(root, "config.json")
+        Fs.mkdirSync(Path.join(abraDir, "servers"), { recursive: true })
+        Fs.writeFileSync(
+          config,
+          JSON.stringify({
+            stateDir,
+            abraDir,
+            apps: { keycloak: { recipe: "keycloak", domain: DOMAIN } },
+            notify
+          })
+        )
+        yield* LiveAlerts.write(
+          stateDir,
+          new Alert({
+            schemaVersion: ALERT_SCHEMA_VERSION,
+            app: "keycloak",
+            reason: "rollback",
+            ts: "20261125T201535Z",
+            fields: { attempted: "1.2", last_good: "1.1" }
+          })
+        )
+        // A delivery that fails as a run's would (one attempt): it leaves the channel's failure record.
+        const channels = notify.map((n) => new NotifyChannel(n))
+        const report = yield* deliverOutbox({ host: "srv1", stateDir, retry: Schedule.recurs(0) }).pipe(
+          Effect.provide(
+            LiveNotifier.layer({ stateDir, channels }).pipe(
+              Layer.provide(Layer.mergeAll(NodeHttpClient.layerUndici, Layer.succeed(Redaction, new SecretBook())))
+            )
+          )
+        )
+        expect(report.failed.map((f) => f.channel)).toEqual(["ntfy"])
+
+        // The table's section, as the command prints it below the apps (one process saved: see --json below).
+        expect(Status.renderChannels(yield* LiveNotifier.backlog(stateDir, channels)).split("\n")).toEqual([
+          expect.stringMatching(
+            /^ {2}ntfy: 1 pending; last failure \d{4}-\d\d-\d\dT[\d:.]+Z \(20261125T201535Z-keycloak-rollback\): ntfy: POST 127\.0\.0\.1:\d+: /
+          ),
+          // Its filter takes nextcloud's alerts only: nothing waits for it.
+          "  mail: nothing pending"
+        ])
+
+        const env = { DOCKER_HOST: `unix://${Path.join(root, "no-docker.sock")}` }
+        const json = yield* cli(["status", "--config", config, "--json"], env)
+        expect(json.code).toBe(0)
+        const objects = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+        expect(objects.map((o) => o["app"] ?? o["channel"])).toEqual(["keycloak", "ntfy", "mail"])
+        expect(objects[1]).toMatchObject({
+          channel: "ntfy",
+          pending: 1,
+          lastFailure: { channel: "ntfy", id: "20261125T201535Z-keycloak-rollback" }
+        })
+        expect(objects[2]).toEqual({ channel: "mail", pending: 0, lastFailure: null })
+      }).pipe(Effect.provide(NodeContext.layer)),
     { timeout: 120_000 }
   )
 })

@@ -115,6 +115,29 @@ Contract.suite("Notifier", [liveTwin, simulatedTwin], (test) => {
       expect(yield* w.notifier.prune([b])).toBe(0)
     }))
 
+  test("notices: post answers the id (a second of one name gets -2), listed oldest first, settle removes one", (w) =>
+    Effect.gen(function*() {
+      const upgraded = { _tag: "upgraded", ts: "20261126T030000Z", app: "keycloak", from: "1.1", to: "1.2" } as const
+      const summary = { _tag: "summary", ts: "20261125T201535Z", apps: [] } as const
+      expect(yield* w.notifier.notices).toEqual([])
+      expect(yield* w.notifier.post(summary)).toBe("20261125T201535Z-summary")
+      expect(yield* w.notifier.post(upgraded)).toBe("20261126T030000Z-keycloak-upgraded")
+      expect(yield* w.notifier.post(upgraded)).toBe("20261126T030000Z-keycloak-upgraded-2")
+      expect((yield* w.notifier.notices).map((n) => n.id)).toEqual([
+        "20261125T201535Z-summary",
+        "20261126T030000Z-keycloak-upgraded",
+        "20261126T030000Z-keycloak-upgraded-2"
+      ])
+      expect((yield* w.notifier.notices)[1]!.notice).toEqual(upgraded)
+      yield* w.notifier.settle("20261126T030000Z-keycloak-upgraded")
+      expect((yield* w.notifier.notices).map((n) => n.id)).toEqual([
+        "20261125T201535Z-summary",
+        "20261126T030000Z-keycloak-upgraded-2"
+      ])
+      // Notices are not alerts: the alerts' outbox does not hold them.
+      expect(yield* w.notifier.outbox).toEqual([])
+    }))
+
   test("send reaches the channel; a broken channel or an unknown name fails naming the channel", (w) =>
     Effect.gen(function*() {
       const message = Message.fromAlert("x", older, context)

@@ -12,6 +12,7 @@ import * as Path from "node:path"
 import { cli } from "../support/cli.js"
 import { type AbraWorld, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
 import { fakeEngine, stackOf, stackVolume } from "../support/fakeEngine.js"
+import { notifyServer } from "../support/notifyServers.js"
 
 const DOMAIN = "id.example.org"
 const STACK = stackOf(DOMAIN)
@@ -86,6 +87,8 @@ describe("reconcile on the live layers", () => {
           state: { volumes: [stackVolume(STACK, "data", volume)] }
         })
         const health = yield* healthServer(world, volume)
+        // A channel that asked for upgrades (issue 16): it hears of the healthy one, and of the rollback.
+        const ntfy = yield* notifyServer("ntfy", { secret: "tok" })
 
         const stateDir = Path.join(world.root, "state")
         const config = Path.join(world.root, "config.json")
@@ -102,7 +105,8 @@ describe("reconcile on the live layers", () => {
                 // The broken release waits out the whole deadline: short, yet ample for the healthy ones.
                 health: { url: `http://127.0.0.1:${health.port}/health`, timeout: "5 seconds", interval: 0.2 }
               }
-            }
+            },
+            notify: [{ url: `ntfy://tok@127.0.0.1:${ntfy.port}/ops?disabletls=yes`, successes: ["upgraded"] }]
           })
         )
         const env = { ...world.env, DOCKER_HOST: `unix://${engine.socket}` }
@@ -124,6 +128,9 @@ describe("reconcile on the live layers", () => {
         expect(snapshotMeta.version).toBe("1.1.0+1.1")
         // The health server saw the app's domain as Host.
         expect(health.hosts.every((h) => h === DOMAIN)).toBe(true)
+        const titles = () =>
+          ntfy.accepted.map((r) => String(r.json["title"]).replace(/^\[warm-reconcile\] [^:]+: /, ""))
+        expect(titles()).toEqual(["keycloak upgraded 1.1.0+1.1 -> 1.2.0+1.2"])
 
         // 2. A broken release that migrates the data and then fails.
         makeRecipeRepo(world.recipesSource, "keycloak", [{ tag: BROKEN, notes: "Schema 13." }])
@@ -140,6 +147,10 @@ describe("reconcile on the live layers", () => {
         const alert = JSON.parse(Fs.readFileSync(Path.join(stateDir, "alerts", alerts[0]!), "utf8"))
         expect(alert).toMatchObject({ app: "keycloak", reason: "rollback", attempted: BROKEN, last_good: "1.2.0+1.2" })
         expect(alert.release_notes).toContain("Schema 13.")
+        expect(titles()).toEqual([
+          "keycloak upgraded 1.1.0+1.1 -> 1.2.0+1.2",
+          `keycloak rolled back ${BROKEN} -> 1.2.0+1.2`
+        ])
         // The broken version really did run and migrate before the restore.
         expect(world.readCalls().map((c) => c.argv)).toContainEqual(["app", "deploy", DOMAIN, BROKEN, "-o", "-n", "-f"])
       }),
