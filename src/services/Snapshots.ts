@@ -13,7 +13,7 @@ import type { StackVolume } from "./Docker.js"
 
 export class SnapshotError extends Schema.TaggedError<SnapshotError>()("SnapshotError", {
   app: Schema.String,
-  operation: Schema.Literal("space", "precopy", "take", "restore", "show"),
+  operation: Schema.Literal("space", "precopy", "take", "restore", "show", "export"),
   message: Schema.String
 }) {}
 
