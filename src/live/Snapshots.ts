@@ -1,4 +1,4 @@
-// Over 300 lines: space, pre-copy, take, restore and show share one closure over Docker and the layout.
+// Over 300 lines: space, pre-copy, take, restore, show and list share one closure over Docker and the layout.
 /**
  * Live Snapshots: per stack volume, a directory tree copied by rsync (or cloned by reflink where
  * the filesystem supports it) with a manifest, under `<stateDir>/<app>/snapshot` (layout and
@@ -31,12 +31,10 @@ import {
   archiveOf,
   checkVolumeName,
   DIR_MODE,
-  keptOf,
   locate,
   manifestOf,
   NEW_PREFIX,
   PRECOPY,
-  readMeta,
   recover,
   SNAPSHOT,
   swapIn,
@@ -45,7 +43,7 @@ import {
   writeDurably,
   writeMeta
 } from "./snapshot/StateDir.js"
-import { summarize } from "./snapshot/Summary.js"
+import { listSnapshots } from "./snapshot/Summary.js"
 import { removeTree, run, syncFs } from "./snapshot/Tool.js"
 
 export interface Options {
@@ -236,7 +234,9 @@ export const make = (options: Options) =>
               yield* fs.makeDirectory(dest, { mode: DIR_MODE }).pipe(io(`create ${dest}`))
               yield* reflinkTree(t.mountpoint, dest, `snapshot ${t.name}`)
               // cp has no excludes: the clone's excluded paths go (a clone costs only metadata).
-              yield* Effect.forEach(yield* Manifest.excluded(dest, exclude), removeTree, { discard: true })
+              if (exclude.length > 0) {
+                yield* Effect.forEach(yield* Manifest.excluded(dest, exclude), removeTree, { discard: true })
+              }
             } else {
               const linkDests = yield* Effect.filter(
                 [treeOf(NodePath.join(appDir, PRECOPY), t.name), ...Option.toArray(previous.tree)],
@@ -420,21 +420,7 @@ export const make = (options: Options) =>
 
     const list = Effect.fn("Snapshots.list")(
       function*(app: AppSpec) {
-        const appDir = yield* appDirOf(app)
-        const { broken, current } = yield* locate(appDir)
-        if (Option.isSome(broken)) return yield* Effect.fail(broken.value)
-        if (Option.isNone(current)) return []
-        const kept = (yield* keptOf(appDir)).reverse()
-        const older = yield* Effect.forEach(kept, (name) =>
-          Effect.flatMap(
-            readMeta(NodePath.join(appDir, name)),
-            Option.match({
-              onNone: () => Effect.succeed([]),
-              onSome: (meta) => Effect.map(summarize(NodePath.join(appDir, name), meta, true), (s) => [s])
-            })
-          ))
-        const last = yield* summarize(NodePath.join(appDir, current.value.name), current.value.meta, false)
-        return [last, ...older.flat()]
+        return yield* listSnapshots(yield* appDirOf(app))
       },
       (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "show")), context)
     )
