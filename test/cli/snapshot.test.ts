@@ -7,12 +7,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { describeSummary } from "../../src/cli/SnapshotListing.js"
 import { AppConfig, AppName, appSpec } from "../../src/domain/Config.js"
 import { exportTar } from "../../src/live/snapshot/Export.js"
 import { SnapshotMeta } from "../../src/services/Snapshots.js"
+import { tempDir } from "../support/files.js"
 
 const VOLUME = "cloud_example_org_app_data"
 const app = appSpec(AppName.make("nc"), new AppConfig({ recipe: "nextcloud", domain: "cloud.example.org" }))
@@ -56,10 +56,7 @@ describe("snapshot show", () => {
 describe("snapshot export", () => {
   it.scopedLive("writes a tar of the last snapshot to a file, and nothing half-written when it fails", () =>
     Effect.gen(function*() {
-      const root = yield* Effect.acquireRelease(
-        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-export-"))),
-        (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-      )
+      const root = yield* tempDir("warm-export-")
       const stateDir = Path.join(root, "state")
       const missing = yield* Effect.flip(exportTar(stateDir, app, Option.some(Path.join(root, "none.tar"))))
       expect(missing.message).toBe(`snapshot export for nc: there is no snapshot in ${stateDir}/nc/snapshot`)
