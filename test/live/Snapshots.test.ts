@@ -915,3 +915,25 @@ describe("live Snapshots, excludes", () => {
       expect(restored["new/cache/n"]).toEqual(released["new/cache/n"])
     }))
 })
+
+describe("live Snapshots, retention", () => {
+  it.scopedLive("kept snapshots share the unchanged files with the next one; a lowered keep prunes them", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      const [db] = w.volumes
+      const keeping = { ...app, snapshot: SnapshotConfig.make({ keep: 1 }) }
+      Fs.writeFileSync(Path.join(db!.mountpoint, "same"), "unchanged")
+      Fs.writeFileSync(Path.join(db!.mountpoint, "moving"), "v1")
+      yield* w.snapshots.take(keeping, "1.0.0", [db!])
+      Fs.writeFileSync(Path.join(db!.mountpoint, "moving"), "v2")
+      yield* w.snapshots.take(keeping, "2.0.0", [db!])
+      const [kept, ...more] = Fs.readdirSync(w.appDir).filter((e) => e.startsWith("snapshot.kept-"))
+      expect(more).toEqual([])
+      const inode = (dir: string, file: string) => Fs.statSync(Path.join(w.appDir, dir, "volumes", DB, file)).ino
+      expect(inode(kept!, "same")).toBe(inode("snapshot", "same"))
+      expect(inode(kept!, "moving")).not.toBe(inode("snapshot", "moving"))
+      expect(Fs.readFileSync(Path.join(w.appDir, kept!, "volumes", DB, "moving"), "utf8")).toBe("v1")
+      yield* w.snapshots.take(app, "3.0.0", [db!])
+      expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
+    }))
+})
