@@ -21,6 +21,7 @@ import {
   ServerConfig
 } from "../src/domain/Config.js"
 import { NotifyChannel } from "../src/domain/Notify.js"
+import { SnapshotConfig } from "../src/domain/SnapshotConfig.js"
 
 type Fields = Schema.Struct.Fields
 
@@ -42,6 +43,13 @@ const sections: ReadonlyArray<Section> = [
     minimal: { recipe: "keycloak", domain: "id.example.org" }
   },
   { name: "HealthConfig", at: "`apps.<name>.health`", fields: HealthConfig.fields, minimal: {} },
+  {
+    name: "SnapshotConfig",
+    at: "`apps.<name>.snapshot`, and `snapshot` of an [AppDefaults](#appdefaults) (merged key by key, `exclude` " +
+      "volume by volume)",
+    fields: SnapshotConfig.fields,
+    minimal: {}
+  },
   {
     name: "AppDefaults",
     at: "`defaults` and each entry of `recipes`: the keys of [AppConfig](#appconfig) but `recipe` and `domain`, " +
@@ -71,7 +79,8 @@ const classes: ReadonlyArray<
   { name: "AppConfig", schema: AppConfig },
   { name: "HealthConfig", schema: HealthConfig },
   { name: "NotifyChannel", schema: NotifyChannel },
-  { name: "ServerConfig", schema: ServerConfig as unknown as typeof NotifyChannel }
+  { name: "ServerConfig", schema: ServerConfig as unknown as typeof NotifyChannel },
+  { name: "SnapshotConfig", schema: SnapshotConfig as unknown as typeof NotifyChannel }
 ]
 
 /** The blocks of inherited settings: structs, not classes, linked by their identifier. */

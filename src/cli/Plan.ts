@@ -3,6 +3,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Clock, Console, Effect, Option } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import * as Discovery from "../domain/Discovery.js"
+import { describeScope } from "../domain/SnapshotConfig.js"
 import { describeSoaking } from "../domain/Soak.js"
 import { escapeControls } from "../domain/Text.js"
 import { describeWindow, localTimeZone, windows } from "../domain/Window.js"
@@ -103,6 +104,7 @@ const planOne = (
     const window = describeWindow(windows(app.window), yield* Clock.currentTimeMillis, localTimeZone())
     if (Option.isSome(window)) yield* Console.log(`  maintenance window: ${window.value}`)
     for (const release of o.soaking) yield* Console.log(`  ${describeSoaking(release)}`)
+    yield* Option.match(describeScope(app), { onNone: () => Effect.void, onSome: (line) => Console.log(`  ${line}`) })
   })
 
 /** What stops one app's plan, as reconcile reports it: its message alone, with its exit code. */

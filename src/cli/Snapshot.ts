@@ -1,7 +1,8 @@
-/** `snapshot take|restore|show <app>`: the snapshot of a stateful app's volumes, by hand. */
-import { Args, Command } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+/** `snapshot take|restore|show|export <app>`: the snapshot of a stateful app's volumes, by hand. */
+import { Args, Command, Options } from "@effect/cli"
+import { Clock, Console, Effect, Option } from "effect"
 import * as LiveLock from "../live/Lock.js"
+import { exportTar } from "../live/snapshot/Export.js"
 import { Apps } from "../services/Apps.js"
 import { Docker } from "../services/Docker.js"
 import { Lock } from "../services/Lock.js"
@@ -11,14 +12,29 @@ import * as ConfigFile from "./ConfigFile.js"
 import { exitCode } from "./ExitCode.js"
 import * as Shared from "./Options.js"
 import { setExitCode, withLive } from "./Output.js"
+import { describeSummary } from "./SnapshotListing.js"
 
-const snapshotAction = Args.choice([["take", "take"], ["restore", "restore"], ["show", "show"]] as const, {
-  name: "action"
-})
+const snapshotAction = Args.choice(
+  [["take", "take"], ["restore", "restore"], ["show", "show"], ["export", "export"]] as const,
+  { name: "action" }
+)
+
+const output = Options.text("output").pipe(
+  Options.withAlias("o"),
+  Options.withDescription("export: write the tar archive to this file (atomically) instead of stdout"),
+  Options.optional
+)
 
 export const snapshotCommand = Command.make(
   "snapshot",
-  { action: snapshotAction, app: Shared.oneApp, config: Shared.config, lockWait: Shared.lockWait },
+  {
+    action: snapshotAction,
+    app: Shared.oneApp,
+    config: Shared.config,
+    lockWait: Shared.lockWait,
+    output,
+    json: Shared.json("snapshot", "a listing")
+  },
   (args) =>
     Effect.gen(function*() {
       const loaded = yield* ConfigFile.load(args.config)
@@ -42,11 +58,24 @@ export const snapshotCommand = Command.make(
         const apps = yield* Apps
         switch (args.action) {
           case "show": {
-            const meta = yield* snapshots.show(app)
-            yield* Console.log(Option.match(meta, {
-              onNone: () => `no snapshot for ${app.name}`,
-              onSome: (m) => JSON.stringify(m, null, 2)
-            }))
+            const listed = yield* snapshots.list(app)
+            if (args.json) {
+              for (const s of listed) {
+                yield* Console.log(JSON.stringify({
+                  ...s,
+                  volumes: s.volumes.map((v) => ({ ...v, files: Option.getOrNull(v.files) }))
+                }))
+              }
+              return
+            }
+            if (listed.length === 0) return yield* Console.log(`no snapshot for ${app.name}`)
+            const now = yield* Clock.currentTimeMillis
+            for (const s of listed) yield* Console.log(describeSummary(s, now).join("\n"))
+            return
+          }
+          case "export": {
+            const to = yield* exportTar(loaded.config.stateDir, app, args.output)
+            if (Option.isSome(args.output)) yield* Console.error(`exported the last snapshot of ${app.name} to ${to}`)
             return
           }
           case "take": {
@@ -68,7 +97,15 @@ export const snapshotCommand = Command.make(
           }
         }
       })
-      // Take and restore hold the app's lock, as a reconcile run does: never beside a running upgrade.
+      // A tar archive on a terminal is noise, and could leave it in a strange state.
+      if (args.action === "export" && Option.isNone(args.output) && process.stdout.isTTY) {
+        return yield* new ConfigFile.UsageError({
+          message:
+            "refusing to write a tar archive to a terminal: redirect stdout (> snapshot.tar) or pass --output FILE"
+        })
+      }
+      // Take, restore and export hold the app's lock, as a reconcile run does: never beside a running
+      // upgrade (an export reads a snapshot that a take would replace).
       const locked = args.action === "show" ? work : Effect.scoped(
         Effect.flatMap(Lock, (lock) => lock.acquire(app.name, args.lockWait)).pipe(
           Effect.zipRight(work),
@@ -81,6 +118,7 @@ export const snapshotCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Take, restore or show the snapshot of a stateful app's volumes (the app must be undeployed to take or restore)."
+    "Take, restore, show (the last snapshot and those kept) or export (a tar archive) the snapshot of a stateful " +
+      "app's volumes (the app must be undeployed to take or restore)."
   )
 )

@@ -7,6 +7,7 @@ import { Duration, Either, Option, ParseResult, Schema } from "effect"
 import * as Inherit from "./Inherit.js"
 import { NotifyList } from "./Notify.js"
 import { UpgradePolicy } from "./Policy.js"
+import { SnapshotConfig } from "./SnapshotConfig.js"
 import { closest } from "./Suggest.js"
 import { escapeControls } from "./Text.js"
 import { WindowSetting } from "./Window.js"
@@ -238,6 +239,12 @@ export class AppConfig extends Schema.Class<AppConfig>("AppConfig")({
     description: "This app's soak time, replacing `minReleaseAgeByRecipe` and the global `minReleaseAge`: see there."
   }),
   // --- end of when changes may happen ---
+  // --- Snapshot scope and retention (issue 17). ---
+  snapshot: Schema.optional(SnapshotConfig).annotations({
+    description: "What a stateful app's snapshot covers (`volumes`, `exclude`) and how many older ones it keeps " +
+      "(`keep`): see [SnapshotConfig](#snapshotconfig). Absent: every volume, whole, no older snapshots."
+  }),
+  // --- end of snapshot scope ---
   // --- Pausing (issue 13, item 2). ---
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }).annotations({
     description: "`false` pauses the app: `reconcile` does nothing (outcome `paused`, exit 0, no lock, no " +

@@ -1,4 +1,4 @@
-// Over 300 lines: space, pre-copy, take, restore and show share one closure over Docker and the layout.
+// Over 300 lines: space, pre-copy, take, restore, show and list share one closure over Docker and the layout.
 /**
  * Live Snapshots: per stack volume, a directory tree copied by rsync (or cloned by reflink where
  * the filesystem supports it) with a manifest, under `<stateDir>/<app>/snapshot` (layout and
@@ -16,13 +16,14 @@
  * original's) are still shown and restored, by extracting the archive.
  */
 import { CommandExecutor, FileSystem } from "@effect/platform"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Either, Layer, Option } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import type { AppSpec } from "../domain/Config.js"
+import { excludesOf, keepOf, selects, selectVolumes } from "../domain/SnapshotConfig.js"
 import { Docker, type StackVolume } from "../services/Docker.js"
 import { SnapshotError, SnapshotMeta, type SnapshotMethod, Snapshots } from "../services/Snapshots.js"
-import { methodFor, reflinkTree, rsyncTree } from "./snapshot/Copy.js"
+import { carryExcluded, methodFor, reflinkTree, rsyncTree } from "./snapshot/Copy.js"
 import { describe, Failure, io, suffix } from "./snapshot/Failure.js"
 import * as Manifest from "./snapshot/Manifest.js"
 import { buildAndSwap, settleSiblings, type Target, target } from "./snapshot/StagedRestore.js"
@@ -42,6 +43,7 @@ import {
   writeDurably,
   writeMeta
 } from "./snapshot/StateDir.js"
+import { listSnapshots } from "./snapshot/Summary.js"
 import { removeTree, run, syncFs } from "./snapshot/Tool.js"
 
 export interface Options {
@@ -97,10 +99,17 @@ export const make = (options: Options) =>
         )
       )
 
-    /** The checked volume list and data dirs, before anything in the state dir is touched. */
-    const prepare = (app: AppSpec, volumes: ReadonlyArray<StackVolume>) =>
+    /**
+     * The checked list of the volumes the app's config selects, and their data dirs, before anything
+     * in the state dir is touched.
+     */
+    const prepare = (app: AppSpec, all: ReadonlyArray<StackVolume>) =>
       Effect.gen(function*() {
         const appDir = yield* appDirOf(app)
+        const volumes = yield* Either.match(selectVolumes(app, all), {
+          onLeft: (message) => new Failure({ message }),
+          onRight: Effect.succeed
+        })
         const names = volumes.map((v) => v.name)
         yield* Effect.forEach(names, checkVolumeName, { discard: true })
         if (new Set(names).size !== names.length) {
@@ -145,7 +154,8 @@ export const make = (options: Options) =>
         let needed = 0
         for (const t of targets) {
           if ((yield* methodFor(t.mountpoint, appDir)) === "reflink") continue
-          needed += yield* Manifest.added(t.mountpoint, (yield* previousOf(appDir, last, t.name)).manifest)
+          const previous = yield* previousOf(appDir, last, t.name)
+          needed += yield* Manifest.added(t.mountpoint, previous.manifest, excludesOf(app, t.name))
         }
         return { free: yield* freeBytes(appDir), needed }
       },
@@ -170,7 +180,14 @@ export const make = (options: Options) =>
           const previous = yield* previousOf(appDir, meta, t.name)
           const dest = treeOf(pre, t.name)
           // Exit 24: files vanished while the app ran; the take copies what is there then.
-          yield* rsyncTree(t.mountpoint, dest, Option.toArray(previous.tree), `pre-copy ${t.name}`, [24])
+          yield* rsyncTree(
+            t.mountpoint,
+            dest,
+            Option.toArray(previous.tree),
+            `pre-copy ${t.name}`,
+            [24],
+            excludesOf(app, t.name)
+          )
           yield* dropRecent(dest, started - PRECOPY_MARGIN_NS)
         }
       },
@@ -204,23 +221,30 @@ export const make = (options: Options) =>
             { discard: true }
           )
           const sha256: Record<string, string> = {}
+          const excludes: Record<string, ReadonlyArray<string>> = {}
           const methods: Array<SnapshotMethod> = []
           for (const t of targets) {
             const previous = yield* previousOf(appDir, last, t.name)
             const method = yield* methodFor(t.mountpoint, appDir)
+            const exclude = excludesOf(app, t.name)
+            if (exclude.length > 0) excludes[t.name] = exclude
             methods.push(method)
             const dest = treeOf(fresh, t.name)
             if (method === "reflink") {
               yield* fs.makeDirectory(dest, { mode: DIR_MODE }).pipe(io(`create ${dest}`))
               yield* reflinkTree(t.mountpoint, dest, `snapshot ${t.name}`)
+              // cp has no excludes: the clone's excluded paths go (a clone costs only metadata).
+              if (exclude.length > 0) {
+                yield* Effect.forEach(yield* Manifest.excluded(dest, exclude), removeTree, { discard: true })
+              }
             } else {
               const linkDests = yield* Effect.filter(
                 [treeOf(NodePath.join(appDir, PRECOPY), t.name), ...Option.toArray(previous.tree)],
                 exists
               )
-              yield* rsyncTree(t.mountpoint, dest, linkDests, `snapshot ${t.name}`)
+              yield* rsyncTree(t.mountpoint, dest, linkDests, `snapshot ${t.name}`, [], exclude)
             }
-            const { text, totals } = yield* Manifest.build(dest, previous.manifest)
+            const { text, totals } = yield* Manifest.build(dest, previous.manifest, exclude)
             yield* writeDurably(manifestOf(fresh, t.name), text)
             sha256[t.name] = Manifest.sha256OfText(text)
             yield* Effect.logInfo(
@@ -239,14 +263,15 @@ export const make = (options: Options) =>
             volumes: names,
             sha256,
             format: "tree",
-            method: methods.includes("copy") || methods.length === 0 ? "copy" : "reflink"
+            method: methods.includes("copy") || methods.length === 0 ? "copy" : "reflink",
+            ...(Object.keys(excludes).length > 0 ? { exclude: excludes } : {})
           })
           // meta.json last: its presence marks the snapshot complete.
           yield* writeMeta(fresh, meta)
           return meta
         })
         const meta = yield* build.pipe(Effect.onError(() => removeTree(fresh).pipe(Effect.ignore)))
-        yield* swapIn(appDir, fresh)
+        yield* swapIn(appDir, fresh, keepOf(app))
         yield* removeTree(NodePath.join(appDir, PRECOPY)).pipe(
           Effect.catchAll((e) => Effect.logWarning(`could not remove the pre-copy: ${e.message}`))
         )
@@ -273,8 +298,16 @@ export const make = (options: Options) =>
               `the snapshot cannot be restored`
           })
         }
-        if (meta.format === "tar") return
+        if (meta.format === "tar") return [] as ReadonlyArray<string>
         const text = yield* fs.readFileString(file).pipe(io(`read ${file}`))
+        // The manifest's excludes (covered by its sum) decide what the restore leaves alone.
+        const exclude = Manifest.excludeOf(text)
+        if (JSON.stringify(exclude) !== JSON.stringify(meta.exclude?.[name] ?? [])) {
+          return yield* new Failure({
+            message: `${file} and meta.json name different excludes for ${name}: nothing was changed; ` +
+              `the snapshot cannot be restored`
+          })
+        }
         const difference = yield* Manifest.verify(treeOf(dir, name), yield* Manifest.parse(text, file))
         if (difference !== undefined) {
           return yield* new Failure({
@@ -282,31 +315,43 @@ export const make = (options: Options) =>
               `the snapshot cannot be restored`
           })
         }
+        return exclude
       })
 
-    /** Fill `staging` with the snapshot's data of one volume. */
-    const populate = (dir: string, meta: SnapshotMeta) => (t: Target, staging: string) =>
-      Effect.gen(function*() {
-        if (meta.format === "tar") {
-          return yield* run(
-            "tar",
-            [
-              "--extract",
-              "--force-local",
-              `--file=${archiveOf(dir, t.name)}`,
-              `--directory=${staging}`,
-              ...TAR_EXTRACT
-            ],
-            `extract the snapshot of ${t.name}`
-          )
-        }
-        const tree = treeOf(dir, t.name)
-        if ((yield* methodFor(tree, t.parent)) === "reflink") {
-          return yield* reflinkTree(tree, staging, `restore the snapshot of ${t.name}`)
-        }
-        // Unchanged files come from the live volume as hard links; the rest is copied back.
-        yield* rsyncTree(tree, staging, [t.mountpoint], `restore the snapshot of ${t.name}`)
-      })
+    /**
+     * Fill `staging` with the snapshot's data of one volume. What the take excluded is hard-linked
+     * from the live volume first: the copy from the snapshot (rsync, whatever the filesystem, as
+     * cp has no excludes) leaves it be.
+     */
+    const populate =
+      (dir: string, meta: SnapshotMeta, excludes: ReadonlyMap<string, ReadonlyArray<string>>) =>
+      (t: Target, staging: string) =>
+        Effect.gen(function*() {
+          if (meta.format === "tar") {
+            return yield* run(
+              "tar",
+              [
+                "--extract",
+                "--force-local",
+                `--file=${archiveOf(dir, t.name)}`,
+                `--directory=${staging}`,
+                ...TAR_EXTRACT
+              ],
+              `extract the snapshot of ${t.name}`
+            )
+          }
+          const tree = treeOf(dir, t.name)
+          const exclude = excludes.get(t.name) ?? []
+          if (exclude.length > 0) {
+            yield* carryExcluded(t.mountpoint, staging, exclude, `keep what the snapshot of ${t.name} excludes`)
+            return yield* rsyncTree(tree, staging, [t.mountpoint], `restore the snapshot of ${t.name}`, [], exclude)
+          }
+          if ((yield* methodFor(tree, t.parent)) === "reflink") {
+            return yield* reflinkTree(tree, staging, `restore the snapshot of ${t.name}`)
+          }
+          // Unchanged files come from the live volume as hard links; the rest is copied back.
+          yield* rsyncTree(tree, staging, [t.mountpoint], `restore the snapshot of ${t.name}`)
+        })
 
     const restore = Effect.fn("Snapshots.restore")(
       function*(app: AppSpec, volumes: ReadonlyArray<StackVolume>) {
@@ -332,7 +377,8 @@ export const make = (options: Options) =>
               `create them (docker volume create) and retry, or restore by hand from ${dir}`
           })
         }
-        const extra = volumes.filter((v) => !meta.volumes.includes(v.name)).map((v) => v.name)
+        // A volume the config leaves out of snapshots is left out of the restore too.
+        const extra = volumes.filter((v) => !meta.volumes.includes(v.name) && selects(app, v.name)).map((v) => v.name)
         if (extra.length > 0) {
           return yield* new Failure({
             message: `volume(s) ${extra.join(", ")} are not in the snapshot (of ${meta.version}, ${meta.ts}): ` +
@@ -340,7 +386,9 @@ export const make = (options: Options) =>
           })
         }
         // Verify every volume before anything is changed.
-        yield* Effect.forEach(meta.volumes, (name) => verify(dir, meta, name), { discard: true })
+        const excludes = new Map(
+          yield* Effect.forEach(meta.volumes, (name) => Effect.map(verify(dir, meta, name), (e) => [name, e] as const))
+        )
 
         // Settle a crashed restore first: it may have left a mountpoint renamed away.
         yield* Effect.forEach(meta.volumes, (name) => settleSiblings(NodePath.resolve(current.get(name)!.mountpoint)), {
@@ -354,7 +402,7 @@ export const make = (options: Options) =>
               `nothing was changed; restore by hand from ${dir}`
           })
         }
-        yield* buildAndSwap(targets, populate(dir, meta))
+        yield* buildAndSwap(targets, populate(dir, meta, excludes))
         return meta
       },
       (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "restore")), context)
@@ -370,7 +418,14 @@ export const make = (options: Options) =>
       (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "show")), context)
     )
 
-    return Snapshots.of({ space, precopy, take, restore, show })
+    const list = Effect.fn("Snapshots.list")(
+      function*(app: AppSpec) {
+        return yield* listSnapshots(yield* appDirOf(app))
+      },
+      (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "show")), context)
+    )
+
+    return Snapshots.of({ space, precopy, take, restore, show, list })
   })
 
 const toSnapshotError = (app: AppSpec, operation: Operation) => (e: Failure) =>

@@ -188,6 +188,10 @@ export interface SimSnapshot {
   readonly version: string
   readonly at: number
   readonly volumes: ReadonlyMap<string, Files>
+  /** The exclude patterns the take left out, by volume (`snapshot.exclude`); absent: none. */
+  readonly exclude?: ReadonlyMap<string, ReadonlyArray<string>>
+  /** Older snapshots kept (`snapshot.keep`), newest first; absent: none. */
+  readonly older?: ReadonlyArray<SimSnapshot>
 }
 
 export interface WorldState {

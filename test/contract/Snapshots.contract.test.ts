@@ -6,6 +6,8 @@ import { expect } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import type { AppSpec } from "../../src/domain/Config.js"
+import { SnapshotConfig } from "../../src/domain/SnapshotConfig.js"
 import * as LiveDocker from "../../src/live/Docker.js"
 import * as LiveSnapshots from "../../src/live/Snapshots.js"
 import type { StackVolume } from "../../src/services/Docker.js"
@@ -211,5 +213,75 @@ Contract.suite("Snapshots", [liveTwin, simulatedTwin], (test) => {
         expect(error.message).toContain(says)
       }
       expect(yield* w.files).toEqual(MIGRATED)
+    }))
+
+  test("snapshot.volumes and snapshot.exclude: what is left out is left as the release left it", (w) =>
+    Effect.gen(function*() {
+      const narrowed: AppSpec = {
+        ...app,
+        snapshot: SnapshotConfig.make({
+          volumes: ["data"],
+          exclude: { data: ["cache/", "/users.json", "realms/*.tmp"] }
+        })
+      }
+      yield* w.write({ data: { ...BEFORE.data, "cache/old.bin": "o", "realms/a.tmp": "t" }, db: BEFORE.db! })
+      yield* w.deployed(false)
+      const meta = yield* w.snapshots.take(narrowed, v1, w.volumes)
+      expect(meta.volumes).toEqual([`${app.stack}_data`])
+      expect(meta.exclude).toEqual({ [`${app.stack}_data`]: ["cache/", "/users.json", "realms/*.tmp"] })
+      const released = {
+        data: {
+          "realms/master.json": "{\"realm\":\"master\",\"v\":12}\n",
+          "realms/b.tmp": "u",
+          "users.json": "[2]\n",
+          "new/cache/y.bin": "y",
+          "new/other": "gone"
+        },
+        db: MIGRATED.db!
+      }
+      yield* w.write(released)
+      yield* w.snapshots.restore(narrowed, w.volumes)
+      // The snapshot's data comes back; excluded paths (even in a directory the snapshot lacks) and
+      // the volume left out stay as the release left them.
+      expect(yield* w.files).toEqual({
+        data: {
+          "new/cache/y.bin": "y",
+          "realms/b.tmp": "u",
+          "realms/master.json": BEFORE.data!["realms/master.json"],
+          "users.json": "[2]\n"
+        },
+        db: MIGRATED.db!
+      })
+    }))
+
+  test("snapshot settings naming a volume the stack does not have are refused before anything changes", (w) =>
+    Effect.gen(function*() {
+      yield* arranged(w, false)
+      for (const snapshot of [{ volumes: ["data", "nope"] as const }, { exclude: { nope: ["x"] } }]) {
+        const error = yield* Contract.failureOf(
+          w.snapshots.take({ ...app, snapshot: SnapshotConfig.make(snapshot) }, v1, w.volumes)
+        )
+        expect(error).toMatchObject({ _tag: "SnapshotError", app: "keycloak", operation: "take" })
+        expect(error.message).toContain("volume(s) nope that stack id_example_org does not have")
+      }
+      expect(yield* w.snapshots.show(app)).toEqual(Option.none())
+    }))
+
+  test("snapshot.keep keeps that many older snapshots, listed newest first after the last one", (w) =>
+    Effect.gen(function*() {
+      const keeping: AppSpec = { ...app, snapshot: SnapshotConfig.make({ keep: 1, volumes: ["db"] }) }
+      yield* arranged(w, false)
+      expect(yield* w.snapshots.list(keeping)).toEqual([])
+      for (const version of [v1, v2, "1.3.0+1.3"]) {
+        yield* w.write({ ...BEFORE, db: { schema: `schema of ${version}\n` } })
+        yield* w.snapshots.take(keeping, version, w.volumes)
+      }
+      const listed = yield* w.snapshots.list(keeping)
+      expect(listed.map((s) => [s.meta.version, s.kept])).toEqual([["1.3.0+1.3", false], [v2, true]])
+      expect(listed[0]!.volumes).toEqual([{ name: `${app.stack}_db`, files: Option.some(1), bytes: 20 }])
+      // The last one is still the one a restore brings back.
+      yield* w.write(MIGRATED)
+      expect((yield* w.snapshots.restore(keeping, w.volumes)).version).toBe("1.3.0+1.3")
+      expect(yield* w.files).toEqual({ ...MIGRATED, db: { schema: "schema of 1.3.0+1.3\n" } })
     }))
 })

@@ -9,6 +9,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { AppConfig, AppName, appSpec } from "../../src/domain/Config.js"
+import { SnapshotConfig } from "../../src/domain/SnapshotConfig.js"
 import * as LiveSnapshots from "../../src/live/Snapshots.js"
 import { Docker, type StackVolume } from "../../src/services/Docker.js"
 import { type SnapshotError, Snapshots } from "../../src/services/Snapshots.js"
@@ -856,5 +857,83 @@ describe("live Snapshots, space", () => {
       expect((yield* w.snapshots.space(app, [db!])).needed).toBe(0)
       Fs.writeFileSync(Path.join(db!.mountpoint, "big.bin"), Buffer.alloc(1 << 20, 8))
       expect((yield* w.snapshots.space(app, [db!])).needed).toBe(1 << 20)
+    }))
+})
+
+describe("live Snapshots, excludes", () => {
+  const excluding = { ...app, snapshot: SnapshotConfig.make({ exclude: { db: ["cache/"] } }) }
+
+  it.scopedLive("the space check leaves out what is excluded", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      const [db] = w.volumes
+      Fs.mkdirSync(Path.join(db!.mountpoint, "cache"))
+      Fs.writeFileSync(Path.join(db!.mountpoint, "cache", "big.bin"), Buffer.alloc(1 << 20, 7))
+      Fs.writeFileSync(Path.join(db!.mountpoint, "small.bin"), Buffer.alloc(1 << 12, 7))
+      expect((yield* w.snapshots.space(app, [db!])).needed).toBe((1 << 20) + (1 << 12))
+      expect((yield* w.snapshots.space(excluding, [db!])).needed).toBe(1 << 12)
+    }))
+
+  it.scopedLive("a restore checks the excludes against the manifest, then keeps what the take left out", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      const [db] = w.volumes
+      const at = (...p: Array<string>) => Path.join(db!.mountpoint, ...p)
+      Fs.writeFileSync(at("keep.txt"), "v1")
+      Fs.mkdirSync(at("cache"))
+      Fs.writeFileSync(at("cache", "c1"), "c")
+      yield* w.snapshots.take(excluding, "1.0.0", [db!])
+      const snapshot = Path.join(w.appDir, "snapshot")
+      expect(Fs.existsSync(Path.join(snapshot, "volumes", DB, "cache"))).toBe(false)
+      const manifest = Fs.readFileSync(Path.join(snapshot, "manifests", `${DB}.jsonl`), "utf8")
+      expect(manifest.split("\n")[0]).toBe(JSON.stringify({ exclude: ["cache/"] }))
+      const before = fingerprint(db!.mountpoint)
+      // The release: a rewrite, an emptied cache, a cache in a new directory, junk.
+      Fs.writeFileSync(at("keep.txt"), "v2")
+      Fs.rmSync(at("cache", "c1"))
+      Fs.mkdirSync(at("new", "cache"), { recursive: true })
+      Fs.writeFileSync(at("new", "cache", "n"), "n")
+      Fs.writeFileSync(at("new", "junk"), "j")
+      const released = fingerprint(db!.mountpoint)
+      // A meta.json that disagrees with the manifest (edited by hand) is refused before any change.
+      const metaFile = Path.join(snapshot, "meta.json")
+      const meta = Fs.readFileSync(metaFile, "utf8")
+      Fs.writeFileSync(metaFile, JSON.stringify({ ...JSON.parse(meta), exclude: {} }))
+      const refused = failure(yield* Effect.exit(w.snapshots.restore(excluding, [db!])))
+      expect(refused.message).toContain(`and meta.json name different excludes for ${DB}: nothing was changed`)
+      expect(fingerprint(db!.mountpoint)).toEqual(released)
+      Fs.writeFileSync(metaFile, meta)
+      yield* w.snapshots.restore(excluding, [db!])
+      const restored = fingerprint(db!.mountpoint)
+      // The snapshot's data exactly; the excluded paths as the release left them.
+      const { cache: _cache, "cache/c1": _c1, ...kept } = before
+      expect(Object.keys(restored).sort()).toEqual(
+        [...Object.keys(kept), "cache", "new", "new/cache", "new/cache/n"].sort()
+      )
+      expect([restored["."], restored["keep.txt"]]).toEqual([before["."], before["keep.txt"]])
+      expect(restored["cache"]).toEqual(released["cache"])
+      expect(restored["new/cache/n"]).toEqual(released["new/cache/n"])
+    }))
+})
+
+describe("live Snapshots, retention", () => {
+  it.scopedLive("kept snapshots share the unchanged files with the next one; a lowered keep prunes them", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      const [db] = w.volumes
+      const keeping = { ...app, snapshot: SnapshotConfig.make({ keep: 1 }) }
+      Fs.writeFileSync(Path.join(db!.mountpoint, "same"), "unchanged")
+      Fs.writeFileSync(Path.join(db!.mountpoint, "moving"), "v1")
+      yield* w.snapshots.take(keeping, "1.0.0", [db!])
+      Fs.writeFileSync(Path.join(db!.mountpoint, "moving"), "v2")
+      yield* w.snapshots.take(keeping, "2.0.0", [db!])
+      const [kept, ...more] = Fs.readdirSync(w.appDir).filter((e) => e.startsWith("snapshot.kept-"))
+      expect(more).toEqual([])
+      const inode = (dir: string, file: string) => Fs.statSync(Path.join(w.appDir, dir, "volumes", DB, file)).ino
+      expect(inode(kept!, "same")).toBe(inode("snapshot", "same"))
+      expect(inode(kept!, "moving")).not.toBe(inode("snapshot", "moving"))
+      expect(Fs.readFileSync(Path.join(w.appDir, kept!, "volumes", DB, "moving"), "utf8")).toBe("v1")
+      yield* w.snapshots.take(app, "3.0.0", [db!])
+      expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
     }))
 })

@@ -28,13 +28,45 @@ export const rsyncTree = (
   dest: string,
   linkDests: ReadonlyArray<string>,
   what: string,
-  okCodes: ReadonlyArray<number> = []
+  okCodes: ReadonlyArray<number> = [],
+  exclude: ReadonlyArray<string> = []
 ): Effect.Effect<void, Failure, CommandExecutor.CommandExecutor> =>
   run(
     "rsync",
-    [...RSYNC, ...linkDests.map((d) => `--link-dest=${d}`), "--", `${source}/`, `${dest}/`],
+    [
+      ...RSYNC,
+      ...linkDests.map((d) => `--link-dest=${d}`),
+      // Excluded paths are neither copied nor, in `dest`, deleted (rsync protects them from --delete).
+      ...exclude.map((p) => `--exclude=${p}`),
+      "--",
+      `${source}/`,
+      `${dest}/`
+    ],
     what,
     okCodes
+  )
+
+/**
+ * Hard-link into `dest` what `exclude` leaves out of the tree `source`, with every directory of
+ * `source` (a restore's first pass: the copy from the snapshot that follows, with --delete and the
+ * same excludes, then removes the directories that hold nothing excluded and sets the rest as the
+ * snapshot has them). No --delete here: `dest` is a fresh staging dir.
+ */
+export const carryExcluded = (source: string, dest: string, exclude: ReadonlyArray<string>, what: string) =>
+  run(
+    "rsync",
+    [
+      "-aHAXS",
+      "--numeric-ids",
+      `--link-dest=${source}`,
+      "--include=*/",
+      ...exclude.flatMap((p) => [`--include=${p}`, `--include=${p.replace(/\/+$/, "")}/**`]),
+      "--exclude=*",
+      "--",
+      `${source}/`,
+      `${dest}/`
+    ],
+    what
   )
 
 /** Clone the tree `source` into the existing dir `dest`, its root's owner, mode and times included. */

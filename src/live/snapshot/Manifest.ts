@@ -16,6 +16,7 @@ import { type BigIntStats, createReadStream } from "node:fs"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { pipeline } from "node:stream/promises"
+import { compile, matchesEntry, type Pattern } from "../../domain/SnapshotExclude.js"
 import { describe, Failure } from "./Failure.js"
 
 export type EntryType = "file" | "dir" | "symlink" | "char" | "block" | "fifo" | "socket"
@@ -74,16 +75,19 @@ async function* walk(
   root: string,
   rel = ".",
   /** Skip entries that vanish during the walk (a volume in use), instead of failing. */
-  live = false
+  live = false,
+  /** Entries left out, with all below them (a snapshot's excludes). */
+  skip: ReadonlyArray<Pattern> = []
 ): AsyncGenerator<{ readonly rel: string; readonly abs: string; readonly st: BigIntStats }> {
   const abs = rel === "." ? root : NodePath.join(root, rel)
   const vanished = (e: unknown) => live && rel !== "." && (e as { code?: unknown }).code === "ENOENT"
   const st = await NodeFs.lstat(abs, { bigint: true }).catch((e) => vanished(e) ? undefined : Promise.reject(e))
   if (st === undefined) return
+  if (rel !== "." && matchesEntry(skip, rel, st.isDirectory())) return
   yield { rel, abs, st }
   if (!st.isDirectory()) return
   const names = (await NodeFs.readdir(abs).catch((e) => vanished(e) ? [] : Promise.reject(e))).sort()
-  for (const name of names) yield* walk(root, rel === "." ? name : NodePath.join(rel, name), live)
+  for (const name of names) yield* walk(root, rel === "." ? name : NodePath.join(rel, name), live, skip)
 }
 
 const describeEntry = async (
@@ -104,10 +108,15 @@ const describeEntry = async (
   }
 }
 
-/** Build the manifest of `root`, keeping the hashes of `previous` for unchanged files. */
-export const build = (root: string, previous: ReadonlyMap<string, Entry>) =>
+/**
+ * Build the manifest of `root`, keeping the hashes of `previous` for unchanged files. A snapshot
+ * taken with excludes starts with a line naming them, so that meta.json's sum covers them too and
+ * a restore leaves out exactly what the take left out.
+ */
+export const build = (root: string, previous: ReadonlyMap<string, Entry>, exclude: ReadonlyArray<string> = []) =>
   Effect.tryPromise({
     try: async () => {
+      const header = exclude.length === 0 ? [] : [JSON.stringify({ exclude })]
       const lines: Array<string> = []
       const byInode = new Map<bigint, string>()
       let files = 0, bytes = 0, hashed = 0
@@ -130,10 +139,25 @@ export const build = (root: string, previous: ReadonlyMap<string, Entry>) =>
         lines.push(JSON.stringify(sha256 === undefined ? entry : { ...entry, sha256 }))
       }
       const totals: Totals = { entries: lines.length, files, bytes, hashed }
-      return { text: lines.join("\n") + "\n", totals }
+      return { text: [...header, ...lines].join("\n") + "\n", totals }
     },
     catch: (e) => new Failure({ message: `build the manifest of ${root}: ${describe(e)}` })
   })
+
+const isHeader = (line: unknown): line is { readonly exclude: ReadonlyArray<string> } =>
+  typeof line === "object" && line !== null && !("path" in line) && "exclude" in line &&
+  Array.isArray(line.exclude) && line.exclude.every((p) => typeof p === "string")
+
+/** The exclude patterns a manifest's first line names (none for a snapshot taken whole). */
+export const excludeOf = (text: string): ReadonlyArray<string> => {
+  const first = text.slice(0, text.indexOf("\n") + 1 || undefined)
+  try {
+    const line: unknown = JSON.parse(first)
+    return isHeader(line) ? line.exclude : []
+  } catch {
+    return []
+  }
+}
 
 /** Parse a manifest's text; a line that is not an entry makes the whole manifest unreadable. */
 export const parse = (text: string, file: string) =>
@@ -143,6 +167,7 @@ export const parse = (text: string, file: string) =>
       for (const line of text.split("\n")) {
         if (line === "") continue
         const entry = JSON.parse(line) as Entry
+        if (isHeader(entry)) continue
         if (typeof entry.path !== "string" || typeof entry.type !== "string") throw new Error(`bad line ${line}`)
         entries.set(entry.path, entry)
       }
@@ -199,14 +224,15 @@ export const newerThan = (root: string, since: bigint) =>
 
 /**
  * The bytes a copy of `root` adds beside `previous` (the last snapshot's manifest): the allocated
- * size of every regular file that the quick check finds changed, each inode once. Reads only.
+ * size of every regular file that the quick check finds changed and no pattern of `exclude` leaves
+ * out, each inode once. Reads only.
  */
-export const added = (root: string, previous: ReadonlyMap<string, Entry>) =>
+export const added = (root: string, previous: ReadonlyMap<string, Entry>, exclude: ReadonlyArray<string> = []) =>
   Effect.tryPromise({
     try: async () => {
       const counted = new Set<bigint>()
       let bytes = 0
-      for await (const { rel, st } of walk(root, ".", true)) {
+      for await (const { rel, st } of walk(root, ".", true, exclude.map(compile))) {
         if (!st.isFile() || counted.has(st.ino)) continue
         counted.add(st.ino)
         const before = previous.get(rel)
@@ -219,4 +245,24 @@ export const added = (root: string, previous: ReadonlyMap<string, Entry>) =>
       return bytes
     },
     catch: (e) => new Failure({ message: `measure ${root}: ${describe(e)}` })
+  })
+
+/** The topmost entries of `root` that `exclude` leaves out (below them nothing is looked at). */
+export const excluded = (root: string, exclude: ReadonlyArray<string>) =>
+  Effect.tryPromise({
+    try: async () => {
+      const patterns = exclude.map(compile)
+      const found: Array<string> = []
+      const dirs: Array<string> = []
+      for await (const { rel, st } of walk(root, ".", false, patterns)) if (st.isDirectory()) dirs.push(rel)
+      for (const dir of dirs) {
+        for (const name of await NodeFs.readdir(NodePath.join(root, dir))) {
+          const rel = dir === "." ? name : NodePath.join(dir, name)
+          const st = await NodeFs.lstat(NodePath.join(root, rel))
+          if (matchesEntry(patterns, rel, st.isDirectory())) found.push(NodePath.join(root, rel))
+        }
+      }
+      return found
+    },
+    catch: (e) => new Failure({ message: `list what is excluded in ${root}: ${describe(e)}` })
   })

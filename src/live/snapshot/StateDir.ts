@@ -11,9 +11,13 @@
  * A `snapshot.new-*` is never promoted: the take that wrote it never reported success.
  * `snapshot.pre` (the pre-copy) is never a snapshot either: a take only hard-links from it the
  * files that are identical to the volume's.
+ *
+ * With `snapshot.keep: N`, the snapshot a take replaces becomes `snapshot.kept-<ms>-<random>`
+ * (sharing unchanged files with the new one), and the oldest beyond N are removed. A crash between
+ * the swap and that rename loses the replaced one: the next take removes it as a leftover.
  */
 import { FileSystem } from "@effect/platform"
-import { Array as Arr, Effect, Option, Schema } from "effect"
+import { Array as Arr, Clock, Effect, Option, Schema } from "effect"
 import * as NodePath from "node:path"
 import { SnapshotMeta } from "../../services/Snapshots.js"
 import * as FileChecks from "../FileChecks.js"
@@ -24,6 +28,7 @@ export const SNAPSHOT = "snapshot"
 export const PRECOPY = "snapshot.pre"
 export const NEW_PREFIX = "snapshot.new-"
 export const OLD_PREFIX = "snapshot.old-"
+export const KEPT_PREFIX = "snapshot.kept-"
 export const DIR_MODE = 0o700
 export const FILE_MODE = 0o600
 /** Docker's own rule for volume names; they become file names here. */
@@ -64,7 +69,7 @@ export const writeMeta = (dir: string, meta: SnapshotMeta) =>
   })
 
 /** The meta of a snapshot dir: none when it has no meta.json (never finished). */
-const readMeta = (dir: string) =>
+export const readMeta = (dir: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = NodePath.join(dir, "meta.json")
@@ -142,8 +147,40 @@ export const recover = (appDir: string) =>
     return { meta: Option.map(current, (c) => c.meta), broken }
   })
 
-/** Replace `snapshot` by `fresh` with two renames; the old one is removed once the new is durable. */
-export const swapIn = (appDir: string, fresh: string) =>
+/** The kept older snapshots' dir names, oldest first (their names sort by when they were kept). */
+export const keptOf = (appDir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    return (yield* fs.readDirectory(appDir).pipe(io(`list ${appDir}`))).filter((e) => e.startsWith(KEPT_PREFIX)).sort()
+  })
+
+/** Keep `retired` (when there is one) as the newest older snapshot, or remove it; then remove the oldest beyond `keep`. */
+const retire = (appDir: string, retired: string | undefined, keep: number) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    if (retired !== undefined && keep > 0) {
+      const kept = `${KEPT_PREFIX}${String(yield* Clock.currentTimeMillis).padStart(15, "0")}-${suffix()}`
+      yield* fs.rename(retired, NodePath.join(appDir, kept)).pipe(io(`rename ${retired} to ${kept}`))
+      yield* syncDir(appDir)
+    } else if (retired !== undefined) {
+      yield* removeTree(retired)
+    }
+    // Also when nothing was replaced: a lowered `keep` applies at the next take.
+    const all = yield* keptOf(appDir)
+    yield* Effect.forEach(
+      all.slice(0, Math.max(0, all.length - keep)),
+      (old) => removeTree(NodePath.join(appDir, old)),
+      {
+        discard: true
+      }
+    )
+  })
+
+/**
+ * Replace `snapshot` by `fresh` with two renames; the old one is kept (see the module comment) or
+ * removed once the new is durable.
+ */
+export const swapIn = (appDir: string, fresh: string, keep = 0) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const current = NodePath.join(appDir, SNAPSHOT)
@@ -155,13 +192,11 @@ export const swapIn = (appDir: string, fresh: string) =>
       Effect.tapError(() => hadOne ? fs.rename(retired, current).pipe(Effect.ignore) : Effect.void)
     )
     yield* syncDir(appDir)
-    if (hadOne) {
-      yield* removeTree(retired).pipe(
-        Effect.catchAll((e) =>
-          Effect.logWarning(
-            `could not remove the replaced snapshot ${retired} (removed on the next take): ${e.message}`
-          )
+    yield* retire(appDir, hadOne ? retired : undefined, keep).pipe(
+      Effect.catchAll((e) =>
+        Effect.logWarning(
+          `could not remove the replaced snapshot ${retired} (removed on the next take): ${e.message}`
         )
       )
-    }
+    )
   }).pipe(Effect.uninterruptible)

@@ -23,16 +23,18 @@ export const run = (
   name: ToolName,
   args: ReadonlyArray<string>,
   what: string,
-  okCodes: ReadonlyArray<number> = []
+  okCodes: ReadonlyArray<number> = [],
+  /** `inherit`: the tool writes to this process's stdout (an export to stdout). */
+  stdout: "pipe" | "inherit" = "pipe"
 ): Effect.Effect<void, Failure, CommandExecutor.CommandExecutor> =>
   Effect.scoped(Effect.gen(function*() {
-    const command = Command.make(name, ...args).pipe(Command.env({ LC_ALL: "C" }))
+    const command = Command.make(name, ...args).pipe(Command.env({ LC_ALL: "C" }), Command.stdout(stdout))
     const process = yield* Command.start(command).pipe(
       io(`${what}: could not start ${name}${INSTALL_HINT[name] ?? ""}`)
     )
     const [stderr, , exitCode] = yield* Effect.all([
       streamTail(process.stderr).pipe(Effect.orElseSucceed(() => "")),
-      Stream.runDrain(process.stdout).pipe(Effect.ignore),
+      stdout === "inherit" ? Effect.void : Stream.runDrain(process.stdout).pipe(Effect.ignore),
       process.exitCode.pipe(io(`${what}: ${name}`))
     ], { concurrency: "unbounded" })
     if (exitCode !== 0 && !okCodes.includes(exitCode)) {
