@@ -19,6 +19,8 @@ for (const name of ["SIGINT", "SIGTERM"] as const) {
   })
 }
 
+// The commands print through SafeConsole, @effect/cli's help through HelpConsole (cli/Cli.ts); the
+// lines printed before either (a usage error found before parsing) through SafeConsole too.
 const program = run(process.argv).pipe(SafeConsole.within, Effect.provide(NodeContext.layer))
 
 /** Exit codes: README "Exit codes", from `exitCode` over what the command ended with. */
