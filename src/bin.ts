@@ -6,7 +6,6 @@ import { Cause, Effect, Exit, Option } from "effect"
 import { run } from "./cli/Cli.js"
 import { exitCode, Interrupted } from "./cli/ExitCode.js"
 import { ended } from "./cli/Output.js"
-import * as SafeConsole from "./cli/SafeConsole.js"
 
 // A second SIGTERM must not kill a rollback halfway: runMain handles the first signal (it
 // interrupts the program, whose finalizers then roll back) and then drops its listener, so keep
@@ -19,9 +18,8 @@ for (const name of ["SIGINT", "SIGTERM"] as const) {
   })
 }
 
-// The commands print through SafeConsole, @effect/cli's help through HelpConsole (cli/Cli.ts); the
-// lines printed before either (a usage error found before parsing) through SafeConsole too.
-const program = run(process.argv).pipe(SafeConsole.within, Effect.provide(NodeContext.layer))
+// The commands print through SafeConsole, @effect/cli's help through HelpConsole (cli/Cli.ts).
+const program = run(process.argv).pipe(Effect.provide(NodeContext.layer))
 
 /** Exit codes: README "Exit codes", from `exitCode` over what the command ended with. */
 const teardown = <E, A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void) => {
