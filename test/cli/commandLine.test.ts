@@ -3,7 +3,8 @@
  * (never taken for the app's name), help's colours only on a terminal without NO_COLOR and its
  * usage lines named in full, and the generated bash completion run in bash itself. Through the
  * built CLI, in four runs at once: the usage error (exit 2), `--wizard` without a terminal (exit
- * 2, no hang), piped help (no colour, `$ warm-reconcile plan`), and `--log-level debug`.
+ * 2, no hang), piped help (no colour, `$ warm-reconcile plan`), `--log-level debug`, and (as root)
+ * a config another user cannot read: one line, run as root or fix the owner and mode, exit 1.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
@@ -15,7 +16,8 @@ import { PROGRAM, tree } from "../../src/cli/Cli.js"
 import { unknownOption } from "../../src/cli/CommandTree.js"
 import * as Completions from "../../src/cli/Completions.js"
 import * as HelpConsole from "../../src/cli/HelpConsole.js"
-import { cli } from "../support/cli.js"
+import { permissionProblem } from "../../src/cli/Permission.js"
+import { BUNDLE, cli, runChild } from "../support/cli.js"
 
 const unknown = (...words: Array<string>) => Option.getOrUndefined(unknownOption(PROGRAM, tree, words))
 
@@ -34,6 +36,23 @@ describe("unknown options", () => {
     expect(unknown("reconcile", "--all", "--concurrency", "-1")).toBe(undefined)
     expect(unknown("config", "check", "--config", "--weird-file-name")).toBe(undefined)
     expect(unknown("--help")).toBe(undefined)
+  })
+})
+
+describe("a permission problem", () => {
+  it("is one line: what could not be done, and to run as root or fix the owner and mode", () => {
+    expect(
+      permissionProblem(
+        "cannot read the config file /etc/w.json: PermissionDenied: FileSystem.readFile (/etc/w.json): EACCES: " +
+          "permission denied, open '/etc/w.json'"
+      )
+    ).toEqual(Option.some(
+      "cannot read the config file /etc/w.json: permission denied (EACCES): run as root or fix the owner and mode of " +
+        "/etc/w.json"
+    ))
+    const said = "cannot take the lock /s/kc/lock: EACCES: run as root or fix the state directory's owner and mode"
+    expect(permissionProblem(said)).toEqual(Option.some(said))
+    expect(permissionProblem("no config file at /etc/w.json")).toEqual(Option.none())
   })
 })
 
@@ -149,12 +168,34 @@ describe("through the built CLI", () => {
           apps: { kc: { recipe: "keycloak", domain: "id.example.org" } }
         })
       )
-      const [usage, wizard, help, debug] = yield* Effect.all([
+      // As another user than root, the config (in a directory of root's alone) cannot be read.
+      const asNobody = process.getuid?.() === 0
+        ? runChild("setpriv", [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          process.execPath,
+          BUNDLE,
+          "plan",
+          "kc",
+          "--config",
+          config
+        ])
+        : Effect.succeed(undefined)
+      const [usage, wizard, help, debug, denied] = yield* Effect.all([
         cli(["plan", "--config", config, "--bogus"]),
         cli(["--wizard"], {}, "20 seconds"),
         cli(["plan", "--help"]),
-        cli(["plan", "kc", "--config", config, "--log-level", "debug"])
-      ], { concurrency: 4 })
+        cli(["plan", "kc", "--config", config, "--log-level", "debug"]),
+        asNobody
+      ], { concurrency: 5 })
+      if (denied !== undefined) {
+        expect(denied.code, denied.stderr).toBe(1)
+        expect(denied.stderr).toBe(
+          `warm-reconcile: cannot read the config file ${config}: permission denied (EACCES): run as root or fix ` +
+            `the owner and mode of ${config}\n`
+        )
+      }
       expect(usage.code).toBe(2)
       expect(usage.stdout).toBe("")
       expect(usage.stderr.trim()).toMatch(/^warm-reconcile: unknown option --bogus for `warm-reconcile plan`/)
