@@ -1,6 +1,7 @@
 /**
  * The command line as people expect it (issue 13, item 9). In process: an unknown option is found
- * (never taken for the app's name), help's colours only on a terminal without NO_COLOR and its
+ * (never taken for the app's name), a permission problem is one line, status says a repeated
+ * problem once, help's colours only on a terminal without NO_COLOR and its
  * usage lines named in full, and the generated bash completion run in bash itself. Through the
  * built CLI, in four runs at once: the usage error (exit 2), `--wizard` without a terminal (exit
  * 2, no hang), piped help (no colour, `$ warm-reconcile plan`), `--log-level debug`, and (as root)
@@ -17,6 +18,7 @@ import { unknownOption } from "../../src/cli/CommandTree.js"
 import * as Completions from "../../src/cli/Completions.js"
 import * as HelpConsole from "../../src/cli/HelpConsole.js"
 import { permissionProblem } from "../../src/cli/Permission.js"
+import * as Status from "../../src/cli/Status.js"
 import { BUNDLE, cli, runChild } from "../support/cli.js"
 
 const unknown = (...words: Array<string>) => Option.getOrUndefined(unknownOption(PROGRAM, tree, words))
@@ -53,6 +55,40 @@ describe("a permission problem", () => {
     const said = "cannot take the lock /s/kc/lock: EACCES: run as root or fix the state directory's owner and mode"
     expect(permissionProblem(said)).toEqual(Option.some(said))
     expect(permissionProblem("no config file at /etc/w.json")).toEqual(Option.none())
+  })
+})
+
+describe("status", () => {
+  it("collapses a problem repeated over facts and apps into one line", () => {
+    const denied = "cannot inspect /s/kc: EACCES: run as root or fix the state directory's owner and mode"
+    const status = (app: string, problems: Record<string, string>): Status.AppStatus => ({
+      app,
+      recipe: "keycloak",
+      domain: `${app}.example.org`,
+      server: "default",
+      envFile: true,
+      pinned: null,
+      deployed: null,
+      running: null,
+      lastGood: null,
+      latest: null,
+      hold: null,
+      inFlight: null,
+      lastRun: null,
+      window: null,
+      managedBy: "listed",
+      paused: false,
+      problems
+    })
+    const docker = "cannot reach the Docker socket /var/run/docker.sock (ENOENT): is dockerd running?"
+    const table = Status.renderTable([
+      status("kc", { docker, lastGood: denied, hold: denied, inFlight: denied, history: denied }),
+      status("nc", { docker })
+    ]).split("\n")
+    expect(table.slice(table.indexOf("could not read:") + 1)).toEqual([
+      `  docker: ${docker} (kc, nc)`,
+      `  lastGood, hold, inFlight, history: ${denied} (kc)`
+    ])
   })
 })
 
