@@ -5,12 +5,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Fs from "node:fs"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
-import * as Path from "node:path"
 import { cli } from "../support/cli.js"
-import { deployWithAbra, makeAbraWorld } from "../support/fakeAbra.js"
+import { scopedAbraWorld, writeConfig } from "../support/fakeAbra.js"
 import { fakeEngine } from "../support/fakeEngine.js"
 
 /** A local HTTP server answering every request after `delay` ms (never, for Infinity) with `status`. */
@@ -30,9 +28,7 @@ describe("config check: the server and the health endpoint", () => {
     "an answer of any status passes; refused, silent and an unknown server are one line each",
     () =>
       Effect.gen(function*() {
-        const world = makeAbraWorld()
-        yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
-        deployWithAbra(world, {
+        const world = yield* scopedAbraWorld({
           recipe: "keycloak",
           domain: "up.example.org",
           versions: [{ tag: "1.1.0+1.1" }],
@@ -48,21 +44,13 @@ describe("config check: the server and the health endpoint", () => {
           health: { attemptTimeout: "30s", ...health },
           ...more
         })
-        const config = Path.join(world.root, "config.json")
-        Fs.writeFileSync(
-          config,
-          JSON.stringify({
-            stateDir: Path.join(world.root, "state"),
-            abraDir: world.abraDir,
-            apps: {
-              up: app("up.example.org", { url: unavailable }),
-              // The same deployed app, its health settings pointing elsewhere.
-              down: app("up.example.org", { url: refused }),
-              mute: app("up.example.org", { url: silent }),
-              far: app("up.example.org", { url: unavailable }, { server: "far" })
-            }
-          })
-        )
+        const config = writeConfig(world, {
+          up: app("up.example.org", { url: unavailable }),
+          // The same deployed app, its health settings pointing elsewhere.
+          down: app("up.example.org", { url: refused }),
+          mute: app("up.example.org", { url: silent }),
+          far: app("up.example.org", { url: unavailable }, { server: "far" })
+        })
         const started = Date.now()
         const r = yield* cli(["config", "check", "--config", config], {
           ...world.env,

@@ -21,7 +21,7 @@ import { runOnVirtualClock } from "../../src/simulation/VirtualClock.js"
 import type { AppSetup, RecipeSpec, Step } from "../../src/simulation/World.js"
 import * as World from "../../src/simulation/World.js"
 import { cli } from "../support/cli.js"
-import { makeAbraWorld } from "../support/fakeAbra.js"
+import { scopedAbraWorld, writeConfig } from "../support/fakeAbra.js"
 
 const TAGS: RecipeSpec = { tags: ["1.1.0+1.1", "1.2.0+1.2"] }
 const CHANGES = new Set<Step>(["checkout", "app-new", "secrets-generate", "undeploy", "snapshot", "deploy", "restore"])
@@ -89,8 +89,7 @@ describe("plan while another run holds the app's lock", () => {
     "running now, not an upgrade to recover; a lock file left behind is no live run",
     () =>
       Effect.gen(function*() {
-        const world = makeAbraWorld()
-        yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
+        const world = yield* scopedAbraWorld()
         // Only abra's directory: with a live run upgrading, the plan looks at nothing else.
         Fs.mkdirSync(Path.join(world.abraDir, "servers", "default"), { recursive: true })
         const stateDir = Path.join(world.root, "state")
@@ -105,15 +104,7 @@ describe("plan while another run holds the app's lock", () => {
           startedAt: "2026-01-01T02:00:00Z"
         }
         Fs.writeFileSync(Path.join(stateDir, "kc", "in-flight.json"), JSON.stringify(record))
-        const config = Path.join(world.root, "config.json")
-        Fs.writeFileSync(
-          config,
-          JSON.stringify({
-            stateDir,
-            abraDir: world.abraDir,
-            apps: { kc: { recipe: "keycloak", domain: "id.example.org" } }
-          })
-        )
+        const config = writeConfig(world, { kc: { recipe: "keycloak", domain: "id.example.org" } })
         const env = { ...world.env, DOCKER_HOST: "unix:///nonexistent/docker.sock" }
         const lock = Effect.flatMap(Lock, (lock) => lock.acquire("kc", "1 second")).pipe(
           Effect.provide(LiveLock.layer({ stateDir }))
