@@ -6,7 +6,7 @@ import { Cause, Effect, Exit, Option } from "effect"
 import { run } from "./cli/Cli.js"
 import { exitCode, Interrupted } from "./cli/ExitCode.js"
 import { ended } from "./cli/Output.js"
-import * as SafeConsole from "./cli/SafeConsole.js"
+import { permissionProblem } from "./cli/Permission.js"
 
 // A second SIGTERM must not kill a rollback halfway: runMain handles the first signal (it
 // interrupts the program, whose finalizers then roll back) and then drops its listener, so keep
@@ -19,7 +19,8 @@ for (const name of ["SIGINT", "SIGTERM"] as const) {
   })
 }
 
-const program = run(process.argv).pipe(SafeConsole.within, Effect.provide(NodeContext.layer))
+// The commands print through SafeConsole, @effect/cli's help through HelpConsole (cli/Cli.ts).
+const program = run(process.argv).pipe(Effect.provide(NodeContext.layer))
 
 /** Exit codes: README "Exit codes", from `exitCode` over what the command ended with. */
 const teardown = <E, A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void) => {
@@ -41,8 +42,11 @@ const teardown = <E, A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void) =
   }
   const e = failure.value
   // @effect/cli has already shown a usage error with the help.
-  if (!ValidationError.isValidationError(e)) process.stderr.write(`warm-reconcile: ${e.message}\n`)
-  done(exitCode(e))
+  if (ValidationError.isValidationError(e)) return done(exitCode(e))
+  // Not allowed to read or write something: a setup problem (exit 1), whatever the error's kind.
+  const denied = permissionProblem(e.message)
+  process.stderr.write(`warm-reconcile: ${Option.getOrElse(denied, () => e.message)}\n`)
+  done(Option.isSome(denied) ? 1 : exitCode(e))
 }
 
 program.pipe(

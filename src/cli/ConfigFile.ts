@@ -91,7 +91,16 @@ export const requireAbraDir = (loaded: LoadedConfig) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const servers = Path.join(loaded.abraDir, "servers")
-    const info = yield* fs.stat(servers).pipe(Effect.option)
+    const stat = yield* fs.stat(servers).pipe(Effect.either)
+    // Not allowed to look is a setup problem (bin.ts: exit 1, run as root), not a wrong abraDir.
+    if (Either.isLeft(stat) && stat.left._tag === "SystemError" && stat.left.reason === "PermissionDenied") {
+      return yield* new ConfigError({
+        source: loaded.path,
+        path: "abraDir",
+        message: `${loaded.path}: abraDir: cannot look into ${servers}: ${stat.left.message}`
+      })
+    }
+    const info = Either.getRight(stat)
     if (Option.isSome(info) && info.value.type === "Directory") return
     const from = loaded.config.abraDir !== undefined ? "abraDir" : process.env["ABRA_DIR"] ? "$ABRA_DIR" : "~/.abra"
     return yield* new ConfigError({

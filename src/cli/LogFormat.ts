@@ -90,7 +90,7 @@ export const formatter = (format: "logfmt" | "json", context: LogContext): Logge
 /** The logger writing to stderr: stdout stays for results. */
 export const logger = (format: LogFormat, context: LogContext): Logger.Logger<unknown, void> =>
   format === "pretty"
-    ? prepare(context)(Logger.prettyLogger({ stderr: true }))
+    ? prepare(context)(Logger.prettyLogger({ stderr: true, colors: false }))
     : Logger.withConsoleError(formatter(format, context))
 
 /**

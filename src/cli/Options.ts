@@ -5,6 +5,7 @@ import * as ConfigFile from "./ConfigFile.js"
 import * as LogFormat from "./LogFormat.js"
 
 export const config = Options.text("config").pipe(
+  Options.withPseudoName("FILE"),
   Options.withDescription(`the JSON config file (default ${ConfigFile.DEFAULT_CONFIG})`),
   Options.optional
 )
@@ -35,6 +36,7 @@ export const logFormat = Options.choice("log-format", LogFormat.LOG_FORMATS).pip
 
 /** How long to wait for another run that holds the app's lock. */
 export const lockWait = Options.text("lock-wait").pipe(
+  Options.withPseudoName("DURATION"),
   Options.withDescription(
     "how long to wait for another run of the same app (default \"10 minutes\"); then exit 75"
   ),

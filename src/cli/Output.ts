@@ -10,6 +10,7 @@ import type { Scrubber } from "../live/Redaction.js"
 import * as ConfigFile from "./ConfigFile.js"
 import { type ExitCode, exitCode } from "./ExitCode.js"
 import * as LogFormat from "./LogFormat.js"
+import { debugCalls } from "./Logging.js"
 
 /** Set the process's exit code without ending it, so that finalizers and output flush first. */
 export const setExitCode = (code: ExitCode) =>
@@ -23,7 +24,8 @@ export const noteEnded = (outcome: Outcome.Outcome) => Effect.sync(() => void en
 export const ended = (): ReadonlyArray<Outcome.Outcome> => endedOutcomes
 
 /**
- * Run a command's work on the live layers, its log lines on stderr in `format`. The layers scrub
+ * Run a command's work on the live layers, its log lines on stderr in `format` (with
+ * `--log-level debug`, a line for every call to a service). The layers scrub
  * the secret values of every configured app's env file out of log lines, alerts and the history.
  */
 export const withLive = <A, E, R>(
@@ -34,6 +36,7 @@ export const withLive = <A, E, R>(
   const phases = new LogFormat.PhaseBook()
   return effect.pipe(
     LogFormat.observe({ phases }),
+    debugCalls,
     Effect.provide(
       Live.layer({ stateDir: loaded.config.stateDir, abraDir: loaded.abraDir, apps: ConfigFile.allApps(loaded) })
     ),

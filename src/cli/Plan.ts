@@ -7,6 +7,7 @@ import { describeScope } from "../domain/SnapshotConfig.js"
 import { describeSoaking } from "../domain/Soak.js"
 import { escapeControls } from "../domain/Text.js"
 import { describeWindow, localTimeZone, windows } from "../domain/Window.js"
+import * as LiveLock from "../live/Lock.js"
 import { observe } from "../reconcile/Reconcile.js"
 import { State } from "../services/State.js"
 import * as ConfigFile from "./ConfigFile.js"
@@ -42,6 +43,12 @@ const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): str
   }
 }
 
+/** Who holds the app's lock, as its lock file says. */
+const liveRun = (holder: LiveLock.LiveHolder): string =>
+  holder.pid === undefined
+    ? "a warm-reconcile run"
+    : `a warm-reconcile run (pid ${holder.pid}${holder.since ? `, since ${escapeControls(holder.since)}` : ""})`
+
 /** A service the plan reads could not answer: its message alone, exit 1. */
 const unreadable = (e: CommandError & { readonly message: string }) =>
   Console.error(e.message).pipe(Effect.zipRight(setExitCode(exitCode(e))))
@@ -62,18 +69,38 @@ const planOne = (
           : `PLAN ${app.name}: paused ("enabled": false): reconcile does nothing${why}`
       )
     }
-    const [pending, previousHold, o] = yield* withLive(
+    const running = yield* LiveLock.liveHolder(loaded.config.stateDir, app.name)
+    const fleetFields = args.fleet ? { managedBy: app.managedBy ?? "listed", paused: false } : {}
+    const looked = yield* withLive(
       loaded,
-      Effect.all([
-        Effect.flatMap(State, (state) => state.inFlight(app.name)),
-        Effect.flatMap(State, (state) => state.hold(app.name)),
-        observe(app, { readOnly: true, skipFetch: Shared.skipFetchOrEnv(args.skipFetch) })
-      ])
+      Effect.gen(function*() {
+        const state = yield* State
+        const pending = yield* state.inFlight(app.name)
+        // A live run in the middle of this upgrade: its record is its progress, not something to
+        // recover, and what runs now is between two releases: no plan is made from it.
+        if (Option.isSome(running) && Option.isSome(pending)) {
+          return { _tag: "Upgrading", record: pending.value, holder: running.value } as const
+        }
+        const previousHold = yield* state.hold(app.name)
+        const o = yield* observe(app, { readOnly: true, skipFetch: Shared.skipFetchOrEnv(args.skipFetch) })
+        return { _tag: "Planned", pending, previousHold, o } as const
+      })
     )
+    if (looked._tag === "Upgrading") {
+      const { holder, record: r } = looked
+      return yield* Console.log(
+        args.json
+          ? JSON.stringify({ app: app.name, ...fleetFields, running: { ...holder, upgrade: r }, plan: null })
+          : `PLAN ${app.name}: running now: ${liveRun(holder)} is upgrading ` +
+            `${escapeControls(`${r.from} -> ${r.to}`)} (phase ${r.phase}); plan again once it has ended${why}`
+      )
+    }
+    const { o, pending, previousHold } = looked
     if (args.json) {
       return yield* Console.log(JSON.stringify({
         app: app.name,
-        ...(args.fleet ? { managedBy: app.managedBy ?? "listed", paused: false } : {}),
+        ...fleetFields,
+        running: Option.getOrNull(running),
         pendingRecovery: Option.getOrNull(pending),
         plan: o.plan,
         deployed: o.facts.deployed,
@@ -84,7 +111,12 @@ const planOne = (
         soaking: o.soaking
       }))
     }
-    if (Option.isSome(pending)) {
+    if (Option.isSome(running)) {
+      yield* Console.log(
+        `PLAN ${app.name}: running now: ${liveRun(running.value)} holds its lock; reconcile would wait for it ` +
+          "(--lock-wait); then, as things stand:"
+      )
+    } else if (Option.isSome(pending)) {
       const r = pending.value
       yield* Console.log(
         `PLAN ${app.name}: first recover the unfinished upgrade ${escapeControls(`${r.from} -> ${r.to}`)} ` +

@@ -198,16 +198,19 @@ export const renderTable = (statuses: ReadonlyArray<AppStatus>): string => {
   ]
   const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   const lines = rows.map((r) => r.map((cell, i) => i === r.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  "))
-  const problems = new Map<string, Array<string>>()
+  // One line per message, with every fact and app it stopped (a state directory one may not read stops four facts).
+  const problems = new Map<string, { facts: Set<string>; apps: Set<string> }>()
   for (const s of statuses) {
     for (const [fact, message] of Object.entries(s.problems)) {
-      const key = escapeControls(`${fact}: ${message}`)
-      problems.set(key, [...problems.get(key) ?? [], s.app])
+      const seen = problems.get(message) ?? { facts: new Set(), apps: new Set() }
+      problems.set(message, { facts: seen.facts.add(fact), apps: seen.apps.add(s.app) })
     }
   }
   if (problems.size > 0) {
     lines.push("", "could not read:")
-    for (const [problem, apps] of problems) lines.push(`  ${problem} (${apps.join(", ")})`)
+    for (const [message, { apps, facts }] of problems) {
+      lines.push(`  ${escapeControls(`${[...facts].join(", ")}: ${message}`)} (${[...apps].join(", ")})`)
+    }
   }
   return lines.join("\n")
 }

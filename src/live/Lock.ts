@@ -158,6 +158,41 @@ export const make = (options: LockOptions) =>
     })
   })
 
+/** A live run that holds an app's lock: its pid and since when, as its lock file says (if it does). */
+export interface LiveHolder {
+  readonly pid?: number
+  readonly since?: string
+}
+
+/** One shared, non-blocking try that lets go at once: does a live process hold the lock? */
+const isHeld = (path: string) =>
+  Effect.async<boolean>((resume) => {
+    const child = ChildProcess.spawn(
+      "flock",
+      ["--nonblock", "--shared", "--conflict-exit-code", String(BUSY), path, "true"],
+      { stdio: "ignore" }
+    )
+    // Not answerable (no flock, no permission): not known to be running, so not said to be.
+    child.on("error", () => resume(Effect.succeed(false)))
+    child.on("exit", (code) => resume(Effect.succeed(code === BUSY)))
+  })
+
+/**
+ * The live run that holds `app`'s lock now, if any (for `plan`, which takes no lock): the kernel's
+ * answer, not the file's, so a lock file left by a dead run is not a live run. Writes nothing: no
+ * lock file means no run ever locked the app, and a link is never followed.
+ */
+export const liveHolder = (stateDir: string, app: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = Path.join(stateDir, app, "lock")
+    const link = yield* fs.readLink(path).pipe(Effect.option)
+    const exists = yield* fs.exists(path).pipe(Effect.orElseSucceed(() => false))
+    if (Option.isSome(link) || !exists || !(yield* isHeld(path))) return Option.none<LiveHolder>()
+    const holder = yield* fs.readFileString(path).pipe(Effect.option, Effect.map(Option.flatMap(decodeHolder)))
+    return Option.some<LiveHolder>(Option.getOrElse(holder, () => ({})))
+  })
+
 /**
  * The lock on Node's filesystem. It brings its own FileSystem: the CLI takes it around the
  * services' composition, and tests use it on its own.

@@ -62,6 +62,22 @@ const missingEnvFile = (app: AppSpec) =>
     })
   })
 
+/**
+ * Does abra know the app's server (a directory under `servers/`, as `abra server ls` lists them)?
+ * The read-only twin of `ensureServer` (which asks abra, and may add the local server): `plan`, a
+ * run outside its window and `config check` look, write nothing and run no abra command.
+ */
+export const knownServer = (app: AppSpec) =>
+  Effect.gen(function*() {
+    const servers = yield* (yield* Apps).servers().pipe(within(app, "server", SHORT_STEP))
+    if (servers.includes(app.server)) return
+    return yield* new AbraError({
+      app: app.server,
+      operation: "server ls",
+      message: `abra does not know the server ${app.server}: add it with \`abra server add\` first`
+    })
+  })
+
 /** The env file must be the app's recipe's: another recipe's file means the config names the wrong app. */
 const sameRecipe = (app: AppSpec) =>
   Effect.gen(function*() {
@@ -74,6 +90,19 @@ const sameRecipe = (app: AppSpec) =>
       message: `${app.name}: the env file ${apps.envPath(app)} is for the recipe ${recipe.value}, the config says ` +
         `${app.recipe}: fix the recipe or the domain in the config`
     })
+  })
+
+/**
+ * The env file, checked as every run checks it before anything is fetched or written: none is a
+ * typo or an app not set up (exit 2, naming the likeliest domain) unless the config says `create`;
+ * one for another recipe means the config names the wrong app.
+ */
+export const checkedEnv = (app: AppSpec) =>
+  Effect.gen(function*() {
+    const env = yield* (yield* Apps).readEnv(app).pipe(within(app, "env read", SHORT_STEP))
+    if (Option.isNone(env) && !app.create) return yield* missingEnvFile(app)
+    if (Option.isSome(env)) yield* sameRecipe(app)
+    return env
   })
 
 /**
@@ -106,11 +135,12 @@ export const observe = (app: AppSpec, options: ReconcileOptions & { readonly rea
     // The server is only looked up (added only for an app the config lets create), then the env
     // file, before anything is fetched or written: what a person set up decides what a run may touch.
     // No env file is a typo or an app not set up, unless the config says create.
+    // Read-only (plan, outside the window): only looked at; an app to create may get the local
+    // server added by the run, so it is not required yet.
     if (!readOnly) yield* apps.ensureServer(app.server, app.create).pipe(within(app, "server", SHORT_STEP))
-    let env = yield* apps.readEnv(app).pipe(within(app, "env read", SHORT_STEP))
+    else if (!app.create) yield* knownServer(app)
+    let env = yield* checkedEnv(app)
     const envExists = Option.isSome(env)
-    if (Option.isNone(env) && !app.create) return yield* missingEnvFile(app)
-    if (Option.isSome(env)) yield* sameRecipe(app)
 
     // A person's chaos deploy, or an app a person took down, is left as it is.
     const deployed = yield* docker.isDeployed(app.stack).pipe(within(app, "deployed check", SHORT_STEP))

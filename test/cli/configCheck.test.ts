@@ -2,6 +2,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as Path from "node:path"
 import { cli } from "../support/cli.js"
 import { deployWithAbra, makeAbraWorld } from "../support/fakeAbra.js"
@@ -40,8 +42,15 @@ describe("config check", () => {
           )
           return path
         }
+        // The health endpoint must answer (any status): a local one that says 503.
+        const health = Http.createServer((_req, res) => res.writeHead(503).end())
+        yield* Effect.acquireRelease(
+          Effect.async<void>((resume) => void health.listen(0, "127.0.0.1", () => resume(Effect.void))),
+          () => Effect.sync(() => void health.close())
+        )
+        const url = `http://127.0.0.1:${(health.address() as AddressInfo).port}/`
         const good = yield* cli(
-          ["config", "check", "--config", write({ kc: { recipe: "keycloak", domain: DOMAIN } })],
+          ["config", "check", "--config", write({ kc: { recipe: "keycloak", domain: DOMAIN, health: { url } } })],
           env
         )
         expect(good.code, good.stderr + good.stdout).toBe(0)

@@ -2,6 +2,7 @@
  * Test helpers around the fake `abra` (test/fixtures/fake-abra/abra): real recipe git repos,
  * a throwaway ABRA_DIR, and a way to run the fake and read back what it did.
  */
+import { Effect } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -238,4 +239,29 @@ export const deployWithAbra = (
     const r = runAbra(world, args)
     if (r.code !== 0) throw new Error(`abra ${args.join(" ")}: ${r.stderr}`)
   }
+}
+
+/** A world for one scoped test, removed when its scope closes; with `app`, that app deployed with abra. */
+export const scopedAbraWorld = (app?: Parameters<typeof deployWithAbra>[1]) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const world = makeAbraWorld()
+      if (app !== undefined) deployWithAbra(world, app)
+      return world
+    }),
+    (world) => Effect.sync(() => world.cleanup())
+  )
+
+/** `<root>/config.json` naming the world's abra directory, `<root>/state` and `apps` (and `more`): its path. */
+export const writeConfig = (
+  world: AbraWorld,
+  apps: Record<string, unknown>,
+  more: Record<string, unknown> = {}
+): string => {
+  const file = path.join(world.root, "config.json")
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ stateDir: path.join(world.root, "state"), abraDir: world.abraDir, apps, ...more })
+  )
+  return file
 }
