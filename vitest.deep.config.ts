@@ -3,7 +3,9 @@ import { defineConfig } from "vitest/config"
 /**
  * The deep run (`npm run test:deep`, run by `.ci/run` after `npm test`): the random worlds, 5,000
  * per file from its fixed seed and 2,500 from a fresh one (test/reconcile/PropertySuite.ts), and the
- * recovery sweep with every third second crash point (`npm test` takes every eighteenth).
+ * recovery sweep with every third second crash point (`npm test` takes every eighteenth), the
+ * delivery sweep over every alerting scenario, and the fault sweep's every case (`npm test`: every
+ * second).
  * A config of its own rather than a size read by `npm test`, so that `npm test` can never run it by
  * accident, and so that it needs no bundle: no CLI test runs here.
  */
@@ -13,7 +15,8 @@ export default defineConfig({
       "test/reconcile/Properties.test.ts",
       "test/reconcile/Properties2.test.ts",
       "test/reconcile/Recovery.test.ts",
-      "test/reconcile/DeliverySweep.test.ts"
+      "test/reconcile/DeliverySweep.test.ts",
+      "test/reconcile/Faults.test.ts"
     ],
     env: { WARM_DEEP: "1" },
     // Names a test that starves the event loop (vitest's RPC gives up after 60 s, naming none).

@@ -164,7 +164,7 @@ describe("shell completions", () => {
       expect(metrics).toEqual(["--metrics-file"])
       expect(alerts).toEqual(["ack"])
       expect(ackOptions).toEqual(["--completions", "--config", "--help", "--log-level", "--version", "--wizard"])
-      expect(actions).toEqual(["restore", "show", "take"])
+      expect(actions).toEqual(["export", "restore", "show", "take"])
       expect(checkConfig).toEqual(["cfg-old.json", "config.json"])
       expect(shells).toEqual(["fish"])
     } finally {

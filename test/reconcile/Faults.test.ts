@@ -23,6 +23,7 @@ import * as World from "../../src/simulation/World.js"
 import * as Figures from "../support/figures.js"
 import * as Invariants from "../support/invariants.js"
 import { targets } from "../support/targets.js"
+import { DEEP } from "./PropertySuite.js"
 
 // Short health deadlines keep each run to a few dozen side effects; the logic is the same.
 const app: AppSpec = {
@@ -249,6 +250,16 @@ const PATHS: ReadonlyArray<Path> = [
 /** Cases in all; the per-path counts must add up to it. */
 const TOTAL_CASES = 1722
 
+/**
+ * `npm test` sweeps every second case (target x fault kind) from an offset drawn afresh each run and
+ * printed, so that two runs cover the whole sweep between them; every target still meets at least
+ * one of its three faults. The deep run (`npm run test:deep`) sweeps every case, and records the
+ * figure docs/reliability.md quotes.
+ */
+const STRIDE = DEEP ? 1 : 2
+const OFFSET = DEEP ? 0 : Math.floor(Math.random() * 2)
+const swept = (cases: number) => Math.max(0, Math.ceil((cases - OFFSET) / STRIDE))
+
 type FaultKind = "fail" | "hang" | "interrupt"
 const KINDS: ReadonlyArray<FaultKind> = ["fail", "hang", "interrupt"]
 
@@ -276,9 +287,12 @@ const sweep = (path: Path) =>
     const steps = new Set<string>()
     let cases = 0
     let held = 0
+    let index = 0
     for (const target of targets(targetRun.world.trace)) {
       steps.add(target.step === "deploy" && target.detail.endsWith(` ${FROM}`) ? "redeploy" : target.step)
       for (const kind of KINDS) {
+        const i = index++
+        if (i < OFFSET || (i - OFFSET) % STRIDE !== 0) continue
         yield* Invariants.eventLoopTurn
         const world = yield* World.make({
           ...path.setup,
@@ -355,7 +369,7 @@ describe("a fault at every side effect of every path", () => {
         console.log(`fault sweep, ${path.name}: ${v.cases} cases, ${v.held} held`)
         if (v.failures.length) console.log(v.failures.slice(0, 20).join("\n"))
         expect(v.failures).toEqual([])
-        expect(v.cases).toBe(path.cases)
+        expect(v.cases).toBe(swept(path.cases))
       }), 120_000)
   }
 
@@ -365,15 +379,20 @@ describe("a fault at every side effect of every path", () => {
       const cases = all.reduce((n, v) => n + v.cases, 0)
       const heldCases = all.reduce((n, v) => n + v.held, 0)
       const steps = new Set(all.flatMap((v) => [...v.steps]))
-      console.log(`fault sweep, all paths: ${cases} cases, ${heldCases} held`)
-      expect(cases).toBe(TOTAL_CASES)
+      console.log(
+        `fault sweep, all paths: ${cases} cases, ${heldCases} held` +
+          (DEEP ? "" : ` (every ${STRIDE}nd case from ${OFFSET}: \`npm run test:deep\` sweeps all ${TOTAL_CASES})`)
+      )
+      expect(cases).toBe(PATHS.reduce((n, p) => n + swept(p.cases), 0))
       expect(heldCases).toBe(cases)
-      Figures.record("faults", {
-        "all.cases": cases,
-        "all.held": heldCases,
-        // Numbered so that the page can quote them in the order it lists the paths.
-        ...Object.fromEntries(PATHS.map((p, i) => [`path ${i + 1}, ${p.name}: cases`, all[i]!.cases]))
-      })
+      if (DEEP) {
+        Figures.record("faults", {
+          "all.cases": cases,
+          "all.held": heldCases,
+          // Numbered so that the page can quote them in the order it lists the paths.
+          ...Object.fromEntries(PATHS.map((p, i) => [`path ${i + 1}, ${p.name}: cases`, all[i]!.cases]))
+        })
+      }
       const named = [
         "server",
         "fetch",
