@@ -16,7 +16,7 @@ const env = (name: string): string | undefined => process.env[name] === "" ? und
 /** The deep run: `npm run test:deep` sets it. */
 export const DEEP = env("WARM_DEEP") === "1"
 /** Worlds per file in `npm test` (a few seconds each on two cores). */
-export const QUICK_RUNS = Number(env("WARM_PROPERTY_RUNS") ?? 250)
+export const QUICK_RUNS = Number(env("WARM_PROPERTY_RUNS") ?? 150)
 /** Worlds per file in the deep run: from the fixed seed, and from a fresh one. */
 export const DEEP_RUNS = { fixed: Number(env("WARM_PROPERTY_RUNS") ?? 5000), fresh: 2500 }
 /** At least this share of the first nights must start an upgrade transaction. */
