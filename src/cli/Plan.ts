@@ -1,7 +1,7 @@
 /** `plan <app>` or `plan --all`: what `reconcile` would do, changing nothing. */
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, Console, Effect, Option } from "effect"
-import type { AppSpec } from "../domain/Config.js"
+import { Clock, Console, Duration, Effect, Option } from "effect"
+import { type AppSpec, HealthConfig } from "../domain/Config.js"
 import * as Discovery from "../domain/Discovery.js"
 import { describeScope } from "../domain/SnapshotConfig.js"
 import { describeSoaking } from "../domain/Soak.js"
@@ -17,6 +17,25 @@ import * as Shared from "./Options.js"
 import { setExitCode, withLive } from "./Output.js"
 import { unholdHint } from "./Unhold.js"
 
+/**
+ * How long `plan` looks at the running version's health: a few seconds, not reconcile's settle time
+ * (60 s by default, up to the health timeout while Swarm converges). A dry run answers at once: ten
+ * apps behind a proxy that was down took `plan --all` seven minutes. What it says is then "not
+ * healthy now"; reconcile waits its whole settle time before it decides.
+ */
+export const PLAN_HEALTH_LOOK = Duration.seconds(5)
+
+export const lookBriefly = (app: AppSpec): AppSpec => ({
+  ...app,
+  health: new HealthConfig({
+    ...app.health,
+    settle: Duration.min(app.health.settle, PLAN_HEALTH_LOOK),
+    timeout: Duration.min(app.health.timeout, PLAN_HEALTH_LOOK)
+  })
+})
+
+const NOT_HEALTHY_NOW = `not healthy in a ${Duration.format(PLAN_HEALTH_LOOK)} look`
+
 const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): string => {
   const p = o.plan
   switch (p._tag) {
@@ -25,7 +44,7 @@ const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): str
     case "Noop":
       return `nothing to do: ${p.version} is the latest and healthy`
     case "Redeploy":
-      return `redeploy ${p.version}: it is the latest but not healthy`
+      return `redeploy ${p.version}: it is the latest but ${NOT_HEALTHY_NOW}`
     case "Undeployed":
       return `leave undeployed (${p.version} is pinned): a person took it down; ` +
         `set "keepDeployed": true to have it deployed`
@@ -37,7 +56,7 @@ const describePlan = (o: Effect.Effect.Success<ReturnType<typeof observe>>): str
       return `hold (${p.reason}) on ${p.from}, not upgrading to ${p.to}` +
         (p.warnings.length ? `: manual-migration warning in ${p.warnings.map((w) => w.version).join(", ")}` : "")
     case "Upgrade":
-      return `upgrade ${p.from} -> ${p.to}, health-gated${p.fromHealthy ? "" : " (the running version is not healthy)"}`
+      return `upgrade ${p.from} -> ${p.to}, health-gated${p.fromHealthy ? "" : `; running version ${NOT_HEALTHY_NOW}`}`
     case "Fail":
       return `cannot plan: ${p.reason}`
   }
@@ -82,7 +101,7 @@ const planOne = (
           return { _tag: "Upgrading", record: pending.value, holder: running.value } as const
         }
         const previousHold = yield* state.hold(app.name)
-        const o = yield* observe(app, { readOnly: true, skipFetch: Shared.skipFetchOrEnv(args.skipFetch) })
+        const o = yield* observe(lookBriefly(app), { readOnly: true, skipFetch: Shared.skipFetchOrEnv(args.skipFetch) })
         return { _tag: "Planned", pending, previousHold, o } as const
       })
     )

@@ -6,10 +6,11 @@
  */
 import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Option, Ref } from "effect"
+import { Cause, Duration, Effect, Exit, Option, Ref } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { AppConfig, type AppName, type AppSpec, appSpec } from "../../src/domain/Config.js"
+import { lookBriefly, PLAN_HEALTH_LOOK } from "../../src/cli/Plan.js"
+import { AppConfig, type AppName, type AppSpec, appSpec, HealthConfig } from "../../src/domain/Config.js"
 import * as Outcome from "../../src/domain/Outcome.js"
 import * as LiveLock from "../../src/live/Lock.js"
 import { observe } from "../../src/reconcile/Observe.js"
@@ -129,4 +130,20 @@ describe("plan while another run holds the app's lock", () => {
       }).pipe(Effect.provide(NodeFileSystem.layer)),
     { timeout: 120_000 }
   )
+})
+
+describe("plan looks at the running version's health briefly", () => {
+  it("a settle time and a health timeout longer than the look are cut to it; shorter ones are kept", () => {
+    const slow = spec({ health: new HealthConfig({ settle: Duration.seconds(60), timeout: Duration.minutes(15) }) })
+    const looked = lookBriefly(slow)
+    expect(Duration.toMillis(looked.health.settle)).toBe(Duration.toMillis(PLAN_HEALTH_LOOK))
+    expect(Duration.toMillis(looked.health.timeout)).toBe(Duration.toMillis(PLAN_HEALTH_LOOK))
+    const quick = lookBriefly(
+      spec({ health: new HealthConfig({ settle: Duration.seconds(2), timeout: Duration.seconds(3) }) })
+    )
+    expect(Duration.toMillis(quick.health.settle)).toBe(2_000)
+    expect(Duration.toMillis(quick.health.timeout)).toBe(3_000)
+    // Nothing else of the app changes.
+    expect({ ...looked, health: undefined }).toEqual({ ...slow, health: undefined })
+  })
 })
