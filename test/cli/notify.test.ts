@@ -14,7 +14,7 @@ import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
 import * as LiveAlerts from "../../src/live/Alerts.js"
 import { cli } from "../support/cli.js"
 import { closedPort } from "../support/httpsServer.js"
-import { notifyServer } from "../support/notifyServers.js"
+import { HTTP_CASES, notifyServer, smtpServer } from "../support/notifyServers.js"
 
 const SECRET = "kc-admin-pa55word-value"
 
@@ -83,6 +83,35 @@ describe("warm-reconcile notify", { timeout: 120_000 }, () => {
       expect(test.code).toBe(0)
       expect(test.stdout.trim()).toBe("gotify: ok")
       expect(String(gotify.accepted[1]!.json["title"])).toMatch(/test message$/)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scopedLive("`notify test` reaches each kind of channel's server: one test message each, `<name>: ok` per line", () =>
+    Effect.gen(function*() {
+      const entries: Array<Record<string, unknown>> = []
+      const env: Record<string, string> = {}
+      const received: Array<{ readonly name: string; readonly texts: () => ReadonlyArray<string> }> = []
+      for (const c of HTTP_CASES) {
+        const server = yield* notifyServer(c.kind, { secret: c.secret })
+        env[`SECRET_${c.kind.toUpperCase()}`] = c.secret
+        entries.push({ name: c.kind, url: c.url(server.port), secretEnv: `SECRET_${c.kind.toUpperCase()}` })
+        received.push({ name: c.kind, texts: () => server.accepted.map((r) => c.text(r.json)) })
+      }
+      const smtp = yield* smtpServer("warm", "mail-pa55")
+      env["SECRET_MAIL"] = "mail-pa55"
+      entries.push({
+        name: "mail",
+        url: `smtp://warm@127.0.0.1:${smtp.port}/?from=warm@example.org&to=ops@example.org&tlsverify=no`,
+        secretEnv: "SECRET_MAIL"
+      })
+      received.push({ name: "mail", texts: () => smtp.mails.map((m) => m.raw) })
+      const { config } = yield* configWith(entries)
+      const test = yield* cli(["notify", "test", "--config", config], env)
+      expect(test.code, test.stderr).toBe(0)
+      expect(test.stdout.trim().split("\n")).toEqual(received.map((r) => `${r.name}: ok`))
+      for (const r of received) {
+        expect(r.texts(), r.name).toHaveLength(1)
+        expect(r.texts()[0], r.name).toMatch(/test message/)
+      }
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scopedLive("`notify test` with a channel down prints each channel's result and why, and exits 1", () =>
