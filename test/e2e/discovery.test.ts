@@ -29,7 +29,9 @@ let optedPort = 0
 let manualPort = 0
 let startedEngine = false
 
-const app = session({ world: () => world, app: OPTED, target: "--all", config: () => config })
+/** More environment for the CLI and, through it, the fake abra (its knobs). */
+const knobs: Record<string, string> = {}
+const app = session({ world: () => world, app: OPTED, target: "--all", config: () => config, env: knobs })
 const { reconcile: reconcileAll, resultOf } = app
 const { lines: report, say } = reporter()
 
@@ -109,10 +111,11 @@ describe.skipIf(!enabled)("discovery and opt-in on a real Docker engine and Swar
   it("SIGTERM during the opted-in app's deploy: rolled back, exit 143, the release not held", async () => {
     publish(world.recipesSource, optedPort, [V.migrates])
     const manualContainer = manual.runningContainer()
+    // abra holds this deploy back 3 s (the fake's knob), so that the signal surely finds it at work.
+    knobs["FAKE_ABRA_DEPLOY_DELAY_MS"] = "3000"
     let scheduled = false
     let signalledAt = 0
     const run = await reconcileAll((stderr, child) => {
-      // The deploy of the new release has started: abra is at work when the signal comes.
       if (!scheduled && stderr.includes(`deploy ${V.migrates}`)) {
         scheduled = true
         setTimeout(() => {
@@ -120,7 +123,7 @@ describe.skipIf(!enabled)("discovery and opt-in on a real Docker engine and Swar
           child.kill("SIGTERM")
         }, 300)
       }
-    })
+    }).finally(() => delete knobs["FAKE_ABRA_DEPLOY_DELAY_MS"])
     say(`(discovery a) exit ${run.code}: ${resultOf(run, OPTED)} in ${seconds(run.endedAt - run.startedAt)}`)
     expect(signalledAt).toBeGreaterThan(0)
     // The signal came while abra was deploying the release: the fake records a call when it ends,
