@@ -4,8 +4,8 @@ import { defineConfig } from "vitest/config"
  * The deep run (`npm run test:deep`, run by `.ci/run` after `npm test`): the random worlds, 5,000
  * per file from its fixed seed and 2,500 from a fresh one (test/reconcile/PropertySuite.ts), and the
  * recovery sweep with every third second crash point (`npm test` takes every thirty-sixth), the
- * delivery sweep over every alerting scenario, and the fault sweep's every case (`npm test`: every
- * second).
+ * delivery sweep over every alerting scenario, and the fault sweep's every case (`npm test`: one kind
+ * per target).
  * A config of its own rather than a size read by `npm test`, so that `npm test` can never run it by
  * accident, and so that it needs no bundle: no CLI test runs here.
  */
