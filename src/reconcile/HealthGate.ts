@@ -108,10 +108,12 @@ export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: Ap
     )
     const now = yield* Clock.currentTimeMillis
     if (Either.isLeft(swarm)) {
-      // Docker cannot say: the last look stands. With none yet, right after a deploy the answer may
-      // be the old task's and counts for nothing; a look at a running app lets the probes decide.
+      // Docker cannot say. After a deploy an answer counts for nothing then: it may be an old task's,
+      // or the old release's after Swarm rolled the update back since the last look (a release that
+      // never answered was committed so). A look at a running app lets the probes decide, unless the
+      // last look saw it unconverged.
       yield* Effect.logWarning(`cannot look at the services of ${app.stack}: ${swarm.left}`)
-      if (!cfg.http || (lastKnown === undefined ? options.afterDeploy === true : lastKnown._tag !== "converged")) {
+      if (!cfg.http || options.afterDeploy === true || (lastKnown !== undefined && lastKnown._tag !== "converged")) {
         ok = false
       }
     } else {
