@@ -94,6 +94,21 @@ describe("the health gate across the stack", () => {
       expect(redeploy.at - deploy.at).toBeLessThan(10_000)
     }))
 
+  it.effect("Swarm rolls back, then Docker cannot list the tasks: the old release's answers never pass the gate", () =>
+    Effect.gen(function*() {
+      // A property run found it: the gate's looks saw the new release converged, Swarm rolled it
+      // back, the task list failed from then on (the settle check's two looks and the gate's first
+      // two succeed), and the old release's 200s committed a release that never answered.
+      const setup = {
+        ...upgrade(stateless, { health: NOT_FOUND, swarmRollbackAfter: "3 seconds" }),
+        faults: [{ step: "tasks" as const, kind: "fail" as const, after: 4 }]
+      }
+      const r = yield* rehearse(stateless, setup)
+      expect(Outcome.format(r.outcome)).not.toMatch(/^upgraded/)
+      expect(r.world.lastGood.get(app.name)).toBe(FROM)
+      expect(r.world.trace.some((t) => t.step === "last-good-write" && t.detail.includes(TO))).toBe(false)
+    }))
+
   it.effect("a long wait logs a line every 30 s: elapsed, the last probe, what Swarm says", () =>
     Effect.gen(function*() {
       const lines: Array<string> = []
