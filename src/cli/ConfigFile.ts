@@ -13,6 +13,7 @@ import {
   decodeConfig,
   oneLine
 } from "../domain/Config.js"
+import { closest } from "../domain/Suggest.js"
 import { refuseLooseOwnership, refuseSymlinkDir } from "../live/FileChecks.js"
 
 export const DEFAULT_CONFIG = "/etc/warm-reconcile/config.json"
@@ -123,9 +124,11 @@ export const findApp = (loaded: LoadedConfig, name: string): Effect.Effect<AppSp
     new ConfigError({
       source: loaded.path,
       path: `apps.${name}`,
-      message: `no app ${oneLine(JSON.stringify(name))} in ${loaded.path}; configured: ${
-        known.length ? known.join(", ") : "none"
-      }`
+      message: `no app ${oneLine(JSON.stringify(name))} in ${loaded.path}; ` +
+        Option.match(closest(name, known), {
+          onNone: () => "",
+          onSome: (near) => `did you mean ${near}? `
+        }) + `configured: ${known.length ? known.join(", ") : "none"}`
     })
   )
 }

@@ -164,7 +164,9 @@ describe("bad input through the CLI", { timeout: 180_000 }, () => {
         [["reconcile", "../kc", "--config", good], "no app \"../kc\""],
         [["reconcile", "/etc/passwd", "--config", good], "no app \"/etc/passwd\""],
         // Once a defect (a TypeError with a stack trace, exit 1): every object has a toString.
-        [["reconcile", "toString", "--config", good], "no app \"toString\" in"]
+        [["reconcile", "toString", "--config", good], "no app \"toString\" in"],
+        // A typo of a configured app's name: the closest one is named.
+        [["reconcile", "kcc", "--config", good], "; did you mean kc? configured: kc"]
       ]
       const results = yield* Effect.forEach(runs, ([args]) => cli(args, env), { concurrency: 3 })
       for (const [i, r] of results.entries()) expectRefused(r, runs[i]![1])
