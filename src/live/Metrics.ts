@@ -15,14 +15,14 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, Metric, MetricState, Option, Schema } from "effect"
 import * as Path from "node:path"
-import { channelName, type NotifyChannel } from "../domain/Notify.js"
+import type { NotifyChannel } from "../domain/Notify.js"
 import * as Outcome from "../domain/Outcome.js"
 import { PHASE_DURATION_METRIC, TIMED_PHASES, type TimedPhase } from "../domain/Phase.js"
 import type { RunRecord } from "../services/State.js"
 import { list as listAlerts } from "./Alerts.js"
 import { readFileIfExists, writeFileAtomic } from "./AtomicFile.js"
 import { writableByOthers } from "./FileChecks.js"
-import { deliveryStatus } from "./Notifier.js"
+import { backlog } from "./Notifier.js"
 import { hold, readHistory } from "./State.js"
 
 export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsError", {
@@ -229,7 +229,7 @@ export const render = (apps: ReadonlyArray<AppMetrics>): string => {
 
 export interface ChannelMetrics {
   readonly channel: string
-  /** Alerts waiting in the outbox that the channel's filters match and it has not accepted yet. */
+  /** Alerts and success notices waiting in the outbox for the channel (it has not accepted them yet). */
   readonly pending: number
   /** Deliveries to the channel that failed after their retries, over all runs this file counted. */
   readonly failures: number
@@ -251,7 +251,7 @@ export const renderChannels = (channels: ReadonlyArray<ChannelMetrics>): string 
       ...family(
         PENDING_FAMILY,
         "gauge",
-        "Alerts waiting to be delivered to the channel (it has not accepted them yet).",
+        "Alerts and success notices waiting to be delivered to the channel (it has not accepted them yet).",
         (c) => c.pending
       ),
       ...family(
@@ -398,14 +398,13 @@ export const write = Effect.fn("Metrics.write")(function*(path: string, options:
         unacknowledgedAlerts: alerts.filter((a) => a._tag === "Alert" && a.alert.app === app).length
       } satisfies AppMetrics
     }))
-  // The backlog from the outbox as it is now; the failures counter goes on from the previous
-  // file's. A channel no longer configured is dropped.
+  // The backlog from the outbox as it is now, alerts and success notices, as `status` counts it;
+  // the failures counter goes on from the previous file's. A channel no longer configured is dropped.
   const configured = options.notify?.channels ?? []
-  const status = yield* deliveryStatus(options.stateDir, configured)
-  const listed = alerts.flatMap((a) => a._tag === "Alert" ? [status(a.id, a.alert)] : [])
-  const channels = configured.map(channelName).map((channel): ChannelMetrics => ({
+  const backlogs = yield* backlog(options.stateDir, configured)
+  const channels = backlogs.map(({ channel, pending }): ChannelMetrics => ({
     channel,
-    pending: listed.filter((s) => s[channel] === "pending").length,
+    pending,
     failures: (carried.failures.get(channel) ?? 0) +
       (options.notify?.failed.filter((f) => f.channel === channel).length ?? 0)
   }))

@@ -15,6 +15,7 @@ import { Alert, ALERT_SCHEMA_VERSION } from "../../src/domain/Alert.js"
 import { NotifyChannel } from "../../src/domain/Notify.js"
 import * as Alerts from "../../src/live/Alerts.js"
 import * as Metrics from "../../src/live/Metrics.js"
+import * as NoticeFiles from "../../src/live/NoticeFiles.js"
 import { recordRun, setHold } from "../../src/live/State.js"
 import { forApp, inPhase, timedPhase } from "../../src/reconcile/Steps.js"
 import { HoldRecord, RunRecord } from "../../src/services/State.js"
@@ -346,7 +347,8 @@ describe("the metrics file", () => {
       const stateDir = Path.join(dir, "state")
       const path = Path.join(dir, "warm-reconcile.prom")
       const channels = [
-        new NotifyChannel({ url: "ntfy://127.0.0.1/ops" }),
+        // ntfy also asks for success notices.
+        new NotifyChannel({ url: "ntfy://127.0.0.1/ops", successes: ["upgraded"] }),
         // Only keycloak's alerts go to this one.
         new NotifyChannel({ url: "smtp://127.0.0.1:25/?from=a@example.org&to=b@example.org", apps: ["kc"] })
       ]
@@ -360,6 +362,12 @@ describe("the metrics file", () => {
       const [first] = (yield* Alerts.list(stateDir)).filter((a) => a._tag === "Alert").map((a) => a.id).sort()
       Fs.mkdirSync(Path.join(stateDir, "alerts", "deliveries"), { recursive: true })
       Fs.writeFileSync(Path.join(stateDir, "alerts", "deliveries", `${first}.ntfy.json`), "{}")
+      // A success notice waits too: ntfy's backlog, as `status` counts it; smtp asked for none.
+      yield* NoticeFiles.postNotice(
+        stateDir,
+        { _tag: "upgraded", ts: "20261111T030100Z", app: "kc", from: "1.1", to: "1.2" },
+        (json) => json
+      )
       const write = (failed: ReadonlyArray<string>) =>
         Metrics.write(path, {
           stateDir,
@@ -369,7 +377,7 @@ describe("the metrics file", () => {
         })
       yield* write(["smtp", "smtp"])
       let s = samples(Fs.readFileSync(path, "utf8"))
-      expect(s.get("warm_reconcile_notifications_pending{channel=\"ntfy\"}")).toBe(2)
+      expect(s.get("warm_reconcile_notifications_pending{channel=\"ntfy\"}")).toBe(3)
       expect(s.get("warm_reconcile_notifications_pending{channel=\"smtp\"}")).toBe(2)
       expect(s.get("warm_reconcile_notification_failures_total{channel=\"smtp\"}")).toBe(2)
       expect(s.get("warm_reconcile_notification_failures_total{channel=\"ntfy\"}")).toBe(0)
