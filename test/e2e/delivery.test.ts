@@ -21,7 +21,7 @@ import { type AbraWorld, makeAbraWorld } from "../support/fakeAbra.js"
 import { HTTP_CASES, type NotifyServer, notifyServer, smtpServer } from "../support/notifyServers.js"
 import { publish, RECIPE, V } from "./recipe.js"
 import { reporter, session } from "./session.js"
-import { enabled, freePort, seconds, stackOf, startEngine, stopEngine, writeE2eConfig } from "./support.js"
+import { enabled, endSuite, freePort, seconds, stackOf, writeE2eConfig } from "./support.js"
 
 const APP = "deliv"
 const DOMAIN = "deliv.e2e.example.org"
@@ -32,7 +32,6 @@ const SMTP_PASSWORD = "smtp-pa55word"
 let world: AbraWorld
 let config = ""
 let port = 0
-let startedEngine = false
 const scope = Effect.runSync(Scope.make())
 
 /** Every channel: its name in the config and what it has accepted so far. */
@@ -71,7 +70,6 @@ const counts = () => Object.fromEntries(channels.map((c) => [c.name, c.accepted(
 
 describe.skipIf(!enabled)("alert delivery from a real rollback", () => {
   beforeAll(async () => {
-    startedEngine = startEngine()
     if (stack.leftovers().length > 0) await stack.remove()
     world = makeAbraWorld()
     Fs.mkdirSync(Path.join(world.root, "state"), { recursive: true })
@@ -125,14 +123,9 @@ describe.skipIf(!enabled)("alert delivery from a real rollback", () => {
 
   afterAll(async () => {
     try {
-      await stack.remove()
-      world?.cleanup()
       await Effect.runPromise(Scope.close(scope, Exit.void))
-      const left = stack.leftovers()
-      if (left.length > 0) throw new Error(`the suite left Docker objects behind: ${left.join(", ")}`)
     } finally {
-      console.log(["E2E delivery summary:", ...report.map((l) => `  ${l}`)].join("\n"))
-      if (startedEngine) stopEngine()
+      await endSuite({ stacks: [stack], world, summary: { title: "E2E delivery summary", lines: report } })
     }
   })
 

@@ -16,7 +16,7 @@ import { stackName } from "../../src/domain/Config.js"
 import { type AbraWorld, makeAbraWorld } from "../support/fakeAbra.js"
 import { publish, RECIPE, V } from "./recipe.js"
 import { reporter, session } from "./session.js"
-import { docker, enabled, freePort, httpStatus, seconds, sleep, stackOf, startEngine, stopEngine } from "./support.js"
+import { docker, enabled, endSuite, freePort, httpStatus, seconds, sleep, stackOf } from "./support.js"
 
 const OPTED = "optin.e2e.example.org"
 const MANUAL = "manual.e2e.example.org"
@@ -27,7 +27,6 @@ let world: AbraWorld
 let config = ""
 let optedPort = 0
 let manualPort = 0
-let startedEngine = false
 
 /** More environment for the CLI and, through it, the fake abra (its knobs). */
 const knobs: Record<string, string> = {}
@@ -45,7 +44,6 @@ const callsFor = (domain: string, since: number) => app.changes(since).filter((c
 
 describe.skipIf(!enabled)("discovery and opt-in on a real Docker engine and Swarm", () => {
   beforeAll(async () => {
-    startedEngine = startEngine()
     for (const s of [opted, manual]) if (s.leftovers().length > 0) await s.remove()
     world = makeAbraWorld()
     Fs.mkdirSync(Path.join(world.root, "state"), { recursive: true })
@@ -96,16 +94,7 @@ describe.skipIf(!enabled)("discovery and opt-in on a real Docker engine and Swar
   })
 
   afterAll(async () => {
-    try {
-      await opted.remove()
-      await manual.remove()
-      world?.cleanup()
-      const left = [...opted.leftovers(), ...manual.leftovers()]
-      if (left.length > 0) throw new Error(`the suite left Docker objects behind: ${left.join(", ")}`)
-    } finally {
-      console.log(["E2E discovery summary:", ...report.map((l) => `  ${l}`)].join("\n"))
-      if (startedEngine) stopEngine()
-    }
+    await endSuite({ stacks: [opted, manual], world, summary: { title: "E2E discovery summary", lines: report } })
   })
 
   it("SIGTERM during the opted-in app's deploy: rolled back, exit 143, the release not held", async () => {

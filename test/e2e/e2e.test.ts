@@ -15,15 +15,15 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
+import { inject } from "vitest"
 import { type AbraWorld, makeAbraWorld } from "../support/fakeAbra.js"
 import { type Listener, listenersOn, parseListeners } from "./listeners.js"
 import { publish, RECIPE, SEED, V } from "./recipe.js"
 import { reporter, session } from "./session.js"
 import {
-  baseEnv,
   docker,
   enabled,
-  ENGINE,
+  endSuite,
   type Entry,
   freePort,
   httpStatus,
@@ -31,8 +31,6 @@ import {
   seconds,
   sleep,
   stackOf,
-  startEngine,
-  stopEngine,
   writeE2eConfig
 } from "./support.js"
 
@@ -137,18 +135,10 @@ const { lines: report, say } = reporter()
 
 // ---------------------------------------------------------------------------------------------
 
-let startedEngine = false
-let logFile = ""
-let logOffset = 0
 let health: ReturnType<typeof poller> | undefined
 
 describe.skipIf(!enabled)("reconcile on a real Docker engine and Swarm", () => {
   beforeAll(async () => {
-    const status = ChildProcess.execFileSync(ENGINE, ["status"], { encoding: "utf8", env: baseEnv() })
-    logFile = /^log: (.+)$/m.exec(status)?.[1] ?? ""
-    expect(logFile).not.toBe("")
-    logOffset = Fs.existsSync(logFile) ? Fs.statSync(logFile).size : 0
-    startedEngine = startEngine()
     expect(docker(["info", "--format", "{{.Swarm.LocalNodeState}}"]).trim()).toBe("active")
     const found = leftovers()
     if (found.length > 0) {
@@ -166,20 +156,7 @@ describe.skipIf(!enabled)("reconcile on a real Docker engine and Swarm", () => {
 
   afterAll(async () => {
     await health?.stop()
-    try {
-      if (world !== undefined) {
-        await removeStack()
-        world.cleanup()
-      }
-      // Before dockerd stops: nothing of this suite may stay behind for the next run.
-      const left = leftovers()
-      if (left.length > 0) throw new Error(`the suite left Docker objects behind: ${left.join(", ")}`)
-    } finally {
-      console.log(["E2E summary:", ...report.map((l) => `  ${l}`)].join("\n"))
-      if (startedEngine) {
-        stopEngine()
-      }
-    }
+    await endSuite({ stacks: [stack], world, summary: { title: "E2E summary", lines: report } })
   })
 
   it("(a) deploys 1.0.0 fresh: the stack runs, answers 200, seeds its volume", async () => {
@@ -462,8 +439,11 @@ describe.skipIf(!enabled)("reconcile on a real Docker engine and Swarm", () => {
   })
 
   it("dockerd never tried to reach a registry", () => {
-    const log = Fs.readFileSync(logFile).subarray(logOffset).toString("utf8")
-    // The part scanned is the suite's: the containers it started are in it (one shim each).
+    // From before the run's engine start (test/e2e/engineSetup.ts): the files running beside this
+    // one and the start itself are scanned too.
+    const { file, offset } = inject("engineLog")
+    const log = Fs.readFileSync(file).subarray(offset).toString("utf8")
+    // The containers this file started are in it (one shim each).
     expect(log.split("\n").filter((line) => line.includes("starting signal loop")).length).toBeGreaterThan(5)
     const attempts = log.split("\n").filter((line) => REGISTRY_ATTEMPT.test(line))
     say(`registry attempts in dockerd's log: ${attempts.length}`)

@@ -22,6 +22,7 @@ import { publish, RECIPE, V, type VersionTag } from "./recipe.js"
 import {
   baseEnv,
   enabled,
+  endSuite,
   type Entry,
   freePort,
   httpStatus,
@@ -30,8 +31,6 @@ import {
   sleep,
   spawnReconcile,
   stackOf,
-  startEngine,
-  stopEngine,
   writeE2eConfig
 } from "./support.js"
 
@@ -43,7 +42,6 @@ const stack = stackOf("app_kill9_example_org")
 let world: AbraWorld
 let port = 0
 let config = ""
-let startedEngine = false
 
 const healthUrl = () => `http://127.0.0.1:${port}/health`
 const appState = (...parts: Array<string>) => Path.join(world.root, "state", APP, ...parts)
@@ -377,7 +375,6 @@ let migratedListing: Record<string, Entry> | undefined
 
 describe.skipIf(!enabled)("kill -9 at every step boundary, on a real Docker engine", () => {
   beforeAll(async () => {
-    startedEngine = startEngine()
     const found = stack.leftovers()
     if (found.length > 0) {
       console.warn(`KILL leftovers of an earlier run removed: ${found.join(", ")}`)
@@ -406,16 +403,7 @@ describe.skipIf(!enabled)("kill -9 at every step boundary, on a real Docker engi
   })
 
   afterAll(async () => {
-    try {
-      if (world !== undefined) {
-        await stack.remove()
-        world.cleanup()
-      }
-      const left = stack.leftovers()
-      if (left.length > 0) throw new Error(`kill.test.ts left Docker objects behind: ${left.join(", ")}`)
-    } finally {
-      if (startedEngine) stopEngine()
-    }
+    await endSuite({ stacks: [stack], world })
   })
 
   it("upgrade 1.0.0 -> 1.1.0: killed at each boundary, the next run ends healthy, data intact", async () => {

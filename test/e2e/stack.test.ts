@@ -20,18 +20,7 @@ import { stackName } from "../../src/domain/Config.js"
 import { type AbraWorld, makeAbraWorld } from "../support/fakeAbra.js"
 import { reporter, session } from "./session.js"
 import { GRACE_SECONDS, publishStack, S, STACK_RECIPE } from "./stackRecipe.js"
-import {
-  docker,
-  enabled,
-  freePort,
-  httpStatus,
-  seconds,
-  sleep,
-  stackOf,
-  startEngine,
-  stopEngine,
-  writeE2eConfig
-} from "./support.js"
+import { docker, enabled, endSuite, freePort, httpStatus, seconds, sleep, stackOf, writeE2eConfig } from "./support.js"
 
 const APP = "stack"
 const DOMAIN = "stack.e2e.example.org"
@@ -41,7 +30,6 @@ const stack = stackOf(STACK)
 let world: AbraWorld
 let port = 0
 let config = ""
-let startedEngine = false
 
 const app = session({ world: () => world, app: APP, config: () => config })
 const { alerts, lastGood, readAlert, reconcile, result, stateFile, steps } = app
@@ -119,7 +107,6 @@ const neverLastGood = (tag: string) => {
 
 describe.skipIf(!enabled)("the whole-stack health gate on a real Docker engine and Swarm", () => {
   beforeAll(async () => {
-    startedEngine = startEngine()
     expect(docker(["info", "--format", "{{.Swarm.LocalNodeState}}"]).trim()).toBe("active")
     if (stack.leftovers().length > 0) await stack.remove()
     world = makeAbraWorld()
@@ -130,17 +117,7 @@ describe.skipIf(!enabled)("the whole-stack health gate on a real Docker engine a
   })
 
   afterAll(async () => {
-    try {
-      if (world !== undefined) {
-        await stack.remove()
-        world.cleanup()
-      }
-      const left = stack.leftovers()
-      if (left.length > 0) throw new Error(`the suite left Docker objects behind: ${left.join(", ")}`)
-    } finally {
-      console.log(["E2E stack summary:", ...report.map((l) => `  ${l}`)].join("\n"))
-      if (startedEngine) stopEngine()
-    }
+    await endSuite({ stacks: [stack], world, summary: { title: "E2E stack summary", lines: report } })
   })
 
   it("deploys 1.0.0 of the two-service stack fresh", async () => {

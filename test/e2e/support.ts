@@ -193,3 +193,28 @@ export const writeE2eConfig = (options: {
     })
   )
 }
+
+export type Stack = ReturnType<typeof stackOf>
+
+/**
+ * A suite's afterAll: its stacks removed and its world cleaned, then nothing of its stacks may be
+ * left in Docker (before the next run, which shares the engine); its summary printed in any case.
+ */
+export const endSuite = async (options: {
+  readonly stacks: ReadonlyArray<Stack>
+  readonly world: { readonly cleanup: () => void } | undefined
+  readonly summary?: { readonly title: string; readonly lines: ReadonlyArray<string> }
+}) => {
+  try {
+    if (options.world !== undefined) {
+      for (const stack of options.stacks) await stack.remove()
+      options.world.cleanup()
+    }
+    const left = options.stacks.flatMap((stack) => stack.leftovers())
+    if (left.length > 0) throw new Error(`the suite left Docker objects behind: ${left.join(", ")}`)
+  } finally {
+    if (options.summary !== undefined) {
+      console.log([`${options.summary.title}:`, ...options.summary.lines.map((l) => `  ${l}`)].join("\n"))
+    }
+  }
+}
