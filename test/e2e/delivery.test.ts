@@ -19,7 +19,7 @@ import { stackName } from "../../src/domain/Config.js"
 import { BUNDLE, ROOT } from "../support/bundle.js"
 import { type AbraWorld, makeAbraWorld } from "../support/fakeAbra.js"
 import { HTTP_CASES, type NotifyServer, notifyServer, smtpServer } from "../support/notifyServers.js"
-import { publish, RECIPE, V } from "./recipe.js"
+import { publish, V } from "./recipe.js"
 import { reporter, session } from "./session.js"
 import { enabled, endSuite, freePort, seconds, stackOf, writeE2eConfig } from "./support.js"
 
@@ -107,16 +107,7 @@ describe.skipIf(!enabled)("alert delivery from a real rollback", () => {
       server: smtp,
       down: (status) => smtp.down = status !== undefined
     })
-    writeE2eConfig({
-      file: config,
-      root: world.root,
-      abraDir: world.abraDir,
-      app: APP,
-      recipe: RECIPE,
-      domain: DOMAIN,
-      healthUrl: `http://127.0.0.1:${port}/health`,
-      healthTimeout: "15 seconds"
-    })
+    writeE2eConfig({ file: config, world, app: APP, domain: DOMAIN, port, healthTimeout: "15 seconds" })
     const json = JSON.parse(Fs.readFileSync(config, "utf8"))
     Fs.writeFileSync(config, JSON.stringify({ ...json, notify: notifyEntries }))
   })

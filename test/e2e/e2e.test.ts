@@ -120,16 +120,7 @@ const cliEnv = app.env
 
 /** The config, with the health deadline of the scenario. */
 const writeConfig = (healthTimeout: string) =>
-  writeE2eConfig({
-    file: config,
-    root: world.root,
-    abraDir: world.abraDir,
-    app: APP,
-    recipe: RECIPE,
-    domain: DOMAIN,
-    healthUrl: `http://127.0.0.1:${port}/health`,
-    healthTimeout
-  })
+  writeE2eConfig({ file: config, world, app: APP, domain: DOMAIN, port, healthTimeout })
 
 const { lines: report, say } = reporter()
 

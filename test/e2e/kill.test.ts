@@ -18,7 +18,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { type AbraWorld, makeAbraWorld } from "../support/fakeAbra.js"
-import { publish, RECIPE, V, type VersionTag } from "./recipe.js"
+import { publish, V, type VersionTag } from "./recipe.js"
 import {
   baseEnv,
   enabled,
@@ -54,16 +54,7 @@ const cliEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
 })
 
 const writeConfig = (healthTimeout: string) =>
-  writeE2eConfig({
-    file: config,
-    root: world.root,
-    abraDir: world.abraDir,
-    app: APP,
-    recipe: RECIPE,
-    domain: DOMAIN,
-    healthUrl: healthUrl(),
-    healthTimeout
-  })
+  writeE2eConfig({ file: config, world, app: APP, domain: DOMAIN, port, healthTimeout })
 
 /** The phase of the in-flight record; `null` when there is none; `undefined` while unreadable. */
 const phaseNow = (): string | null | undefined => {

@@ -37,16 +37,7 @@ const { lines: report, say } = reporter()
 
 /** The suite's config: one stateless app of the stack recipe; `http: false` leaves Swarm's verdict alone. */
 const writeConfig = (healthTimeout: string, http = true) => {
-  writeE2eConfig({
-    file: config,
-    root: world.root,
-    abraDir: world.abraDir,
-    app: APP,
-    recipe: STACK_RECIPE,
-    domain: DOMAIN,
-    healthUrl: `http://127.0.0.1:${port}/health`,
-    healthTimeout
-  })
+  writeE2eConfig({ file: config, world, app: APP, recipe: STACK_RECIPE, domain: DOMAIN, port, healthTimeout })
   const json = JSON.parse(Fs.readFileSync(config, "utf8"))
   json.apps[APP] = { ...json.apps[APP], stateful: false, health: { ...json.apps[APP].health, http } }
   Fs.writeFileSync(config, JSON.stringify(json))

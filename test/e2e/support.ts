@@ -10,6 +10,7 @@ import * as Net from "node:net"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { BUNDLE, ROOT } from "../support/bundle.js"
+import { RECIPE } from "./recipe.js"
 export const ENGINE = fileURLToPath(new URL("engine.sh", import.meta.url))
 
 export const enabled = process.env["WARM_RECONCILE_E2E"] === "1"
@@ -156,24 +157,27 @@ export const seconds = (ms: number | undefined) => ms === undefined ? "n/a" : `$
  */
 export const writeE2eConfig = (options: {
   readonly file: string
-  readonly root: string
-  readonly abraDir: string
+  /** The fake abra's world: the state dir goes under its root. */
+  readonly world: { readonly root: string; readonly abraDir: string }
   readonly app: string
-  readonly recipe: string
+  /** Default: the e2e recipe. */
+  readonly recipe?: string
   readonly domain: string
-  readonly healthUrl: string
+  /** The app's httpd port on 127.0.0.1: health is `http://127.0.0.1:<port>/health`. */
+  readonly port: number
   readonly healthTimeout: string
 }) => {
+  const { abraDir, root } = options.world
   // An abra directory has servers/ (issue 13: else exit 2 before anything runs).
-  Fs.mkdirSync(Path.join(options.abraDir, "servers"), { recursive: true })
+  Fs.mkdirSync(Path.join(abraDir, "servers"), { recursive: true })
   Fs.writeFileSync(
     options.file,
     JSON.stringify({
-      stateDir: Path.join(options.root, "state"),
-      abraDir: options.abraDir,
+      stateDir: Path.join(root, "state"),
+      abraDir,
       apps: {
         [options.app]: {
-          recipe: options.recipe,
+          recipe: options.recipe ?? RECIPE,
           domain: options.domain,
           // The suite's app is warm-reconcile's own: set up and kept deployed by it.
           create: true,
@@ -181,7 +185,7 @@ export const writeE2eConfig = (options: {
           stateful: true,
           deployTimeout: "3 minutes",
           health: {
-            url: options.healthUrl,
+            url: `http://127.0.0.1:${options.port}/health`,
             timeout: options.healthTimeout,
             attemptTimeout: 2,
             interval: 0.25,
