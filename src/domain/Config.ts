@@ -56,7 +56,7 @@ export const DurationSetting = Schema.transformOrFail(
             new ParseResult.Type(
               ast,
               input,
-              `expected a duration such as "90 seconds", "15 minutes", "90s" or "1h30m", got ${JSON.stringify(input)}`
+              `expected a duration such as "90 seconds", "15 minutes", "3 days", "90s" or "1h30m", got ${JSON.stringify(input)}`
             )
           ),
         onSome: ParseResult.succeed
