@@ -13,7 +13,7 @@ import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Path from "node:path"
 import { cli, type CliResult } from "../support/cli.js"
-import { type AbraWorld, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
+import { type AbraWorld, deployWithAbra, makeAbraWorld, runAbra } from "../support/fakeAbra.js"
 import { fakeEngine } from "../support/fakeEngine.js"
 
 const DOMAIN = "id.example.org"
@@ -70,21 +70,15 @@ const configFile = (name: string, content: string | Buffer | object) => {
 
 beforeAll(async () => {
   world = makeAbraWorld()
-  makeRecipeRepo(world.recipesSource, "keycloak", [
-    { tag: "1.1.0+1.1" },
-    ...JUNK_TAGS.map((tag) => ({ tag })),
-    { tag: "1.2.0+1.2", notes: NOTES }
-  ])
-  Fs.mkdirSync(Path.join(world.abraDir, "servers", "default"), { recursive: true })
-  for (
-    const args of [
-      ["recipe", "fetch", "keycloak", "-n"],
-      ["app", "new", "keycloak", "1.1.0+1.1", "-s", "default", "-D", DOMAIN, "-o", "-n"],
-      ["app", "secret", "generate", DOMAIN, "--all", "-n"],
-      ["app", "deploy", DOMAIN, "1.1.0+1.1", "-o", "-n", "-f"],
-      ["app", "new", "keycloak", "1.1.0+1.1", "-s", "default", "-D", BAD_DOMAIN, "-o", "-n"]
-    ]
-  ) expect(runAbra(world, args).code).toBe(0)
+  deployWithAbra(world, {
+    recipe: "keycloak",
+    domain: DOMAIN,
+    versions: [{ tag: "1.1.0+1.1" }, ...JUNK_TAGS.map((tag) => ({ tag })), { tag: "1.2.0+1.2", notes: NOTES }],
+    deployed: "1.1.0+1.1",
+    generateSecrets: true
+  })
+  const second = ["app", "new", "keycloak", "1.1.0+1.1", "-s", "default", "-D", BAD_DOMAIN, "-o", "-n"]
+  expect(runAbra(world, second).code).toBe(0)
   // A NUL byte on line 2 of the second app's env file.
   const badEnv = world.envFile(BAD_DOMAIN)
   const lines = Fs.readFileSync(badEnv, "utf8").split("\n")

@@ -22,7 +22,7 @@ import { timedPhase } from "../../src/reconcile/Steps.js"
 import { Alerts } from "../../src/services/Alerts.js"
 import { InFlight, RunRecord, State } from "../../src/services/State.js"
 import { cli } from "../support/cli.js"
-import { fakeAbraPath, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
+import { deployWithAbra, fakeAbraPath, makeAbraWorld, writeConfig } from "../support/fakeAbra.js"
 import { fakeEngine, stackOf, stackVolume } from "../support/fakeEngine.js"
 
 /** `key=value` and `key="quoted \"value\""` pairs of one logfmt line. */
@@ -262,16 +262,13 @@ describe("logs of a reconcile through the CLI", () => {
       Effect.gen(function*() {
         const world = makeAbraWorld()
         yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
-        makeRecipeRepo(world.recipesSource, "keycloak", [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2", notes: "New." }])
-        Fs.mkdirSync(Path.join(world.abraDir, "servers", "default"), { recursive: true })
-        for (
-          const args of [
-            ["recipe", "fetch", "keycloak", "-n"],
-            ["app", "new", "keycloak", "1.1.0+1.1", "-s", "default", "-D", DOMAIN, "-o", "-n"],
-            ["app", "secret", "generate", DOMAIN, "--all", "-n"],
-            ["app", "deploy", DOMAIN, "1.1.0+1.1", "-o", "-n", "-f"]
-          ]
-        ) expect(runAbra(world, args).code).toBe(0)
+        deployWithAbra(world, {
+          recipe: "keycloak",
+          domain: DOMAIN,
+          versions: [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2", notes: "New." }],
+          deployed: "1.1.0+1.1",
+          generateSecrets: true
+        })
         // An app setting that holds a password, next to the Docker secret's version.
         Fs.appendFileSync(world.envFile(DOMAIN), `ADMIN_PASSWORD=${PASSWORD}\n`)
         expect(Fs.readFileSync(world.envFile(DOMAIN), "utf8")).toContain("SECRET_ADMIN_PASSWORD_VERSION=v1")
@@ -319,21 +316,13 @@ describe("logs of a reconcile through the CLI", () => {
         ).pipe(Effect.map((s) => s.port))
 
         const stateDir = Path.join(world.root, "state")
-        const config = Path.join(world.root, "config.json")
-        Fs.writeFileSync(
-          config,
-          JSON.stringify({
-            stateDir,
-            abraDir: world.abraDir,
-            apps: {
-              keycloak: {
-                recipe: "keycloak",
-                domain: DOMAIN,
-                health: { url: `http://127.0.0.1:${port}/`, timeout: "20 seconds", interval: 0.2 }
-              }
-            }
-          })
-        )
+        const config = writeConfig(world, {
+          keycloak: {
+            recipe: "keycloak",
+            domain: DOMAIN,
+            health: { url: `http://127.0.0.1:${port}/`, timeout: "20 seconds", interval: 0.2 }
+          }
+        })
         const env = {
           ...world.env,
           PATH: [wrap, world.env.PATH].join(Path.delimiter),

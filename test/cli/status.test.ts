@@ -21,7 +21,7 @@ import { recordRun, setHold, setInFlight, setLastGood } from "../../src/live/Sta
 import { deliverOutbox } from "../../src/reconcile/Deliver.js"
 import { HoldRecord, InFlight, RunRecord } from "../../src/services/State.js"
 import { cli } from "../support/cli.js"
-import { type AbraWorld, git, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
+import { type AbraWorld, deployWithAbra, git, makeAbraWorld, makeRecipeRepo, writeConfig } from "../support/fakeAbra.js"
 import { fakeEngine } from "../support/fakeEngine.js"
 import { tempDir } from "../support/files.js"
 import { closedPort } from "../support/httpsServer.js"
@@ -46,15 +46,12 @@ const snapshotTree = (dir: string): Record<string, string> =>
  */
 const setup = (world: AbraWorld) =>
   Effect.gen(function*() {
-    makeRecipeRepo(world.recipesSource, "keycloak", [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2" }])
-    Fs.mkdirSync(Path.join(world.abraDir, "servers", "default"), { recursive: true })
-    for (
-      const args of [
-        ["recipe", "fetch", "keycloak", "-n"],
-        ["app", "new", "keycloak", "1.1.0+1.1", "-s", "default", "-D", DOMAIN, "-o", "-n"],
-        ["app", "deploy", DOMAIN, "1.1.0+1.1", "-o", "-n", "-f"]
-      ]
-    ) expect(runAbra(world, args).code).toBe(0)
+    deployWithAbra(world, {
+      recipe: "keycloak",
+      domain: DOMAIN,
+      versions: [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2" }],
+      deployed: "1.1.0+1.1"
+    })
     // Published upstream after the last fetch: a status that fetched would report it as latest.
     makeRecipeRepo(world.recipesSource, "keycloak", [{ tag: "1.3.0+1.3" }])
 
@@ -100,18 +97,10 @@ const setup = (world: AbraWorld) =>
         })
       )
     }
-    const config = Path.join(world.root, "config.json")
-    Fs.writeFileSync(
-      config,
-      JSON.stringify({
-        stateDir,
-        abraDir: world.abraDir,
-        apps: {
-          keycloak: { recipe: "keycloak", domain: DOMAIN },
-          nextcloud: { recipe: "nextcloud", domain: "cloud.example.org" }
-        }
-      })
-    )
+    const config = writeConfig(world, {
+      keycloak: { recipe: "keycloak", domain: DOMAIN },
+      nextcloud: { recipe: "nextcloud", domain: "cloud.example.org" }
+    })
     return { stateDir, config }
   }).pipe(Effect.provide(NodeContext.layer))
 

@@ -10,7 +10,7 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { cli } from "../support/cli.js"
-import { type AbraWorld, makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
+import { type AbraWorld, deployWithAbra, makeAbraWorld, makeRecipeRepo, writeConfig } from "../support/fakeAbra.js"
 import { fakeEngine, stackOf, stackVolume } from "../support/fakeEngine.js"
 import { notifyServer } from "../support/notifyServers.js"
 
@@ -63,20 +63,14 @@ describe("reconcile on the live layers", () => {
       Effect.gen(function*() {
         const world = makeAbraWorld()
         yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
-        makeRecipeRepo(world.recipesSource, "keycloak", [
-          { tag: "1.1.0+1.1", notes: "First." },
-          { tag: "1.2.0+1.2", notes: "Faster login." }
-        ])
         // The app as an operator left it: 1.1.0 deployed with abra.
-        Fs.mkdirSync(Path.join(world.abraDir, "servers", "default"), { recursive: true })
-        for (
-          const args of [
-            ["recipe", "fetch", "keycloak", "-n"],
-            ["app", "new", "keycloak", "1.1.0+1.1", "-s", "default", "-D", DOMAIN, "-o", "-n"],
-            ["app", "secret", "generate", DOMAIN, "--all", "-n"],
-            ["app", "deploy", DOMAIN, "1.1.0+1.1", "-o", "-n", "-f"]
-          ]
-        ) expect(runAbra(world, args).code).toBe(0)
+        deployWithAbra(world, {
+          recipe: "keycloak",
+          domain: DOMAIN,
+          versions: [{ tag: "1.1.0+1.1", notes: "First." }, { tag: "1.2.0+1.2", notes: "Faster login." }],
+          deployed: "1.1.0+1.1",
+          generateSecrets: true
+        })
 
         const volume = Path.join(world.root, "volumes", `${STACK}_data`, "_data")
         Fs.mkdirSync(Path.join(volume, "realms"), { recursive: true })
@@ -91,24 +85,15 @@ describe("reconcile on the live layers", () => {
         const ntfy = yield* notifyServer("ntfy", { secret: "tok" })
 
         const stateDir = Path.join(world.root, "state")
-        const config = Path.join(world.root, "config.json")
-        Fs.writeFileSync(
-          config,
-          JSON.stringify({
-            stateDir,
-            abraDir: world.abraDir,
-            apps: {
-              keycloak: {
-                recipe: "keycloak",
-                domain: DOMAIN,
-                stateful: true,
-                // The broken release waits out the whole deadline: short, yet ample for the healthy ones.
-                health: { url: `http://127.0.0.1:${health.port}/health`, timeout: "5 seconds", interval: 0.2 }
-              }
-            },
-            notify: [{ url: `ntfy://tok@127.0.0.1:${ntfy.port}/ops?disabletls=yes`, successes: ["upgraded"] }]
-          })
-        )
+        const config = writeConfig(world, {
+          keycloak: {
+            recipe: "keycloak",
+            domain: DOMAIN,
+            stateful: true,
+            // The broken release waits out the whole deadline: short, yet ample for the healthy ones.
+            health: { url: `http://127.0.0.1:${health.port}/health`, timeout: "5 seconds", interval: 0.2 }
+          }
+        }, { notify: [{ url: `ntfy://tok@127.0.0.1:${ntfy.port}/ops?disabletls=yes`, successes: ["upgraded"] }] })
         const env = { ...world.env, DOCKER_HOST: `unix://${engine.socket}` }
 
         // 1. A healthy minor upgrade.

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { cli } from "../support/cli.js"
-import { makeAbraWorld, makeRecipeRepo, runAbra } from "../support/fakeAbra.js"
+import { deployWithAbra, makeAbraWorld, writeConfig } from "../support/fakeAbra.js"
 import { fakeEngine, stackOf, stackVolume } from "../support/fakeEngine.js"
 
 const DOMAIN = "id.example.org"
@@ -26,15 +26,12 @@ describe("a state record that does not decode stops its app", () => {
       Effect.gen(function*() {
         const world = makeAbraWorld()
         yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
-        makeRecipeRepo(world.recipesSource, "keycloak", [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2" }])
-        Fs.mkdirSync(Path.join(world.abraDir, "servers", "default"), { recursive: true })
-        for (
-          const args of [
-            ["recipe", "fetch", "keycloak", "-n"],
-            ["app", "new", "keycloak", "1.1.0+1.1", "-s", "default", "-D", DOMAIN, "-o", "-n"],
-            ["app", "deploy", DOMAIN, "1.1.0+1.1", "-o", "-n", "-f"]
-          ]
-        ) expect(runAbra(world, args).code).toBe(0)
+        deployWithAbra(world, {
+          recipe: "keycloak",
+          domain: DOMAIN,
+          versions: [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2" }],
+          deployed: "1.1.0+1.1"
+        })
         const volume = Path.join(world.root, "volumes", `${STACK}_data`, "_data")
         Fs.mkdirSync(volume, { recursive: true })
         Fs.writeFileSync(Path.join(volume, "db"), "rows\n")
@@ -46,15 +43,7 @@ describe("a state record that does not decode stops its app", () => {
         const record = Path.join(stateDir, "keycloak", file)
         Fs.mkdirSync(Path.dirname(record), { recursive: true, mode: 0o700 })
         Fs.writeFileSync(record, text, { mode: 0o600 })
-        const config = Path.join(world.root, "config.json")
-        Fs.writeFileSync(
-          config,
-          JSON.stringify({
-            stateDir,
-            abraDir: world.abraDir,
-            apps: { keycloak: { recipe: "keycloak", domain: DOMAIN, stateful: true } }
-          })
-        )
+        const config = writeConfig(world, { keycloak: { recipe: "keycloak", domain: DOMAIN, stateful: true } })
         const callsBefore = world.readCalls().length
         const r = yield* cli(["reconcile", "keycloak", "--config", config], {
           ...world.env,

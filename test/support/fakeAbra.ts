@@ -217,7 +217,10 @@ export const spawnAbra = (
   extraEnv: Record<string, string> = {}
 ): ChildProcess => spawn("abra", args, { env: childEnv(world, extraEnv), stdio: ["ignore", "pipe", "pipe"] })
 
-/** An app as an operator left it: its recipe published with `versions`, created and deployed at `deployed` with abra. */
+/**
+ * An app as an operator left it: its recipe published with `versions`, created and deployed at
+ * `deployed` with abra (with `generateSecrets`, its secrets generated before the deploy).
+ */
 export const deployWithAbra = (
   world: AbraWorld,
   app: {
@@ -225,6 +228,7 @@ export const deployWithAbra = (
     readonly domain: string
     readonly versions: ReadonlyArray<RecipeVersion>
     readonly deployed: string
+    readonly generateSecrets?: boolean
   }
 ): void => {
   makeRecipeRepo(world.recipesSource, app.recipe, app.versions)
@@ -233,6 +237,7 @@ export const deployWithAbra = (
     const args of [
       ["recipe", "fetch", app.recipe, "-n"],
       ["app", "new", app.recipe, app.deployed, "-s", "default", "-D", app.domain, "-o", "-n"],
+      ...(app.generateSecrets === true ? [["app", "secret", "generate", app.domain, "--all", "-n"]] : []),
       ["app", "deploy", app.domain, app.deployed, "-o", "-n", "-f"]
     ]
   ) {
