@@ -83,6 +83,11 @@ export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: Ap
     })
   for (;;) {
     probes++
+    // What Swarm said before this probe: an answer counts only between two looks that both saw the
+    // stack converged. The look after alone would count an old task's answer that came just before
+    // it exited (a start-first update); right after a deploy nothing was seen yet, so the first
+    // probe never counts.
+    const before = lastKnown
     let ok: boolean
     if (cfg.http) {
       // The deadline must hold inside a rollback too (a finalizer): see Deadline.
@@ -131,6 +136,9 @@ export const waitHealthy = Effect.fn("HealthGate.waitHealthy")(function*(app: Ap
       }
       if (seen._tag === "waiting") {
         if (ok && cfg.http) yield* Effect.logDebug(`${last} not counted: Swarm has not converged (${describe(seen)})`)
+        ok = false
+      } else if (before === undefined ? options.afterDeploy === true : before._tag !== "converged") {
+        if (ok && cfg.http) yield* Effect.logDebug(`${last} not counted: Swarm converged only after it was sent`)
         ok = false
       }
       if (!cfg.http) last = describe(seen)

@@ -4,12 +4,16 @@
  * verdicts and container health are heard, and the outcome and alert name the service.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Logger, Option } from "effect"
+import { Duration, Effect, Logger, Option, TestServices } from "effect"
 import { type AppSpec, HealthConfig } from "../../src/domain/Config.js"
 import * as Outcome from "../../src/domain/Outcome.js"
+import { waitHealthy } from "../../src/reconcile/HealthGate.js"
+import { Docker } from "../../src/services/Docker.js"
+import { Health } from "../../src/services/Health.js"
 import { rehearse } from "../../src/simulation/Rehearsal.js"
 import * as Scenarios from "../../src/simulation/Scenarios.js"
 import * as World from "../../src/simulation/World.js"
+import { serviceFacts } from "../support/serviceFacts.js"
 
 const [FROM, TO] = ["1.1.0+1.1", "1.2.0+1.2"]
 const base = Scenarios.demoApp()
@@ -150,5 +154,59 @@ describe("the health gate across the stack", () => {
       })
       expect(Outcome.format(r.outcome)).toBe(`redeployed-healthy:${TO}`)
       expect(r.world.alerts.map((a) => [a.reason, a.fields["version"]])).toEqual([["redeployed", TO]])
+    }))
+})
+
+describe("an answer counts only between two looks that saw the stack converged", () => {
+  /**
+   * A start-first update: the old task answers 200 until it exits, and Swarm shows the stack
+   * converged from the first look after that. `looks` is what Swarm shows at each look, in turn
+   * (the last repeats); every probe is answered 200.
+   */
+  const gate = (looks: ReadonlyArray<"updating" | "converged">, options: { readonly afterDeploy: boolean }) => {
+    let look = 0
+    const docker = Docker.of({
+      isDeployed: () => Effect.succeed(true),
+      deployedVersion: () => Effect.succeed(Option.some(TO)),
+      stackVolumes: () => Effect.succeed([]),
+      chaosVersion: () => Effect.succeed(Option.none()),
+      secrets: () => Effect.succeed([]),
+      failedTasks: () => Effect.succeed([]),
+      stackFacts: () =>
+        Effect.sync(() => {
+          const state = looks[Math.min(look++, looks.length - 1)]!
+          return {
+            services: [
+              serviceFacts(`${app.stack}_app`, TO, state === "updating" ? { update: "updating", current: 0 } : {})
+            ],
+            failed: []
+          }
+        })
+    })
+    const health = Health.of({ probe: () => Effect.succeed(200) })
+    // One answer passes the gate; probes 10 ms apart on the real clock.
+    const one: AppSpec = {
+      ...app,
+      health: new HealthConfig({ ...app.health, successes: 1, interval: Duration.millis(10) })
+    }
+    return waitHealthy(one, { version: TO, timeout: "1 minute", since: 0, afterDeploy: options.afterDeploy }).pipe(
+      Effect.provideService(Docker, docker),
+      Effect.provideService(Health, health),
+      TestServices.provideLive
+    )
+  }
+
+  it.live("the answer sent while Swarm was still updating does not count, though the look after it saw convergence", () =>
+    Effect.gen(function*() {
+      // Probe 1 (updating), probe 2 (updating before, converged after: the old task's last answer),
+      // probe 3 (converged before and after): one success is enough, and it is probe 3.
+      const passed = yield* gate(["updating", "converged"], { afterDeploy: true })
+      expect(passed.probes).toBe(3)
+    }))
+
+  it.live("right after a deploy the first probe never counts; a look at a running app lets it count", () =>
+    Effect.gen(function*() {
+      expect((yield* gate(["converged"], { afterDeploy: true })).probes).toBe(2)
+      expect((yield* gate(["converged"], { afterDeploy: false })).probes).toBe(1)
     }))
 })
