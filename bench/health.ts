@@ -1,9 +1,13 @@
 /**
- * Figure 2: time to notice health. A real HTTPS server on 127.0.0.1 answers 503 until a random
- * moment, then 200; the health gate (`waitHealthy` with the live Health layer and its default
- * settings) runs from the start. Measured: from that moment to the gate passing. The original's
- * polling (curl, then sleep 10 s, until a 200) is computed on the same timelines, with its curl's
- * duration measured against the same server.
+ * Figure 2: time to notice health, in an upgrade. Each trial is a stateless upgrade as Swarm runs
+ * one: the old task answers 200 through its stop grace period while Swarm updates the service; at
+ * a random moment the update completes (the old task gone, the new one running, a fake Engine API
+ * says so), the new task answers 503 while it starts, and from a second random moment 200. The
+ * health gate (`waitHealthy` after a deploy, with the live Health and Docker layers and the default
+ * settings) runs from the deploy. Measured: from the new task's first healthy answer to the gate
+ * passing; a gate that passes before it counted an old task's answer (the figure fails). The
+ * original (one 200 from curl, every 10 s) is put on the same timelines: it passes on the old
+ * task's answer.
  */
 import { Duration, Effect, Layer } from "effect"
 import { AppConfig, AppName, appSpec, HealthConfig } from "../src/domain/Config.js"
@@ -12,24 +16,35 @@ import * as LiveHealth from "../src/live/Health.js"
 import { waitHealthy } from "../src/reconcile/HealthGate.js"
 import { Docker } from "../src/services/Docker.js"
 import { Health } from "../src/services/Health.js"
-import { fakeEngine } from "../test/support/fakeEngine.js"
+import {
+  fakeEngine,
+  type FakeEngineState,
+  type FakeService,
+  type FakeTask,
+  stackLabel
+} from "../test/support/fakeEngine.js"
 import { httpsServer } from "../test/support/httpsServer.js"
 import type { Figure } from "./lib.js"
 import { exec, median, originalCurl, prng, progress, quantile, round } from "./lib.js"
 
 const FIGURE = "health"
-const ORIGINAL_SLEEP_MS = 10_000
 const START_MS = 1000
+/** The target: the gate passes within this long of the new task's first healthy answer. */
+const LIMIT_MS = 1500
+const VERSION = "1.1.0+1.1"
 
 export interface HealthOptions {
   readonly trials: number
-  /** The healthy moment is uniform in [1 s, 1 s + window] after the gate starts. */
+  /** The update completes at a moment uniform in [1 s, 1 s + window] after the deploy. */
   readonly windowMs: number
+  /** The new task then starts answering 200 after a pause uniform in [0, startMs]. */
+  readonly startMs: number
   readonly seed: number
 }
 
 interface Trial {
-  /** Milliseconds after the gate started. */
+  /** Milliseconds after the deploy (the gate's start). */
+  readonly convergedAt: number
   readonly healthyAt: number
   readonly passedAt: number
   readonly latency: number
@@ -37,13 +52,35 @@ interface Trial {
 }
 
 const domainOf = (i: number) => `health-${i}.bench.example.org`
+const stackOfTrial = (i: number) => domainOf(i).replaceAll(".", "_")
 
-/** When the original notices health on the same timeline: the end of its first curl after the moment. */
-export const originalLatency = (healthyAt: number, curlMs: number): number => {
-  const period = curlMs + ORIGINAL_SLEEP_MS
-  // Probe k starts at k * period and sees the state of the server when its request arrives.
-  const k = Math.ceil(healthyAt / period)
-  return k * period + curlMs - healthyAt
+/** Swarm updating `<stack>_app` from the old spec (image :1) to the new one (image :2), deployed at `at`. */
+const updating = (stack: string, at: number): { service: FakeService; tasks: Array<FakeTask> } => {
+  const name = `${stack}_app`
+  return {
+    service: {
+      name,
+      labels: { [stackLabel]: stack, [`coop-cloud.${stack}.version`]: VERSION },
+      image: "example:2",
+      update: { state: "updating", startedAt: at }
+    },
+    tasks: [
+      // The old task still runs (and serves) through its grace period; the new one is being started.
+      { service: name, state: "running", createdAt: at - 86_400_000, image: "example:1" },
+      { service: name, state: "starting", createdAt: at, image: "example:2" }
+    ]
+  }
+}
+
+/** The update done: the old task gone, the new one running. */
+const converge = (state: FakeEngineState, stack: string, at: number) => {
+  const name = `${stack}_app`
+  state.services = state.services.map((s) =>
+    s.name === name ? { ...s, update: { state: "completed", startedAt: at } } : s
+  )
+  state.tasks = state.tasks.map((t) =>
+    t.service !== name ? t : t.image === "example:1" ? { ...t, state: "shutdown" } : { ...t, state: "running" }
+  )
 }
 
 export const health = (options: HealthOptions) =>
@@ -52,13 +89,17 @@ export const health = (options: HealthOptions) =>
     const engine = yield* fakeEngine()
     const rnd = prng(options.seed)
     // Not in the first second: that is when all the gates start at once, a burst no single gate sees.
-    const moments = Array.from({ length: options.trials }, () => START_MS + rnd() * options.windowMs)
+    const moments = Array.from({ length: options.trials }, () => {
+      const converged = START_MS + rnd() * options.windowMs
+      return { converged, healthy: converged + rnd() * options.startMs }
+    })
+    // The old task answers 200 until the update completes.
     const servers = yield* Effect.forEach(
       moments,
-      (_, i) => httpsServer(domainOf(i), { "/health": { status: 503, body: "starting" } }),
+      (_, i) => httpsServer(domainOf(i), { "/health": { status: 200, body: `old ${i}` } }),
       { concurrency: 4 }
     )
-    progress(FIGURE, `${servers.length} HTTPS servers on 127.0.0.1; trials run at once`)
+    progress(FIGURE, `${servers.length} HTTPS servers on 127.0.0.1, one stack each on a fake Engine API`)
     const defaults = HealthConfig.make({})
     const apps = servers.map((server, i) =>
       appSpec(
@@ -71,28 +112,49 @@ export const health = (options: HealthOptions) =>
       )
     )
     const trials: ReadonlyArray<Trial> = yield* Effect.gen(function*() {
-      // One probe of each first: connections open and code compiled, as in a process already running.
+      // One probe and one look of each first: connections open and code compiled, as in a process
+      // already running.
       const probe = yield* Health
       const docker = yield* Docker
       yield* Effect.forEach(apps, (app) => Effect.ignore(probe.probe(app)), { concurrency: 8, discard: true })
-      yield* Effect.ignore(docker.failedTasks(apps[0]!.stack, Date.now()))
+      yield* Effect.ignore(docker.stackFacts(apps[0]!.stack, Date.now()))
       return yield* Effect.forEach(servers, (server, i) =>
         Effect.gen(function*() {
           // Staggered over one interval, so that the gates' probes do not all land at the same instant.
           yield* Effect.sleep(Duration.millis(i * Duration.toMillis(defaults.interval) / servers.length))
+          const stack = stackOfTrial(i)
+          const deployedAt = Date.now()
+          const swarm = updating(stack, deployedAt)
+          engine.state.services.push(swarm.service)
+          engine.state.tasks.push(...swarm.tasks)
           const start = performance.now()
-          let turnedAt = Number.NaN
-          const timer = setTimeout(() => {
-            server.setRoute("/health", { status: 200, body: "ok" })
-            turnedAt = performance.now()
-          }, moments[i]!)
-          const passed = yield* waitHealthy(apps[i]!, { version: "1.0.0", timeout: "2 minutes", since: Date.now() })
-            .pipe(Effect.ensuring(Effect.sync(() => clearTimeout(timer))))
+          let convergedAt = Number.NaN
+          let healthyAt = Number.NaN
+          const timers = [
+            setTimeout(() => {
+              // The old task has exited; the new one runs and is still starting.
+              server.setRoute("/health", { status: 503, body: "starting" })
+              converge(engine.state, stack, deployedAt)
+              convergedAt = performance.now()
+            }, moments[i]!.converged),
+            setTimeout(() => {
+              server.setRoute("/health", { status: 200, body: `new ${i}` })
+              healthyAt = performance.now()
+            }, moments[i]!.healthy)
+          ]
+          const passed = yield* waitHealthy(apps[i]!, {
+            version: VERSION,
+            timeout: "2 minutes",
+            since: deployedAt,
+            afterDeploy: true
+          }).pipe(Effect.ensuring(Effect.sync(() => timers.forEach(clearTimeout))))
           const end = performance.now()
           return {
-            healthyAt: turnedAt - start,
+            convergedAt: convergedAt - start,
+            healthyAt: healthyAt - start,
             passedAt: end - start,
-            latency: end - turnedAt,
+            // NaN when the gate passed before the new task ever answered 200: an old answer counted.
+            latency: end - healthyAt,
             probes: passed.probes
           }
         }), { concurrency: "unbounded" })
@@ -107,11 +169,12 @@ export const health = (options: HealthOptions) =>
       if (r.code === 0 && r.stdout.trim() === "200") curls.push(r.millis)
     }
     const curlMs = curls.length > 0 ? median(curls) : 0
-    const original = trials.map((t) => originalLatency(t.healthyAt, curlMs))
+    // The original's first probe, at the deploy, gets the old task's 200: it passes at once.
+    const originalEarly = moments.filter((m) => curlMs < m.converged).length
 
-    const ours = trials.map((t) => t.latency)
+    const early = trials.filter((t) => !(t.passedAt > t.healthyAt)).length
+    const ours = trials.filter((t) => t.passedAt > t.healthyAt).map((t) => t.latency)
     const interval = Duration.toMillis(defaults.interval)
-    const limit = 1000 + (defaults.successes - 1) * interval
     const stat = (xs: ReadonlyArray<number>) => ({
       p50: quantile(xs, 0.5),
       p95: quantile(xs, 0.95),
@@ -119,48 +182,68 @@ export const health = (options: HealthOptions) =>
       min: Math.min(...xs)
     })
     const s = stat(ours)
-    const o = stat(original)
     const ms = (x: number) => `${(x / 1000).toFixed(2)} s`
-    progress(FIGURE, `ours p50 ${ms(s.p50)} p95 ${ms(s.p95)} max ${ms(s.max)}; original p50 ${ms(o.p50)}`)
+    progress(FIGURE, `ours p50 ${ms(s.p50)} p95 ${ms(s.p95)} max ${ms(s.max)}; passed early ${early}`)
     const figure: Figure = {
       id: FIGURE,
       title: "Time to notice health",
       status: "measured",
       seconds: (performance.now() - t0) / 1000,
-      targets: [{
-        name: "max time from healthy to the gate passing",
-        target: `< ${limit} ms (1 s + ${defaults.successes - 1} x the ${interval} ms interval)`,
-        value: round(s.max, 0),
-        unit: "ms",
-        pass: s.max < limit,
-        ...(s.max < limit ? {} : {
-          note: `${round(s.max - limit, 0)} ms over: the probes of ${options.trials} gates ran at once on two ` +
-            "busy cores, so a probe's answer or a 500 ms sleep came late"
-        })
-      }],
-      rows: (["p50", "p95", "max"] as const).map((k) => ({
-        label: `${k} over ${options.trials} trials`,
-        ours: ms(s[k]),
-        reference: `original (curl every 10 s): ${ms(o[k])}`,
-        ratio: (s[k] / o[k]).toFixed(3)
-      })),
+      targets: [
+        {
+          name: "max time from the new task's first healthy answer to the gate passing",
+          target: `< ${LIMIT_MS} ms`,
+          value: round(s.max, 0),
+          unit: "ms",
+          pass: early === 0 && s.max < LIMIT_MS,
+          ...(s.max < LIMIT_MS ? {} : {
+            note: `${round(s.max - LIMIT_MS, 0)} ms over: the probes of ${options.trials} gates ran at once on two ` +
+              "busy cores, so a probe's answer, a look at Swarm or a sleep came late"
+          })
+        },
+        {
+          name: "gates that passed before the new task answered (an old task's answer counted)",
+          target: "0",
+          value: early,
+          unit: "trials",
+          pass: early === 0
+        }
+      ],
+      rows: [
+        ...(["p50", "p95", "max"] as const).map((k) => ({
+          label: `${k} over ${options.trials} trials`,
+          ours: ms(s[k]),
+          reference: k === "max" ? `target < ${ms(LIMIT_MS)}` : "",
+          ratio: (s[k] / LIMIT_MS).toFixed(3)
+        })),
+        {
+          label: "passed before the new task answered",
+          ours: `${early} of ${options.trials}`,
+          reference: `original (one 200, curl every 10 s): ${originalEarly} of ${options.trials}`,
+          ratio: ""
+        }
+      ],
       method: [
-        `${options.trials} trials at once in this process (their starts spread over one probe interval), each ` +
-        "with its own HTTPS server on 127.0.0.1 (test/support/httpsServer.ts, self-signed) that answers 503 until " +
-        `a moment uniform in [${START_MS / 1000} s, ${((START_MS + options.windowMs) / 1000).toFixed(0)} s] after ` +
-        "its gate started (seeded), then 200. One probe of each server beforehand opens the connections, as in a " +
-        "process that has been running.",
-        "Ours: src/reconcile/HealthGate.ts `waitHealthy` with the live Health layer (HTTPS through the connect " +
-        `address, Host and SNI the app's domain) and the live Docker layer (a fake Engine API) for the crash-loop ` +
-        `check, default settings: a probe every ${interval} ms, ${defaults.successes} consecutive 200s. Timed from ` +
-        "the moment the server turned healthy to waitHealthy returning.",
-        "Original: `wait_healthy` in the seed runs curl and sleeps 10 s after each failure, one 200 suffices; on " +
-        `each trial's timeline its probe k starts at k x (10 s + curl), and it notices at the end of the first ` +
-        `probe started after the moment. curl's duration, ${curlMs.toFixed(0)} ms, is the median of ${curls.length} ` +
-        "runs of the original's curl command against the same server."
+        `${options.trials} upgrades at once in this process (their starts spread over one probe interval), each ` +
+        "with its own HTTPS server on 127.0.0.1 (test/support/httpsServer.ts, self-signed) and its own stack on a " +
+        "fake Engine API (test/support/fakeEngine.ts). From the deploy the old task answers 200 and Swarm shows the " +
+        "update in progress (the old task running on the old image, the new one starting); at a moment uniform in " +
+        `[${START_MS / 1000} s, ${
+          ((START_MS + options.windowMs) / 1000).toFixed(0)
+        } s] the update completes (the old ` +
+        "task shut down, the new one running) and the server answers 503 (the new release starting); after a " +
+        `further pause uniform in [0 s, ${(options.startMs / 1000).toFixed(0)} s] it answers 200 (seeded).`,
+        "Ours: src/reconcile/HealthGate.ts `waitHealthy` as after a deploy, with the live Health layer (HTTPS " +
+        "through the connect address, Host and SNI the app's domain) and the live Docker layer, default settings: " +
+        `a probe every ${interval} ms, ${defaults.successes} answers in a row, each counted only between two looks ` +
+        "that saw the stack converged. Timed from the new task's first 200 to waitHealthy returning.",
+        "Original: `wait_healthy` in the seed runs curl and sleeps 10 s after each failure, one 200 suffices: its " +
+        `first probe at the deploy (curl ${curlMs.toFixed(0)} ms, the median of ${curls.length} runs of its command ` +
+        "against the same server) gets the old task's 200, and it reports the upgrade healthy."
       ],
       data: {
         trials: trials.map((t) => ({
+          convergedAt: round(t.convergedAt, 1),
           healthyAt: round(t.healthyAt, 1),
           passedAt: round(t.passedAt, 1),
           latency: round(t.latency, 1),
@@ -168,8 +251,9 @@ export const health = (options: HealthOptions) =>
         })),
         curlMs: round(curlMs, 1),
         oursMs: { p50: round(s.p50, 1), p95: round(s.p95, 1), max: round(s.max, 1), min: round(s.min, 1) },
-        originalMs: { p50: round(o.p50, 1), p95: round(o.p95, 1), max: round(o.max, 1), min: round(o.min, 1) },
-        settings: { intervalMs: interval, successes: defaults.successes, seed: options.seed }
+        passedEarly: early,
+        originalPassedEarly: originalEarly,
+        settings: { intervalMs: interval, successes: defaults.successes, seed: options.seed, limitMs: LIMIT_MS }
       }
     }
     return figure

@@ -32,7 +32,7 @@ const options = {
     minFiles: 20_000,
     cold: process.env["BENCH_COLD"] === "1"
   },
-  health: { trials: int("BENCH_HEALTH_TRIALS", 50), windowMs: 10_000, seed: 7 },
+  health: { trials: int("BENCH_HEALTH_TRIALS", 50), windowMs: 10_000, startMs: 2_000, seed: 7 },
   noop: { runs: 5 },
   fleet: { apps: int("BENCH_FLEET_APPS", 200), runs: 3 },
   coldStart: { runs: 15 }
