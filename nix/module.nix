@@ -80,6 +80,32 @@ let
     merge = lib.mergeEqualOption;
   };
 
+  # A maintenance window as the CLI reads it (src/domain/Window.ts): "[days] HH:MM-HH:MM", days such
+  # as "Mon-Fri" or "Sat,Sun" in any case, 00:00 to 24:00, start and end different, start not 24:00.
+  day = "([Ss][Uu][Nn]|[Mm][Oo][Nn]|[Tt][Uu][Ee]|[Ww][Ee][Dd]|[Tt][Hh][Uu]|[Ff][Rr][Ii]|[Ss][Aa][Tt])";
+  days = "${day}(-${day})?(,${day}(-${day})?)*";
+  clock = "(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)";
+  windowText = v:
+    let
+      range = b.match "[[:space:]]*(${days}[[:space:]]+)?(${clock})-(${clock})[[:space:]]*" v;
+      # The groups: 1 the days and their space (7 more inside), 9 and 12 the two times (2 more each).
+      start = b.elemAt range 8;
+      end = b.elemAt range 11;
+    in
+    b.isString v && range != null && start != end && start != "24:00";
+  window = types.mkOptionType {
+    name = "warm-reconcile-window";
+    description = "maintenance window (\"02:00-05:00\", \"Mon-Fri 02:00-05:00\") or a non-empty list of them";
+    check = v: windowText v || (b.isList v && v != [ ] && b.all windowText v);
+    merge = lib.mergeEqualOption;
+  };
+  volumeNames = types.mkOptionType {
+    name = "warm-reconcile-volumes";
+    description = "non-empty list of volume names";
+    check = v: b.isList v && v != [ ] && b.all (x: b.isString x && b.match "[A-Za-z0-9][A-Za-z0-9_.-]*" x != null) v;
+    merge = lib.mergeEqualOption;
+  };
+
   # ---- the typed parts of the config file ------------------------------------------------------
   # Every key is optional (null: not written, the CLI's default or the inherited value applies);
   # the descriptions are the config reference's (docs/config-reference.md).
@@ -100,12 +126,22 @@ let
       settle = optional' duration "How long an app already on the latest version gets to answer healthy.";
     };
   };
+  snapshotModule = {
+    options = {
+      volumes = optional' volumeNames "The volumes snapshotted, by their name in the recipe or in Docker (absent: all).";
+      exclude = optional' (types.attrsOf (types.listOf types.str)) "Paths left out of the snapshot, per volume (rsync patterns).";
+      keep = optional' (types.ints.between 0 100) "Older snapshots kept besides the last one.";
+    };
+  };
   # What `defaults`, each of `recipes` and each app may set.
   inheritedOptions = {
     stateful = optional' types.bool "Undeploy and snapshot the volumes before an upgrade, restore them on a rollback.";
     upgrade = optional' (types.enum [ "minor" "patch" "none" ]) "Which upgrades are applied: minor, patch or none.";
     deployTimeout = optional' duration "How long one `abra app deploy` may take.";
     health = optional' (types.submodule healthModule) "How the health gate probes the app.";
+    window = optional' window "Maintenance windows, replacing the global `window`.";
+    minReleaseAge = optional' duration "Soak time of fresh releases, replacing the global `minReleaseAge`.";
+    snapshot = optional' (types.submodule snapshotModule) "What a stateful app's snapshot covers and keeps.";
   };
   appModule = {
     options = inheritedOptions // {
@@ -232,7 +268,8 @@ in
       example = { abraDir = "/root/.abra"; };
       description = ''
         The JSON config file, as documented in docs/config-reference.md. The module sets
-        `stateDir`, `apps`, `discover`, `defaults` and `recipes` from the typed options below;
+        `stateDir`, `apps`, `discover`, `window`, `minReleaseAge`, `defaults` and `recipes` from the
+        typed options below (a recipe's soak time: `recipes.<name>.minReleaseAge`);
         keys those do not know go here untyped (merged, e.g. `settings.apps.<name>.<key>`).
         Unknown keys are rejected by warm-reconcile (exit 2).
       '';
@@ -260,6 +297,23 @@ in
       type = types.nullOr types.bool;
       default = null;
       description = "Manage every app whose env file sets `ENABLE_AUTO_UPDATE=true` (null: the CLI's default, off).";
+    };
+
+    window = mkOption {
+      type = types.nullOr window;
+      default = null;
+      example = "Mon-Fri 02:00-05:00";
+      description = ''
+        Maintenance windows in the server's local time (null: any time). Outside every window a run
+        only plans, holds and alerts; the boot run and a missed night's run respect it too.
+      '';
+    };
+
+    minReleaseAge = mkOption {
+      type = types.nullOr duration;
+      default = null;
+      example = "3 days";
+      description = "A soak time for fresh releases: a release is a candidate once its tag is this old (null: none).";
     };
 
     defaults = mkOption {
@@ -378,6 +432,8 @@ in
         inherit (cfg) stateDir;
         apps = appsJson;
         discover = mkIf (cfg.discover != null) cfg.discover;
+        window = mkIf (cfg.window != null) cfg.window;
+        minReleaseAge = mkIf (cfg.minReleaseAge != null) cfg.minReleaseAge;
         defaults = mkIf (defaultsJson != { }) defaultsJson;
         recipes = mkIf (recipesJson != { }) recipesJson;
       };

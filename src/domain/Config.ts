@@ -56,7 +56,9 @@ export const DurationSetting = Schema.transformOrFail(
             new ParseResult.Type(
               ast,
               input,
-              `expected a duration such as "90 seconds", "15 minutes", "3 days", "90s" or "1h30m", got ${JSON.stringify(input)}`
+              `expected a duration such as "90 seconds", "15 minutes", "3 days", "90s" or "1h30m", got ${
+                JSON.stringify(input)
+              }`
             )
           ),
         onSome: ParseResult.succeed
@@ -307,7 +309,9 @@ const Inheritance = Schema.Struct({
     description: "Settings by recipe (each an [AppDefaults](#appdefaults)), over `defaults` and under the " +
       "app's own keys. Built in for apps found by discovery, and overridden here key by key: `keycloak` " +
       "`{\"health\": {\"path\": \"/realms/master\"}}`, `nextcloud` `{\"health\": {\"path\": \"/status.php\"}}`."
-  })
+  }),
+  // The older spelling of `recipes.<name>.minReleaseAge`, inherited the same way (see asWritten).
+  minReleaseAgeByRecipe: Schema.optional(Schema.Record({ key: Schema.String, value: DurationSetting }))
 })
 
 // --- end of defaults ---
@@ -370,8 +374,9 @@ export class Config extends Schema.Class<Config>("Config")({
   }),
   minReleaseAgeByRecipe: Schema.optional(Schema.Record({ key: Schema.String, value: DurationSetting }))
     .annotations({
-      description: "`minReleaseAge` per recipe (`{\"keycloak\": \"7 days\"}`), replacing the global one for " +
-        "that recipe's apps; an app's own `minReleaseAge` replaces both."
+      description: "`minReleaseAge` per recipe (`{\"keycloak\": \"7 days\"}`): the older spelling of " +
+        "`recipes.<name>.minReleaseAge`, inherited the same way (over `defaults`, under the app's own; " +
+        "`recipes` wins where both name a recipe). Replaces the global `minReleaseAge` for that recipe's apps."
     })
   // --- end of when changes may happen ---
 }) {}
@@ -490,12 +495,22 @@ const encodeInheritance = Schema.encodeSync(Inheritance)
 
 const asWritten = (decoded: typeof Inheritance.Type): Inherit.Inheritance => {
   const encoded = encodeInheritance(decoded)
-  return { defaults: encoded.defaults ?? {}, recipes: encoded.recipes ?? {} }
+  return {
+    defaults: encoded.defaults ?? {},
+    recipes: Inherit.withRecipeSoak(encoded.recipes ?? {}, encoded.minReleaseAgeByRecipe ?? {})
+  }
 }
 
-/** What apps inherit, as written (durations in seconds): `defaults` and `recipes` of a decoded config. */
+/**
+ * What apps inherit, as written (durations in seconds): `defaults` and `recipes` of a decoded
+ * config, `minReleaseAgeByRecipe` in `recipes`.
+ */
 export const inheritanceOf = (config: Config): Inherit.Inheritance =>
-  asWritten({ defaults: config.defaults, recipes: config.recipes })
+  asWritten({
+    defaults: config.defaults,
+    recipes: config.recipes,
+    minReleaseAgeByRecipe: config.minReleaseAgeByRecipe
+  })
 
 export const decodeConfig = (input: unknown, source = "config"): Either.Either<Config, ConfigError> => {
   const junk = tooBig(input)
@@ -507,7 +522,10 @@ export const decodeConfig = (input: unknown, source = "config"): Either.Either<C
     ? Either.right(input)
     : Schema.decodeUnknownEither(Inheritance, decodeOptions)({
       ...(Object.hasOwn(input, "defaults") ? { defaults: input["defaults"] } : {}),
-      ...(Object.hasOwn(input, "recipes") ? { recipes: input["recipes"] } : {})
+      ...(Object.hasOwn(input, "recipes") ? { recipes: input["recipes"] } : {}),
+      ...(Object.hasOwn(input, "minReleaseAgeByRecipe")
+        ? { minReleaseAgeByRecipe: input["minReleaseAgeByRecipe"] }
+        : {})
     }).pipe(Either.map((decoded) => {
       const inheritance = asWritten(decoded)
       const apps = Object.entries(input["apps"] as Inherit.Raw).map(([name, app]) =>
@@ -542,6 +560,7 @@ export const appSpecs = (config: Config): Array<AppSpec> =>
 export const configuredApp = (config: Config, name: AppName): AppSpec => {
   const app = config.apps[name]!
   const window = app.window ?? config.window
-  const minReleaseAge = app.minReleaseAge ?? config.minReleaseAgeByRecipe?.[app.recipe] ?? config.minReleaseAge
+  // A recipe's soak time (`recipes.<name>` or `minReleaseAgeByRecipe`) was inherited already.
+  const minReleaseAge = app.minReleaseAge ?? config.minReleaseAge
   return appSpec(name, AppConfig.make({ ...app, ...(window && { window }), ...(minReleaseAge && { minReleaseAge }) }))
 }

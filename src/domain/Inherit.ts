@@ -42,6 +42,21 @@ export interface Inheritance {
 }
 
 /**
+ * `recipes` with the older `minReleaseAgeByRecipe` folded in: each recipe's soak time as its
+ * block's `minReleaseAge`, unless the block sets its own.
+ */
+export const withRecipeSoak = (
+  recipes: Readonly<Record<string, Raw>>,
+  byRecipe: Readonly<Record<string, unknown>>
+): Readonly<Record<string, Raw>> => {
+  const out = new Map(Object.entries(recipes))
+  for (const [recipe, age] of Object.entries(byRecipe)) {
+    out.set(recipe, merge({ minReleaseAge: age }, out.get(recipe) ?? {}))
+  }
+  return Object.fromEntries(out)
+}
+
+/**
  * One app's settings as written after inheritance: `defaults`, then the built-in defaults of its
  * recipe (only with `builtIn`), `recipes.<recipe>`, then the app's own keys: the more specific wins. An app that is not an
  * object is returned as is: decoding refuses it with its own path.

@@ -667,6 +667,90 @@ describe.skipIf(nixMissing)(
         expect(a!.services["warm-reconcile"]!.serviceConfig.TimeoutStopSec).toBe("6301s")
       })
 
+      /** Windows: what the module takes against what the CLI's decoder takes, one evaluation each. */
+      const WINDOWS_GOOD: ReadonlyArray<unknown> = [
+        "02:00-05:00",
+        "22:00-02:00",
+        "00:00-24:00",
+        " 02:00-05:00 ",
+        "Mon-Fri 02:00-05:00",
+        "sat,sun 01:00-06:00",
+        "Mon,Wed-Fri 23:30-00:30",
+        ["Mon-Fri 02:00-05:00", "Sat,Sun 22:00-02:00"]
+      ]
+      const WINDOWS_BAD: ReadonlyArray<unknown> = [
+        "02:00-02:00",
+        "24:00-02:00",
+        "25:00-03:00",
+        "2:00-5:00",
+        "02:00",
+        "Mon-Fry 02:00-05:00",
+        "Mon Fri 02:00-05:00",
+        "",
+        [],
+        ["02:00-05:00", "soon"]
+      ]
+      const windowCase = (window: unknown) => ({ apps: { a: { recipe: "r", domain: "a.org", window } } })
+
+      it("takes every window the CLI takes, and refuses every one it refuses", () => {
+        const cli = (w: unknown) => Either.isRight(decodeConfig(windowCase(w), "probe"))
+        expect(WINDOWS_GOOD.filter((w) => !cli(w))).toEqual([])
+        expect(WINDOWS_BAD.filter(cli)).toEqual([])
+        const nix = (w: unknown) => nixEval({ w: { config: { enable: true, ...windowCase(w) } } }).status === 0
+        expect([...WINDOWS_GOOD, ...WINDOWS_BAD].filter(nix)).toEqual(WINDOWS_GOOD)
+        expect(evalError({ enable: true, ...windowCase("25:00-03:00") })).toContain(
+          "`services.warm-reconcile.apps.a.window' is not of type `null or maintenance window"
+        )
+      })
+
+      it("writes window, soak time and snapshot settings where the CLI reads them, and the CLI takes the file", () => {
+        const { w } = evaluate({
+          w: {
+            config: {
+              enable: true,
+              window: ["Mon-Fri 02:00-05:00", "Sat,Sun 22:00-02:00"],
+              minReleaseAge: "3 days",
+              defaults: { window: "01:00-04:00", snapshot: { keep: 3 } },
+              recipes: {
+                keycloak: { minReleaseAge: "7 days" },
+                nextcloud: { snapshot: { exclude: { app_data: ["appdata_*/preview"] } } }
+              },
+              apps: {
+                kc: {
+                  recipe: "keycloak",
+                  domain: "id.example.org",
+                  window: "00:00-24:00",
+                  snapshot: { volumes: ["db"] }
+                },
+                cloud: { recipe: "nextcloud", domain: "cloud.example.org", minReleaseAge: "1d" }
+              }
+            }
+          }
+        })
+        const file = JSON.parse(w!.etc["warm-reconcile/config.json"]!.text!)
+        expect(file).toEqual({
+          stateDir: "/var/lib/warm-reconcile",
+          window: ["Mon-Fri 02:00-05:00", "Sat,Sun 22:00-02:00"],
+          minReleaseAge: "3 days",
+          defaults: { window: "01:00-04:00", snapshot: { keep: 3 } },
+          recipes: {
+            keycloak: { minReleaseAge: "7 days" },
+            nextcloud: { snapshot: { exclude: { app_data: ["appdata_*/preview"] } } }
+          },
+          apps: {
+            kc: { recipe: "keycloak", domain: "id.example.org", window: "00:00-24:00", snapshot: { volumes: ["db"] } },
+            cloud: { recipe: "nextcloud", domain: "cloud.example.org", minReleaseAge: "1d" }
+          }
+        })
+        const decoded = decodeConfig(file, "nix")
+        expect(Either.isRight(decoded), Either.isLeft(decoded) ? decoded.left.message : "").toBe(true)
+        expect(evalError({ enable: true, apps: { a: { recipe: "r", domain: "a.org", snapshot: { volumes: [] } } } }))
+          .toContain("`services.warm-reconcile.apps.a.snapshot.volumes' is not of type `null or non-empty list")
+        expect(evalError({ enable: true, minReleaseAge: "3 dais" })).toContain(
+          "`services.warm-reconcile.minReleaseAge' is not of type `null or duration"
+        )
+      })
+
       // Runs once the CLI reads the short forms too (issue 13 item 7).
       it.skipIf(!cliTakes("15m"))("the CLI takes the same short forms", () => {
         for (const value of SHORT) expect(cliTakes(value), value).toBe(true)

@@ -71,3 +71,29 @@ it("the config: an app's own minReleaseAge, else its recipe's, else the global o
   const age = (name: string) => Duration.toMillis(configuredApp(config, name as never).minReleaseAge!)
   expect([age("kc"), age("kc2"), age("wiki")]).toEqual([7 * DAY, DAY, 3 * DAY])
 })
+
+it("the config: recipes.<name>.minReleaseAge is the place for a recipe's soak time; minReleaseAgeByRecipe says the same", () => {
+  const apps = {
+    kc: { recipe: "keycloak", domain: "id.example.org" },
+    kc2: { recipe: "keycloak", domain: "id2.example.org", minReleaseAge: "1 day" },
+    wiki: { recipe: "mediawiki", domain: "wiki.example.org" }
+  }
+  const ages = (input: Record<string, unknown>) => {
+    const config = Effect.runSync(decodeConfig({ ...input, apps }))
+    return Object.keys(apps).map((name) => Duration.toMillis(configuredApp(config, name as never).minReleaseAge!))
+  }
+  const expected = [7 * DAY, DAY, 3 * DAY]
+  expect(ages({ minReleaseAge: "3 days", recipes: { keycloak: { minReleaseAge: "7 days" } } })).toEqual(expected)
+  expect(ages({ minReleaseAge: "3 days", minReleaseAgeByRecipe: { keycloak: "7 days" } })).toEqual(expected)
+  // A recipe's soak time is more specific than `defaults`, whichever spelling names it.
+  expect(ages({ defaults: { minReleaseAge: "3 days" }, minReleaseAgeByRecipe: { keycloak: "7 days" } }))
+    .toEqual(expected)
+  // Both spellings for one recipe: `recipes` wins.
+  expect(
+    ages({
+      minReleaseAge: "3 days",
+      recipes: { keycloak: { minReleaseAge: "7 days" } },
+      minReleaseAgeByRecipe: { keycloak: "30 days" }
+    })
+  ).toEqual(expected)
+})
