@@ -9,7 +9,7 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import type { HttpClientError, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import * as Undici from "@effect/platform-node/Undici"
-import { Config, Duration, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { Config, Duration, Effect, Either, Layer, Option, ParseResult, Schema, Stream } from "effect"
 import {
   type ContainerHealth,
   Docker,
@@ -30,7 +30,16 @@ const apiVersion = "v1.41"
 export interface DockerOptions {
   /** Per-request limit; 30 seconds by default. */
   readonly timeout?: Duration.DurationInput
+  /** The largest answer read; {@link MAX_ANSWER_BYTES} by default. */
+  readonly maxAnswerBytes?: number
 }
+
+/**
+ * Engine API answers are read up to this size, then the connection is dropped: a stack's services
+ * and tasks are a few hundred KiB, and an engine (or what answers on its socket) that sends without
+ * end must not fill a root job's memory.
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 /** The socket path a `DOCKER_HOST` value names, or why it cannot be used. */
 export const socketFromDockerHost = (dockerHost: string | undefined): Either.Either<string, DockerUnavailable> => {
@@ -200,6 +209,7 @@ const unreachableHint = (code: string): string =>
 export const make = (socketPath: string, options: DockerOptions = {}) =>
   Effect.gen(function*() {
     const requestTimeout = Duration.decode(options.timeout ?? Duration.seconds(30))
+    const maxAnswer = options.maxAnswerBytes ?? MAX_ANSWER_BYTES
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() => new Undici.Agent({ connect: { socketPath } })),
       (agent) => Effect.promise(() => agent.destroy())
@@ -243,7 +253,22 @@ export const make = (socketPath: string, options: DockerOptions = {}) =>
         })
         const response = yield* client.execute(request)
         if (response.status >= 400) return yield* apiError(response, path)
-        const text = yield* response.text
+        const chunks: Array<Uint8Array> = []
+        let size = 0
+        yield* Stream.runForEachWhile(response.stream, (chunk) =>
+          Effect.sync(() => {
+            size += chunk.length
+            if (size <= maxAnswer) chunks.push(chunk)
+            return size <= maxAnswer
+          }))
+        if (size > maxAnswer) {
+          return yield* new DockerApiError({
+            status: response.status,
+            message: `the Docker Engine's answer to GET ${path} is larger than ${maxAnswer} bytes: ` +
+              "not read further; is the socket dockerd's?"
+          })
+        }
+        const text = Buffer.concat(chunks).toString("utf8")
         return yield* Schema.decodeUnknown(Schema.parseJson(schema))(text).pipe(
           Effect.mapError((error) =>
             new DockerApiError({

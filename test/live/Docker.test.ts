@@ -177,6 +177,48 @@ describe("live Docker", () => {
       expect(notJson.message).toMatch(/unexpected answer.*\/secrets: .*not valid JSON/)
     }))
 
+  it.scopedLive("an answer without end is read up to the cap, then refused: a DockerApiError, memory flat", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const socket = Path.join(dir, "docker.sock")
+      // Something on the socket that answers 200 and sends JSON without end (a 512 MiB answer).
+      let sent = 0
+      const chunk = Buffer.alloc(64 * 1024, " ")
+      const server = Http.createServer((_, res) => {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.write("[")
+        const more = () => {
+          while (sent < 512 * 1024 * 1024 && !res.destroyed) {
+            sent += chunk.length
+            if (!res.write(chunk)) return void res.once("drain", more)
+          }
+          res.end("]")
+        }
+        more()
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(socket, () => resume(Effect.void))),
+        () => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      const before = process.memoryUsage().rss
+      const error = failure(
+        yield* Effect.exit(
+          Effect.flatMap(Docker, (d) => d.secrets(stack)).pipe(
+            Effect.provide(LiveDocker.layerSocket(socket, { maxAnswerBytes: 4 * 1024 * 1024 }))
+          )
+        )
+      )
+      expect(error).toBeInstanceOf(DockerApiError)
+      expect(error.message).toBe(
+        `the Docker Engine's answer to GET /secrets is larger than ${4 * 1024 * 1024} bytes: not read further; ` +
+          "is the socket dockerd's?"
+      )
+      // The connection was dropped near the cap, not read to its end.
+      expect(sent).toBeLessThan(64 * 1024 * 1024)
+      expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024)
+      expect(LiveDocker.MAX_ANSWER_BYTES).toBe(16 * 1024 * 1024)
+    }))
+
   it.scopedLive("a missing socket is DockerUnavailable naming it", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
