@@ -6,11 +6,12 @@ import { Console, Effect } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import * as Outcome from "../domain/Outcome.js"
 import * as Live from "../live/Live.js"
-import type { Scrubber } from "../live/Redaction.js"
+import { type Scrubber, SecretBook, secretValues } from "../live/Redaction.js"
 import * as ConfigFile from "./ConfigFile.js"
 import { type ExitCode, exitCode } from "./ExitCode.js"
 import * as LogFormat from "./LogFormat.js"
 import { debugCalls } from "./Logging.js"
+import * as SafeConsole from "./SafeConsole.js"
 
 /** Set the process's exit code without ending it, so that finalizers and output flush first. */
 export const setExitCode = (code: ExitCode) =>
@@ -43,6 +44,18 @@ export const withLive = <A, E, R>(
     Effect.provide(LogFormat.layer(format, phases))
   )
 }
+
+/**
+ * Run a command printing every line scrubbed of the secret values of the configured apps' env
+ * files (`plan`, `status`, `snapshot`: release notes, errors and labels can carry them), as alerts,
+ * the history and log lines are. The env files are read once, before anything is printed.
+ */
+export const printingRedacted = (loaded: ConfigFile.LoadedConfig) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(secretValues(loaded.abraDir, ConfigFile.allApps(loaded)), (values) => {
+    const book = new SecretBook()
+    book.learn(values)
+    return Console.consoleWith((base) => Effect.withConsole(effect, SafeConsole.redacted(base, book)))
+  })
 
 /** An outcome as `--json` prints it (also under `simulate`). */
 export const outcomeJson = (outcome: Outcome.Outcome) => ({

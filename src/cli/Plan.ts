@@ -14,7 +14,7 @@ import * as ConfigFile from "./ConfigFile.js"
 import { type CommandError, type ExitCode, exitCode, worst } from "./ExitCode.js"
 import * as Managed from "./Managed.js"
 import * as Shared from "./Options.js"
-import { setExitCode, withLive } from "./Output.js"
+import { printingRedacted, setExitCode, withLive } from "./Output.js"
 import { unholdHint } from "./Unhold.js"
 
 /**
@@ -179,29 +179,29 @@ export const planCommand = Command.make(
     json: Shared.json("app")
   },
   (args) =>
-    Effect.gen(function*() {
-      const loaded = yield* ConfigFile.load(args.config)
-      if (Option.isSome(args.app) === args.all) {
-        return yield* new ConfigFile.UsageError({ message: "name one app, or pass --all (not both)" })
-      }
-      yield* ConfigFile.requireAbraDir(loaded)
-      if (Option.isSome(args.app)) {
-        const app = yield* Managed.findManaged(loaded, args.app.value)
-        return yield* planOne(loaded, app, { ...args, fleet: false }).pipe(Effect.catchTags(planFailures))
-      }
-      const managed = yield* Managed.managedLive(loaded)
-      if (managed.apps.length === 0 && !args.json) yield* Console.log("no apps configured or opted in")
-      // One app that cannot be planned never stops the others; the worst exit code wins.
-      const codes: Array<ExitCode> = []
-      for (const app of managed.apps) {
-        yield* planOne(loaded, app, { ...args, fleet: true }).pipe(
-          Effect.catchAll(unreadable),
-          Effect.zipRight(Effect.sync(() => codes.push((process.exitCode ?? 0) as ExitCode)))
-        )
-      }
-      for (const problem of managed.problems) yield* Console.error(`warm-reconcile: ${problem}`)
-      yield* setExitCode(worst(codes))
-    })
+    Effect.flatMap(ConfigFile.load(args.config), (loaded) =>
+      printingRedacted(loaded)(Effect.gen(function*() {
+        if (Option.isSome(args.app) === args.all) {
+          return yield* new ConfigFile.UsageError({ message: "name one app, or pass --all (not both)" })
+        }
+        yield* ConfigFile.requireAbraDir(loaded)
+        if (Option.isSome(args.app)) {
+          const app = yield* Managed.findManaged(loaded, args.app.value)
+          return yield* planOne(loaded, app, { ...args, fleet: false }).pipe(Effect.catchTags(planFailures))
+        }
+        const managed = yield* Managed.managedLive(loaded)
+        if (managed.apps.length === 0 && !args.json) yield* Console.log("no apps configured or opted in")
+        // One app that cannot be planned never stops the others; the worst exit code wins.
+        const codes: Array<ExitCode> = []
+        for (const app of managed.apps) {
+          yield* planOne(loaded, app, { ...args, fleet: true }).pipe(
+            Effect.catchAll(unreadable),
+            Effect.zipRight(Effect.sync(() => codes.push((process.exitCode ?? 0) as ExitCode)))
+          )
+        }
+        for (const problem of managed.problems) yield* Console.error(`warm-reconcile: ${problem}`)
+        yield* setExitCode(worst(codes))
+      })))
 ).pipe(
   Command.withDescription(
     "Say what reconcile would do, changing nothing (no deploy, snapshot, env write or alert); --all: every managed app."

@@ -28,6 +28,7 @@ import * as ConfigFile from "./ConfigFile.js"
 import * as LogFormat from "./LogFormat.js"
 import * as Managed from "./Managed.js"
 import * as Shared from "./Options.js"
+import { printingRedacted } from "./Output.js"
 import { unholdHint } from "./Unhold.js"
 
 export interface AppStatus {
@@ -232,65 +233,67 @@ export const statusCommand = Command.make(
     json: Shared.json("app", "a table")
   },
   (args) =>
-    Effect.gen(function*() {
-      const loaded = yield* ConfigFile.load(args.config)
-      const managed = Option.isSome(args.app)
-        ? { apps: [yield* Managed.findManaged(loaded, args.app.value)], problems: [] }
-        : yield* Managed.managedLive(loaded)
-      const apps = managed.apps
-      const options = { stateDir: loaded.config.stateDir, abraDir: loaded.abraDir }
-      const statuses = yield* gather(apps, options).pipe(
-        Effect.provide(Live.layer(options)),
-        Effect.provide(LogFormat.layer("logfmt"))
-      )
-      // With channels: each one's backlog, read from the outbox as `alerts` reads it; a problem is said.
-      const channels = loaded.config.notify.length === 0
-        ? Either.right([])
-        : yield* Effect.either(LiveNotifier.backlog(loaded.config.stateDir, loaded.config.notify))
-      if (args.json) {
-        for (const s of statuses) yield* Console.log(JSON.stringify(s))
-        yield* Either.match(channels, {
-          onLeft: (e) =>
-            Console.log(JSON.stringify({ channel: null, problem: `could not read the outbox: ${e.message}` })),
-          onRight: (cs) => Effect.forEach(cs, (c) => Console.log(JSON.stringify(c)), { discard: true })
-        })
-      } else {
-        yield* Console.log(statuses.length === 0 ? "no apps configured" : renderTable(statuses))
-        // With discovery, why each app is managed, and what discovery could not take.
-        if (discoveryOn(loaded.config)) {
-          yield* Console.log(
-            [
-              "",
-              "managed:",
-              ...apps.map((a) => `  ${a.name}: ${why(a)}`),
-              ...managed.problems.map((p) => `  not managed: ${p}`)
-            ].join("\n")
-          )
+    Effect.flatMap(ConfigFile.load(args.config), (loaded) =>
+      printingRedacted(loaded)(Effect.gen(function*() {
+        const managed = Option.isSome(args.app)
+          ? { apps: [yield* Managed.findManaged(loaded, args.app.value)], problems: [] }
+          : yield* Managed.managedLive(loaded)
+        const apps = managed.apps
+        const options = { stateDir: loaded.config.stateDir, abraDir: loaded.abraDir }
+        const statuses = yield* gather(apps, options).pipe(
+          Effect.provide(Live.layer(options)),
+          Effect.provide(LogFormat.layer("logfmt"))
+        )
+        // With channels: each one's backlog, read from the outbox as `alerts` reads it; a problem is said.
+        const channels = loaded.config.notify.length === 0
+          ? Either.right([])
+          : yield* Effect.either(LiveNotifier.backlog(loaded.config.stateDir, loaded.config.notify))
+        if (args.json) {
+          for (const s of statuses) yield* Console.log(JSON.stringify(s))
+          yield* Either.match(channels, {
+            onLeft: (e) =>
+              Console.log(JSON.stringify({ channel: null, problem: `could not read the outbox: ${e.message}` })),
+            onRight: (cs) => Effect.forEach(cs, (c) => Console.log(JSON.stringify(c)), { discard: true })
+          })
+        } else {
+          yield* Console.log(statuses.length === 0 ? "no apps configured" : renderTable(statuses))
+          // With discovery, why each app is managed, and what discovery could not take.
+          if (discoveryOn(loaded.config)) {
+            yield* Console.log(
+              [
+                "",
+                "managed:",
+                ...apps.map((a) => `  ${a.name}: ${why(a)}`),
+                ...managed.problems.map((p) => `  not managed: ${p}`)
+              ].join("\n")
+            )
+          }
+          // Next to every hold: how to clear it.
+          const held = statuses.filter((s) => s.hold !== null)
+          if (held.length > 0) {
+            yield* Console.log(
+              [
+                "",
+                "holds:",
+                ...held.map((s) => `  ${s.app}: ${s.hold!.reason} ${escapeControls(s.hold!.to)}; ${unholdHint(s.app)}`)
+              ]
+                .join("\n")
+            )
+          }
+          const windowed = statuses.filter((s) => s.window !== null)
+          if (windowed.length > 0) {
+            yield* Console.log(
+              ["", "maintenance windows:", ...windowed.map((s) => `  ${s.app}: ${s.window}`)].join("\n")
+            )
+          }
+          if (loaded.config.notify.length > 0) {
+            yield* Console.log(Either.match(channels, {
+              onLeft: (e) => `\nnotifications: could not read the outbox: ${escapeControls(e.message)}`,
+              onRight: (cs) => `\nnotifications:\n${renderChannels(cs)}`
+            }))
+          }
         }
-        // Next to every hold: how to clear it.
-        const held = statuses.filter((s) => s.hold !== null)
-        if (held.length > 0) {
-          yield* Console.log(
-            [
-              "",
-              "holds:",
-              ...held.map((s) => `  ${s.app}: ${s.hold!.reason} ${escapeControls(s.hold!.to)}; ${unholdHint(s.app)}`)
-            ]
-              .join("\n")
-          )
-        }
-        const windowed = statuses.filter((s) => s.window !== null)
-        if (windowed.length > 0) {
-          yield* Console.log(["", "maintenance windows:", ...windowed.map((s) => `  ${s.app}: ${s.window}`)].join("\n"))
-        }
-        if (loaded.config.notify.length > 0) {
-          yield* Console.log(Either.match(channels, {
-            onLeft: (e) => `\nnotifications: could not read the outbox: ${escapeControls(e.message)}`,
-            onRight: (cs) => `\nnotifications:\n${renderChannels(cs)}`
-          }))
-        }
-      }
-    })
+      })))
 ).pipe(
   Command.withDescription(
     "Show each app's pinned, running, last-good and latest versions, a hold, an upgrade in flight and the last run; changes nothing."
