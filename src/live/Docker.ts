@@ -10,6 +10,7 @@ import type { HttpClientError, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import * as Undici from "@effect/platform-node/Undici"
 import { Config, Duration, Effect, Either, Layer, Option, ParseResult, Schema, Stream } from "effect"
+import * as NodePath from "node:path"
 import {
   type ContainerHealth,
   Docker,
@@ -18,6 +19,7 @@ import {
   type FailedTask,
   type ServiceFacts,
   type ServiceFailedTask,
+  type StackVolume,
   type UpdateState
 } from "../services/Docker.js"
 import { errnoOf } from "./FileChecks.js"
@@ -162,8 +164,48 @@ const canonical = (value: unknown): string =>
       : v)
 
 const Volumes = Schema.Struct({
-  Volumes: Schema.NullOr(Schema.Array(Schema.Struct({ Name: Schema.String, Mountpoint: Schema.String })))
+  Volumes: Schema.NullOr(Schema.Array(Schema.Struct({
+    Name: Schema.String,
+    Mountpoint: Schema.String,
+    Driver: Schema.optional(Schema.String),
+    Options: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.String })))
+  })))
 })
+
+const Info = Schema.Struct({ DockerRootDir: Schema.String })
+
+/**
+ * Why a volume's data cannot be taken from its mountpoint, or undefined for a plain local volume
+ * inside Docker's data root. A local volume with driver options (`o=bind`, `type=nfs`) mounts its
+ * data there only while a container uses it: undeployed, the mountpoint is empty, and a snapshot
+ * of it would silently cover nothing.
+ */
+export const volumeProblem = (
+  volume: {
+    readonly name: string
+    readonly mountpoint: string
+    readonly driver: string
+    readonly options: Readonly<Record<string, string>>
+  },
+  dataRoot: string
+): string | undefined => {
+  const leaveOut = "leave it out with the app's snapshot.volumes (and back it up yourself), or set stateful: false"
+  if (volume.driver !== "local") {
+    return `volume ${volume.name} uses the ${volume.driver} driver, whose data is not a directory to copy: ${leaveOut}`
+  }
+  const options = Object.entries(volume.options)
+  if (options.length > 0) {
+    const said = options.map(([k, v]) => `${k}=${v}`).join(", ")
+    return `volume ${volume.name} is a local volume with driver options (${said}): its data is mounted at ` +
+      `${volume.mountpoint} only while the app runs, so a snapshot would cover nothing: ${leaveOut}`
+  }
+  const inside = NodePath.relative(NodePath.resolve(dataRoot), NodePath.resolve(volume.mountpoint))
+  if (inside === "" || inside.startsWith("..") || NodePath.isAbsolute(inside)) {
+    return `volume ${volume.name}: its mountpoint ${volume.mountpoint} is not inside Docker's data root ${dataRoot}: ` +
+      "refused (Docker's own volumes live there)"
+  }
+  return undefined
+}
 
 const Secrets = Schema.Array(Schema.Struct({ Spec: Schema.Struct({ Name: Schema.String }) }))
 
@@ -324,7 +366,15 @@ export const make = (socketPath: string, options: DockerOptions = {}) =>
 
     const stackVolumes = Effect.fn("Docker.stackVolumes")(function*(stack: string) {
       const { Volumes: volumes } = yield* list("/volumes", byStack(stack), Volumes)
-      return (volumes ?? []).map((v) => ({ name: v.Name, mountpoint: v.Mountpoint }))
+      if (volumes === null || volumes.length === 0) return []
+      const { DockerRootDir: dataRoot } = yield* list("/info", undefined, Info)
+      return volumes.map((v): StackVolume => {
+        const refused = volumeProblem(
+          { name: v.Name, mountpoint: v.Mountpoint, driver: v.Driver ?? "local", options: v.Options ?? {} },
+          dataRoot
+        )
+        return { name: v.Name, mountpoint: v.Mountpoint, ...(refused === undefined ? {} : { refused }) }
+      })
     })
 
     const secrets = Effect.fn("Docker.secrets")(function*(stack: string) {

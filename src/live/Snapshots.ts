@@ -44,6 +44,7 @@ import {
   writeMeta
 } from "./snapshot/StateDir.js"
 import { listSnapshots } from "./snapshot/Summary.js"
+import { writableByOthers } from "./FileChecks.js"
 import { removeTree, run, syncFs } from "./snapshot/Tool.js"
 
 export interface Options {
@@ -384,6 +385,17 @@ export const make = (options: Options) =>
             message: `volume(s) ${extra.join(", ")} are not in the snapshot (of ${meta.version}, ${meta.ts}): ` +
               `refusing a partial restore; restore by hand from ${dir}`
           })
+        }
+        // What root restores must be root's: a snapshot another account could write could plant a
+        // setuid file or a device node together with a manifest that lists it.
+        for (const path of [dir, ...meta.volumes.map((name) => manifestOf(dir, name))]) {
+          const loose = yield* writableByOthers(path).pipe(io(`check the owner of ${path}`))
+          if (Option.isSome(loose)) {
+            return yield* new Failure({
+              message: `${path}: ${loose.value}, and a restore runs as root on what it holds: refused, nothing ` +
+                `was changed; check the snapshot, then make it root's alone (chown -R root:root ${dir}; chmod -R go-w ${dir})`
+            })
+          }
         }
         // Verify every volume before anything is changed.
         const excludes = new Map(

@@ -25,6 +25,12 @@ export interface StackVolume {
   readonly name: string
   /** Where the volume's data lives on the host. */
   readonly mountpoint: string
+  /**
+   * Why the volume's data cannot be snapshotted from its mountpoint (a bind or network mount, another
+   * driver, a mountpoint outside Docker's data root): a snapshot or restore that selects it is
+   * refused with this, before anything changes. Absent for a plain local volume.
+   */
+  readonly refused?: string
 }
 
 export interface FailedTask {

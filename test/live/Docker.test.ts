@@ -80,7 +80,50 @@ describe("live Docker", () => {
         { name: `${stack}_data`, mountpoint: "/srv/docker/volumes/data" },
         { name: `${stack}_config`, mountpoint: `/var/lib/docker/volumes/${stack}_config/_data` }
       ])
-      expect(engine.requests).toEqual([{ method: "GET", path: "/volumes", version: "1.41", filters: byStack(stack) }])
+      // Then Docker's data root, which every mountpoint must be inside.
+      expect(engine.requests).toEqual([
+        { method: "GET", path: "/volumes", version: "1.41", filters: byStack(stack) },
+        { method: "GET", path: "/info", version: "1.41", filters: {} }
+      ])
+    }))
+
+  it.scopedLive("stackVolumes says why a bind, an NFS mount, another driver or a volume outside the data root cannot be snapshotted", () =>
+    Effect.gen(function*() {
+      const root = "/var/lib/docker"
+      const inRoot = (name: string) => `${root}/volumes/${stack}_${name}/_data`
+      const engine = yield* fakeEngine({
+        state: {
+          dataRoot: root,
+          volumes: [
+            stackVolume(stack, "data"),
+            { ...stackVolume(stack, "bound"), options: { type: "none", o: "bind", device: "/srv/data" } },
+            { ...stackVolume(stack, "nfs"), options: { type: "nfs", o: "addr=10.0.0.2,rw", device: ":/export" } },
+            { ...stackVolume(stack, "plugin"), driver: "rexray/ebs" },
+            stackVolume(stack, "outside", "/srv/elsewhere/_data"),
+            stackVolume(stack, "escaping", `${root}/../../srv/x/_data`)
+          ]
+        }
+      })
+      const volumes = yield* withDocker(engine, (d) => d.stackVolumes(stack))
+      const refused = Object.fromEntries(volumes.map((v) => [v.name.slice(stack.length + 1), v.refused]))
+      const leaveOut = "leave it out with the app's snapshot.volumes (and back it up yourself), or set stateful: false"
+      expect(refused).toEqual({
+        data: undefined,
+        bound: `volume ${stack}_bound is a local volume with driver options (type=none, o=bind, device=/srv/data): ` +
+          `its data is mounted at ${inRoot("bound")} only while the app runs, so a snapshot would cover nothing: ` +
+          leaveOut,
+        nfs:
+          `volume ${stack}_nfs is a local volume with driver options (type=nfs, o=addr=10.0.0.2,rw, device=:/export): ` +
+          `its data is mounted at ${inRoot("nfs")} only while the app runs, so a snapshot would cover nothing: ` +
+          leaveOut,
+        plugin: `volume ${stack}_plugin uses the rexray/ebs driver, whose data is not a directory to copy: ${leaveOut}`,
+        outside: `volume ${stack}_outside: its mountpoint /srv/elsewhere/_data is not inside Docker's data root ` +
+          `${root}: refused (Docker's own volumes live there)`,
+        escaping: `volume ${stack}_escaping: its mountpoint ${root}/../../srv/x/_data is not inside Docker's data ` +
+          `root ${root}: refused (Docker's own volumes live there)`
+      })
+      // A plain volume carries no `refused` key at all: the in-memory twin's volumes look the same.
+      expect(volumes[0]).toEqual({ name: `${stack}_data`, mountpoint: inRoot("data") })
     }))
 
   it.scopedLive("stackVolumes copes with the engine's null volume list", () =>

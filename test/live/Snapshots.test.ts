@@ -937,3 +937,83 @@ describe("live Snapshots, retention", () => {
       expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
     }))
 })
+
+describe("live Snapshots, what root must not follow (issue 18 item 6)", () => {
+  it.scopedLive("a symlinked _data is refused by take, pre-copy, space and restore; nothing is written or changed", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      w.volumes.forEach((v, i) => populate(v.mountpoint, `l${i}`))
+      yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      // Someone swaps the second volume's data dir for a link to a directory root should not touch.
+      const elsewhere = Path.join(w.root, "elsewhere")
+      Fs.mkdirSync(elsewhere)
+      Fs.writeFileSync(Path.join(elsewhere, "shadow"), "root-only\n")
+      const linked = w.volumes[1]!
+      Fs.rmSync(linked.mountpoint, { recursive: true })
+      Fs.symlinkSync(elsewhere, linked.mountpoint)
+      const before = fingerprint(elsewhere)
+      const snapshotBefore = fingerprint(Path.join(w.appDir, "snapshot"))
+      const said = `its data dir ${linked.mountpoint} is reached through a symbolic link`
+      for (
+        const attempt of [
+          w.snapshots.take(app, "2.0.0", w.volumes),
+          w.snapshots.precopy(app, w.volumes),
+          w.snapshots.space(app, w.volumes),
+          w.snapshots.restore(app, w.volumes)
+        ]
+      ) {
+        const error = failure(yield* Effect.exit(attempt as Effect.Effect<unknown, SnapshotError>))
+        expect(error.message).toContain(said)
+      }
+      expect(fingerprint(elsewhere)).toEqual(before)
+      expect(fingerprint(Path.join(w.appDir, "snapshot"))).toEqual(snapshotBefore)
+    }))
+
+  it.scopedLive("a volume Docker reports as a bind or outside its data root is refused before anything changes", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      w.volumes.forEach((v, i) => populate(v.mountpoint, `b${i}`))
+      const refused = "volume x is a local volume with driver options (o=bind): ..."
+      const volumes = [w.volumes[0]!, { ...w.volumes[1]!, refused }]
+      for (const attempt of [w.snapshots.take(app, "1.0.0", volumes), w.snapshots.space(app, volumes)]) {
+        const error = failure(yield* Effect.exit(attempt as Effect.Effect<unknown, SnapshotError>))
+        expect(error.message).toContain(`${refused}; nothing was changed`)
+      }
+      expect(Fs.existsSync(Path.join(w.appDir, "snapshot", "meta.json"))).toBe(false)
+    }))
+
+  it.scopedLive("a snapshot another account can write is not restored; nor is a setuid file or device node its manifest lacks", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      w.volumes.forEach((v, i) => populate(v.mountpoint, `s${i}`))
+      yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      const dir = Path.join(w.appDir, "snapshot")
+      w.volumes.forEach((v) => scribble(v.mountpoint))
+      /** A restore refused with each of `says`, every volume as it was. */
+      const refusedUnchanged = (says: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          const before = w.volumes.map((v) => fingerprint(v.mountpoint))
+          const error = failure(yield* Effect.exit(w.snapshots.restore(app, w.volumes)))
+          for (const text of says) expect(error.message).toContain(text)
+          expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
+        })
+      const manifest = Path.join(dir, "manifests", `${FILES}.jsonl`)
+      // Writable by every account: whoever could write it could plant a file and list it.
+      Fs.chmodSync(dir, 0o777)
+      yield* refusedUnchanged([`${dir}: it is writable by every account`, "nothing was changed"])
+      Fs.chmodSync(dir, 0o700)
+      Fs.chmodSync(manifest, 0o666)
+      yield* refusedUnchanged([`${manifest}: it is writable by every account`, "nothing was changed"])
+      Fs.chmodSync(manifest, 0o600)
+      // Root-owned again, but a setuid-root file and a device node planted in the tree, unlisted.
+      const files = treeOf(w, FILES)
+      keepingTimes(files, () => {
+        Fs.writeFileSync(Path.join(files, "suid"), "#!/bin/sh\n")
+        Fs.chmodSync(Path.join(files, "suid"), 0o4755)
+      })
+      yield* refusedUnchanged(["suid is in the snapshot but not", "nothing was changed"])
+      keepingTimes(files, () => Fs.rmSync(Path.join(files, "suid")))
+      keepingTimes(files, () => sh("mknod", [Path.join(files, "disk"), "b", "8", "0"]))
+      yield* refusedUnchanged(["disk is in the snapshot but not", "nothing was changed"])
+    }))
+})

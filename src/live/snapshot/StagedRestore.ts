@@ -27,12 +27,21 @@ export interface Target {
 export const target = (volume: StackVolume) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
+    if (volume.refused !== undefined) return yield* new Failure({ message: `${volume.refused}; nothing was changed` })
     if (!NodePath.isAbsolute(volume.mountpoint)) {
       return yield* new Failure({ message: `volume ${volume.name}: mountpoint ${volume.mountpoint} is not absolute` })
     }
     const mountpoint = yield* fs.realPath(volume.mountpoint).pipe(
       io(`volume ${volume.name}: its data dir ${volume.mountpoint} cannot be resolved`)
     )
+    // Docker's own volumes have no symbolic link on the way: one there (a symlinked `_data`) would
+    // have root copy and restore whatever it points at.
+    if (mountpoint !== NodePath.resolve(volume.mountpoint)) {
+      return yield* new Failure({
+        message: `volume ${volume.name}: its data dir ${volume.mountpoint} is reached through a symbolic link ` +
+          `(it resolves to ${mountpoint}): refused, nothing was changed; a Docker volume has none, check who made it`
+      })
+    }
     const parent = NodePath.dirname(mountpoint)
     const [info, parentInfo] = yield* Effect.all([fs.stat(mountpoint), fs.stat(parent)]).pipe(
       io(`volume ${volume.name}: stat ${mountpoint}`)
