@@ -51,7 +51,7 @@ t = time.monotonic()
 out = []
 for c in cmds:
     r = subprocess.run(c, capture_output=True, text=True, timeout=120)
-    out.append([r.returncode, r.stdout.strip()[:200]])
+    out.append([r.returncode, r.stdout.strip()[:200], r.stderr.strip()[-300:]])
 print(json.dumps({"seconds": time.monotonic() - t, "results": out}))
 `
 

@@ -95,13 +95,11 @@ export const render = (r: Results): string => {
     "time npm run bench     # to see the whole run's time",
     "```",
     "",
-    "Figures 1 and 3 want root: figure 1 makes a loop-mounted ext4 (without root it runs in the temp dir and " +
-      "says so), figure 3 starts dockerd through test/e2e/engine.sh (without root it is skipped, and says so). " +
+    "Figure 3 wants root: it starts dockerd through test/e2e/engine.sh (without root it is skipped, and says " +
+      "so). Figure 1 is not measured until the tree store's benchmarks are written (issue 17). " +
       "Figure 6 runs `npm run build` first when dist/warm-reconcile.mjs is missing. Progress goes to stderr.",
     "",
-    "Knobs (environment): `BENCH_SNAPSHOT_ROUNDS` (default 3), `BENCH_SMALL_GIB` (1), `BENCH_LARGE_GIB` (4), " +
-      "`BENCH_COLD=1` (remount before each snapshot operation: a cold page cache, slower), " +
-      "`BENCH_HEALTH_TRIALS` (50), `BENCH_FLEET_APPS` (200), `BENCH_ONLY=health,noop` (run only these; the " +
+    "Knobs (environment): `BENCH_HEALTH_TRIALS` (50), `BENCH_FLEET_APPS` (200), `BENCH_ONLY=health,noop` (run only these; the " +
       "results then go to bench/results/partial.json and bench/results/partial.md, and the files above are " +
       "left alone).",
     ""

@@ -15,7 +15,6 @@ import type { Figure } from "./lib.js"
 import { machine, makeBundles, progress, ROOT } from "./lib.js"
 import { noop } from "./noop.js"
 import { render, type Results } from "./report.js"
-import { snapshot } from "./snapshot.js"
 
 const int = (name: string, fallback: number): number => {
   const raw = process.env[name]
@@ -25,13 +24,6 @@ const int = (name: string, fallback: number): number => {
 }
 
 const options = {
-  snapshot: {
-    rounds: int("BENCH_SNAPSHOT_ROUNDS", 3),
-    smallGiB: int("BENCH_SMALL_GIB", 1),
-    largeGiB: int("BENCH_LARGE_GIB", 4),
-    minFiles: 20_000,
-    cold: process.env["BENCH_COLD"] === "1"
-  },
   health: { trials: int("BENCH_HEALTH_TRIALS", 50), windowMs: 10_000, startMs: 2_000, seed: 7 },
   noop: { runs: 5 },
   fleet: { apps: int("BENCH_FLEET_APPS", 200), runs: 3 },
@@ -46,7 +38,9 @@ const guard = (id: string, title: string, effect: Effect.Effect<Figure, unknown>
   const t0 = performance.now()
   return effect.pipe(
     Effect.catchAllCause((cause) => {
-      const reason = Cause.pretty(cause).split("\n").slice(0, 6).join(" ").slice(0, 1500)
+      // The message alone: a stack trace would put this machine's paths into the report.
+      const reason = Cause.pretty(cause).split("\n").filter((l) => !/^\s+at /.test(l)).slice(0, 6).join(" ")
+        .replaceAll(ROOT, "").slice(0, 1500)
       progress(id, `FAILED: ${reason}`)
       return Effect.succeed<Figure>({
         id,
@@ -83,12 +77,22 @@ const main = Effect.gen(function*() {
   const crashTitle = "Time to undo a crash-looping release (real engine)"
   const crash = measure("crashloop", crashTitle, Effect.scoped(crashLoop(bundles)))
   if (wanted("snapshot")) {
-    // Figure 3 runs alongside figure 1's large-volume runs: see snapshot.ts.
-    yield* measure(
-      "snapshot",
-      "Snapshot and restore throughput, and the snapshot process's memory",
-      Effect.scoped(snapshot(bundles, options.snapshot, crash)).pipe(Effect.map(([figure]) => figure))
-    )
+    // bench/snapshot.ts measures the tar store that the rsync tree store replaced (issue 17); its
+    // figures for the tree store (two-phase downtime, restore of what changed, reflink on XFS) are
+    // not written yet, so it is reported as not measured rather than run against the wrong store.
+    done.set("snapshot", {
+      id: "snapshot",
+      title: "Snapshot and restore throughput, and the snapshot process's memory",
+      status: "skipped",
+      reason: "bench/snapshot.ts measures the tar store that the rsync tree store replaced; the tree store's " +
+        "benchmarks (issue 17: upgrade downtime after a pre-copy, a restore of what changed, reflink on XFS, " +
+        "memory from 1 to 4 GiB) are not written yet",
+      seconds: 0,
+      targets: [],
+      rows: [],
+      method: [],
+      data: {}
+    })
   }
   // Not run yet when figure 1 failed before its large volume (or was not wanted).
   if (wanted("crashloop") && !done.has("crashloop")) yield* crash

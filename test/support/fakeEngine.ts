@@ -35,6 +35,10 @@ export interface FakeVolume {
   readonly name: string
   readonly labels: Readonly<Record<string, string>>
   readonly mountpoint: string
+  /** `local` by default. */
+  readonly driver?: string
+  /** The driver's options (`{type: "none", o: "bind", device: "/srv/data"}` for a bind); none by default. */
+  readonly options?: Readonly<Record<string, string>>
 }
 export interface FakeSecret {
   readonly name: string
@@ -55,6 +59,8 @@ export interface FakeTask {
 }
 
 export interface FakeEngineState {
+  /** `/info`'s DockerRootDir: `/` by default, so that a test's volumes in a temp dir are inside it. */
+  dataRoot: string
   services: Array<FakeService>
   volumes: Array<FakeVolume>
   secrets: Array<FakeSecret>
@@ -167,7 +173,8 @@ const acceptedFilters: Record<string, ReadonlyArray<string>> = {
   "/services": ["id", "label", "mode", "name"],
   "/volumes": ["dangling", "driver", "label", "name"],
   "/secrets": ["id", "label", "name", "names"],
-  "/tasks": ["desired-state", "id", "label", "name", "node", "service"]
+  "/tasks": ["desired-state", "id", "label", "name", "node", "service"],
+  "/nodes": ["id", "label", "membership", "name", "node.label", "role"]
 }
 
 /** Parse `filters` as dockerd does: `{"key": ["v", ...]}` or the legacy `{"key": {"v": true}}`. */
@@ -237,11 +244,23 @@ const answer = (state: FakeEngineState, path: string, filters: Record<string, Ar
             }
           })
         }))
+    // One ready manager: the docker CLI lists the nodes to count a service's replicas.
+    case "/nodes":
+      return [{ ID: "node1", Spec: { Availability: "active", Role: "manager" }, Status: { State: "ready" } }]
+    case "/info":
+      return { DockerRootDir: state.dataRoot, ServerVersion: "fake" }
     case "/volumes":
       return {
         Volumes: state.volumes
           .filter((v) => matchesLabels(v.labels, filters.label) && matchesNames(v.name, filters.name))
-          .map((v) => ({ Name: v.name, Driver: "local", Mountpoint: v.mountpoint, Labels: v.labels, Scope: "local" })),
+          .map((v) => ({
+            Name: v.name,
+            Driver: v.driver ?? "local",
+            Mountpoint: v.mountpoint,
+            Labels: v.labels,
+            Scope: "local",
+            Options: v.options ?? null
+          })),
         Warnings: null
       }
     case "/secrets":
@@ -308,6 +327,7 @@ export const fakeEngine = (options: FakeEngineOptions = {}) =>
     )
     const socket = Path.join(dir, "docker.sock")
     const state: FakeEngineState = {
+      dataRoot: options.state?.dataRoot ?? "/",
       services: [...options.state?.services ?? []],
       volumes: [...options.state?.volumes ?? []],
       secrets: [...options.state?.secrets ?? []],
