@@ -23,6 +23,7 @@ import type { AppSpec } from "../domain/Config.js"
 import { excludesOf, keepOf, selects, selectVolumes } from "../domain/SnapshotConfig.js"
 import { Docker, type StackVolume } from "../services/Docker.js"
 import { SnapshotError, SnapshotMeta, type SnapshotMethod, Snapshots } from "../services/Snapshots.js"
+import { writableByOthers } from "./FileChecks.js"
 import { carryExcluded, methodFor, reflinkTree, rsyncTree } from "./snapshot/Copy.js"
 import { describe, Failure, io, suffix } from "./snapshot/Failure.js"
 import * as Manifest from "./snapshot/Manifest.js"
@@ -44,7 +45,6 @@ import {
   writeMeta
 } from "./snapshot/StateDir.js"
 import { listSnapshots } from "./snapshot/Summary.js"
-import { writableByOthers } from "./FileChecks.js"
 import { removeTree, run, syncFs } from "./snapshot/Tool.js"
 
 export interface Options {
