@@ -21,8 +21,13 @@ import { apply, filesOf, type MutantId, type MutantResult, type Mutation, MUTATI
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const RESULTS = Path.join(ROOT, "test", "figures", "mutants.json")
-/** The sweeps: every mutant must be killed by one of these, not only by an example test. */
-const SWEEP = /^test\/reconcile\/(Faults|Recovery|Properties[^/]*)\.test\.ts$/
+/**
+ * The sweeps: every mutant must be killed by one of these, not only by an example test. The
+ * program's (fault, recovery, random worlds) and the live code's (the lock, the staged restore,
+ * redaction), each an enumerated set of cases with its own expected outcome.
+ */
+const SWEEP =
+  /^test\/(reconcile\/(Faults|Recovery|Properties[^/]*)|live\/[A-Za-z]+Sweep|domain\/[A-Za-z]+Sweep)\.test\.ts$/
 
 interface Options {
   readonly only: ReadonlyArray<MutantId> | undefined
@@ -171,7 +176,7 @@ const main = async () => {
   const commit = git(["rev-parse", "--short", "HEAD"]).trim()
   copy = copyTree()
   const files = options.sweepsOnly
-    ? git(["ls-files", "test/reconcile"]).split("\n").filter((f) => SWEEP.test(f))
+    ? git(["ls-files", "test"]).split("\n").filter((f) => SWEEP.test(f))
     : []
   console.log(`mutants: ${chosen.length}; tests: ${options.sweepsOnly ? files.join(" ") : "the unit suite"}`)
 
