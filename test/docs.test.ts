@@ -89,6 +89,15 @@ const QUOTED: ReadonlyArray<{ readonly file: string; readonly line: string; read
       "kill during the upgrade, then again during the recovery"
     ][i]!,
     says: (f: Figures) => `| ${count(f[`${key}.cases`])} | ${count(f[`${key}.held`])} |`
+  })),
+  ...([
+    ["lock-sweep", "the lock: what a run can find at the lock path"],
+    ["restore-sweep", "the staged restore of two volumes failed at each"],
+    ["redaction-sweep", "redaction: a secret value in every form"]
+  ] as const).map(([file, line]) => ({
+    file,
+    line,
+    says: (f: Figures) => `| ${count(f["cases"])} | ${count(f["held"])} |`
   }))
 ]
 
