@@ -90,6 +90,15 @@ const QUOTED: ReadonlyArray<{ readonly file: string; readonly line: string; read
     ][i]!,
     says: (f: Figures) => `| ${count(f[`${key}.cases`])} | ${count(f[`${key}.held`])} |`
   })),
+  {
+    file: "properties",
+    line: "Fixed seeds, the same on every deep run",
+    says: (f) =>
+      (["20261125", "20261126"] as const).map((seed) =>
+        `seed ${seed} ${count(f[`seed ${seed}: runs`])} runs, ${count(f[`seed ${seed}: held`])} held, ` +
+        `an upgrade started in ${count(f[`seed ${seed}: upgrade started`])}`
+      ).join("; ")
+  },
   ...([
     ["lock-sweep", "the lock: what a run can find at the lock path"],
     ["restore-sweep", "the staged restore of two volumes failed at each"],
