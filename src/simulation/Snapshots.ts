@@ -28,8 +28,16 @@ const selected = (
 ): Effect.Effect<ReadonlyArray<StackVolume>, SnapshotError> =>
   Either.match(selectVolumes(app, volumes), {
     onLeft: (message) => Effect.fail(failure(app, operation, message)),
-    onRight: Effect.succeed
+    onRight: (chosen) => Effect.as(refused(app, operation, chosen), chosen)
   })
+
+/** As the live store: a volume Docker says cannot be copied (a bind, NFS, outside its data root). */
+const refused = (app: AppSpec, operation: Operation, volumes: ReadonlyArray<StackVolume>) => {
+  const first = volumes.find((v) => v.refused !== undefined)
+  return first === undefined
+    ? Effect.void
+    : Effect.fail(failure(app, operation, `${first.refused}; nothing was changed`))
+}
 
 /** The files of a volume without those the patterns leave out, as rsync --exclude copies them. */
 const without = (files: Files, patterns: ReadonlyArray<string>): Files => {
@@ -131,6 +139,7 @@ export const layerTest: Layer.Layer<Snapshots, never, SimulatedWorld> = Layer.ef
                 : `volume(s) ${names(extra)} are not in the snapshot: refusing a partial restore`
             )
           }
+          yield* refused(app, "restore", volumes.filter((v) => snapshot.volumes.has(volumeName(app, v))))
           const a = yield* world.app(app.name)
           if (Option.isSome(a.deployment)) return yield* failure(app, "restore", "refused: the app is still deployed")
           // What the take left out stays as the failed release left it.

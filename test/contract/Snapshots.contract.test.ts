@@ -267,6 +267,29 @@ Contract.suite("Snapshots", [liveTwin, simulatedTwin], (test) => {
       expect(yield* w.snapshots.show(app)).toEqual(Option.none())
     }))
 
+  test("a volume Docker says cannot be copied (a bind, NFS, outside its data root) is refused; left out, it is fine", (w) =>
+    Effect.gen(function*() {
+      yield* snapshotThenMigrated(w)
+      const why = "volume id_example_org_db is a local volume with driver options (o=bind): ..."
+      const volumes = w.volumes.map((v) => v.name.endsWith("_db") ? { ...v, refused: why } : v)
+      for (
+        const [operation, call] of [
+          ["take", Effect.asVoid(w.snapshots.take(app, v2, volumes))],
+          ["space", Effect.asVoid(w.snapshots.space(app, volumes))],
+          ["restore", Effect.asVoid(w.snapshots.restore(app, volumes))]
+        ] as const
+      ) {
+        const error = yield* Contract.failureOf(call)
+        expect(error).toMatchObject({ _tag: "SnapshotError", app: "keycloak", operation })
+        expect(error.message).toContain(`${why}; nothing was changed`)
+      }
+      expect(Option.map(yield* w.snapshots.show(app), (m) => m.version)).toEqual(Option.some(v1))
+      expect(yield* w.files).toEqual(MIGRATED)
+      // Left out of the app's snapshots, the refused volume stops nothing.
+      const dataOnly: AppSpec = { ...app, snapshot: SnapshotConfig.make({ volumes: ["data"] }) }
+      expect((yield* w.snapshots.take(dataOnly, v2, volumes)).version).toBe(v2)
+    }))
+
   test("snapshot.keep keeps that many older snapshots, listed newest first after the last one", (w) =>
     Effect.gen(function*() {
       const keeping: AppSpec = { ...app, snapshot: SnapshotConfig.make({ keep: 1, volumes: ["db"] }) }
