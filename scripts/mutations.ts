@@ -102,11 +102,19 @@ export const MUTATIONS: ReadonlyArray<Mutation> = [
   {
     id: "old-task-counted",
     breaks: "the health gate counts an answer before Swarm has converged on the release (an old task's answer)",
-    patches: [{
-      file: "src/reconcile/HealthGate.ts",
-      search: `if (seen._tag === "waiting") {`,
-      replace: `if (seen._tag === "waiting" && !cfg.http) {`
-    }]
+    // Both rules that keep an old task's answer out: the look after the probe, and the look before it.
+    patches: [
+      {
+        file: "src/reconcile/HealthGate.ts",
+        search: `if (seen._tag === "waiting") {`,
+        replace: `if (seen._tag === "waiting" && !cfg.http) {`
+      },
+      {
+        file: "src/reconcile/HealthGate.ts",
+        search: `} else if (before === undefined ? options.afterDeploy === true : before._tag !== "converged") {`,
+        replace: `} else if (before === undefined && !cfg.http) {`
+      }
+    ]
   },
   {
     id: "recovery-commits-unprobed",

@@ -278,6 +278,63 @@ interface Verdict {
   readonly steps: ReadonlySet<string>
 }
 
+/**
+ * One case: `fault` injected into an undisturbed night of `path` (interrupted 1 ms into the target's
+ * step with `interrupt`), then an undisturbed next night. What went wrong, by the path's own
+ * expectations and the shared invariants; none when the case held.
+ */
+const runCase = (
+  path: Path,
+  target: { readonly at: number },
+  fault: World.Fault,
+  label: string,
+  interrupt: boolean
+) =>
+  Effect.gen(function*() {
+    const app = appOf(path)
+    yield* Invariants.eventLoopTurn
+    const world = yield* World.make({ ...path.setup, faults: [fault] })
+    const start = yield* world.state.get
+    // An interruption arrives 1 ms into the step (which hangs so that it is still under way).
+    const first = yield* rehearse(app, world, interrupt ? { interruptAfter: target.at + 1 } : {})
+    const caseFailures = Invariants.check(subject(path), start, first.world, first.outcome, first.interrupted)
+      .map((f) => `${path.name} / ${label}: ${f}`)
+    if (interrupt && !first.interrupted && path.targetsOf === undefined) {
+      caseFailures.push(`${path.name} / ${label}: not interrupted`)
+    }
+    if (!endsAs(path.disturbed, first.outcome)) {
+      caseFailures.push(`${path.name} / ${label}: ended ${Outcome.format(first.outcome)}`)
+    }
+    yield* World.restart(world)
+    const next = yield* rehearse(app, world, { startMillis: 86_400_000 })
+    if (!endsAs(path.nextNight, next.outcome)) {
+      caseFailures.push(`${path.name} / ${label}: the next night ended ${Outcome.format(next.outcome)}`)
+    }
+    caseFailures.push(
+      ...Invariants.check(subject(path), first.world, next.world, next.outcome, false)
+        .map((f) => `${path.name} / ${label}, then the next night: ${f}`)
+    )
+    const nights = Invariants.ledger(subject(path))
+    nights.night({ before: start, after: first.world, outcome: first.outcome, crashed: first.world.crashed })
+    nights.night({ before: first.world, after: next.world, outcome: next.outcome, crashed: false })
+    caseFailures.push(...nights.close().map((f) => `${path.name} / ${label}: ${f}`))
+    // After an undisturbed night the app is up on a healthy version with its data; an app a
+    // person left as it is, as it was, on its documented hold.
+    const a = next.world.apps.get(app.name)!
+    const version = Option.getOrUndefined(Option.map(a.deployment, (d) => d.version))
+    if (subject(path).aside !== undefined) {
+      caseFailures.push(
+        ...Invariants.asideAtEnd(subject(path), start, next.world, next.outcome).map((f) =>
+          `${path.name} / ${label}: ${f}`
+        )
+      )
+    } else if (version === undefined || !Invariants.answersHealthy(subject(path), version)) {
+      caseFailures.push(`${path.name} / ${label}: after the next night ${version ?? "nothing"} runs`)
+    }
+    if (next.world.inFlight.size > 0) caseFailures.push(`${path.name} / ${label}: an in-flight record is left`)
+    return caseFailures
+  })
+
 /** Every target × every fault kind of one path, each followed by an undisturbed next night. */
 const sweep = (path: Path) =>
   Effect.gen(function*() {
@@ -295,50 +352,14 @@ const sweep = (path: Path) =>
       steps.add(target.step === "deploy" && target.detail.endsWith(` ${FROM}`) ? "redeploy" : target.step)
       for (const [k, kind] of KINDS.entries()) {
         if (!sweeps(t, k)) continue
-        yield* Invariants.eventLoopTurn
-        const world = yield* World.make({
-          ...path.setup,
-          faults: [{ step: target.step, kind: kind === "fail" ? "fail" : "hang", after: target.occurrence, times: 1 }]
-        })
-        const start = yield* world.state.get
-        // An interruption arrives 1 ms into the step (which hangs so that it is still under way).
-        const first = yield* rehearse(app, world, kind === "interrupt" ? { interruptAfter: target.at + 1 } : {})
         const label = `${kind} at ${target.step}#${target.occurrence} (${target.detail})`
-        const caseFailures = Invariants.check(subject(path), start, first.world, first.outcome, first.interrupted)
-          .map((f) => `${path.name} / ${label}: ${f}`)
-        if (kind === "interrupt" && !first.interrupted && path.targetsOf === undefined) {
-          caseFailures.push(`${path.name} / ${label}: not interrupted`)
-        }
-        if (!endsAs(path.disturbed, first.outcome)) {
-          caseFailures.push(`${path.name} / ${label}: ended ${Outcome.format(first.outcome)}`)
-        }
-        yield* World.restart(world)
-        const next = yield* rehearse(app, world, { startMillis: 86_400_000 })
-        if (!endsAs(path.nextNight, next.outcome)) {
-          caseFailures.push(`${path.name} / ${label}: the next night ended ${Outcome.format(next.outcome)}`)
-        }
-        caseFailures.push(
-          ...Invariants.check(subject(path), first.world, next.world, next.outcome, false)
-            .map((f) => `${path.name} / ${label}, then the next night: ${f}`)
+        const caseFailures = yield* runCase(
+          path,
+          target,
+          { step: target.step, kind: kind === "fail" ? "fail" : "hang", after: target.occurrence, times: 1 },
+          label,
+          kind === "interrupt"
         )
-        const nights = Invariants.ledger(subject(path))
-        nights.night({ before: start, after: first.world, outcome: first.outcome, crashed: first.world.crashed })
-        nights.night({ before: first.world, after: next.world, outcome: next.outcome, crashed: false })
-        caseFailures.push(...nights.close().map((f) => `${path.name} / ${label}: ${f}`))
-        // After an undisturbed night the app is up on a healthy version with its data; an app a
-        // person left as it is, as it was, on its documented hold.
-        const a = next.world.apps.get(app.name)!
-        const version = Option.getOrUndefined(Option.map(a.deployment, (d) => d.version))
-        if (subject(path).aside !== undefined) {
-          caseFailures.push(
-            ...Invariants.asideAtEnd(subject(path), start, next.world, next.outcome).map((f) =>
-              `${path.name} / ${label}: ${f}`
-            )
-          )
-        } else if (version === undefined || !Invariants.answersHealthy(subject(path), version)) {
-          caseFailures.push(`${path.name} / ${label}: after the next night ${version ?? "nothing"} runs`)
-        }
-        if (next.world.inFlight.size > 0) caseFailures.push(`${path.name} / ${label}: an in-flight record is left`)
         cases++
         if (caseFailures.length === 0) held++
         failures.push(...caseFailures)
@@ -358,6 +379,46 @@ const verdictOf = (path: Path) =>
     const done = verdicts.get(path.name)
     return done === undefined ? Effect.tap(sweep(path), (v) => verdicts.set(path.name, v)) : Effect.succeed(done)
   })
+
+/**
+ * The writes that are retried (an alert, a hold record) failing every time, every retry too, in
+ * every path that makes them: the one fault the sweep above, whose faults fire once, never gives.
+ * An alert that could not be written is late, never lost: its record stays for the next night.
+ */
+const WRITES = new Set(["alert", "hold-write"])
+
+describe("a write that fails every time, in every path", () => {
+  it.effect(
+    "each alert and hold write failing on every try: the case holds, and the next night tells",
+    () =>
+      Effect.gen(function*() {
+        let cases = 0
+        const failures: Array<string> = []
+        for (const path of PATHS) {
+          const targetRun = yield* rehearse(path.targetsOf ?? appOf(path), path.setup)
+          for (const target of targets(targetRun.world.trace).filter((t) => WRITES.has(t.step))) {
+            const label = `every try of ${target.step}#${target.occurrence} fails (${target.detail})`
+            cases++
+            failures.push(
+              ...(yield* runCase(
+                path,
+                target,
+                { step: target.step, kind: "fail", after: target.occurrence },
+                label,
+                false
+              ))
+            )
+          }
+        }
+        console.log(`fault sweep, writes failing every time: ${cases} cases, ${cases - failures.length} held`)
+        if (failures.length) console.log(failures.slice(0, 20).join("\n"))
+        expect(failures).toEqual([])
+        // Every path that alerts or holds makes at least one such write.
+        expect(cases).toBeGreaterThanOrEqual(12)
+      }),
+    120_000
+  )
+})
 
 describe("a fault at every side effect of every path", () => {
   it("the per-path case counts add up to the total", () => {
