@@ -8,8 +8,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import * as Figures from "../support/figures.js"
-import { app, faultyDisk, fingerprint, populate, scribble, world } from "../support/snapshotWorld.js"
+import { app, faultyDisk, fingerprint, world } from "../support/snapshotWorld.js"
 
 type Point = "rename" | "sync"
 const POINTS: ReadonlyArray<Point> = ["rename", "sync"]
@@ -24,14 +26,33 @@ const countingDisk = (point: Point, failAt: number) => {
   return { seen, layer }
 }
 
+/**
+ * A small tree per volume (files, a private one, a directory, a symlink): what the sweep checks is
+ * all or nothing across volumes, which the example tests' every-kind-of-entry data need not slow.
+ */
+const seed = (dir: string, flavour: string) => {
+  Fs.writeFileSync(Path.join(dir, "db.txt"), `rows of ${flavour}\n`)
+  Fs.writeFileSync(Path.join(dir, "key"), `key ${flavour}`, { mode: 0o600 })
+  Fs.mkdirSync(Path.join(dir, "uploads"))
+  Fs.writeFileSync(Path.join(dir, "uploads", "a.bin"), Buffer.alloc(64 * 1024, flavour))
+  Fs.symlinkSync("db.txt", Path.join(dir, "latest"))
+}
+
+/** What a failed release does to a volume: a rewrite, a new file, a removal. */
+const migrate = (dir: string) => {
+  Fs.writeFileSync(Path.join(dir, "db.txt"), "migrated\n")
+  Fs.writeFileSync(Path.join(dir, "new"), "new\n")
+  Fs.rmSync(Path.join(dir, "uploads"), { recursive: true })
+}
+
 /** Two volumes with data, their snapshot, then scribbled over as a failed release would. */
 const arranged = (disk: ReturnType<typeof countingDisk>) =>
   Effect.gen(function*() {
     const w = yield* world({ fileSystem: disk.layer })
-    w.volumes.forEach((v, i) => populate(v.mountpoint, `r${i}`))
+    w.volumes.forEach((v, i) => seed(v.mountpoint, `r${i}`))
     const snapshotted = w.volumes.map((v) => fingerprint(v.mountpoint))
     yield* w.snapshots.take(app, "1.0.0", w.volumes)
-    w.volumes.forEach((v) => scribble(v.mountpoint))
+    w.volumes.forEach((v) => migrate(v.mountpoint))
     return { w, snapshotted }
   })
 
