@@ -9,26 +9,21 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { cli } from "../support/cli.js"
-import { deployWithAbra, makeAbraWorld, runAbra, writeConfig } from "../support/fakeAbra.js"
+import { runAbra, scopedAbraWorld, writeConfig } from "../support/fakeAbra.js"
 import { fakeEngine } from "../support/fakeEngine.js"
 
 const DOMAIN = "id.example.org"
 const PASSWORD = "Pa55-w0rd/+x"
 const ENCODED = encodeURIComponent(PASSWORD)
+const FROM = "1.1.0+1.1"
+const VERSIONS = [{ tag: FROM }, { tag: "1.2.0+1.2" }]
 
 describe("what plan and status print is redacted", () => {
   it.scopedLive(
     "a label carrying an env file's password, plain and URL-encoded: in no line of plan, plan --json or status",
     () =>
       Effect.gen(function*() {
-        const world = makeAbraWorld()
-        yield* Effect.addFinalizer(() => Effect.sync(() => world.cleanup()))
-        deployWithAbra(world, {
-          recipe: "keycloak",
-          domain: DOMAIN,
-          versions: [{ tag: "1.1.0+1.1" }, { tag: "1.2.0+1.2" }],
-          deployed: "1.1.0+1.1"
-        })
+        const world = yield* scopedAbraWorld({ recipe: "keycloak", domain: DOMAIN, versions: VERSIONS, deployed: FROM })
         Fs.appendFileSync(world.envFile(DOMAIN), `ADMIN_PASSWORD=${PASSWORD}\n`)
         expect(runAbra(world, ["app", "deploy", DOMAIN, "-C", "-o", "-n", "-f"]).code).toBe(0)
         const stateFile = Path.join(world.abraDir, ".fake-abra", "state.json")

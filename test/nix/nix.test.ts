@@ -704,32 +704,8 @@ describe.skipIf(nixMissing)(
       })
 
       it("writes window, soak time and snapshot settings where the CLI reads them, and the CLI takes the file", () => {
-        const { w } = evaluate({
-          w: {
-            config: {
-              enable: true,
-              window: ["Mon-Fri 02:00-05:00", "Sat,Sun 22:00-02:00"],
-              minReleaseAge: "3 days",
-              defaults: { window: "01:00-04:00", snapshot: { keep: 3 } },
-              recipes: {
-                keycloak: { minReleaseAge: "7 days" },
-                nextcloud: { snapshot: { exclude: { app_data: ["appdata_*/preview"] } } }
-              },
-              apps: {
-                kc: {
-                  recipe: "keycloak",
-                  domain: "id.example.org",
-                  window: "00:00-24:00",
-                  snapshot: { volumes: ["db"] }
-                },
-                cloud: { recipe: "nextcloud", domain: "cloud.example.org", minReleaseAge: "1d" }
-              }
-            }
-          }
-        })
-        const file = JSON.parse(w!.etc["warm-reconcile/config.json"]!.text!)
-        expect(file).toEqual({
-          stateDir: "/var/lib/warm-reconcile",
+        // As options, and as the file must say them (beside the state directory).
+        const settings = {
           window: ["Mon-Fri 02:00-05:00", "Sat,Sun 22:00-02:00"],
           minReleaseAge: "3 days",
           defaults: { window: "01:00-04:00", snapshot: { keep: 3 } },
@@ -741,7 +717,10 @@ describe.skipIf(nixMissing)(
             kc: { recipe: "keycloak", domain: "id.example.org", window: "00:00-24:00", snapshot: { volumes: ["db"] } },
             cloud: { recipe: "nextcloud", domain: "cloud.example.org", minReleaseAge: "1d" }
           }
-        })
+        }
+        const { w } = evaluate({ w: { config: { enable: true, ...settings } } })
+        const file = JSON.parse(w!.etc["warm-reconcile/config.json"]!.text!)
+        expect(file).toEqual({ stateDir: "/var/lib/warm-reconcile", ...settings })
         const decoded = decodeConfig(file, "nix")
         expect(Either.isRight(decoded), Either.isLeft(decoded) ? decoded.left.message : "").toBe(true)
         expect(evalError({ enable: true, apps: { a: { recipe: "r", domain: "a.org", snapshot: { volumes: [] } } } }))
