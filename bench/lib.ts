@@ -188,7 +188,6 @@ export interface Bundles {
   readonly dir: string
   /** The CLI, bundled from src/bin.ts as scripts/build.mjs does, so the figures run today's source. */
   readonly cli: string
-  readonly snapshotChild: string
   readonly fleetChild: string
 }
 
@@ -197,7 +196,6 @@ export const makeBundles = async (): Promise<Bundles> => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-bench-bundles-"))
   const entries = {
     cli: Path.join(ROOT, "src/bin.ts"),
-    snapshotChild: Path.join(ROOT, "bench/snapshot-child.ts"),
     fleetChild: Path.join(ROOT, "bench/fleet-child.ts")
   }
   const out = Object.fromEntries(Object.keys(entries).map((k) => [k, Path.join(dir, `${k}.mjs`)])) as Record<

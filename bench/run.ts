@@ -77,14 +77,14 @@ const main = Effect.gen(function*() {
   const crashTitle = "Time to undo a crash-looping release (real engine)"
   const crash = measure("crashloop", crashTitle, Effect.scoped(crashLoop(bundles)))
   if (wanted("snapshot")) {
-    // bench/snapshot.ts measures the tar store that the rsync tree store replaced (issue 17); its
+    // The snapshot figure measured the tar store that the rsync tree store replaced (issue 17); its
     // figures for the tree store (two-phase downtime, restore of what changed, reflink on XFS) are
     // not written yet, so it is reported as not measured rather than run against the wrong store.
     done.set("snapshot", {
       id: "snapshot",
       title: "Snapshot and restore throughput, and the snapshot process's memory",
       status: "skipped",
-      reason: "bench/snapshot.ts measures the tar store that the rsync tree store replaced; the tree store's " +
+      reason: "the snapshot figure measured the tar store that the rsync tree store replaced; the tree store's " +
         "benchmarks (issue 17: upgrade downtime after a pre-copy, a restore of what changed, reflink on XFS, " +
         "memory from 1 to 4 GiB) are not written yet",
       seconds: 0,

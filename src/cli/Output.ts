@@ -6,7 +6,7 @@ import { Console, Effect } from "effect"
 import type { AppSpec } from "../domain/Config.js"
 import * as Outcome from "../domain/Outcome.js"
 import * as Live from "../live/Live.js"
-import { type Scrubber, SecretBook, secretValues } from "../live/Redaction.js"
+import * as LiveRedaction from "../live/Redaction.js"
 import * as ConfigFile from "./ConfigFile.js"
 import { type ExitCode, exitCode } from "./ExitCode.js"
 import * as LogFormat from "./LogFormat.js"
@@ -51,11 +51,12 @@ export const withLive = <A, E, R>(
  * the history and log lines are. The env files are read once, before anything is printed.
  */
 export const printingRedacted = (loaded: ConfigFile.LoadedConfig) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(secretValues(loaded.abraDir, ConfigFile.allApps(loaded)), (values) => {
-    const book = new SecretBook()
-    book.learn(values)
-    return Console.consoleWith((base) => Effect.withConsole(effect, SafeConsole.redacted(base, book)))
-  })
+  Effect.flatMap(
+    LiveRedaction.Redaction,
+    (book) => Console.consoleWith((base) => Effect.withConsole(effect, SafeConsole.redacted(base, book)))
+  ).pipe(
+    Effect.provide(LiveRedaction.layer({ abraDir: loaded.abraDir, apps: ConfigFile.allApps(loaded) }))
+  )
 
 /** An outcome as `--json` prints it (also under `simulate`). */
 export const outcomeJson = (outcome: Outcome.Outcome) => ({
@@ -73,7 +74,7 @@ export const printOutcome = (
     readonly json: boolean
     readonly interrupted: boolean
     readonly fleet: boolean
-    readonly redaction: Scrubber
+    readonly redaction: LiveRedaction.Scrubber
   }
 ) =>
   Console.log(options.redaction.text(
