@@ -54,6 +54,12 @@ export interface Options {
 
 type Operation = SnapshotError["operation"]
 
+/** What the check of one volume's snapshot found: its excludes, and whether to link from the volume. */
+interface Checked {
+  readonly exclude: ReadonlyArray<string>
+  readonly linkSafe: boolean
+}
+
 const TAR_EXTRACT = [
   "--numeric-owner",
   "--same-owner",
@@ -281,8 +287,11 @@ export const make = (options: Options) =>
       (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "take")), context)
     )
 
-    /** Check one volume of the snapshot in `dir` before anything is changed. */
-    const verify = (dir: string, meta: SnapshotMeta, name: string) =>
+    /**
+     * Check one volume of the snapshot in `dir` before anything is changed; `live` is the volume's
+     * data dir, whose unchanged files the restore takes instead of reading the snapshot's.
+     */
+    const verify = (dir: string, meta: SnapshotMeta, name: string, live: string) =>
       Effect.gen(function*() {
         const expected = meta.sha256[name]
         const file = meta.format === "tree" ? manifestOf(dir, name) : archiveOf(dir, name)
@@ -299,7 +308,7 @@ export const make = (options: Options) =>
               `the snapshot cannot be restored`
           })
         }
-        if (meta.format === "tar") return [] as ReadonlyArray<string>
+        if (meta.format === "tar") return { exclude: [] as ReadonlyArray<string>, linkSafe: false }
         const text = yield* fs.readFileString(file).pipe(io(`read ${file}`))
         // The manifest's excludes (covered by its sum) decide what the restore leaves alone.
         const exclude = Manifest.excludeOf(text)
@@ -309,14 +318,18 @@ export const make = (options: Options) =>
               `the snapshot cannot be restored`
           })
         }
-        const difference = yield* Manifest.verify(treeOf(dir, name), yield* Manifest.parse(text, file))
-        if (difference !== undefined) {
+        const check = yield* Manifest.verify(treeOf(dir, name), yield* Manifest.parse(text, file), live)
+        if (check.difference !== undefined) {
           return yield* new Failure({
-            message: `the snapshot of ${name} does not match its manifest: ${difference}; nothing was changed; ` +
-              `the snapshot cannot be restored`
+            message: `the snapshot of ${name} does not match its manifest: ${check.difference}; nothing was ` +
+              `changed; the snapshot cannot be restored`
           })
         }
-        return exclude
+        yield* Effect.logInfo(
+          `snapshot of ${name} checked: ${check.hashed} files read and hashed, ${check.fromLive} unchanged in the ` +
+            `volume${check.linkSafe ? "" : " (every file comes from the snapshot: the volume has no usable tree)"}`
+        )
+        return { exclude, linkSafe: check.linkSafe }
       })
 
     /**
@@ -325,8 +338,7 @@ export const make = (options: Options) =>
      * cp has no excludes) leaves it be.
      */
     const populate =
-      (dir: string, meta: SnapshotMeta, excludes: ReadonlyMap<string, ReadonlyArray<string>>) =>
-      (t: Target, staging: string) =>
+      (dir: string, meta: SnapshotMeta, checks: ReadonlyMap<string, Checked>) => (t: Target, staging: string) =>
         Effect.gen(function*() {
           if (meta.format === "tar") {
             return yield* run(
@@ -342,16 +354,23 @@ export const make = (options: Options) =>
             )
           }
           const tree = treeOf(dir, t.name)
-          const exclude = excludes.get(t.name) ?? []
+          const { exclude, linkSafe } = checks.get(t.name) ?? { exclude: [], linkSafe: false }
           if (exclude.length > 0) {
             yield* carryExcluded(t.mountpoint, staging, exclude, `keep what the snapshot of ${t.name} excludes`)
-            return yield* rsyncTree(tree, staging, [t.mountpoint], `restore the snapshot of ${t.name}`, [], exclude)
-          }
-          if ((yield* methodFor(tree, t.parent)) === "reflink") {
+          } else if (!linkSafe && (yield* methodFor(tree, t.parent)) === "reflink") {
             return yield* reflinkTree(tree, staging, `restore the snapshot of ${t.name}`)
           }
-          // Unchanged files come from the live volume as hard links; the rest is copied back.
-          yield* rsyncTree(tree, staging, [t.mountpoint], `restore the snapshot of ${t.name}`)
+          // Unchanged files come from the live volume as hard links (only the files the check found
+          // unchanged there, and only when no path of the volume leads out of it); the rest is
+          // copied back from the snapshot.
+          yield* rsyncTree(
+            tree,
+            staging,
+            linkSafe ? [t.mountpoint] : [],
+            `restore the snapshot of ${t.name}`,
+            [],
+            exclude
+          )
         })
 
     const restore = Effect.fn("Snapshots.restore")(
@@ -398,8 +417,12 @@ export const make = (options: Options) =>
           }
         }
         // Verify every volume before anything is changed.
-        const excludes = new Map(
-          yield* Effect.forEach(meta.volumes, (name) => Effect.map(verify(dir, meta, name), (e) => [name, e] as const))
+        const checks = new Map(
+          yield* Effect.forEach(meta.volumes, (name) =>
+            Effect.map(
+              verify(dir, meta, name, NodePath.resolve(current.get(name)!.mountpoint)),
+              (c) => [name, c] as const
+            ))
         )
 
         // Settle a crashed restore first: it may have left a mountpoint renamed away.
@@ -414,7 +437,7 @@ export const make = (options: Options) =>
               `nothing was changed; restore by hand from ${dir}`
           })
         }
-        yield* buildAndSwap(targets, populate(dir, meta, excludes))
+        yield* buildAndSwap(targets, populate(dir, meta, checks))
         return meta
       },
       (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "restore")), context)

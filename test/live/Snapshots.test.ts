@@ -561,11 +561,13 @@ describe("live Snapshots, tree store", () => {
         [
           "content",
           () => {
-            // Same size and mtime: only the hash can tell.
-            const blob = Path.join(files, "blob.bin")
-            overwriteKeepingTimes(blob, Fs.readFileSync(blob).subarray(0, 64).map((b) => b ^ 0x01))
+            // Same size and mtime: only the hash can tell. The release rewrote secret.txt in the
+            // volume (restoreFailsUnchanged scribbles), so the restore would copy this one back.
+            const secret = Path.join(files, "secret.txt")
+            overwriteKeepingTimes(secret, Fs.readFileSync(secret).map((b) => b ^ 0x01))
           },
-          "blob.bin differs from its manifest in sha256"
+          // Its hard link hard-link sorts first: the same inode, read once.
+          "hard-link differs from its manifest in sha256"
         ],
         [
           "missing file",
@@ -594,6 +596,65 @@ describe("live Snapshots, tree store", () => {
           populate(v.mountpoint, `t${i}`)
         })
       }
+    }))
+
+  it.scopedLive("a restore reads only the snapshot files it copies back; the rest come from the volume", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      w.volumes.forEach((v, i) => populate(v.mountpoint, `u${i}`))
+      const before = w.volumes.map((v) => fingerprint(v.mountpoint))
+      yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      // blob.bin is tampered in the snapshot, and the volume still holds it as the take saw it:
+      // rsync's quick check takes the volume's, so the tampered bytes never land and need no read.
+      const blob = Path.join(treeOf(w, FILES), "blob.bin")
+      overwriteKeepingTimes(blob, Fs.readFileSync(blob).subarray(0, 64).map((b) => b ^ 0x01))
+      w.volumes.forEach((v) => scribble(v.mountpoint))
+      const kept = inode(Path.join(w.volumes[1]!.mountpoint, "blob.bin"))
+      yield* w.snapshots.restore(app, w.volumes)
+      expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
+      expect(inode(Path.join(w.volumes[1]!.mountpoint, "blob.bin"))).toBe(kept)
+    }))
+
+  it.scopedLive("a directory the release turned into a symbolic link: nothing is linked through it, every file is read", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      const files = w.volumes[1]!.mountpoint
+      w.volumes.forEach((v, i) => populate(v.mountpoint, `s${i}`))
+      const before = fingerprint(files)
+      yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      // Outside the volume, a file that passes the quick check against the snapshot's shared/owned
+      // (same size, same mtime to the nanosecond) with other content; the release points shared at it.
+      const outside = Path.join(Path.dirname(Path.dirname(files)), "outside")
+      Fs.mkdirSync(outside)
+      const owned = Path.join(files, "shared", "owned")
+      const planted = Path.join(outside, "owned")
+      Fs.writeFileSync(planted, Fs.readFileSync(owned).map((b) => b ^ 0x20))
+      const { mtime, atime } = Fs.statSync(owned)
+      sh(python, [
+        "-c",
+        "import os, sys; st = os.stat(sys.argv[1]); os.utime(sys.argv[2], ns=(st.st_atime_ns, st.st_mtime_ns))",
+        owned,
+        planted
+      ])
+      expect([Fs.statSync(planted).mtime, Fs.statSync(planted).atime]).toEqual([mtime, atime])
+      Fs.rmSync(Path.join(files, "shared"), { recursive: true })
+      Fs.symlinkSync(outside, Path.join(files, "shared"))
+      const plantedInode = inode(planted)
+      yield* w.snapshots.restore(app, w.volumes)
+      expect(fingerprint(files)).toEqual(before)
+      expect(inode(owned)).not.toBe(plantedInode)
+      expect(Fs.readFileSync(planted)).not.toEqual(Fs.readFileSync(owned))
+
+      // And since every file then comes from the snapshot, every file is read: a tampered one the
+      // volume still holds unchanged is refused too.
+      yield* w.snapshots.take(app, "1.0.1", w.volumes)
+      const blob = Path.join(treeOf(w, FILES), "blob.bin")
+      overwriteKeepingTimes(blob, Fs.readFileSync(blob).subarray(0, 64).map((b) => b ^ 0x01))
+      Fs.rmSync(Path.join(files, "shared"), { recursive: true })
+      Fs.symlinkSync(outside, Path.join(files, "shared"))
+      const error = failure(yield* Effect.exit(w.snapshots.restore(app, w.volumes)))
+      expect(error.message).toContain("blob.bin differs from its manifest in sha256")
+      expect(error.message).toContain("nothing was changed")
     }))
 
   it.scopedLive("an rsync that fails halfway through a restore leaves every volume as it was", () =>

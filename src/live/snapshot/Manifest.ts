@@ -5,7 +5,7 @@
  * Kept incrementally: a regular file whose type, size and mtime equal the previous manifest's
  * entry keeps that entry's hash (the same quick check rsync uses to decide what to copy), so a
  * take hashes only what changed. A restore checks the tree against the manifest entry by entry
- * and hashes every regular file before it changes anything.
+ * before it changes anything, and hashes every regular file it will copy back (see `verify`).
  *
  * Written with node:fs/promises: the platform FileSystem has no lstat, and a walk of 90,000
  * entries is several times faster without an Effect per entry.
@@ -176,35 +176,110 @@ export const parse = (text: string, file: string) =>
     catch: (e) => new Failure({ message: `${file} is not a snapshot manifest (${describe(e)}); nothing was changed` })
   })
 
-const FIELDS = ["type", "mode", "uid", "gid", "size", "mtimeNs", "link", "sha256"] as const
+const FIELDS = ["type", "mode", "uid", "gid", "size", "mtimeNs", "link"] as const
+
+export interface Check {
+  /** The first difference between the tree and its manifest; undefined when they agree. */
+  readonly difference: string | undefined
+  /**
+   * Whether the restore may take unchanged files from the live volume (rsync `--link-dest`): false
+   * when a directory of the snapshot is something else there (a symbolic link a release left),
+   * since a path below it would lead out of the volume. Then every file was hashed.
+   */
+  readonly linkSafe: boolean
+  /** Regular files whose content was read and hashed. */
+  readonly hashed: number
+  /** Regular files left unread: the live volume holds them unchanged, so a restore takes them from there. */
+  readonly fromLive: number
+}
+
+const lstatOrNone = (path: string) =>
+  NodeFs.lstat(path, { bigint: true }).catch((e) =>
+    (e as { code?: unknown }).code === "ENOENT" || (e as { code?: unknown }).code === "ENOTDIR"
+      ? undefined
+      : Promise.reject(e)
+  )
 
 /**
  * Check `root` against its manifest: the same entries, each with the same metadata and content.
- * Fails with the first difference; reads every regular file once (hard links are read once).
+ * Reads the content of every regular file (each inode once) except, with `live` (the volume a
+ * restore rebuilds), the files that the live volume holds as a regular file of the manifest's size
+ * and mtime (to the nanosecond) below real directories: rsync's quick check finds those unchanged
+ * and takes their content from the live volume, not from the snapshot, so a restore's time grows
+ * with what changed rather than with the volume. Fails with the first difference.
  */
-export const verify = (root: string, expected: ReadonlyMap<string, Entry>) =>
+export const verify = (root: string, expected: ReadonlyMap<string, Entry>, live?: string) =>
   Effect.tryPromise({
-    try: async (signal) => {
+    try: async (signal): Promise<Check> => {
       const seen = new Set<string>()
       const byInode = new Map<bigint, string>()
+      const unread: Array<{ readonly abs: string; readonly rel: string; readonly ino: bigint }> = []
+      const liveDirs = new Set<string>()
+      let linkSafe = live !== undefined
+      let hashed = 0
+      const hash = async (abs: string, rel: string, ino: bigint) => {
+        let sha256 = byInode.get(ino)
+        if (sha256 === undefined) {
+          sha256 = await sha256OfFile(abs, signal)
+          hashed++
+          byInode.set(ino, sha256)
+        }
+        const want = expected.get(rel)!.sha256
+        return sha256 === want
+          ? undefined
+          : `${rel} differs from its manifest in sha256 (${sha256}, manifest: ${String(want)})`
+      }
+      const result = (difference: string | undefined): Check => ({
+        difference,
+        linkSafe,
+        hashed,
+        fromLive: linkSafe ? unread.length : 0
+      })
       for await (const { abs, rel, st } of walk(root)) {
         const want = expected.get(rel)
-        if (want === undefined) return `${rel} is in the snapshot but not in its manifest`
+        if (want === undefined) return result(`${rel} is in the snapshot but not in its manifest`)
         seen.add(rel)
         const got: Record<string, unknown> = { ...(await describeEntry(abs, rel, st)) }
-        if (got["type"] === "file") {
-          got["sha256"] = byInode.get(st.ino) ?? await sha256OfFile(abs, signal)
-          byInode.set(st.ino, got["sha256"] as string)
-        }
         const field = FIELDS.find((f) => got[f] !== (want as unknown as Record<string, unknown>)[f])
         if (field !== undefined) {
-          return `${rel} differs from its manifest in ${field} (${String(got[field])}, manifest: ${
-            String((want as unknown as Record<string, unknown>)[field])
-          })`
+          return result(
+            `${rel} differs from its manifest in ${field} (${String(got[field])}, manifest: ${
+              String((want as unknown as Record<string, unknown>)[field])
+            })`
+          )
+        }
+        if (live === undefined || !linkSafe) {
+          if (want.type === "file") {
+            const difference = await hash(abs, rel, st.ino)
+            if (difference !== undefined) return result(difference)
+          }
+          continue
+        }
+        const parentIsDir = rel === "." || liveDirs.has(NodePath.dirname(rel))
+        const there = parentIsDir ? await lstatOrNone(rel === "." ? live : NodePath.join(live, rel)) : undefined
+        if (want.type === "dir") {
+          if (there?.isDirectory()) liveDirs.add(rel)
+          // A missing live root (a crashed restore's) has nothing to link from either.
+          else if (there !== undefined || rel === ".") linkSafe = false
+        } else if (want.type === "file") {
+          if (there?.isFile() && String(there.mtimeNs) === want.mtimeNs && Number(there.size) === want.size) {
+            unread.push({ abs, rel, ino: st.ino })
+          } else {
+            const difference = await hash(abs, rel, st.ino)
+            if (difference !== undefined) return result(difference)
+          }
         }
       }
       const missing = [...expected.keys()].find((p) => !seen.has(p))
-      return missing === undefined ? undefined : `${missing} is in the manifest but missing from the snapshot`
+      if (missing !== undefined) return result(`${missing} is in the manifest but missing from the snapshot`)
+      // No link from the live volume after all: every file will come from the snapshot.
+      if (!linkSafe) {
+        for (const { abs, ino, rel } of unread) {
+          const difference = await hash(abs, rel, ino)
+          if (difference !== undefined) return result(difference)
+        }
+      }
+      return result(undefined)
     },
     catch: (e) => new Failure({ message: `check ${root} against its manifest: ${describe(e)}` })
   })
