@@ -189,6 +189,7 @@ export interface Bundles {
   /** The CLI, bundled from src/bin.ts as scripts/build.mjs does, so the figures run today's source. */
   readonly cli: string
   readonly fleetChild: string
+  readonly snapshotChild: string
 }
 
 /** Bundle the entry points that run as child processes: plain `node` on one file, as in production. */
@@ -196,7 +197,8 @@ export const makeBundles = async (): Promise<Bundles> => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "warm-bench-bundles-"))
   const entries = {
     cli: Path.join(ROOT, "src/bin.ts"),
-    fleetChild: Path.join(ROOT, "bench/fleet-child.ts")
+    fleetChild: Path.join(ROOT, "bench/fleet-child.ts"),
+    snapshotChild: Path.join(ROOT, "bench/snapshot-child.ts")
   }
   const out = Object.fromEntries(Object.keys(entries).map((k) => [k, Path.join(dir, `${k}.mjs`)])) as Record<
     keyof typeof entries,

@@ -15,6 +15,7 @@ import type { Figure } from "./lib.js"
 import { machine, makeBundles, progress, ROOT } from "./lib.js"
 import { noop } from "./noop.js"
 import { render, type Results } from "./report.js"
+import { snapshot } from "./snapshot.js"
 
 const int = (name: string, fallback: number): number => {
   const raw = process.env[name]
@@ -27,7 +28,14 @@ const options = {
   health: { trials: int("BENCH_HEALTH_TRIALS", 50), windowMs: 10_000, startMs: 2_000, seed: 7 },
   noop: { runs: 5 },
   fleet: { apps: int("BENCH_FLEET_APPS", 200), runs: 3 },
-  coldStart: { runs: 15 }
+  coldStart: { runs: 15 },
+  snapshot: {
+    largeGiB: int("BENCH_SNAPSHOT_GIB", 4),
+    smallGiB: int("BENCH_SNAPSHOT_GIB", 4) / 4,
+    largeFiles: int("BENCH_SNAPSHOT_FILES", 90_000),
+    changed: 0.01,
+    rounds: 2
+  }
 }
 
 const only = (process.env["BENCH_ONLY"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
@@ -75,27 +83,9 @@ const main = Effect.gen(function*() {
   yield* measure("noop", "A nightly run with nothing to do", Effect.scoped(noop(bundles, options.noop)))
   yield* measure("fleet", `A fleet of ${options.fleet.apps} apps`, fleet(bundles, options.fleet))
   const crashTitle = "Time to undo a crash-looping release (real engine)"
-  const crash = measure("crashloop", crashTitle, Effect.scoped(crashLoop(bundles)))
-  if (wanted("snapshot")) {
-    // The snapshot figure measured the tar store that the rsync tree store replaced (issue 17); its
-    // figures for the tree store (two-phase downtime, restore of what changed, reflink on XFS) are
-    // not written yet, so it is reported as not measured rather than run against the wrong store.
-    done.set("snapshot", {
-      id: "snapshot",
-      title: "Snapshot and restore throughput, and the snapshot process's memory",
-      status: "skipped",
-      reason: "the snapshot figure measured the tar store that the rsync tree store replaced; the tree store's " +
-        "benchmarks (issue 17: upgrade downtime after a pre-copy, a restore of what changed, reflink on XFS, " +
-        "memory from 1 to 4 GiB) are not written yet",
-      seconds: 0,
-      targets: [],
-      rows: [],
-      method: [],
-      data: {}
-    })
-  }
-  // Not run yet when figure 1 failed before its large volume (or was not wanted).
-  if (wanted("crashloop") && !done.has("crashloop")) yield* crash
+  yield* measure("crashloop", crashTitle, Effect.scoped(crashLoop(bundles)))
+  const snapshotTitle = "Snapshots: upgrade downtime, restore, throughput, memory, space"
+  yield* measure("snapshot", snapshotTitle, Effect.scoped(snapshot(bundles, options.snapshot)))
 
   const order = ["snapshot", "health", "crashloop", "noop", "fleet", "coldstart"]
   const figures = order.flatMap((id) => done.has(id) ? [done.get(id)!] : [])

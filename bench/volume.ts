@@ -57,3 +57,35 @@ export const generate = (
   }
   return { files, bytes: total } satisfies VolumeStats
 }
+
+/** `count` distinct files of a volume of `stats.files` files, chosen by `seed`. */
+export const choose = (root: string, stats: VolumeStats, count: number, seed: number): ReadonlyArray<string> => {
+  const next = prng(seed)
+  const chosen = new Set<number>()
+  while (chosen.size < Math.min(count, stats.files)) chosen.add(Math.floor(next() * stats.files))
+  return [...chosen].map((i) => pathOf(root, i))
+}
+
+/** Rewrite `files` with new content of the same size (as a day's use or a release does). */
+export const rewrite = (files: ReadonlyArray<string>, seed: number): ReadonlyArray<string> => {
+  const key = Buffer.alloc(32, seed & 0xff)
+  files.forEach((file, i) => {
+    const iv = Buffer.alloc(16)
+    iv.writeUInt32BE(i, 0)
+    iv.writeUInt32BE(seed >>> 0, 4)
+    Fs.writeFileSync(file, createCipheriv("aes-256-ctr", key, iv).update(Buffer.alloc(Fs.statSync(file).size)))
+  })
+  return files
+}
+
+/** Add `count` new files of `size` bytes under `<root>/junk` (what a broken release leaves). */
+export const addJunk = (root: string, count: number, size: number): string => {
+  const dir = Path.join(root, "junk")
+  Fs.mkdirSync(dir, { recursive: true })
+  for (let i = 0; i < count; i++) {
+    const iv = Buffer.alloc(16)
+    iv.writeUInt32BE(i, 8)
+    Fs.writeFileSync(Path.join(dir, `j${i}.bin`), createCipheriv("aes-256-ctr", KEY, iv).update(Buffer.alloc(size)))
+  }
+  return dir
+}

@@ -26,6 +26,7 @@ import { SnapshotError, SnapshotMeta, type SnapshotMethod, Snapshots } from "../
 import { writableByOthers } from "./FileChecks.js"
 import { carryExcluded, methodFor, reflinkTree, rsyncTree } from "./snapshot/Copy.js"
 import { describe, Failure, io, suffix } from "./snapshot/Failure.js"
+import * as FinalPass from "./snapshot/FinalPass.js"
 import * as Manifest from "./snapshot/Manifest.js"
 import { buildAndSwap, settleSiblings, type Target, target } from "./snapshot/StagedRestore.js"
 import {
@@ -36,6 +37,7 @@ import {
   manifestOf,
   NEW_PREFIX,
   PRECOPY,
+  recordOf,
   recover,
   SNAPSHOT,
   swapIn,
@@ -180,26 +182,61 @@ export const make = (options: Options) =>
         yield* fs.makeDirectory(NodePath.join(pre, "volumes"), { recursive: true, mode: DIR_MODE }).pipe(
           io(`create ${pre}`)
         )
+        yield* fs.makeDirectory(NodePath.join(pre, "manifests"), { mode: DIR_MODE }).pipe(io(`create ${pre}`))
+        yield* fs.makeDirectory(NodePath.join(pre, "records"), { mode: DIR_MODE }).pipe(io(`create ${pre}`))
         for (const t of targets) {
-          // A reflink take costs only metadata: nothing to prepare.
-          if ((yield* methodFor(t.mountpoint, appDir)) === "reflink") continue
+          const method = yield* methodFor(t.mountpoint, appDir)
           const started = BigInt(yield* Clock.currentTimeNanos)
           const previous = yield* previousOf(appDir, meta, t.name)
+          const exclude = excludesOf(app, t.name)
           const dest = treeOf(pre, t.name)
-          // Exit 24: files vanished while the app ran; the take copies what is there then.
-          yield* rsyncTree(
-            t.mountpoint,
-            dest,
-            Option.toArray(previous.tree),
-            `pre-copy ${t.name}`,
-            [24],
-            excludesOf(app, t.name)
+          // The record first: whatever changes after it, the final pass copies again.
+          const record = yield* FinalPass.record(t.mountpoint, exclude)
+          if (method === "reflink") {
+            yield* fs.makeDirectory(dest, { mode: DIR_MODE }).pipe(io(`create ${dest}`))
+            yield* reflinkTree(t.mountpoint, dest, `pre-copy ${t.name}`)
+            if (exclude.length > 0) {
+              yield* Effect.forEach(yield* Manifest.excluded(dest, exclude), removeTree, { discard: true })
+            }
+          } else {
+            // Exit 24: files vanished while the app ran; the take copies what is there then.
+            yield* rsyncTree(t.mountpoint, dest, Option.toArray(previous.tree), `pre-copy ${t.name}`, [24], exclude)
+            // Only for a take without the record (which copies those again anyway): see dropRecent.
+            yield* dropRecent(dest, started - PRECOPY_MARGIN_NS)
+          }
+          const { text, totals } = yield* Manifest.build(dest, previous.manifest, exclude)
+          yield* writeDurably(manifestOf(pre, t.name), text)
+          yield* writeDurably(recordOf(pre, t.name), record)
+          yield* Effect.logInfo(
+            `pre-copy of ${t.name} (${method}): ${totals.files} files, ${totals.bytes} bytes, ` +
+              `${totals.hashed} hashed anew`
           )
-          yield* dropRecent(dest, started - PRECOPY_MARGIN_NS)
         }
       },
       (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "precopy")), context)
     )
+
+    /**
+     * The pre-copy of a volume, when one was made whole of this mountpoint with these excludes:
+     * its tree, manifest and record.
+     */
+    const precopied = (appDir: string, t: Target, exclude: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const pre = NodePath.join(appDir, PRECOPY)
+        const [tree, manifest, record] = [treeOf(pre, t.name), manifestOf(pre, t.name), recordOf(pre, t.name)]
+        if (!(yield* exists(record)) || !(yield* exists(manifest)) || !(yield* exists(tree))) return Option.none()
+        const parsed = FinalPass.readRecord(
+          yield* fs.readFileString(record).pipe(io(`read ${record}`)),
+          t.mountpoint,
+          exclude
+        )
+        if (parsed === undefined) return Option.none()
+        return Option.some({
+          tree,
+          manifest: yield* fs.readFileString(manifest).pipe(io(`read ${manifest}`)),
+          record: parsed
+        })
+      })
 
     /** Remove the regular files of `tree` modified at or after `since` (ns since the epoch). */
     const dropRecent = (tree: string, since: bigint) =>
@@ -237,6 +274,28 @@ export const make = (options: Options) =>
             if (exclude.length > 0) excludes[t.name] = exclude
             methods.push(method)
             const dest = treeOf(fresh, t.name)
+            const pre = yield* precopied(appDir, t, exclude)
+            if (Option.isSome(pre)) {
+              // Two-phase: the pre-copy's tree becomes the snapshot's, and only what changed since is copied.
+              yield* fs.rename(pre.value.tree, dest).pipe(io(`rename ${pre.value.tree} to ${dest}`))
+              const final = yield* FinalPass.finalPass(
+                t.mountpoint,
+                dest,
+                pre.value.record,
+                pre.value.manifest,
+                NodePath.join(fresh, "files-from"),
+                `snapshot ${t.name}`
+              )
+              const text = Manifest.render(final.lines, exclude)
+              yield* writeDurably(manifestOf(fresh, t.name), text)
+              sha256[t.name] = Manifest.sha256OfText(text)
+              yield* Effect.logInfo(
+                `snapshot of ${t.name} (${method}, final pass): ${final.totals.files} files, ${final.totals.bytes} ` +
+                  `bytes; ${final.copied} entries copied and ${final.removed} removed since the pre-copy, ` +
+                  `${final.totals.hashed} hashed anew`
+              )
+              continue
+            }
             if (method === "reflink") {
               yield* fs.makeDirectory(dest, { mode: DIR_MODE }).pipe(io(`create ${dest}`))
               yield* reflinkTree(t.mountpoint, dest, `snapshot ${t.name}`)

@@ -17,6 +17,7 @@ import {
   populate,
   python,
   scribble,
+  setXattr,
   sh,
   type World,
   world
@@ -467,6 +468,54 @@ describe("live Snapshots, tree store", () => {
       // Never a link between a snapshot and the live volume: the app could change the snapshot.
       const live = inodes(db!.mountpoint)
       expect([...inodes(treeOf(w, DB))].filter((i) => live.has(i))).toEqual([])
+    }))
+
+  it.scopedLive("the final pass copies every change since the pre-copy, and never writes a file an older snapshot shares", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      const [db] = w.volumes
+      const keeping = { ...app, snapshot: SnapshotConfig.make({ keep: 1 }) }
+      const at = (...p: Array<string>) => Path.join(db!.mountpoint, ...p)
+      populate(db!.mountpoint, "final")
+      Fs.mkdirSync(at("gone", "deep"), { recursive: true })
+      Fs.writeFileSync(at("gone", "deep", "file"), "to be removed")
+      Fs.mkdirSync(at("becomes-file"))
+      Fs.writeFileSync(at("becomes-dir"), "a file first")
+      Fs.writeFileSync(at("mode-only"), "same bytes")
+      age(db!.mountpoint)
+      yield* w.snapshots.take(keeping, "1.0.0", [db!])
+      const first = fingerprint(treeOf(w, DB))
+      w.deployed.value = true
+      yield* w.snapshots.precopy(keeping, [db!])
+      // Shared with the first snapshot: the pre-copy hard-links what it did not copy.
+      expect(inode(Path.join(treeOf(w, DB, "snapshot.pre"), "mode-only"))).toBe(
+        inode(Path.join(treeOf(w, DB), "mode-only"))
+      )
+      // After the pre-copy, while the app still runs: every kind of change.
+      Fs.chmodSync(at("mode-only"), 0o640)
+      overwriteKeepingTimes(at("blob.bin"), Buffer.from("rewritten, its mtime put back"))
+      setXattr(at("run.sh"), "user.warm", "set after the pre-copy")
+      Fs.rmSync(at("gone"), { recursive: true })
+      Fs.rmdirSync(at("becomes-file"))
+      Fs.writeFileSync(at("becomes-file"), "a file now")
+      Fs.rmSync(at("becomes-dir"))
+      Fs.mkdirSync(at("becomes-dir"))
+      Fs.writeFileSync(at("becomes-dir", "inside"), "new")
+      Fs.linkSync(at("run.sh"), at("new-hard-link"))
+      Fs.symlinkSync("run.sh", at("new-symlink"))
+      w.deployed.value = false
+      const before = fingerprint(db!.mountpoint)
+      yield* w.snapshots.take(keeping, "2.0.0", [db!])
+      expect(fingerprint(treeOf(w, DB))).toEqual(before)
+      // The first snapshot, kept, is as it was: nothing was changed in place.
+      const [kept] = Fs.readdirSync(w.appDir).filter((e) => e.startsWith("snapshot.kept-"))
+      expect(fingerprint(treeOf(w, DB, kept!))).toEqual(first)
+      // What did not change is still shared; and the new snapshot restores (its manifest holds).
+      expect(inode(Path.join(treeOf(w, DB), "secret.txt"))).toBe(inode(Path.join(treeOf(w, DB, kept!), "secret.txt")))
+      scribble(db!.mountpoint)
+      yield* w.snapshots.restore(keeping, [db!])
+      expect(fingerprint(db!.mountpoint)).toEqual(before)
+      expect(Fs.readdirSync(Path.dirname(db!.mountpoint))).toEqual(["_data"])
     }))
 
   it.scopedLive("a pre-copy leaves out the files written while it ran, so the take copies them whole", () =>

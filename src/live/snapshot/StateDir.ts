@@ -9,7 +9,11 @@
  * when it exists; when it is missing (a crash between the two renames), the complete
  * `snapshot.old-*` is the snapshot, since it is the last one a take finished and returned.
  * A `snapshot.new-*` is never promoted: the take that wrote it never reported success.
- * `snapshot.pre` (the pre-copy) is never a snapshot either: a take only hard-links from it the
+ * `snapshot.pre` (the pre-copy) is never a snapshot either: it holds, per volume, a tree, its
+ * manifest and `records/<volume>.jsonl` (the volume's entries before the copy, written last: a
+ * volume without one was not pre-copied whole), and a take's final pass turns the tree into the
+ * snapshot's, copying what changed since the record (./FinalPass.ts); without a record it hard-links
+ * from the tree the
  * files that are identical to the volume's.
  *
  * With `snapshot.keep: N`, the snapshot a take replaces becomes `snapshot.kept-<ms>-<random>`
@@ -38,6 +42,8 @@ export const treeOf = (snapshotDir: string, volume: string) => NodePath.join(sna
 export const archiveOf = (snapshotDir: string, volume: string) => NodePath.join(snapshotDir, "volumes", `${volume}.tar`)
 export const manifestOf = (snapshotDir: string, volume: string) =>
   NodePath.join(snapshotDir, "manifests", `${volume}.jsonl`)
+/** The pre-copy's record of a volume's entries before it was copied (./FinalPass.ts); written last. */
+export const recordOf = (preDir: string, volume: string) => NodePath.join(preDir, "records", `${volume}.jsonl`)
 
 const decodeMeta = Schema.decodeUnknown(Schema.parseJson(SnapshotMeta))
 const encodeMeta = Schema.encode(SnapshotMeta)
