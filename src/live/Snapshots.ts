@@ -16,7 +16,7 @@
  * original's) are still shown and restored, by extracting the archive.
  */
 import { CommandExecutor, FileSystem } from "@effect/platform"
-import { Clock, Context, Effect, Either, Layer, Option } from "effect"
+import { Clock, Context, Effect, Either, FiberSet, Layer, Option } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import type { AppSpec } from "../domain/Config.js"
@@ -42,6 +42,8 @@ import {
   SNAPSHOT,
   swapIn,
   syncDir,
+  toTrash,
+  TRASH_PREFIX,
   treeOf,
   writeDurably,
   writeMeta
@@ -60,6 +62,14 @@ type Operation = SnapshotError["operation"]
 interface Checked {
   readonly exclude: ReadonlyArray<string>
   readonly linkSafe: boolean
+  /** By the snapshot's record: what the volume still holds as taken, and what to replace or remove. */
+  readonly since: Option.Option<
+    FinalPass.SinceTake & {
+      /** The snapshot's entries to copy back, and its directories. */
+      readonly copy: ReadonlyArray<string>
+      readonly dirs: ReadonlySet<string>
+    }
+  >
 }
 
 const TAR_EXTRACT = [
@@ -85,6 +95,20 @@ export const make = (options: Options) =>
     )
     const fs = Context.get(context, FileSystem.FileSystem)
     const stateDir = NodePath.resolve(options.stateDir)
+
+    // Removals that need not hold up the app (a replaced snapshot, a restore's replaced data): run
+    // in the background, and waited for before the next operation starts. Interrupted when the
+    // layer closes; what is left is a leftover the next operation removes.
+    const background = yield* FiberSet.make<void, never>()
+    const later = (paths: ReadonlyArray<string>) =>
+      paths.length === 0 ? Effect.void : FiberSet.run(
+        background,
+        Effect.forEach(paths, (path) =>
+          removeTree(path).pipe(
+            Effect.catchAll((e) => Effect.logWarning(`could not remove ${path} (removed later): ${e.message}`))
+          ), { discard: true }).pipe(Effect.provide(context))
+      ).pipe(Effect.asVoid)
+    const settled = FiberSet.awaitEmpty(background)
 
     const appDirOf = (app: AppSpec) => {
       const dir = NodePath.resolve(stateDir, app.name)
@@ -156,6 +180,7 @@ export const make = (options: Options) =>
 
     const space = Effect.fn("Snapshots.space")(
       function*(app: AppSpec, volumes: ReadonlyArray<StackVolume>) {
+        yield* settled
         const { appDir, targets } = yield* prepare(app, volumes)
         yield* fs.makeDirectory(appDir, { recursive: true, mode: DIR_MODE }).pipe(io(`create ${appDir}`))
         const { current } = yield* locate(appDir)
@@ -173,6 +198,7 @@ export const make = (options: Options) =>
 
     const precopy = Effect.fn("Snapshots.precopy")(
       function*(app: AppSpec, volumes: ReadonlyArray<StackVolume>) {
+        yield* settled
         const { appDir, targets } = yield* prepare(app, volumes)
         yield* fs.makeDirectory(appDir, { recursive: true, mode: DIR_MODE }).pipe(io(`create ${appDir}`))
         const { meta } = yield* recover(appDir)
@@ -247,6 +273,7 @@ export const make = (options: Options) =>
 
     const take = Effect.fn("Snapshots.take")(
       function*(app: AppSpec, version: string, volumes: ReadonlyArray<StackVolume>) {
+        yield* settled
         yield* appDirOf(app)
         yield* requireUndeployed(app, "take the snapshot")
         // Check every data dir before touching the state dir, so a bad list changes nothing.
@@ -259,7 +286,7 @@ export const make = (options: Options) =>
         const fresh = NodePath.join(appDir, `${NEW_PREFIX}${suffix()}`)
         const build = Effect.gen(function*() {
           yield* Effect.forEach(
-            ["volumes", "manifests"],
+            ["volumes", "manifests", "records"],
             (d) =>
               fs.makeDirectory(NodePath.join(fresh, d), { recursive: true, mode: DIR_MODE }).pipe(io(`create ${d}`)),
             { discard: true }
@@ -268,7 +295,6 @@ export const make = (options: Options) =>
           const excludes: Record<string, ReadonlyArray<string>> = {}
           const methods: Array<SnapshotMethod> = []
           for (const t of targets) {
-            const previous = yield* previousOf(appDir, last, t.name)
             const method = yield* methodFor(t.mountpoint, appDir)
             const exclude = excludesOf(app, t.name)
             if (exclude.length > 0) excludes[t.name] = exclude
@@ -288,6 +314,7 @@ export const make = (options: Options) =>
               )
               const text = Manifest.render(final.lines, exclude)
               yield* writeDurably(manifestOf(fresh, t.name), text)
+              yield* writeDurably(recordOf(fresh, t.name), final.record)
               sha256[t.name] = Manifest.sha256OfText(text)
               yield* Effect.logInfo(
                 `snapshot of ${t.name} (${method}, final pass): ${final.totals.files} files, ${final.totals.bytes} ` +
@@ -296,6 +323,7 @@ export const make = (options: Options) =>
               )
               continue
             }
+            const previous = yield* previousOf(appDir, last, t.name)
             if (method === "reflink") {
               yield* fs.makeDirectory(dest, { mode: DIR_MODE }).pipe(io(`create ${dest}`))
               yield* reflinkTree(t.mountpoint, dest, `snapshot ${t.name}`)
@@ -312,6 +340,8 @@ export const make = (options: Options) =>
             }
             const { text, totals } = yield* Manifest.build(dest, previous.manifest, exclude)
             yield* writeDurably(manifestOf(fresh, t.name), text)
+            // The volume as the snapshot holds it (the app is down): a restore keeps what still matches it.
+            yield* writeDurably(recordOf(fresh, t.name), yield* FinalPass.record(t.mountpoint, exclude))
             sha256[t.name] = Manifest.sha256OfText(text)
             yield* Effect.logInfo(
               `snapshot of ${t.name} (${method}): ${totals.files} files, ${totals.bytes} bytes, ` +
@@ -319,7 +349,9 @@ export const make = (options: Options) =>
             )
           }
           yield* syncFs(fresh)
-          yield* Effect.forEach(["volumes", "manifests"], (d) => syncDir(NodePath.join(fresh, d)), { discard: true })
+          yield* Effect.forEach(["volumes", "manifests", "records"], (d) => syncDir(NodePath.join(fresh, d)), {
+            discard: true
+          })
           const now = yield* Clock.currentTimeMillis
           const meta = new SnapshotMeta({
             recipe: app.recipe,
@@ -337,10 +369,16 @@ export const make = (options: Options) =>
           return meta
         })
         const meta = yield* build.pipe(Effect.onError(() => removeTree(fresh).pipe(Effect.ignore)))
-        yield* swapIn(appDir, fresh, keepOf(app))
-        yield* removeTree(NodePath.join(appDir, PRECOPY)).pipe(
-          Effect.catchAll((e) => Effect.logWarning(`could not remove the pre-copy: ${e.message}`))
-        )
+        const trash = [...yield* swapIn(appDir, fresh, keepOf(app))]
+        const pre = NodePath.join(appDir, PRECOPY)
+        if (yield* exists(pre)) {
+          yield* toTrash(appDir, pre).pipe(
+            Effect.tap((t) => Effect.sync(() => trash.push(t))),
+            Effect.catchAll((e) => Effect.logWarning(`could not remove the pre-copy: ${e.message}`))
+          )
+        }
+        // The snapshot is complete: what it replaced is removed while the app starts again.
+        yield* later(trash)
         return meta
       },
       (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "take")), context)
@@ -367,7 +405,9 @@ export const make = (options: Options) =>
               `the snapshot cannot be restored`
           })
         }
-        if (meta.format === "tar") return { exclude: [] as ReadonlyArray<string>, linkSafe: false }
+        if (meta.format === "tar") {
+          return { exclude: [] as ReadonlyArray<string>, linkSafe: false, since: Option.none() } satisfies Checked
+        }
         const text = yield* fs.readFileString(file).pipe(io(`read ${file}`))
         // The manifest's excludes (covered by its sum) decide what the restore leaves alone.
         const exclude = Manifest.excludeOf(text)
@@ -377,7 +417,25 @@ export const make = (options: Options) =>
               `the snapshot cannot be restored`
           })
         }
-        const check = yield* Manifest.verify(treeOf(dir, name), yield* Manifest.parse(text, file), live)
+        const manifest = yield* Manifest.parse(text, file)
+        // With the snapshot's record of the volume at the take: what is unchanged since stays as is.
+        const since = yield* takeRecord(dir, name, live, exclude).pipe(
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.succeed(Option.none<FinalPass.SinceTake>()),
+            onSome: (record) =>
+              FinalPass.sinceTake(live, record, new Set(manifest.keys())).pipe(
+                Effect.map(Option.some),
+                // A volume that cannot be walked (missing after a crashed restore): rebuilt whole.
+                Effect.orElseSucceed(() => Option.none())
+              )
+          }))
+        )
+        const check = yield* Manifest.verify(
+          treeOf(dir, name),
+          manifest,
+          live,
+          Option.getOrUndefined(Option.map(since, (d) => d.unchanged))
+        )
         if (check.difference !== undefined) {
           return yield* new Failure({
             message: `the snapshot of ${name} does not match its manifest: ${check.difference}; nothing was ` +
@@ -388,7 +446,24 @@ export const make = (options: Options) =>
           `snapshot of ${name} checked: ${check.hashed} files read and hashed, ${check.fromLive} unchanged in the ` +
             `volume${check.linkSafe ? "" : " (every file comes from the snapshot: the volume has no usable tree)"}`
         )
-        return { exclude, linkSafe: check.linkSafe }
+        return {
+          exclude,
+          linkSafe: check.linkSafe,
+          since: Option.map(since, (d) => ({
+            ...d,
+            copy: [...manifest.keys()].filter((rel) => rel !== "." && !d.unchanged.has(rel)),
+            dirs: new Set([...manifest.values()].filter((e) => e.type === "dir").map((e) => e.path))
+          }))
+        } satisfies Checked
+      })
+
+    /** The snapshot's record of a volume at the take, when it has one made of this data dir and excludes. */
+    const takeRecord = (dir: string, name: string, live: string, exclude: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const file = recordOf(dir, name)
+        if (!(yield* exists(file))) return Option.none<FinalPass.SourceRecord>()
+        const text = yield* fs.readFileString(file).pipe(io(`read ${file}`))
+        return Option.fromNullable(FinalPass.readRecord(text, live, exclude))
       })
 
     /**
@@ -413,7 +488,27 @@ export const make = (options: Options) =>
             )
           }
           const tree = treeOf(dir, t.name)
-          const { exclude, linkSafe } = checks.get(t.name) ?? { exclude: [], linkSafe: false }
+          const { exclude, linkSafe, since } = checks.get(t.name) ??
+            { exclude: [], linkSafe: false, since: Option.none() }
+          if (Option.isSome(since)) {
+            // The volume as it is, by hard links (excluded paths included: left as the release left
+            // them); then what changed since the take is removed and copied back from the snapshot.
+            yield* run("cp", ["-al", "--", `${t.mountpoint}/.`, `${staging}/`], `link the data of ${t.name}`)
+            const { copied } = yield* FinalPass.patchTree(
+              tree,
+              staging,
+              since.value.copy,
+              since.value.changed,
+              since.value.dirs,
+              NodePath.join(NodePath.dirname(dir), `${TRASH_PREFIX}list-${suffix()}`),
+              `restore the snapshot of ${t.name}`,
+              since.value.holding
+            )
+            return yield* Effect.logInfo(
+              `restore of ${t.name}: ${copied} entries copied back, ${since.value.changed.length} removed or replaced, ` +
+                `${since.value.unchanged.size} kept as they are`
+            )
+          }
           if (exclude.length > 0) {
             yield* carryExcluded(t.mountpoint, staging, exclude, `keep what the snapshot of ${t.name} excludes`)
           } else if (!linkSafe && (yield* methodFor(tree, t.parent)) === "reflink") {
@@ -434,6 +529,7 @@ export const make = (options: Options) =>
 
     const restore = Effect.fn("Snapshots.restore")(
       function*(app: AppSpec, volumes: ReadonlyArray<StackVolume>) {
+        yield* settled
         const appDir = yield* appDirOf(app)
         yield* requireUndeployed(app, "restore")
         const { broken, meta: found } = yield* recover(appDir)
@@ -466,7 +562,8 @@ export const make = (options: Options) =>
         }
         // What root restores must be root's: a snapshot another account could write could plant a
         // setuid file or a device node together with a manifest that lists it.
-        for (const path of [dir, ...meta.volumes.map((name) => manifestOf(dir, name))]) {
+        const records = yield* Effect.filter(meta.volumes.map((name) => recordOf(dir, name)), exists)
+        for (const path of [dir, ...meta.volumes.map((name) => manifestOf(dir, name)), ...records]) {
           const loose = yield* writableByOthers(path).pipe(io(`check the owner of ${path}`))
           if (Option.isSome(loose)) {
             return yield* new Failure({
@@ -496,7 +593,7 @@ export const make = (options: Options) =>
               `nothing was changed; restore by hand from ${dir}`
           })
         }
-        yield* buildAndSwap(targets, populate(dir, meta, checks))
+        yield* later(yield* buildAndSwap(targets, populate(dir, meta, checks)))
         return meta
       },
       (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "restore")), context)
@@ -504,6 +601,7 @@ export const make = (options: Options) =>
 
     const show = Effect.fn("Snapshots.show")(
       function*(app: AppSpec) {
+        yield* settled
         const appDir = yield* appDirOf(app)
         const { broken, current } = yield* locate(appDir)
         if (Option.isSome(broken)) return yield* Effect.fail(broken.value)
@@ -514,6 +612,7 @@ export const make = (options: Options) =>
 
     const list = Effect.fn("Snapshots.list")(
       function*(app: AppSpec) {
+        yield* settled
         return yield* listSnapshots(yield* appDirOf(app))
       },
       (effect, app) => Effect.provide(Effect.mapError(effect, toSnapshotError(app, "show")), context)
@@ -529,4 +628,4 @@ const toSnapshotError = (app: AppSpec, operation: Operation) => (e: Failure) =>
 export const layer = (
   options: Options
 ): Layer.Layer<Snapshots, never, Docker | FileSystem.FileSystem | CommandExecutor.CommandExecutor> =>
-  Layer.effect(Snapshots, make(options))
+  Layer.scoped(Snapshots, make(options))

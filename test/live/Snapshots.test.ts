@@ -59,8 +59,17 @@ const takeAsTar = (w: World, version: string, volumes: ReadonlyArray<StackVolume
   Fs.writeFileSync(Path.join(dir, "meta.json"), JSON.stringify(meta, null, 2))
 }
 
+/**
+ * The app's state dir once the removals a take leaves running are done (`list` waits for them):
+ * a take returns as soon as the new snapshot is complete, and removes what it replaced after.
+ */
+const settledEntries = (w: World) => Effect.map(w.snapshots.list(app), () => Fs.readdirSync(w.appDir))
+
 /** Leftovers of a swap beside a volume's data dir. */
 const siblings = (volume: StackVolume) => Fs.readdirSync(Path.dirname(volume.mountpoint)).filter((e) => e !== "_data")
+
+/** The same, once the removal of the replaced data that a restore leaves running is done. */
+const settledSiblings = (w: World) => Effect.map(w.snapshots.list(app), () => w.volumes.flatMap(siblings))
 
 const modeOf = (path: string) => Fs.statSync(path).mode & 0o7777
 
@@ -72,7 +81,7 @@ const restoreFailsUnchanged = (w: World, says: ReadonlyArray<string>) =>
     const error = failure(yield* Effect.exit(w.snapshots.restore(app, w.volumes)))
     for (const text of says) expect(error.message).toContain(text)
     expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
-    expect(w.volumes.flatMap(siblings)).toEqual([])
+    expect(yield* settledSiblings(w)).toEqual([])
   })
 
 describe("live Snapshots", () => {
@@ -101,7 +110,7 @@ describe("live Snapshots", () => {
       const restored = yield* w.snapshots.restore(app, w.volumes)
       expect(restored.version).toBe("1.0.0+26.0.0")
       expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
-      expect(w.volumes.flatMap(siblings)).toEqual([])
+      expect(yield* settledSiblings(w)).toEqual([])
       // The snapshot stays: a second rollback could need it.
       expect(Option.map(yield* w.snapshots.show(app), (m) => m.version)).toEqual(Option.some("1.0.0+26.0.0"))
     }))
@@ -159,7 +168,7 @@ describe("live Snapshots", () => {
       expect(error.message).toContain(`${FILES}.tar is corrupt`)
       expect(error.message).toContain("nothing was changed")
       expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
-      expect(w.volumes.flatMap(siblings)).toEqual([])
+      expect(yield* settledSiblings(w)).toEqual([])
     }))
 
   it.scopedLive("a restore that fails while extracting (tar format) leaves every volume as it was and no staging dir", () =>
@@ -183,7 +192,7 @@ describe("live Snapshots", () => {
       expect(error.message).toMatch(/Unexpected EOF/i)
       expect(error.message).toContain("not changed")
       expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
-      expect(w.volumes.flatMap(siblings)).toEqual([])
+      expect(yield* settledSiblings(w)).toEqual([])
     }))
 
   it.scopedLive("a swap that fails on the second volume puts the first one back", () =>
@@ -200,7 +209,7 @@ describe("live Snapshots", () => {
       expect(error.message).toContain("cross-device")
       expect(error.message).toContain("put back")
       expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
-      expect(w.volumes.flatMap(siblings)).toEqual([])
+      expect(yield* settledSiblings(w)).toEqual([])
     }))
 
   it.scopedLive("an interrupted restore removes its staging dirs and changes nothing", () =>
@@ -219,7 +228,7 @@ describe("live Snapshots", () => {
       expect(siblings(w.volumes[0]!)).toHaveLength(1)
       yield* Fiber.interrupt(fiber)
       expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
-      expect(w.volumes.flatMap(siblings)).toEqual([])
+      expect(yield* settledSiblings(w)).toEqual([])
     }))
 
   it.scopedLive("a new snapshot replaces the old one; a failed take leaves the old one whole", () =>
@@ -233,7 +242,7 @@ describe("live Snapshots", () => {
       populate(db!.mountpoint, "second")
       const second = fingerprint(db!.mountpoint)
       yield* w.snapshots.take(app, "2.0.0", [db!])
-      expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
+      expect(yield* settledEntries(w)).toEqual(["snapshot"])
       expect(Option.map(yield* w.snapshots.show(app), (m) => m.version)).toEqual(Option.some("2.0.0"))
 
       // A disk that fails once the second volume's manifest is written.
@@ -245,7 +254,7 @@ describe("live Snapshots", () => {
       const missing = failure(yield* Effect.exit(w.snapshots.take(app, "4.0.0", [db!, gone])))
       expect(missing.message).toContain(gone.mountpoint)
 
-      expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
+      expect(yield* settledEntries(w)).toEqual(["snapshot"])
       expect(Option.map(yield* w.snapshots.show(app), (m) => m.volumes)).toEqual(Option.some([DB]))
       scribble(db!.mountpoint)
       const restored = yield* w.snapshots.restore(app, [db!])
@@ -274,7 +283,7 @@ describe("live Snapshots", () => {
       const restored = yield* w.snapshots.restore(app, w.volumes)
       expect(restored.version).toBe("1.0.0")
       expect(fingerprint(w.volumes[0]!.mountpoint)).toEqual(kept)
-      expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
+      expect(yield* settledEntries(w)).toEqual(["snapshot"])
     }))
 
   it.scopedLive("a restore settles what a crashed restore left beside a volume", () =>
@@ -290,7 +299,7 @@ describe("live Snapshots", () => {
       Fs.mkdirSync(`${files!.mountpoint}.warm-restore-789`)
       yield* w.snapshots.restore(app, w.volumes)
       expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
-      expect(w.volumes.flatMap(siblings)).toEqual([])
+      expect(yield* settledSiblings(w)).toEqual([])
     }))
 
   it.scopedLive("refuses a restore whose volumes differ from the snapshot's, in either direction", () =>
@@ -352,7 +361,7 @@ describe("live Snapshots", () => {
       expect(restore.message).toContain("is not a snapshot meta file")
       yield* w.snapshots.take(app, "2.0.0", [w.volumes[0]!])
       expect(Option.map(yield* w.snapshots.show(app), (m) => m.version)).toEqual(Option.some("2.0.0"))
-      expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
+      expect(yield* settledEntries(w)).toEqual(["snapshot"])
     }))
 
   it.scopedLive("refuses an app name that would leave the state directory", () =>
@@ -464,7 +473,7 @@ describe("live Snapshots, tree store", () => {
       // Unchanged: the pre-copy's file itself; changed: a new copy.
       expect(inode(Path.join(treeOf(w, DB), "run.sh"))).toBe(unchanged)
       expect(Fs.readFileSync(Path.join(treeOf(w, DB), "blob.bin"), "utf8")).toMatch(/appended$/)
-      expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
+      expect(yield* settledEntries(w)).toEqual(["snapshot"])
       // Never a link between a snapshot and the live volume: the app could change the snapshot.
       const live = inodes(db!.mountpoint)
       expect([...inodes(treeOf(w, DB))].filter((i) => live.has(i))).toEqual([])
@@ -515,7 +524,7 @@ describe("live Snapshots, tree store", () => {
       scribble(db!.mountpoint)
       yield* w.snapshots.restore(keeping, [db!])
       expect(fingerprint(db!.mountpoint)).toEqual(before)
-      expect(Fs.readdirSync(Path.dirname(db!.mountpoint))).toEqual(["_data"])
+      expect(yield* settledSiblings(w)).toEqual([])
     }))
 
   it.scopedLive("a pre-copy leaves out the files written while it ran, so the take copies them whole", () =>
@@ -570,7 +579,24 @@ describe("live Snapshots, tree store", () => {
       expect(inode(Path.join(db, "run.sh"))).toBe(unchanged)
       const snapshot = inodes(treeOf(w, DB))
       expect([...inodes(db)].filter((i) => snapshot.has(i))).toEqual([])
-      expect(w.volumes.flatMap(siblings)).toEqual([])
+      expect(yield* settledSiblings(w)).toEqual([])
+    }))
+
+  it.scopedLive("a restore undoes what a quick check would miss: a chmod, an xattr, content rewritten with its mtime put back", () =>
+    Effect.gen(function*() {
+      const w = yield* world()
+      w.volumes.forEach((v, i) => populate(v.mountpoint, `q${i}`))
+      const before = w.volumes.map((v) => fingerprint(v.mountpoint))
+      yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      const files = w.volumes[1]!.mountpoint
+      const kept = inode(Path.join(files, "run.sh"))
+      Fs.chmodSync(Path.join(files, "secret.txt"), 0o644)
+      setXattr(Path.join(files, "hard-link"), "user.release", "added")
+      overwriteKeepingTimes(Path.join(files, "blob.bin"), Buffer.from("the release's bytes, same size and mtime"))
+      yield* w.snapshots.restore(app, w.volumes)
+      expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
+      // What the release did not touch is the volume's own file still.
+      expect(inode(Path.join(files, "run.sh"))).toBe(kept)
     }))
 
   it.scopedLive("sparse files, device nodes, fifos and ACLs come back", () =>
@@ -694,9 +720,11 @@ describe("live Snapshots, tree store", () => {
       expect(inode(owned)).not.toBe(plantedInode)
       expect(Fs.readFileSync(planted)).not.toEqual(Fs.readFileSync(owned))
 
-      // And since every file then comes from the snapshot, every file is read: a tampered one the
-      // volume still holds unchanged is refused too.
+      // Without the snapshot's record of the volume (as an earlier version wrote it), the restore
+      // rebuilds with rsync: every file then comes from the snapshot, so every file is read, and a
+      // tampered one the volume still holds unchanged is refused too.
       yield* w.snapshots.take(app, "1.0.1", w.volumes)
+      Fs.rmSync(Path.join(w.appDir, "snapshot", "records"), { recursive: true })
       const blob = Path.join(treeOf(w, FILES), "blob.bin")
       overwriteKeepingTimes(blob, Fs.readFileSync(blob).subarray(0, 64).map((b) => b ^ 0x01))
       Fs.rmSync(Path.join(files, "shared"), { recursive: true })
@@ -706,11 +734,11 @@ describe("live Snapshots, tree store", () => {
       expect(error.message).toContain("nothing was changed")
     }))
 
-  it.scopedLive("an rsync that fails halfway through a restore leaves every volume as it was", () =>
+  it.scopedLive("a copy (cp, or rsync without the record) that fails halfway through a restore leaves every volume as it was", () =>
     Effect.gen(function*() {
       const w = yield* world({
         fileSystem: faultyDisk({
-          // The second volume's staging dir turns into a file under rsync: it fails on it.
+          // The second volume's staging dir turns into a file under the copy: it fails on it.
           afterChmod: (path) => {
             if (!path.includes(`${FILES}${Path.sep}_data.warm-restore-`)) return
             Fs.rmSync(path, { recursive: true })
@@ -720,6 +748,15 @@ describe("live Snapshots, tree store", () => {
       })
       w.volumes.forEach((v, i) => populate(v.mountpoint, `f${i}`))
       yield* w.snapshots.take(app, "1.0.0", w.volumes)
+      yield* restoreFailsUnchanged(w, [`link the data of ${FILES}: cp exited with`, "not changed"])
+      // A snapshot without the record of the volume (as an earlier version wrote) is rebuilt by rsync.
+      w.volumes.forEach((v, i) => {
+        Fs.rmSync(v.mountpoint, { recursive: true })
+        Fs.mkdirSync(v.mountpoint)
+        populate(v.mountpoint, `f${i}`)
+      })
+      yield* w.snapshots.take(app, "1.0.1", w.volumes)
+      Fs.rmSync(Path.join(w.appDir, "snapshot", "records"), { recursive: true })
       yield* restoreFailsUnchanged(w, [`restore the snapshot of ${FILES}: rsync exited with`, "not changed"])
     }))
 
@@ -763,8 +800,8 @@ describe.runIf(reflinkDir !== undefined)("live Snapshots on a filesystem with re
       w.volumes.forEach((v) => scribble(v.mountpoint))
       yield* w.snapshots.restore(app, w.volumes)
       expect(w.volumes.map((v) => fingerprint(v.mountpoint))).toEqual(before)
-      expect(w.volumes.flatMap(siblings)).toEqual([])
-      expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
+      expect(yield* settledSiblings(w)).toEqual([])
+      expect(yield* settledEntries(w)).toEqual(["snapshot"])
     }))
 })
 
@@ -860,7 +897,7 @@ describe("live Snapshots, retention", () => {
       expect(inode(kept!, "moving")).not.toBe(inode("snapshot", "moving"))
       expect(Fs.readFileSync(Path.join(w.appDir, kept!, "volumes", DB, "moving"), "utf8")).toBe("v1")
       yield* w.snapshots.take(app, "3.0.0", [db!])
-      expect(Fs.readdirSync(w.appDir)).toEqual(["snapshot"])
+      expect(yield* settledEntries(w)).toEqual(["snapshot"])
     }))
 })
 

@@ -130,10 +130,83 @@ export interface FinalPass {
   /** The snapshot's manifest (without the excludes' header line). */
   readonly lines: ReadonlyArray<string>
   readonly totals: Totals
+  /** The volume's record as the snapshot holds it: what a restore may take from the volume instead. */
+  readonly record: string
   /** Entries copied from the volume, and entries removed from the tree. */
   readonly copied: number
   readonly removed: number
 }
+
+const lstatIn = (path: string, what: string) =>
+  Effect.try({
+    try: () => lstatOrNone(path),
+    catch: (e) => new Failure({ message: `${what}: lstat ${path}: ${describe(e)}` })
+  })
+
+/**
+ * Make `tree` hold what `source` holds at the paths `copy` (its entries to copy, anew), after
+ * removing from `tree` the paths `stale` (a directory stays when `source` has one there: its
+ * entries are handled one by one). Never writes an entry of `tree` in place. Returns the
+ * directories whose attributes it set again (creating or removing an entry changes its
+ * directory's mtime). `listFile` is a scratch file for rsync's list.
+ */
+export const patchTree = (
+  source: string,
+  tree: string,
+  copy: ReadonlyArray<string>,
+  stale: ReadonlyArray<string>,
+  sourceDirs: ReadonlySet<string>,
+  listFile: string,
+  what: string,
+  /** Stale directories to keep (they hold what a snapshot excludes); their other entries go. */
+  holding: ReadonlySet<string> = new Set()
+) =>
+  Effect.gen(function*() {
+    // A stale path that is not a directory in `source` goes whole: nothing below it needs a look.
+    const gone = new Set(stale.filter((rel) => !sourceDirs.has(rel) && !holding.has(rel)))
+    const underGone = (rel: string) => {
+      for (let p = NodePath.dirname(rel); p !== "."; p = NodePath.dirname(p)) if (gone.has(p)) return true
+      return false
+    }
+    const touched = new Set<string>()
+    for (const rel of [...copy, ...stale]) {
+      const parent = NodePath.dirname(rel)
+      if (parent !== "." && sourceDirs.has(parent)) touched.add(parent)
+    }
+    for (const rel of new Set([...stale, ...copy])) {
+      if (underGone(rel)) continue
+      const path = `${tree}/${rel}`
+      const st = yield* lstatIn(path, what)
+      if (st === undefined || (st.isDirectory() && (sourceDirs.has(rel) || holding.has(rel)))) continue
+      if (st.isDirectory()) {
+        yield* removeTree(path)
+      } else {
+        yield* Effect.try({
+          try: () => NodeFsSync.unlinkSync(path),
+          catch: (e) => new Failure({ message: `${what}: remove ${path}: ${describe(e)}` })
+        })
+      }
+    }
+    const list = [...new Set([...copy, ...touched])]
+    if (list.length > 0) {
+      yield* Effect.try({
+        try: () => NodeFsSync.writeFileSync(listFile, list.map((rel) => `${rel}\0`).join(""), { mode: 0o600 }),
+        catch: (e) => new Failure({ message: `${what}: write ${listFile}: ${describe(e)}` })
+      })
+      yield* run(
+        "rsync",
+        ["-aHAXS", "--numeric-ids", `--files-from=${listFile}`, "--from0", "--", `${source}/`, `${tree}/`],
+        what
+      ).pipe(Effect.ensuring(Effect.sync(() => NodeFsSync.rmSync(listFile, { force: true }))))
+    }
+    // The root's owner, mode, times, ACLs and xattrs (listing `.` would copy its files as well).
+    yield* run(
+      "rsync",
+      ["-aAX", "--numeric-ids", "--dirs", "--exclude=/*", "--", `${source}/`, `${tree}/`],
+      `${what} (the root's attributes)`
+    )
+    return { touched, copied: list.length }
+  })
 
 /**
  * Bring `tree` (the pre-copy's, whose manifest is `manifest`) to the state of `source` now, given
@@ -153,70 +226,26 @@ export const finalPass = (
     const order: Array<{ readonly rel: string; readonly line: Line | undefined }> = []
     const changed: Array<string> = []
     const dirs = new Set<string>()
+    const recordLines = [JSON.stringify({ mountpoint: source, exclude: sourceRecord.exclude, started: "0" })]
     yield* Effect.tryPromise({
       try: async () => {
         for await (const { rel, st } of walk(source, ".", false, sourceRecord.exclude.map(compile))) {
+          const key = keyOf(st)
+          recordLines.push(JSON.stringify([rel, key]))
           const was = sourceRecord.entries.get(rel)
           const line = pre.get(rel)
           pre.delete(rel)
           if (st.isDirectory()) dirs.add(rel)
-          const same = was === keyOf(st) && ctimeOfKey(was) < sourceRecord.started && line !== undefined
+          const same = was === key && ctimeOfKey(was) < sourceRecord.started && line !== undefined
           order.push({ rel, line: same ? line : undefined })
           if (!same && rel !== ".") changed.push(rel)
         }
       },
       catch: (e) => new Failure({ message: `${what}: walk ${source}: ${describe(e)}` })
     })
-    // What the tree holds and the volume no longer does; the topmost of each subtree is enough.
+    // What the tree holds and the volume no longer does.
     const gone = [...pre.keys()].filter((rel) => rel !== ".")
-    const goneSet = new Set(gone)
-    const hasGoneAncestor = (rel: string) => {
-      for (let p = NodePath.dirname(rel); p !== "."; p = NodePath.dirname(p)) if (goneSet.has(p)) return true
-      return false
-    }
-    // Creating or removing an entry changes its directory's mtime in the tree: those are set again.
-    const touched = new Set<string>()
-    for (const rel of [...changed, ...gone]) {
-      const parent = NodePath.dirname(rel)
-      if (parent !== "." && dirs.has(parent)) touched.add(parent)
-    }
-    const toRemove = [...gone.filter((rel) => !hasGoneAncestor(rel)), ...changed]
-    for (const rel of toRemove) {
-      const path = NodePath.join(tree, rel)
-      const st = yield* Effect.try({
-        try: () => lstatOrNone(path),
-        catch: (e) => new Failure({ message: `${what}: lstat ${path}: ${describe(e)}` })
-      })
-      if (st === undefined) continue
-      if (st.isDirectory()) {
-        // A directory stays (its entries are handled one by one) unless the volume has something else there.
-        if (dirs.has(rel)) continue
-        yield* removeTree(path)
-      } else {
-        yield* Effect.try({
-          try: () => NodeFsSync.unlinkSync(path),
-          catch: (e) => new Failure({ message: `${what}: remove ${path}: ${describe(e)}` })
-        })
-      }
-    }
-    const list = [...new Set([...changed, ...touched])]
-    if (list.length > 0) {
-      yield* Effect.try({
-        try: () => NodeFsSync.writeFileSync(listFile, list.map((rel) => `${rel}\0`).join(""), { mode: 0o600 }),
-        catch: (e) => new Failure({ message: `${what}: write ${listFile}: ${describe(e)}` })
-      })
-      yield* run(
-        "rsync",
-        ["-aHAXS", "--numeric-ids", `--files-from=${listFile}`, "--from0", "--", `${source}/`, `${tree}/`],
-        what
-      ).pipe(Effect.ensuring(Effect.sync(() => NodeFsSync.rmSync(listFile, { force: true }))))
-    }
-    // The root's owner, mode, times, ACLs and xattrs (listing `.` would copy its files as well).
-    yield* run(
-      "rsync",
-      ["-aAX", "--numeric-ids", "--dirs", "--exclude=/*", "--", `${source}/`, `${tree}/`],
-      `${what} (the root's attributes)`
-    )
+    const { copied, touched } = yield* patchTree(source, tree, changed, [...gone, ...changed], dirs, listFile, what)
 
     // The manifest: the pre-copy's lines for what is unchanged, the rest described (and hashed) anew.
     return yield* Effect.tryPromise({
@@ -252,10 +281,44 @@ export const finalPass = (
         return {
           lines,
           totals: { entries: lines.length, files, bytes, hashed },
-          copied: list.length,
+          record: `${recordLines.join("\n")}\n`,
+          copied,
           removed: gone.length
         } satisfies FinalPass
       },
       catch: (e) => new Failure({ message: `${what}: the manifest of ${tree}: ${describe(e)}` })
     })
+  })
+
+export interface SinceTake {
+  /** The volume's entries as the take recorded them: a restore keeps them as they are. */
+  readonly unchanged: ReadonlySet<string>
+  /** The volume's other entries: a restore replaces or removes them. */
+  readonly changed: ReadonlyArray<string>
+  /** Directories that hold an excluded path: they stay, to hold it. */
+  readonly holding: ReadonlySet<string>
+}
+
+/**
+ * For a restore: the entries of the volume `live` that the snapshot's record (made at the take)
+ * shows unchanged since, which the restore takes from the volume; and the volume's other entries,
+ * which it replaces or removes. Excluded paths are neither.
+ */
+export const sinceTake = (live: string, takeRecord: SourceRecord, snapshotPaths: ReadonlySet<string>) =>
+  Effect.tryPromise({
+    try: async () => {
+      const unchanged = new Set<string>()
+      const changed: Array<string> = []
+      // Directories that hold an excluded path: they stay, to hold it.
+      const holding = new Set<string>()
+      const skipped = (rel: string) => {
+        for (let p = NodePath.dirname(rel); p !== "."; p = NodePath.dirname(p)) holding.add(p)
+      }
+      for await (const { rel, st } of walk(live, ".", false, takeRecord.exclude.map(compile), skipped)) {
+        if (takeRecord.entries.get(rel) === keyOf(st) && snapshotPaths.has(rel)) unchanged.add(rel)
+        else if (rel !== ".") changed.push(rel)
+      }
+      return { unchanged, changed, holding } satisfies SinceTake
+    },
+    catch: (e) => new Failure({ message: `compare ${live} with the snapshot's record: ${describe(e)}` })
   })

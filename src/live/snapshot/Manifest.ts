@@ -68,9 +68,12 @@ const BUFFER = Buffer.allocUnsafe(1 << 20)
 const SLICE_MS = 20
 let sliceStart = performance.now()
 
+/** Whether this slice of sync work has run its time. */
+const due = () => performance.now() - sliceStart >= SLICE_MS
+
 /** Give the event loop a turn when this slice of sync work has run its time (and honour an abort). */
 const breathe = async (signal?: AbortSignal) => {
-  if (performance.now() - sliceStart < SLICE_MS) return
+  if (!due()) return
   await new Promise<void>((resolve) => setImmediate(resolve))
   sliceStart = performance.now()
   signal?.throwIfAborted()
@@ -99,36 +102,41 @@ export const sha256Of = (file: string) =>
     catch: (e) => new Failure({ message: `read ${file}: ${describe(e)}` })
   })
 
-/** Every entry under `root` (the root itself as `.`), in sorted order, with its lstat. */
+/**
+ * Every entry under `root` (the root itself as `.`), in sorted order (a directory's entries right
+ * after it), with its lstat. Iterative, one generator: a recursive one costs a promise per level
+ * for every entry.
+ */
 export async function* walk(
   root: string,
-  rel = ".",
+  start = ".",
   /** Skip entries that vanish during the walk (a volume in use), instead of failing. */
   live = false,
   /** Entries left out, with all below them (a snapshot's excludes). */
-  skip: ReadonlyArray<Pattern> = []
+  skip: ReadonlyArray<Pattern> = [],
+  /** Told each entry `skip` leaves out. */
+  skipped?: (rel: string) => void
 ): AsyncGenerator<{ readonly rel: string; readonly abs: string; readonly st: BigIntStats }> {
-  const abs = rel === "." ? root : NodePath.join(root, rel)
-  const vanished = (e: unknown) => live && rel !== "." && (e as { code?: unknown }).code === "ENOENT"
-  let st: BigIntStats | undefined
-  try {
-    st = NodeFsSync.lstatSync(abs, { bigint: true })
-  } catch (e) {
-    if (vanished(e)) return
-    throw e
+  const stack = [start]
+  for (let rel = stack.pop(); rel !== undefined; rel = stack.pop()) {
+    const abs = rel === "." ? root : `${root}/${rel}`
+    let st: BigIntStats
+    let names: Array<string> = []
+    try {
+      st = NodeFsSync.lstatSync(abs, { bigint: true })
+      if (rel !== "." && skip.length > 0 && matchesEntry(skip, rel, st.isDirectory())) {
+        skipped?.(rel)
+        continue
+      }
+      if (st.isDirectory()) names = NodeFsSync.readdirSync(abs).sort()
+    } catch (e) {
+      if (live && rel !== "." && (e as { code?: unknown }).code === "ENOENT") continue
+      throw e
+    }
+    yield { rel, abs, st }
+    for (let i = names.length - 1; i >= 0; i--) stack.push(rel === "." ? names[i]! : `${rel}/${names[i]}`)
+    if (due()) await breathe()
   }
-  if (rel !== "." && matchesEntry(skip, rel, st.isDirectory())) return
-  yield { rel, abs, st }
-  await breathe()
-  if (!st.isDirectory()) return
-  let names: Array<string>
-  try {
-    names = NodeFsSync.readdirSync(abs).sort()
-  } catch (e) {
-    if (vanished(e)) return
-    throw e
-  }
-  for (const name of names) yield* walk(root, rel === "." ? name : NodePath.join(rel, name), live, skip)
 }
 
 export const describeEntry = async (
@@ -255,14 +263,23 @@ const lstatOrNone = (path: string): BigIntStats | undefined => {
  * and takes their content from the live volume, not from the snapshot, so a restore's time grows
  * with what changed rather than with the volume. Fails with the first difference.
  */
-export const verify = (root: string, expected: ReadonlyMap<string, Entry>, live?: string) =>
+export const verify = (
+  root: string,
+  expected: ReadonlyMap<string, Entry>,
+  live?: string,
+  /**
+   * Instead of `live`: the paths a restore takes from the volume because the snapshot's record
+   * shows them unchanged since the take (./FinalPass.ts); every other file is read.
+   */
+  trusted?: ReadonlySet<string>
+) =>
   Effect.tryPromise({
     try: async (signal): Promise<Check> => {
       const seen = new Set<string>()
       const byInode = new Map<bigint, string>()
       const unread: Array<{ readonly abs: string; readonly rel: string; readonly ino: bigint }> = []
       const liveDirs = new Set<string>()
-      let linkSafe = live !== undefined
+      let linkSafe = live !== undefined || trusted !== undefined
       let hashed = 0
       const hash = async (abs: string, rel: string, ino: bigint) => {
         let sha256 = byInode.get(ino)
@@ -294,6 +311,15 @@ export const verify = (root: string, expected: ReadonlyMap<string, Entry>, live?
               String((want as unknown as Record<string, unknown>)[field])
             })`
           )
+        }
+        if (trusted !== undefined) {
+          if (want.type === "file" && !trusted.has(rel)) {
+            const difference = await hash(abs, rel, st.ino)
+            if (difference !== undefined) return result(difference)
+          } else if (want.type === "file") {
+            unread.push({ abs, rel, ino: st.ino })
+          }
+          continue
         }
         if (live === undefined || !linkSafe) {
           if (want.type === "file") {

@@ -74,7 +74,7 @@ export const settleSiblings = (mountpoint: string) =>
 /**
  * Build every target's new data with `populate(target, staging)`, then swap all in. A failure
  * or interruption while building removes the staging dirs; a failed swap puts back the ones
- * already swapped. Only then are the replaced data dirs removed.
+ * already swapped. Returns the replaced data dirs, to be removed.
  */
 export const buildAndSwap = <R>(
   targets: ReadonlyArray<Target>,
@@ -137,12 +137,6 @@ export const buildAndSwap = <R>(
       Effect.zipRight(Effect.forEach(new Set(targets.map((t) => t.parent)), syncDir, { discard: true })),
       Effect.uninterruptible
     )
-    yield* Effect.forEach(swapped, (s) =>
-      removeTree(s.retired).pipe(
-        Effect.catchAll((e) =>
-          Effect.logWarning(
-            `could not remove the replaced data ${s.retired} (removed on the next restore): ${e.message}`
-          )
-        )
-      ), { discard: true })
+    // The replaced data, for the caller to remove (the app need not wait; the next restore removes what is left).
+    return swapped.map((s) => s.retired)
   })

@@ -33,6 +33,8 @@ export const PRECOPY = "snapshot.pre"
 export const NEW_PREFIX = "snapshot.new-"
 export const OLD_PREFIX = "snapshot.old-"
 export const KEPT_PREFIX = "snapshot.kept-"
+/** What a take replaced and does not keep: removed after the take returns, or by the next operation. */
+export const TRASH_PREFIX = "snapshot.trash-"
 export const DIR_MODE = 0o700
 export const FILE_MODE = 0o600
 /** Docker's own rule for volume names; they become file names here. */
@@ -147,7 +149,8 @@ export const recover = (appDir: string) =>
       yield* syncDir(appDir)
     }
     const leftovers = entries.filter((e) =>
-      e.startsWith(NEW_PREFIX) || (e.startsWith(OLD_PREFIX) && Option.getOrUndefined(current)?.name !== e)
+      e.startsWith(NEW_PREFIX) || e.startsWith(TRASH_PREFIX) ||
+      (e.startsWith(OLD_PREFIX) && Option.getOrUndefined(current)?.name !== e)
     )
     yield* removeLeftovers(appDir, leftovers)
     return { meta: Option.map(current, (c) => c.meta), broken }
@@ -160,31 +163,41 @@ export const keptOf = (appDir: string) =>
     return (yield* fs.readDirectory(appDir).pipe(io(`list ${appDir}`))).filter((e) => e.startsWith(KEPT_PREFIX)).sort()
   })
 
-/** Keep `retired` (when there is one) as the newest older snapshot, or remove it; then remove the oldest beyond `keep`. */
+/** Rename `path` (in `appDir`) to a trash name: its removal can wait (see TRASH_PREFIX). */
+export const toTrash = (appDir: string, path: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const trash = NodePath.join(appDir, `${TRASH_PREFIX}${suffix()}`)
+    yield* fs.rename(path, trash).pipe(io(`rename ${path} to ${trash}`))
+    return trash
+  })
+
+/**
+ * Keep `retired` (when there is one) as the newest older snapshot, or put it in the trash; then
+ * put the oldest beyond `keep` in the trash too. Returns the trash to remove.
+ */
 const retire = (appDir: string, retired: string | undefined, keep: number) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
+    const trash: Array<string> = []
     if (retired !== undefined && keep > 0) {
       const kept = `${KEPT_PREFIX}${String(yield* Clock.currentTimeMillis).padStart(15, "0")}-${suffix()}`
       yield* fs.rename(retired, NodePath.join(appDir, kept)).pipe(io(`rename ${retired} to ${kept}`))
-      yield* syncDir(appDir)
     } else if (retired !== undefined) {
-      yield* removeTree(retired)
+      trash.push(yield* toTrash(appDir, retired))
     }
     // Also when nothing was replaced: a lowered `keep` applies at the next take.
     const all = yield* keptOf(appDir)
-    yield* Effect.forEach(
-      all.slice(0, Math.max(0, all.length - keep)),
-      (old) => removeTree(NodePath.join(appDir, old)),
-      {
-        discard: true
-      }
-    )
+    for (const old of all.slice(0, Math.max(0, all.length - keep))) {
+      trash.push(yield* toTrash(appDir, NodePath.join(appDir, old)))
+    }
+    yield* syncDir(appDir)
+    return trash
   })
 
 /**
  * Replace `snapshot` by `fresh` with two renames; the old one is kept (see the module comment) or
- * removed once the new is durable.
+ * put in the trash. Returns the trash, for the caller to remove (the app need not wait for it).
  */
 export const swapIn = (appDir: string, fresh: string, keep = 0) =>
   Effect.gen(function*() {
@@ -198,10 +211,13 @@ export const swapIn = (appDir: string, fresh: string, keep = 0) =>
       Effect.tapError(() => hadOne ? fs.rename(retired, current).pipe(Effect.ignore) : Effect.void)
     )
     yield* syncDir(appDir)
-    yield* retire(appDir, hadOne ? retired : undefined, keep).pipe(
+    return yield* retire(appDir, hadOne ? retired : undefined, keep).pipe(
       Effect.catchAll((e) =>
-        Effect.logWarning(
-          `could not remove the replaced snapshot ${retired} (removed on the next take): ${e.message}`
+        Effect.as(
+          Effect.logWarning(
+            `could not retire the replaced snapshot ${retired} (removed on the next take): ${e.message}`
+          ),
+          [] as ReadonlyArray<string>
         )
       )
     )
