@@ -46,7 +46,8 @@ import {
   TRASH_PREFIX,
   treeOf,
   writeDurably,
-  writeMeta
+  writeMeta,
+  writeNew
 } from "./snapshot/StateDir.js"
 import { listSnapshots } from "./snapshot/Summary.js"
 import { removeTree, run, syncFs } from "./snapshot/Tool.js"
@@ -109,6 +110,9 @@ export const make = (options: Options) =>
           ), { discard: true }).pipe(Effect.provide(context))
       ).pipe(Effect.asVoid)
     const settled = FiberSet.awaitEmpty(background)
+
+    /** The pre-copy's record and manifest of a volume, by the record's path, for the take that follows. */
+    const remembered = new Map<string, { readonly record: FinalPass.SourceRecord; readonly manifest: string }>()
 
     const appDirOf = (app: AppSpec) => {
       const dir = NodePath.resolve(stateDir, app.name)
@@ -217,7 +221,7 @@ export const make = (options: Options) =>
           const exclude = excludesOf(app, t.name)
           const dest = treeOf(pre, t.name)
           // The record first: whatever changes after it, the final pass copies again.
-          const record = yield* FinalPass.record(t.mountpoint, exclude)
+          const record = yield* FinalPass.record(t.mountpoint, exclude, method)
           if (method === "reflink") {
             yield* fs.makeDirectory(dest, { mode: DIR_MODE }).pipe(io(`create ${dest}`))
             yield* reflinkTree(t.mountpoint, dest, `pre-copy ${t.name}`)
@@ -233,6 +237,9 @@ export const make = (options: Options) =>
           const { text, totals } = yield* Manifest.build(dest, previous.manifest, exclude)
           yield* writeDurably(manifestOf(pre, t.name), text)
           yield* writeDurably(recordOf(pre, t.name), record)
+          // Kept for the take, which follows in this process: it need not read and parse them again.
+          const parsed = FinalPass.readRecord(record, t.mountpoint, exclude)
+          if (parsed !== undefined) remembered.set(recordOf(pre, t.name), { record: parsed, manifest: text })
           yield* Effect.logInfo(
             `pre-copy of ${t.name} (${method}): ${totals.files} files, ${totals.bytes} bytes, ` +
               `${totals.hashed} hashed anew`
@@ -251,15 +258,19 @@ export const make = (options: Options) =>
         const pre = NodePath.join(appDir, PRECOPY)
         const [tree, manifest, record] = [treeOf(pre, t.name), manifestOf(pre, t.name), recordOf(pre, t.name)]
         if (!(yield* exists(record)) || !(yield* exists(manifest)) || !(yield* exists(tree))) return Option.none()
-        const parsed = FinalPass.readRecord(
+        const cached = remembered.get(record)
+        remembered.delete(record)
+        const parsed = cached?.record ?? FinalPass.readRecord(
           yield* fs.readFileString(record).pipe(io(`read ${record}`)),
           t.mountpoint,
           exclude
         )
-        if (parsed === undefined) return Option.none()
+        if (parsed === undefined || parsed.mountpoint !== t.mountpoint) return Option.none()
         return Option.some({
           tree,
-          manifest: yield* fs.readFileString(manifest).pipe(io(`read ${manifest}`)),
+          lines: FinalPass.linesByPath(
+            cached?.manifest ?? (yield* fs.readFileString(manifest).pipe(io(`read ${manifest}`)))
+          ),
           record: parsed
         })
       })
@@ -295,12 +306,12 @@ export const make = (options: Options) =>
           const excludes: Record<string, ReadonlyArray<string>> = {}
           const methods: Array<SnapshotMethod> = []
           for (const t of targets) {
-            const method = yield* methodFor(t.mountpoint, appDir)
             const exclude = excludesOf(app, t.name)
             if (exclude.length > 0) excludes[t.name] = exclude
-            methods.push(method)
             const dest = treeOf(fresh, t.name)
             const pre = yield* precopied(appDir, t, exclude)
+            const method = Option.isSome(pre) ? pre.value.record.method : yield* methodFor(t.mountpoint, appDir)
+            methods.push(method)
             if (Option.isSome(pre)) {
               // Two-phase: the pre-copy's tree becomes the snapshot's, and only what changed since is copied.
               yield* fs.rename(pre.value.tree, dest).pipe(io(`rename ${pre.value.tree} to ${dest}`))
@@ -308,13 +319,14 @@ export const make = (options: Options) =>
                 t.mountpoint,
                 dest,
                 pre.value.record,
-                pre.value.manifest,
+                pre.value.lines,
                 NodePath.join(fresh, "files-from"),
                 `snapshot ${t.name}`
               )
               const text = Manifest.render(final.lines, exclude)
               yield* writeDurably(manifestOf(fresh, t.name), text)
-              yield* writeDurably(recordOf(fresh, t.name), final.record)
+              // Made durable by the syncFs below, as the tree is.
+              yield* writeNew(recordOf(fresh, t.name), final.record)
               sha256[t.name] = Manifest.sha256OfText(text)
               yield* Effect.logInfo(
                 `snapshot of ${t.name} (${method}, final pass): ${final.totals.files} files, ${final.totals.bytes} ` +
@@ -341,7 +353,7 @@ export const make = (options: Options) =>
             const { text, totals } = yield* Manifest.build(dest, previous.manifest, exclude)
             yield* writeDurably(manifestOf(fresh, t.name), text)
             // The volume as the snapshot holds it (the app is down): a restore keeps what still matches it.
-            yield* writeDurably(recordOf(fresh, t.name), yield* FinalPass.record(t.mountpoint, exclude))
+            yield* writeNew(recordOf(fresh, t.name), yield* FinalPass.record(t.mountpoint, exclude, method))
             sha256[t.name] = Manifest.sha256OfText(text)
             yield* Effect.logInfo(
               `snapshot of ${t.name} (${method}): ${totals.files} files, ${totals.bytes} bytes, ` +
@@ -500,6 +512,7 @@ export const make = (options: Options) =>
               since.value.copy,
               since.value.changed,
               since.value.dirs,
+              !since.value.unchanged.has("."),
               NodePath.join(NodePath.dirname(dir), `${TRASH_PREFIX}list-${suffix()}`),
               `restore the snapshot of ${t.name}`,
               since.value.holding

@@ -22,11 +22,14 @@ import type { BigIntStats } from "node:fs"
 import * as NodeFsSync from "node:fs"
 import * as NodePath from "node:path"
 import { compile } from "../../domain/SnapshotExclude.js"
+import type { SnapshotMethod } from "../../services/Snapshots.js"
 import { describe, Failure, suffix } from "./Failure.js"
 import { describeEntry, type Entry, sha256OfFile, type Totals, walk } from "./Manifest.js"
 import { removeTree, run } from "./Tool.js"
 
 export interface SourceRecord {
+  /** How the pre-copy copied the volume (a take's own record: how the take did). */
+  readonly method: SnapshotMethod
   /** The ctime (ns since the epoch) of the probe made just before the record's walk. */
   readonly started: bigint
   readonly mountpoint: string
@@ -59,11 +62,11 @@ const probeCtime = (mountpoint: string) => {
 }
 
 /** Walk `mountpoint` (the app still runs: vanishing entries are skipped) and write its record. */
-export const record = (mountpoint: string, exclude: ReadonlyArray<string>) =>
+export const record = (mountpoint: string, exclude: ReadonlyArray<string>, method: SnapshotMethod) =>
   Effect.tryPromise({
     try: async () => {
       const started = probeCtime(mountpoint)
-      const lines = [JSON.stringify({ mountpoint, exclude, started: String(started) })]
+      const lines = [JSON.stringify({ mountpoint, exclude, started: String(started), method })]
       for await (const { rel, st } of walk(mountpoint, ".", true, exclude.map(compile))) {
         lines.push(JSON.stringify([rel, keyOf(st)]))
       }
@@ -83,10 +86,15 @@ export const readRecord = (
 ): SourceRecord | undefined => {
   try {
     const [head, ...rest] = text.split("\n").filter((l) => l !== "")
-    const header = JSON.parse(head ?? "null") as { mountpoint?: unknown; exclude?: unknown; started?: unknown }
+    const header = JSON.parse(head ?? "null") as {
+      mountpoint?: unknown
+      exclude?: unknown
+      started?: unknown
+      method?: unknown
+    }
     if (
       header?.mountpoint !== mountpoint || JSON.stringify(header.exclude) !== JSON.stringify(exclude) ||
-      typeof header.started !== "string"
+      typeof header.started !== "string" || (header.method !== "copy" && header.method !== "reflink")
     ) return undefined
     const entries = new Map<string, string>()
     for (const line of rest) {
@@ -94,20 +102,20 @@ export const readRecord = (
       if (typeof rel !== "string" || typeof key !== "string" || key.split(":").length !== 7) return undefined
       entries.set(rel, key)
     }
-    return { started: BigInt(header.started), mountpoint, exclude, entries }
+    return { started: BigInt(header.started), method: header.method, mountpoint, exclude, entries }
   } catch {
     return undefined
   }
 }
 
-interface Line {
+export interface Line {
   readonly text: string
   /** A regular file's size; undefined for the rest. */
   readonly size: number | undefined
 }
 
 /** A manifest's lines by path (the header with the excludes left out). */
-const linesByPath = (manifest: string) => {
+export const linesByPath = (manifest: string): Map<string, Line> => {
   const lines = new Map<string, Line>()
   for (const text of manifest.split("\n")) {
     if (text === "") continue
@@ -156,6 +164,8 @@ export const patchTree = (
   copy: ReadonlyArray<string>,
   stale: ReadonlyArray<string>,
   sourceDirs: ReadonlySet<string>,
+  /** Whether the root's own attributes differ. */
+  rootChanged: boolean,
   listFile: string,
   what: string,
   /** Stale directories to keep (they hold what a snapshot excludes); their other entries go. */
@@ -199,12 +209,17 @@ export const patchTree = (
         what
       ).pipe(Effect.ensuring(Effect.sync(() => NodeFsSync.rmSync(listFile, { force: true }))))
     }
-    // The root's owner, mode, times, ACLs and xattrs (listing `.` would copy its files as well).
-    yield* run(
-      "rsync",
-      ["-aAX", "--numeric-ids", "--dirs", "--exclude=/*", "--", `${source}/`, `${tree}/`],
-      `${what} (the root's attributes)`
-    )
+    // The root's owner, mode, times, ACLs and xattrs (listing `.` would copy its files as well),
+    // when it changed or an entry of its own came or went.
+    const root = rootChanged || [...copy, ...stale].some((rel) => NodePath.dirname(rel) === ".")
+    if (root) {
+      yield* run(
+        "rsync",
+        ["-aAX", "--numeric-ids", "--dirs", "--exclude=/*", "--", `${source}/`, `${tree}/`],
+        `${what} (the root's attributes)`
+      )
+      touched.add(".")
+    }
     return { touched, copied: list.length }
   })
 
@@ -216,17 +231,19 @@ export const finalPass = (
   source: string,
   tree: string,
   sourceRecord: SourceRecord,
-  manifest: string,
+  /** The pre-copy's manifest lines (see linesByPath); emptied as the walk goes. */
+  pre: Map<string, Line>,
   listFile: string,
   what: string
 ) =>
   Effect.gen(function*() {
-    const pre = linesByPath(manifest)
     // In walk order: each entry of the volume now, with the pre-copy's line when it is unchanged.
     const order: Array<{ readonly rel: string; readonly line: Line | undefined }> = []
     const changed: Array<string> = []
     const dirs = new Set<string>()
-    const recordLines = [JSON.stringify({ mountpoint: source, exclude: sourceRecord.exclude, started: "0" })]
+    const recordLines = [
+      JSON.stringify({ mountpoint: source, exclude: sourceRecord.exclude, started: "0", method: sourceRecord.method })
+    ]
     yield* Effect.tryPromise({
       try: async () => {
         for await (const { rel, st } of walk(source, ".", false, sourceRecord.exclude.map(compile))) {
@@ -245,7 +262,16 @@ export const finalPass = (
     })
     // What the tree holds and the volume no longer does.
     const gone = [...pre.keys()].filter((rel) => rel !== ".")
-    const { copied, touched } = yield* patchTree(source, tree, changed, [...gone, ...changed], dirs, listFile, what)
+    const { copied, touched } = yield* patchTree(
+      source,
+      tree,
+      changed,
+      [...gone, ...changed],
+      dirs,
+      order[0]?.line === undefined,
+      listFile,
+      what
+    )
 
     // The manifest: the pre-copy's lines for what is unchanged, the rest described (and hashed) anew.
     return yield* Effect.tryPromise({
@@ -256,7 +282,7 @@ export const finalPass = (
         for (const { line, rel } of order) {
           let text = line?.text
           let size = line?.size
-          if (text === undefined || touched.has(rel) || rel === ".") {
+          if (text === undefined || touched.has(rel)) {
             const abs = rel === "." ? tree : NodePath.join(tree, rel)
             const st = NodeFsSync.lstatSync(abs, { bigint: true })
             const entry: Entry = await describeEntry(abs, rel, st)
