@@ -16,10 +16,12 @@
  * original's) are still shown and restored, by extracting the archive.
  */
 import { CommandExecutor, FileSystem } from "@effect/platform"
+import type { Duration } from "effect"
 import { Clock, Context, Effect, Either, FiberSet, Layer, Option } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import type { AppSpec } from "../domain/Config.js"
+import type { Sample } from "../domain/Progress.js"
 import { excludesOf, keepOf, selects, selectVolumes } from "../domain/SnapshotConfig.js"
 import { Docker, type StackVolume } from "../services/Docker.js"
 import { SnapshotError, SnapshotMeta, type SnapshotMethod, Snapshots } from "../services/Snapshots.js"
@@ -28,6 +30,7 @@ import { carryExcluded, methodFor, reflinkTree, rsyncTree } from "./snapshot/Cop
 import { describe, Failure, io, suffix } from "./snapshot/Failure.js"
 import * as FinalPass from "./snapshot/FinalPass.js"
 import * as Manifest from "./snapshot/Manifest.js"
+import { reporter } from "./snapshot/Progress.js"
 import { buildAndSwap, settleSiblings, type Target, target } from "./snapshot/StagedRestore.js"
 import {
   archiveOf,
@@ -55,6 +58,8 @@ import { removeTree, run, syncFs } from "./snapshot/Tool.js"
 export interface Options {
   /** The state root, e.g. `/var/lib/warm-reconcile`; snapshots live in `<stateDir>/<app>/snapshot`. */
   readonly stateDir: string
+  /** How often a long copy logs its progress when stderr is not a terminal (10 s). */
+  readonly progressEvery?: Duration.DurationInput
 }
 
 type Operation = SnapshotError["operation"]
@@ -110,6 +115,13 @@ export const make = (options: Options) =>
           ), { discard: true }).pipe(Effect.provide(context))
       ).pipe(Effect.asVoid)
     const settled = FiberSet.awaitEmpty(background)
+
+    /** Run `step` with a progress reporter for `what` (see ./snapshot/Progress.ts). */
+    const showing = <A, E, R>(what: string, step: (update: (sample: Sample) => void) => Effect.Effect<A, E, R>) =>
+      Effect.flatMap(
+        reporter(what, { every: options.progressEvery ?? "10 seconds" }),
+        (r) => step(r.update).pipe(Effect.ensuring(r.done))
+      )
 
     /** The pre-copy's record and manifest of a volume, by the record's path, for the take that follows. */
     const remembered = new Map<string, { readonly record: FinalPass.SourceRecord; readonly manifest: string }>()
@@ -230,11 +242,26 @@ export const make = (options: Options) =>
             }
           } else {
             // Exit 24: files vanished while the app ran; the take copies what is there then.
-            yield* rsyncTree(t.mountpoint, dest, Option.toArray(previous.tree), `pre-copy ${t.name}`, [24], exclude)
+            yield* showing(
+              `pre-copy of ${t.name}`,
+              (update) =>
+                rsyncTree(
+                  t.mountpoint,
+                  dest,
+                  Option.toArray(previous.tree),
+                  `pre-copy ${t.name}`,
+                  [24],
+                  exclude,
+                  update
+                )
+            )
             // Only for a take without the record (which copies those again anyway): see dropRecent.
             yield* dropRecent(dest, started - PRECOPY_MARGIN_NS)
           }
-          const { text, totals } = yield* Manifest.build(dest, previous.manifest, exclude)
+          const { text, totals } = yield* showing(
+            `pre-copy of ${t.name}, hashing`,
+            (update) => Manifest.build(dest, previous.manifest, exclude, update)
+          )
           yield* writeDurably(manifestOf(pre, t.name), text)
           yield* writeDurably(recordOf(pre, t.name), record)
           // Kept for the take, which follows in this process: it need not read and parse them again.
@@ -315,14 +342,16 @@ export const make = (options: Options) =>
             if (Option.isSome(pre)) {
               // Two-phase: the pre-copy's tree becomes the snapshot's, and only what changed since is copied.
               yield* fs.rename(pre.value.tree, dest).pipe(io(`rename ${pre.value.tree} to ${dest}`))
-              const final = yield* FinalPass.finalPass(
-                t.mountpoint,
-                dest,
-                pre.value.record,
-                pre.value.lines,
-                NodePath.join(fresh, "files-from"),
-                `snapshot ${t.name}`
-              )
+              const final = yield* showing(`final pass of ${t.name}`, (update) =>
+                FinalPass.finalPass(
+                  t.mountpoint,
+                  dest,
+                  pre.value.record,
+                  pre.value.lines,
+                  NodePath.join(fresh, "files-from"),
+                  `snapshot ${t.name}`,
+                  update
+                ))
               const text = Manifest.render(final.lines, exclude)
               yield* writeDurably(manifestOf(fresh, t.name), text)
               // Made durable by the syncFs below, as the tree is.
@@ -348,9 +377,15 @@ export const make = (options: Options) =>
                 [treeOf(NodePath.join(appDir, PRECOPY), t.name), ...Option.toArray(previous.tree)],
                 exists
               )
-              yield* rsyncTree(t.mountpoint, dest, linkDests, `snapshot ${t.name}`, [], exclude)
+              yield* showing(
+                `snapshot of ${t.name}`,
+                (update) => rsyncTree(t.mountpoint, dest, linkDests, `snapshot ${t.name}`, [], exclude, update)
+              )
             }
-            const { text, totals } = yield* Manifest.build(dest, previous.manifest, exclude)
+            const { text, totals } = yield* showing(
+              `snapshot of ${t.name}, hashing`,
+              (update) => Manifest.build(dest, previous.manifest, exclude, update)
+            )
             yield* writeDurably(manifestOf(fresh, t.name), text)
             // The volume as the snapshot holds it (the app is down): a restore keeps what still matches it.
             yield* writeNew(recordOf(fresh, t.name), yield* FinalPass.record(t.mountpoint, exclude, method))
@@ -506,17 +541,19 @@ export const make = (options: Options) =>
             // The volume as it is, by hard links (excluded paths included: left as the release left
             // them); then what changed since the take is removed and copied back from the snapshot.
             yield* run("cp", ["-al", "--", `${t.mountpoint}/.`, `${staging}/`], `link the data of ${t.name}`)
-            const { copied } = yield* FinalPass.patchTree(
-              tree,
-              staging,
-              since.value.copy,
-              since.value.changed,
-              since.value.dirs,
-              !since.value.unchanged.has("."),
-              NodePath.join(NodePath.dirname(dir), `${TRASH_PREFIX}list-${suffix()}`),
-              `restore the snapshot of ${t.name}`,
-              since.value.holding
-            )
+            const { copied } = yield* showing(`restore of ${t.name}`, (update) =>
+              FinalPass.patchTree(
+                tree,
+                staging,
+                since.value.copy,
+                since.value.changed,
+                since.value.dirs,
+                !since.value.unchanged.has("."),
+                NodePath.join(NodePath.dirname(dir), `${TRASH_PREFIX}list-${suffix()}`),
+                `restore the snapshot of ${t.name}`,
+                since.value.holding,
+                update
+              ))
             return yield* Effect.logInfo(
               `restore of ${t.name}: ${copied} entries copied back, ${since.value.changed.length} removed or replaced, ` +
                 `${since.value.unchanged.size} kept as they are`
@@ -530,14 +567,16 @@ export const make = (options: Options) =>
           // Unchanged files come from the live volume as hard links (only the files the check found
           // unchanged there, and only when no path of the volume leads out of it); the rest is
           // copied back from the snapshot.
-          yield* rsyncTree(
-            tree,
-            staging,
-            linkSafe ? [t.mountpoint] : [],
-            `restore the snapshot of ${t.name}`,
-            [],
-            exclude
-          )
+          yield* showing(`restore of ${t.name}`, (update) =>
+            rsyncTree(
+              tree,
+              staging,
+              linkSafe ? [t.mountpoint] : [],
+              `restore the snapshot of ${t.name}`,
+              [],
+              exclude,
+              update
+            ))
         })
 
     const restore = Effect.fn("Snapshots.restore")(

@@ -7,7 +7,7 @@
 import { FileSystem } from "@effect/platform"
 import { NodeCommandExecutor, NodeFileSystem } from "@effect/platform-node"
 import { SystemError } from "@effect/platform/Error"
-import { Context, Effect, Exit, Layer } from "effect"
+import { Context, type Duration, Effect, Exit, Layer } from "effect"
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
@@ -88,6 +88,8 @@ export const world = (options?: {
   readonly fileSystem?: Layer.Layer<FileSystem.FileSystem>
   /** Where the temp dir goes (default: the OS's), e.g. on a filesystem with reflinks. */
   readonly under?: string
+  /** The live layer's progress interval (default: its own, 10 s). */
+  readonly progressEvery?: Duration.DurationInput
 }) =>
   Effect.gen(function*() {
     const root = yield* Effect.acquireRelease(
@@ -103,7 +105,10 @@ export const world = (options?: {
     const deployed = { value: false }
     const fileSystem = options?.fileSystem ?? NodeFileSystem.layer
     const context = yield* Layer.build(
-      LiveSnapshots.layer({ stateDir }).pipe(
+      LiveSnapshots.layer({
+        stateDir,
+        ...(options?.progressEvery === undefined ? {} : { progressEvery: options.progressEvery })
+      }).pipe(
         Layer.provide(Layer.mergeAll(
           dockerStub(deployed),
           fileSystem,

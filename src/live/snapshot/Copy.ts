@@ -8,6 +8,7 @@ import type { CommandExecutor } from "@effect/platform"
 import { Effect } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
+import { parseRsync, type Sample } from "../../domain/Progress.js"
 import type { SnapshotMethod } from "../../services/Snapshots.js"
 import { describe, Failure, suffix } from "./Failure.js"
 import { run } from "./Tool.js"
@@ -29,12 +30,16 @@ export const rsyncTree = (
   linkDests: ReadonlyArray<string>,
   what: string,
   okCodes: ReadonlyArray<number> = [],
-  exclude: ReadonlyArray<string> = []
+  exclude: ReadonlyArray<string> = [],
+  /** Told rsync's progress as it copies. */
+  progress?: (sample: Sample) => void
 ): Effect.Effect<void, Failure, CommandExecutor.CommandExecutor> =>
   run(
     "rsync",
     [
       ...RSYNC,
+      // Totals known before the copy starts (the file list in memory: about 100 bytes a file).
+      ...(progress === undefined ? [] : ["--info=progress2", "--no-inc-recursive"]),
       ...linkDests.map((d) => `--link-dest=${d}`),
       // Excluded paths are neither copied nor, in `dest`, deleted (rsync protects them from --delete).
       ...exclude.map((p) => `--exclude=${p}`),
@@ -43,7 +48,12 @@ export const rsyncTree = (
       `${dest}/`
     ],
     what,
-    okCodes
+    okCodes,
+    "pipe",
+    progress === undefined ? undefined : (text) => {
+      const sample = parseRsync(text)
+      if (sample !== undefined) progress(sample)
+    }
   )
 
 /**

@@ -21,6 +21,7 @@ import { Effect } from "effect"
 import type { BigIntStats } from "node:fs"
 import * as NodeFsSync from "node:fs"
 import * as NodePath from "node:path"
+import { parseRsync, type Sample } from "../../domain/Progress.js"
 import { compile } from "../../domain/SnapshotExclude.js"
 import type { SnapshotMethod } from "../../services/Snapshots.js"
 import { describe, Failure, suffix } from "./Failure.js"
@@ -169,7 +170,9 @@ export const patchTree = (
   listFile: string,
   what: string,
   /** Stale directories to keep (they hold what a snapshot excludes); their other entries go. */
-  holding: ReadonlySet<string> = new Set()
+  holding: ReadonlySet<string> = new Set(),
+  /** Told rsync's progress as it copies. */
+  progress?: (sample: Sample) => void
 ) =>
   Effect.gen(function*() {
     // A stale path that is not a directory in `source` goes whole: nothing below it needs a look.
@@ -205,8 +208,23 @@ export const patchTree = (
       })
       yield* run(
         "rsync",
-        ["-aHAXS", "--numeric-ids", `--files-from=${listFile}`, "--from0", "--", `${source}/`, `${tree}/`],
-        what
+        [
+          "-aHAXS",
+          "--numeric-ids",
+          ...(progress === undefined ? [] : ["--info=progress2"]),
+          `--files-from=${listFile}`,
+          "--from0",
+          "--",
+          `${source}/`,
+          `${tree}/`
+        ],
+        what,
+        [],
+        "pipe",
+        progress === undefined ? undefined : (text) => {
+          const sample = parseRsync(text)
+          if (sample !== undefined) progress(sample)
+        }
       ).pipe(Effect.ensuring(Effect.sync(() => NodeFsSync.rmSync(listFile, { force: true }))))
     }
     // The root's owner, mode, times, ACLs and xattrs (listing `.` would copy its files as well),
@@ -234,7 +252,8 @@ export const finalPass = (
   /** The pre-copy's manifest lines (see linesByPath); emptied as the walk goes. */
   pre: Map<string, Line>,
   listFile: string,
-  what: string
+  what: string,
+  progress?: (sample: Sample) => void
 ) =>
   Effect.gen(function*() {
     // In walk order: each entry of the volume now, with the pre-copy's line when it is unchanged.
@@ -270,7 +289,9 @@ export const finalPass = (
       dirs,
       order[0]?.line === undefined,
       listFile,
-      what
+      what,
+      new Set(),
+      progress
     )
 
     // The manifest: the pre-copy's lines for what is unchanged, the rest described (and hashed) anew.

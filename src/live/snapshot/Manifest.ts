@@ -18,6 +18,7 @@ import type { BigIntStats } from "node:fs"
 import * as NodeFsSync from "node:fs"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
+import type { Sample } from "../../domain/Progress.js"
 import { compile, matchesEntry, type Pattern } from "../../domain/SnapshotExclude.js"
 import { describe, Failure } from "./Failure.js"
 
@@ -162,12 +163,18 @@ export const describeEntry = async (
  * taken with excludes starts with a line naming them, so that meta.json's sum covers them too and
  * a restore leaves out exactly what the take left out.
  */
-export const build = (root: string, previous: ReadonlyMap<string, Entry>, exclude: ReadonlyArray<string> = []) =>
+export const build = (
+  root: string,
+  previous: ReadonlyMap<string, Entry>,
+  exclude: ReadonlyArray<string> = [],
+  /** Told the bytes and files read for their hash so far. */
+  progress?: (sample: Sample) => void
+) =>
   Effect.tryPromise({
     try: async () => {
       const lines: Array<string> = []
       const byInode = new Map<bigint, string>()
-      let files = 0, bytes = 0, hashed = 0
+      let files = 0, bytes = 0, hashed = 0, hashedBytes = 0
       for await (const { abs, rel, st } of walk(root)) {
         const entry: Entry = await describeEntry(abs, rel, st)
         let sha256: string | undefined
@@ -181,6 +188,8 @@ export const build = (root: string, previous: ReadonlyMap<string, Entry>, exclud
           if (sha256 === undefined) {
             sha256 = await sha256OfFile(abs)
             hashed++
+            hashedBytes += entry.size
+            progress?.({ bytes: hashedBytes, files: hashed })
           }
           byInode.set(st.ino, sha256)
         }

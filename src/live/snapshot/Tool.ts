@@ -25,7 +25,9 @@ export const run = (
   what: string,
   okCodes: ReadonlyArray<number> = [],
   /** `inherit`: the tool writes to this process's stdout (an export to stdout). */
-  stdout: "pipe" | "inherit" = "pipe"
+  stdout: "pipe" | "inherit" = "pipe",
+  /** Told each chunk of the tool's stdout, as it comes (rsync's progress). */
+  onStdout?: (text: string) => void
 ): Effect.Effect<void, Failure, CommandExecutor.CommandExecutor> =>
   Effect.scoped(Effect.gen(function*() {
     const command = Command.make(name, ...args).pipe(Command.env({ LC_ALL: "C" }), Command.stdout(stdout))
@@ -34,7 +36,15 @@ export const run = (
     )
     const [stderr, , exitCode] = yield* Effect.all([
       streamTail(process.stderr).pipe(Effect.orElseSucceed(() => "")),
-      stdout === "inherit" ? Effect.void : Stream.runDrain(process.stdout).pipe(Effect.ignore),
+      stdout === "inherit"
+        ? Effect.void
+        : onStdout === undefined
+        ? Stream.runDrain(process.stdout).pipe(Effect.ignore)
+        : process.stdout.pipe(
+          Stream.decodeText(),
+          Stream.runForEach((text) => Effect.sync(() => onStdout(text))),
+          Effect.ignore
+        ),
       process.exitCode.pipe(io(`${what}: ${name}`))
     ], { concurrency: "unbounded" })
     if (exitCode !== 0 && !okCodes.includes(exitCode)) {
