@@ -66,6 +66,34 @@ const phaseNow = (): string | null | undefined => {
   }
 }
 
+const entriesOf = (dir: string): Array<string> => {
+  try {
+    return Fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
+/**
+ * The snapshot store's own steps, as the state dir and the volume's parent show them (the run is
+ * not paused there: the kill lands within a few milliseconds after): the pre-copy begun, its
+ * record of the volume written (the copy follows), the take's new snapshot begun (the final
+ * pass), a restore's staging dir beside the volume (linked, then patched from the snapshot).
+ */
+const storeMarks = (volumeParent: string | undefined): Array<string> => {
+  const marks: Array<string> = []
+  const entries = entriesOf(appState())
+  if (entries.includes("snapshot.pre")) {
+    marks.push("store pre-copy begun")
+    if (entriesOf(appState("snapshot.pre", "records")).length > 0) marks.push("store pre-copy recorded")
+  }
+  if (entries.some((e) => e.startsWith("snapshot.new-"))) marks.push("store take begun")
+  if (volumeParent !== undefined && entriesOf(volumeParent).some((e) => e.includes(".warm-restore-"))) {
+    marks.push("store restore staging")
+  }
+  return marks
+}
+
 const alerts = () => {
   const dir = Path.join(world.root, "state", "alerts")
   return Fs.existsSync(dir) ? Fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort() : []
@@ -174,6 +202,15 @@ const reconcile = (options: { readonly watch: boolean; readonly killAt?: readonl
       })
       return true
     }
+    const marksSeen = new Set<string>()
+    // The volume stays where it is across deploys: looked up once (docker is too slow for a check).
+    const volumeParent = (() => {
+      try {
+        return pauseDir === undefined ? undefined : Path.dirname(stack.volumeDir())
+      } catch {
+        return undefined
+      }
+    })()
     // Synchronous from end to end: a check never interleaves with another.
     const check = () => {
       if (stopped || pauseDir === undefined) return
@@ -181,6 +218,11 @@ const reconcile = (options: { readonly watch: boolean; readonly killAt?: readonl
       if (now !== undefined && now !== phase) {
         phase = now
         if (reached(`in-flight ${now ?? "removed"}`)) return
+      }
+      for (const mark of storeMarks(volumeParent)) {
+        if (marksSeen.has(mark)) continue
+        marksSeen.add(mark)
+        if (reached(mark)) return
       }
       // A waiting abra call has written its marker after the phase it follows: phase first.
       for (const name of Fs.readdirSync(pauseDir).sort()) {
