@@ -353,8 +353,8 @@ export const make = (options: Options) =>
                   update
                 ))
               const text = Manifest.render(final.lines, exclude)
-              yield* writeDurably(manifestOf(fresh, t.name), text)
-              // Made durable by the syncFs below, as the tree is.
+              // Both made durable by the syncFs below, as the tree is (meta.json, written last, is fsynced).
+              yield* writeNew(manifestOf(fresh, t.name), text)
               yield* writeNew(recordOf(fresh, t.name), final.record)
               sha256[t.name] = Manifest.sha256OfText(text)
               yield* Effect.logInfo(
@@ -386,7 +386,7 @@ export const make = (options: Options) =>
               `snapshot of ${t.name}, hashing`,
               (update) => Manifest.build(dest, previous.manifest, exclude, update)
             )
-            yield* writeDurably(manifestOf(fresh, t.name), text)
+            yield* writeNew(manifestOf(fresh, t.name), text)
             // The volume as the snapshot holds it (the app is down): a restore keeps what still matches it.
             yield* writeNew(recordOf(fresh, t.name), yield* FinalPass.record(t.mountpoint, exclude, method))
             sha256[t.name] = Manifest.sha256OfText(text)

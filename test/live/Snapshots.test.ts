@@ -386,7 +386,9 @@ describe("live Snapshots", () => {
 
   it.scopedLive("a new snapshot replaces the old one; a failed take leaves the old one whole", () =>
     Effect.gen(function*() {
-      const w = yield* world({ fileSystem: faultyDisk({ syncFails: (path) => path.endsWith(`${FILES}.jsonl`) }) })
+      // A disk that fails as the third take finishes: the fsync of its meta.json.
+      let failing = false
+      const w = yield* world({ fileSystem: faultyDisk({ syncFails: (path) => failing && path.endsWith("meta.json") }) })
       const [db, files] = w.volumes
       populate(db!.mountpoint, "first")
       yield* w.snapshots.take(app, "1.0.0", [db!])
@@ -398,9 +400,10 @@ describe("live Snapshots", () => {
       expect(yield* settledEntries(w)).toEqual(["snapshot"])
       expect(Option.map(yield* w.snapshots.show(app), (m) => m.version)).toEqual(Option.some("2.0.0"))
 
-      // A disk that fails once the second volume's manifest is written.
       populate(files!.mountpoint, "files")
+      failing = true
       const failed = failure(yield* Effect.exit(w.snapshots.take(app, "3.0.0", w.volumes)))
+      failing = false
       expect(failed.message).toContain("i/o error")
       // A volume whose data dir is gone.
       const gone = { name: `${app.stack}_gone`, mountpoint: Path.join(w.root, "volumes", "gone", "_data") }

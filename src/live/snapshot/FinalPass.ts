@@ -44,8 +44,6 @@ const PROBE_INFIX = ".warm-probe-"
 const keyOf = (st: BigIntStats) =>
   `${st.mode}:${st.uid}:${st.gid}:${st.isFile() ? st.size : 0n}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`
 
-const ctimeOfKey = (key: string) => BigInt(key.split(":")[5]!)
-
 /** The ctime a new file beside `mountpoint` gets now (see the module comment). */
 const probeCtime = (mountpoint: string) => {
   const [parent, base] = [NodePath.dirname(mountpoint), `${NodePath.basename(mountpoint)}${PROBE_INFIX}`]
@@ -69,7 +67,7 @@ export const record = (mountpoint: string, exclude: ReadonlyArray<string>, metho
       const started = probeCtime(mountpoint)
       const lines = [JSON.stringify({ mountpoint, exclude, started: String(started), method })]
       for await (const { rel, st } of walk(mountpoint, ".", true, exclude.map(compile))) {
-        lines.push(JSON.stringify([rel, keyOf(st)]))
+        lines.push(`[${JSON.stringify(rel)},"${keyOf(st)}"]`)
       }
       return `${lines.join("\n")}\n`
     },
@@ -267,12 +265,12 @@ export const finalPass = (
       try: async () => {
         for await (const { rel, st } of walk(source, ".", false, sourceRecord.exclude.map(compile))) {
           const key = keyOf(st)
-          recordLines.push(JSON.stringify([rel, key]))
+          recordLines.push(`[${JSON.stringify(rel)},"${key}"]`)
           const was = sourceRecord.entries.get(rel)
           const line = pre.get(rel)
           pre.delete(rel)
           if (st.isDirectory()) dirs.add(rel)
-          const same = was === key && ctimeOfKey(was) < sourceRecord.started && line !== undefined
+          const same = was === key && st.ctimeNs < sourceRecord.started && line !== undefined
           order.push({ rel, line: same ? line : undefined })
           if (!same && rel !== ".") changed.push(rel)
         }
