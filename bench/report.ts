@@ -95,11 +95,13 @@ export const render = (r: Results): string => {
     "time npm run bench     # to see the whole run's time",
     "```",
     "",
-    "Figure 3 wants root: it starts dockerd through test/e2e/engine.sh (without root it is skipped, and says " +
-      "so). Figure 1 is not measured until the tree store's benchmarks are written (issue 17). " +
-      "Figure 6 runs `npm run build` first when dist/warm-reconcile.mjs is missing. Progress goes to stderr.",
+    "Figures 1 and 3 want root: figure 1 loop-mounts an ext4 and an XFS image (24 GiB each, sparse, in the temp " +
+      "dir; about 9 GiB written to each) and needs mkfs.xfs (xfsprogs) and GNU time (/usr/bin/time) for the rsync " +
+      "processes' memory; figure 3 starts dockerd through test/e2e/engine.sh (without root it is skipped, and says " +
+      "so). Figure 6 runs `npm run build` first when dist/warm-reconcile.mjs is missing. Progress goes to stderr.",
     "",
-    "Knobs (environment): `BENCH_HEALTH_TRIALS` (50), `BENCH_FLEET_APPS` (200), `BENCH_ONLY=health,noop` (run only these; the " +
+    "Knobs (environment): `BENCH_HEALTH_TRIALS` (50), `BENCH_FLEET_APPS` (200), `BENCH_SNAPSHOT_GIB` (4; the small " +
+      "volume is a quarter of it), `BENCH_SNAPSHOT_FILES` (90000), `BENCH_ONLY=health,noop` (run only these; the " +
       "results then go to bench/results/partial.json and bench/results/partial.md, and the files above are " +
       "left alone).",
     ""
