@@ -5,7 +5,13 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     // The end-to-end suite needs a real Docker engine: `npm run test:e2e` runs it.
-    exclude: ["test/e2e/**", "node_modules/**"],
+    // The restore sweep runs in the deep run (`npm run test:deep`), and in the mutation checks
+    // (scripts/mutants.ts sets WARM_ALL_SWEEPS).
+    exclude: [
+      "test/e2e/**",
+      "node_modules/**",
+      ...(process.env["WARM_ALL_SWEEPS"] === "1" ? [] : ["test/live/RestoreSweep.test.ts"])
+    ],
     // The CLI tests run the bundle: (re)build it once per run when it is missing or stale.
     globalSetup: ["test/support/bundle.ts"],
     // Names a test that starves the event loop (vitest's RPC gives up after 60 s, naming none).

@@ -124,7 +124,8 @@ const runTests = (dir: string, files: ReadonlyArray<string>, timeoutMinutes: num
         `--outputFile.json=${report}`,
         ...files
       ],
-      { cwd: dir, stdio: ["ignore", "ignore", "ignore"], detached: true }
+      // Every sweep, the restore sweep included (`npm test` leaves it to the deep run).
+      { cwd: dir, stdio: ["ignore", "ignore", "ignore"], detached: true, env: { ...process.env, WARM_ALL_SWEEPS: "1" } }
     )
     running = child
     // A mutant that makes a test hang past vitest's own timeouts: kill the group, count it as killed.
