@@ -103,9 +103,11 @@ export const make = (options: Options) =>
     const stateDir = NodePath.resolve(options.stateDir)
 
     // Removals that need not hold up the app (a replaced snapshot, a restore's replaced data): run
-    // in the background, and waited for before the next operation starts. Interrupted when the
-    // layer closes; what is left is a leftover the next operation removes.
+    // in the background, waited for before the next operation starts and before the layer closes.
+    // A crash leaves them as leftovers, which the next operation removes.
     const background = yield* FiberSet.make<void, never>()
+    // A run ends with its removals done, not cut short (the layer's finalizers run in reverse order).
+    yield* Effect.addFinalizer(() => FiberSet.awaitEmpty(background))
     const later = (paths: ReadonlyArray<string>) =>
       paths.length === 0 ? Effect.void : FiberSet.run(
         background,

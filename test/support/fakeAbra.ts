@@ -171,7 +171,8 @@ export const makeAbraWorld = (): AbraWorld => {
         JSON.parse(l) as FakeAbraCall
       )
     },
-    cleanup: () => fs.rmSync(root, { recursive: true, force: true })
+    // Retried: a process of the world that was killed may still be ending as the suite ends.
+    cleanup: () => fs.rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 })
   }
 }
 
