@@ -83,7 +83,17 @@ export const stackOf = (stack: string) => {
       } catch {
         // nothing deployed
       }
+      const services = () => dockerLines(["service", "ls", "-q", "--filter", filter])
+      const containers = () => dockerLines(["ps", "-aq", "--filter", filter])
       const deadline = Date.now() + 120_000
+      while (services().length > 0 && Date.now() < deadline) await sleep(100)
+      // Swarm removes its tasks' containers soon after their service; a container left by a
+      // dockerd that died mid-task (an interrupted run) is no task's any more and stays: remove
+      // it by hand once Swarm has had its chance.
+      const orphanAfter = Math.min(deadline, Date.now() + 20_000)
+      while (containers().length > 0 && Date.now() < orphanAfter) await sleep(100)
+      const orphans = containers()
+      if (orphans.length > 0) docker(["rm", "-f", ...orphans])
       while (leftovers().some((l) => !l.startsWith("volume")) && Date.now() < deadline) await sleep(100)
       for (const v of dockerLines(["volume", "ls", "-q", "--filter", `name=^${volume}$`])) {
         docker(["volume", "rm", v])
