@@ -48,9 +48,7 @@ import {
   toTrash,
   TRASH_PREFIX,
   treeOf,
-  writeDurably,
-  writeMeta,
-  writeNew
+  writeMeta
 } from "./snapshot/StateDir.js"
 import { listSnapshots } from "./snapshot/Summary.js"
 import { removeTree, run, syncFs } from "./snapshot/Tool.js"
@@ -69,13 +67,7 @@ interface Checked {
   readonly exclude: ReadonlyArray<string>
   readonly linkSafe: boolean
   /** By the snapshot's record: what the volume still holds as taken, and what to replace or remove. */
-  readonly since: Option.Option<
-    FinalPass.SinceTake & {
-      /** The snapshot's entries to copy back, and its directories. */
-      readonly copy: ReadonlyArray<string>
-      readonly dirs: ReadonlySet<string>
-    }
-  >
+  readonly since: Option.Option<FinalPass.SinceTake>
 }
 
 const TAR_EXTRACT = [
@@ -125,9 +117,6 @@ export const make = (options: Options) =>
         (r) => step(r.update).pipe(Effect.ensuring(r.done))
       )
 
-    /** The pre-copy's record and manifest of a volume, by the record's path, for the take that follows. */
-    const remembered = new Map<string, { readonly record: FinalPass.SourceRecord; readonly manifest: string }>()
-
     const appDirOf = (app: AppSpec) => {
       const dir = NodePath.resolve(stateDir, app.name)
       return NodePath.dirname(dir) === stateDir && !app.name.startsWith(".")
@@ -172,22 +161,17 @@ export const make = (options: Options) =>
 
     const exists = (path: string) => fs.exists(path).pipe(io(`look for ${path}`))
 
-    /** The last snapshot's tree and manifest of a volume, when the last snapshot is a tree one. */
-    const previousOf = (appDir: string, meta: Option.Option<SnapshotMeta>, volume: string) =>
-      Effect.gen(function*() {
-        const dir = NodePath.join(appDir, SNAPSHOT)
-        if (Option.isNone(meta) || meta.value.format !== "tree" || !meta.value.volumes.includes(volume)) {
-          return { tree: Option.none<string>(), manifest: new Map<string, Manifest.Entry>() }
-        }
-        const file = manifestOf(dir, volume)
-        const manifest = yield* fs.readFileString(file).pipe(
-          io(`read ${file}`),
-          Effect.flatMap((text) => Manifest.parse(text, file)),
-          // Only an optimisation: a bad one means every file is hashed again.
-          Effect.orElseSucceed(() => new Map<string, Manifest.Entry>())
-        )
-        return { tree: Option.some(treeOf(dir, volume)), manifest }
-      })
+    /**
+     * The last snapshot's tree and manifest file of a volume, when the last snapshot is a tree one.
+     * The manifest is only an optimisation (hashes kept): read as a stream, a bad one means every
+     * file is hashed again.
+     */
+    const previousOf = (appDir: string, meta: Option.Option<SnapshotMeta>, volume: string) => {
+      const dir = NodePath.join(appDir, SNAPSHOT)
+      return Option.isNone(meta) || meta.value.format !== "tree" || !meta.value.volumes.includes(volume)
+        ? { tree: Option.none<string>(), manifest: undefined }
+        : { tree: Option.some(treeOf(dir, volume)), manifest: manifestOf(dir, volume) }
+    }
 
     /** Free bytes on the filesystem of `dir` (for an unprivileged process: what it may use). */
     const freeBytes = (dir: string) =>
@@ -206,7 +190,7 @@ export const make = (options: Options) =>
         let needed = 0
         for (const t of targets) {
           if ((yield* methodFor(t.mountpoint, appDir)) === "reflink") continue
-          const previous = yield* previousOf(appDir, last, t.name)
+          const previous = previousOf(appDir, last, t.name)
           needed += yield* Manifest.added(t.mountpoint, previous.manifest, excludesOf(app, t.name))
         }
         return { free: yield* freeBytes(appDir), needed }
@@ -231,11 +215,11 @@ export const make = (options: Options) =>
         for (const t of targets) {
           const method = yield* methodFor(t.mountpoint, appDir)
           const started = BigInt(yield* Clock.currentTimeNanos)
-          const previous = yield* previousOf(appDir, meta, t.name)
+          const previous = previousOf(appDir, meta, t.name)
           const exclude = excludesOf(app, t.name)
           const dest = treeOf(pre, t.name)
           // The record first: whatever changes after it, the final pass copies again.
-          const record = yield* FinalPass.record(t.mountpoint, exclude, method)
+          yield* FinalPass.record(t.mountpoint, exclude, method, recordOf(pre, t.name), true)
           if (method === "reflink") {
             yield* fs.makeDirectory(dest, { mode: DIR_MODE }).pipe(io(`create ${dest}`))
             yield* reflinkTree(t.mountpoint, dest, `pre-copy ${t.name}`)
@@ -260,15 +244,10 @@ export const make = (options: Options) =>
             // Only for a take without the record (which copies those again anyway): see dropRecent.
             yield* dropRecent(dest, started - PRECOPY_MARGIN_NS)
           }
-          const { text, totals } = yield* showing(
+          const { totals } = yield* showing(
             `pre-copy of ${t.name}, hashing`,
-            (update) => Manifest.build(dest, previous.manifest, exclude, update)
+            (update) => Manifest.build(dest, previous.manifest, exclude, manifestOf(pre, t.name), true, update)
           )
-          yield* writeDurably(manifestOf(pre, t.name), text)
-          yield* writeDurably(recordOf(pre, t.name), record)
-          // Kept for the take, which follows in this process: it need not read and parse them again.
-          const parsed = FinalPass.readRecord(record, t.mountpoint, exclude)
-          if (parsed !== undefined) remembered.set(recordOf(pre, t.name), { record: parsed, manifest: text })
           yield* Effect.logInfo(
             `pre-copy of ${t.name} (${method}): ${totals.files} files, ${totals.bytes} bytes, ` +
               `${totals.hashed} hashed anew`
@@ -280,28 +259,15 @@ export const make = (options: Options) =>
 
     /**
      * The pre-copy of a volume, when one was made whole of this mountpoint with these excludes:
-     * its tree, manifest and record.
+     * its tree, manifest and record (the record's first line read).
      */
     const precopied = (appDir: string, t: Target, exclude: ReadonlyArray<string>) =>
       Effect.gen(function*() {
         const pre = NodePath.join(appDir, PRECOPY)
         const [tree, manifest, record] = [treeOf(pre, t.name), manifestOf(pre, t.name), recordOf(pre, t.name)]
         if (!(yield* exists(record)) || !(yield* exists(manifest)) || !(yield* exists(tree))) return Option.none()
-        const cached = remembered.get(record)
-        remembered.delete(record)
-        const parsed = cached?.record ?? FinalPass.readRecord(
-          yield* fs.readFileString(record).pipe(io(`read ${record}`)),
-          t.mountpoint,
-          exclude
-        )
-        if (parsed === undefined || parsed.mountpoint !== t.mountpoint) return Option.none()
-        return Option.some({
-          tree,
-          lines: FinalPass.linesByPath(
-            cached?.manifest ?? (yield* fs.readFileString(manifest).pipe(io(`read ${manifest}`)))
-          ),
-          record: parsed
-        })
+        const header = FinalPass.recordHeader(record, t.mountpoint, exclude)
+        return header === undefined ? Option.none() : Option.some({ tree, manifest, record, header })
       })
 
     /** Remove the regular files of `tree` modified at or after `since` (ns since the epoch). */
@@ -339,26 +305,30 @@ export const make = (options: Options) =>
             if (exclude.length > 0) excludes[t.name] = exclude
             const dest = treeOf(fresh, t.name)
             const pre = yield* precopied(appDir, t, exclude)
-            const method = Option.isSome(pre) ? pre.value.record.method : yield* methodFor(t.mountpoint, appDir)
+            const method = Option.isSome(pre) ? pre.value.header.method : yield* methodFor(t.mountpoint, appDir)
             methods.push(method)
             if (Option.isSome(pre)) {
               // Two-phase: the pre-copy's tree becomes the snapshot's, and only what changed since is copied.
               yield* fs.rename(pre.value.tree, dest).pipe(io(`rename ${pre.value.tree} to ${dest}`))
               const final = yield* showing(`final pass of ${t.name}`, (update) =>
+                // The manifest and record it writes are made durable by the syncFs below, as the
+                // tree is (meta.json, written last, is fsynced).
                 FinalPass.finalPass(
                   t.mountpoint,
                   dest,
-                  pre.value.record,
-                  pre.value.lines,
-                  NodePath.join(fresh, "files-from"),
+                  pre.value.header,
+                  exclude,
+                  {
+                    record: pre.value.record,
+                    manifest: pre.value.manifest,
+                    newManifest: manifestOf(fresh, t.name),
+                    newRecord: recordOf(fresh, t.name),
+                    list: NodePath.join(fresh, "files-from")
+                  },
                   `snapshot ${t.name}`,
                   update
                 ))
-              const text = Manifest.render(final.lines, exclude)
-              // Both made durable by the syncFs below, as the tree is (meta.json, written last, is fsynced).
-              yield* writeNew(manifestOf(fresh, t.name), text)
-              yield* writeNew(recordOf(fresh, t.name), final.record)
-              sha256[t.name] = Manifest.sha256OfText(text)
+              sha256[t.name] = final.sha256
               yield* Effect.logInfo(
                 `snapshot of ${t.name} (${method}, final pass): ${final.totals.files} files, ${final.totals.bytes} ` +
                   `bytes; ${final.copied} entries copied and ${final.removed} removed since the pre-copy, ` +
@@ -366,7 +336,7 @@ export const make = (options: Options) =>
               )
               continue
             }
-            const previous = yield* previousOf(appDir, last, t.name)
+            const previous = previousOf(appDir, last, t.name)
             if (method === "reflink") {
               yield* fs.makeDirectory(dest, { mode: DIR_MODE }).pipe(io(`create ${dest}`))
               yield* reflinkTree(t.mountpoint, dest, `snapshot ${t.name}`)
@@ -384,14 +354,13 @@ export const make = (options: Options) =>
                 (update) => rsyncTree(t.mountpoint, dest, linkDests, `snapshot ${t.name}`, [], exclude, update)
               )
             }
-            const { text, totals } = yield* showing(
+            const { sha256: sum, totals } = yield* showing(
               `snapshot of ${t.name}, hashing`,
-              (update) => Manifest.build(dest, previous.manifest, exclude, update)
+              (update) => Manifest.build(dest, previous.manifest, exclude, manifestOf(fresh, t.name), false, update)
             )
-            yield* writeNew(manifestOf(fresh, t.name), text)
             // The volume as the snapshot holds it (the app is down): a restore keeps what still matches it.
-            yield* writeNew(recordOf(fresh, t.name), yield* FinalPass.record(t.mountpoint, exclude, method))
-            sha256[t.name] = Manifest.sha256OfText(text)
+            yield* FinalPass.record(t.mountpoint, exclude, method, recordOf(fresh, t.name), false)
+            sha256[t.name] = sum
             yield* Effect.logInfo(
               `snapshot of ${t.name} (${method}): ${totals.files} files, ${totals.bytes} bytes, ` +
                 `${totals.hashed} hashed anew`
@@ -457,33 +426,29 @@ export const make = (options: Options) =>
         if (meta.format === "tar") {
           return { exclude: [] as ReadonlyArray<string>, linkSafe: false, since: Option.none() } satisfies Checked
         }
-        const text = yield* fs.readFileString(file).pipe(io(`read ${file}`))
         // The manifest's excludes (covered by its sum) decide what the restore leaves alone.
-        const exclude = Manifest.excludeOf(text)
+        const exclude = yield* Manifest.excludesIn(file)
         if (JSON.stringify(exclude) !== JSON.stringify(meta.exclude?.[name] ?? [])) {
           return yield* new Failure({
             message: `${file} and meta.json name different excludes for ${name}: nothing was changed; ` +
               `the snapshot cannot be restored`
           })
         }
-        const manifest = yield* Manifest.parse(text, file)
         // With the snapshot's record of the volume at the take: what is unchanged since stays as is.
-        const since = yield* takeRecord(dir, name, live, exclude).pipe(
-          Effect.flatMap(Option.match({
-            onNone: () => Effect.succeed(Option.none<FinalPass.SinceTake>()),
-            onSome: (record) =>
-              FinalPass.sinceTake(live, record, new Set(manifest.keys())).pipe(
-                Effect.map(Option.some),
-                // A volume that cannot be walked (missing after a crashed restore): rebuilt whole.
-                Effect.orElseSucceed(() => Option.none())
-              )
-          }))
-        )
+        const record = recordOf(dir, name)
+        const since = (yield* exists(record)) && FinalPass.recordHeader(record, live, exclude) !== undefined
+          ? yield* FinalPass.sinceTake(live, record, file, exclude).pipe(
+            Effect.map(Option.some),
+            // A volume that cannot be walked (missing after a crashed restore) or a record that
+            // cannot be read: the volume is rebuilt whole, every file of the snapshot read.
+            Effect.orElseSucceed(() => Option.none<FinalPass.SinceTake>())
+          )
+          : Option.none<FinalPass.SinceTake>()
         const check = yield* Manifest.verify(
           treeOf(dir, name),
-          manifest,
+          file,
           live,
-          Option.getOrUndefined(Option.map(since, (d) => d.unchanged))
+          Option.getOrUndefined(Option.map(since, (d) => new Set(d.copy)))
         )
         if (check.difference !== undefined) {
           return yield* new Failure({
@@ -495,24 +460,7 @@ export const make = (options: Options) =>
           `snapshot of ${name} checked: ${check.hashed} files read and hashed, ${check.fromLive} unchanged in the ` +
             `volume${check.linkSafe ? "" : " (every file comes from the snapshot: the volume has no usable tree)"}`
         )
-        return {
-          exclude,
-          linkSafe: check.linkSafe,
-          since: Option.map(since, (d) => ({
-            ...d,
-            copy: [...manifest.keys()].filter((rel) => rel !== "." && !d.unchanged.has(rel)),
-            dirs: new Set([...manifest.values()].filter((e) => e.type === "dir").map((e) => e.path))
-          }))
-        } satisfies Checked
-      })
-
-    /** The snapshot's record of a volume at the take, when it has one made of this data dir and excludes. */
-    const takeRecord = (dir: string, name: string, live: string, exclude: ReadonlyArray<string>) =>
-      Effect.gen(function*() {
-        const file = recordOf(dir, name)
-        if (!(yield* exists(file))) return Option.none<FinalPass.SourceRecord>()
-        const text = yield* fs.readFileString(file).pipe(io(`read ${file}`))
-        return Option.fromNullable(FinalPass.readRecord(text, live, exclude))
+        return { exclude, linkSafe: check.linkSafe, since } satisfies Checked
       })
 
     /**
@@ -550,7 +498,7 @@ export const make = (options: Options) =>
                 since.value.copy,
                 since.value.changed,
                 since.value.dirs,
-                !since.value.unchanged.has("."),
+                !since.value.rootUnchanged,
                 NodePath.join(NodePath.dirname(dir), `${TRASH_PREFIX}list-${suffix()}`),
                 `restore the snapshot of ${t.name}`,
                 since.value.holding,
@@ -558,7 +506,7 @@ export const make = (options: Options) =>
               ))
             return yield* Effect.logInfo(
               `restore of ${t.name}: ${copied} entries copied back, ${since.value.changed.length} removed or replaced, ` +
-                `${since.value.unchanged.size} kept as they are`
+                `${since.value.unchanged} kept as they are`
             )
           }
           if (exclude.length > 0) {

@@ -26,18 +26,8 @@ import { compile } from "../../domain/SnapshotExclude.js"
 import type { SnapshotMethod } from "../../services/Snapshots.js"
 import { describe, Failure, suffix } from "./Failure.js"
 import { describeEntry, type Entry, sha256OfFile, type Totals, walk } from "./Manifest.js"
+import { compareWalk, Cursor, LineFile, linesOf } from "./Ordered.js"
 import { removeTree, run } from "./Tool.js"
-
-export interface SourceRecord {
-  /** How the pre-copy copied the volume (a take's own record: how the take did). */
-  readonly method: SnapshotMethod
-  /** The ctime (ns since the epoch) of the probe made just before the record's walk. */
-  readonly started: bigint
-  readonly mountpoint: string
-  readonly exclude: ReadonlyArray<string>
-  /** Each entry's lstat key, by path. */
-  readonly entries: ReadonlyMap<string, string>
-}
 
 const PROBE_INFIX = ".warm-probe-"
 
@@ -60,68 +50,114 @@ const probeCtime = (mountpoint: string) => {
   }
 }
 
-/** Walk `mountpoint` (the app still runs: vanishing entries are skipped) and write its record. */
-export const record = (mountpoint: string, exclude: ReadonlyArray<string>, method: SnapshotMethod) =>
+/**
+ * Walk `mountpoint` (the app still runs: vanishing entries are skipped) and write its record to
+ * the new file `file` (fsynced when `durable`); nothing is left of it when this fails.
+ */
+export const record = (
+  mountpoint: string,
+  exclude: ReadonlyArray<string>,
+  method: SnapshotMethod,
+  file: string,
+  durable: boolean
+) =>
   Effect.tryPromise({
-    try: async () => {
-      const started = probeCtime(mountpoint)
-      const lines = [JSON.stringify({ mountpoint, exclude, started: String(started), method })]
-      for await (const { rel, st } of walk(mountpoint, ".", true, exclude.map(compile))) {
-        lines.push(`[${JSON.stringify(rel)},"${keyOf(st)}"]`)
-      }
-      return `${lines.join("\n")}\n`
-    },
+    try: () =>
+      writing(file, durable, async (out) => {
+        const started = probeCtime(mountpoint)
+        out.write(JSON.stringify({ mountpoint, exclude, started: String(started), method }))
+        for await (const { rel, st } of walk(mountpoint, ".", true, exclude.map(compile))) {
+          out.write(`[${JSON.stringify(rel)},"${keyOf(st)}"]`)
+        }
+      }),
     catch: (e) => new Failure({ message: `record the state of ${mountpoint}: ${describe(e)}` })
   })
 
-/**
- * The record in `text` when it was made of `mountpoint` with the same excludes; undefined when it
- * does not apply (or cannot be read): the take then copies the volume as a whole.
- */
-export const readRecord = (
-  text: string,
-  mountpoint: string,
-  exclude: ReadonlyArray<string>
-): SourceRecord | undefined => {
+/** Fill the new file `file` with `body`; on failure remove it. Returns its sha256. */
+export const writing = async (
+  file: string,
+  durable: boolean,
+  body: (out: LineFile) => Promise<void>
+): Promise<string> => {
+  const out = new LineFile(file)
   try {
-    const [head, ...rest] = text.split("\n").filter((l) => l !== "")
-    const header = JSON.parse(head ?? "null") as {
-      mountpoint?: unknown
-      exclude?: unknown
-      started?: unknown
-      method?: unknown
+    await body(out)
+    return out.close(durable)
+  } catch (e) {
+    out.discard()
+    throw e
+  }
+}
+
+interface Header {
+  readonly method: SnapshotMethod
+  readonly started: bigint
+}
+
+const headerOf = (line: string | undefined, mountpoint: string, exclude: ReadonlyArray<string>) => {
+  const header = JSON.parse(line ?? "null") as {
+    mountpoint?: unknown
+    exclude?: unknown
+    started?: unknown
+    method?: unknown
+  } | null
+  if (
+    header?.mountpoint !== mountpoint || JSON.stringify(header.exclude) !== JSON.stringify(exclude) ||
+    typeof header.started !== "string" || (header.method !== "copy" && header.method !== "reflink")
+  ) return undefined
+  return { started: BigInt(header.started), method: header.method } satisfies Header
+}
+
+/**
+ * The header of the record in `file` when it was made of `mountpoint` with the same excludes;
+ * undefined when it does not apply (or cannot be read): the take then copies the volume as a whole.
+ * Reads the first line only.
+ */
+export const recordHeader = (file: string, mountpoint: string, exclude: ReadonlyArray<string>) => {
+  try {
+    const lines = linesOf(file)
+    try {
+      return headerOf(lines.next().value ?? undefined, mountpoint, exclude)
+    } finally {
+      lines.return(undefined)
     }
-    if (
-      header?.mountpoint !== mountpoint || JSON.stringify(header.exclude) !== JSON.stringify(exclude) ||
-      typeof header.started !== "string" || (header.method !== "copy" && header.method !== "reflink")
-    ) return undefined
-    const entries = new Map<string, string>()
-    for (const line of rest) {
-      const [rel, key] = JSON.parse(line) as [unknown, unknown]
-      if (typeof rel !== "string" || typeof key !== "string" || key.split(":").length !== 7) return undefined
-      entries.set(rel, key)
-    }
-    return { started: BigInt(header.started), method: header.method, mountpoint, exclude, entries }
   } catch {
     return undefined
   }
 }
 
-export interface Line {
+/** The entries of the record in `file` (path and lstat key), in walk order; a bad line throws. */
+function* recordEntries(file: string): Generator<readonly [string, string]> {
+  let first = true
+  for (const line of linesOf(file)) {
+    if (first) {
+      first = false
+      continue
+    }
+    const [rel, key] = JSON.parse(line) as [unknown, unknown]
+    if (typeof rel !== "string" || typeof key !== "string" || key.split(":").length !== 7) {
+      throw new Error(`${file}: not a record line: ${line.slice(0, 200)}`)
+    }
+    yield [rel, key]
+  }
+}
+
+interface ManifestLine {
   readonly text: string
+  readonly path: string
+  readonly type: string
   /** A regular file's size; undefined for the rest. */
   readonly size: number | undefined
 }
 
-/** A manifest's lines by path (the header with the excludes left out). */
-export const linesByPath = (manifest: string): Map<string, Line> => {
-  const lines = new Map<string, Line>()
-  for (const text of manifest.split("\n")) {
-    if (text === "") continue
+/** The entries of the manifest in `file`, in walk order (the excludes' header left out); a bad line throws. */
+function* manifestLines(file: string): Generator<ManifestLine> {
+  for (const text of linesOf(file)) {
     const { path, size, type } = JSON.parse(text) as Partial<Entry>
-    if (typeof path === "string") lines.set(path, { text, size: type === "file" ? size : undefined })
+    if (path === undefined && type === undefined) continue
+    if (typeof path !== "string" || typeof type !== "string") throw new Error(`${file}: not a manifest line`)
+    yield { text, path, type, size: type === "file" ? size : undefined }
   }
-  return lines
 }
 
 const lstatOrNone = (path: string): BigIntStats | undefined => {
@@ -134,11 +170,9 @@ const lstatOrNone = (path: string): BigIntStats | undefined => {
 }
 
 export interface FinalPass {
-  /** The snapshot's manifest (without the excludes' header line). */
-  readonly lines: ReadonlyArray<string>
+  /** The sha256 of the snapshot's manifest, written to `files.manifest`. */
+  readonly sha256: string
   readonly totals: Totals
-  /** The volume's record as the snapshot holds it: what a restore may take from the volume instead. */
-  readonly record: string
   /** Entries copied from the volume, and entries removed from the tree. */
   readonly copied: number
   readonly removed: number
@@ -239,54 +273,88 @@ export const patchTree = (
     return { touched, copied: list.length }
   })
 
+/** The pre-copy's record and manifest, and the files a take writes. */
+export interface FinalPassFiles {
+  /** The pre-copy's record of the volume (see `record`) and its manifest. */
+  readonly record: string
+  readonly manifest: string
+  /** The snapshot's manifest and record, new files (made durable by the caller's syncfs). */
+  readonly newManifest: string
+  readonly newRecord: string
+  /** A scratch file for rsync's list. */
+  readonly list: string
+}
+
 /**
- * Bring `tree` (the pre-copy's, whose manifest is `manifest`) to the state of `source` now, given
- * the record made before the pre-copy; `listFile` is a scratch file for rsync's list.
+ * Bring `tree` (the pre-copy's) to the state of `source` now, given the record made before the
+ * pre-copy (`header` is its first line), and write the snapshot's manifest and record. Streams:
+ * the walk of the volume, the record and the pre-copy's manifest are merged in walk order, and
+ * only what changed is held in memory.
  */
 export const finalPass = (
   source: string,
   tree: string,
-  sourceRecord: SourceRecord,
-  /** The pre-copy's manifest lines (see linesByPath); emptied as the walk goes. */
-  pre: Map<string, Line>,
-  listFile: string,
+  header: { readonly method: SnapshotMethod; readonly started: bigint },
+  exclude: ReadonlyArray<string>,
+  files: FinalPassFiles,
   what: string,
   progress?: (sample: Sample) => void
 ) =>
   Effect.gen(function*() {
-    // In walk order: each entry of the volume now, with the pre-copy's line when it is unchanged.
-    const order: Array<{ readonly rel: string; readonly line: Line | undefined }> = []
+    // What changed since the record, in walk order; what the tree holds and the volume no longer
+    // does; and the directories of the volume that patchTree asks about (see its `sourceDirs`).
     const changed: Array<string> = []
+    const gone: Array<string> = []
     const dirs = new Set<string>()
-    const recordLines = [
-      JSON.stringify({ mountpoint: source, exclude: sourceRecord.exclude, started: "0", method: sourceRecord.method })
-    ]
+    let rootChanged = false
     yield* Effect.tryPromise({
-      try: async () => {
-        for await (const { rel, st } of walk(source, ".", false, sourceRecord.exclude.map(compile))) {
-          const key = keyOf(st)
-          recordLines.push(`[${JSON.stringify(rel)},"${key}"]`)
-          const was = sourceRecord.entries.get(rel)
-          const line = pre.get(rel)
-          pre.delete(rel)
-          if (st.isDirectory()) dirs.add(rel)
-          const same = was === key && st.ctimeNs < sourceRecord.started && line !== undefined
-          order.push({ rel, line: same ? line : undefined })
-          if (!same && rel !== ".") changed.push(rel)
-        }
-      },
-      catch: (e) => new Failure({ message: `${what}: walk ${source}: ${describe(e)}` })
+      try: () =>
+        writing(files.newRecord, false, async (out) => {
+          out.write(JSON.stringify({ mountpoint: source, exclude, started: "0", method: header.method }))
+          const recorded = new Cursor(recordEntries(files.record), ([rel]) => rel)
+          const lines = new Cursor(manifestLines(files.manifest), (line) => line.path)
+          // The directories from the root down to the last entry walked: an entry the tree holds
+          // and the volume does not comes after it, and its parent is a directory of the volume
+          // only if it is one of these.
+          const chain: Array<string> = []
+          const passed = (line: ManifestLine) => {
+            gone.push(line.path)
+            const parent = NodePath.dirname(line.path)
+            if (chain.includes(parent)) dirs.add(parent)
+          }
+          try {
+            for await (const { rel, st } of walk(source, ".", false, exclude.map(compile))) {
+              const key = keyOf(st)
+              out.write(`[${JSON.stringify(rel)},"${key}"]`)
+              const was = recorded.seek(rel)
+              const line = lines.seek(rel, passed)
+              while (chain.length > 0 && !isBelow(rel, chain[chain.length - 1]!)) chain.pop()
+              if (st.isDirectory()) chain.push(rel)
+              if (was?.[1] === key && st.ctimeNs < header.started && line !== undefined) continue
+              if (rel === ".") {
+                rootChanged = true
+                continue
+              }
+              changed.push(rel)
+              dirs.add(NodePath.dirname(rel))
+              if (st.isDirectory()) dirs.add(rel)
+            }
+            lines.rest(passed)
+          } finally {
+            recorded.close()
+            lines.close()
+          }
+        }),
+      catch: (e) => new Failure({ message: `${what}: walk ${source} against the pre-copy's record: ${describe(e)}` })
     })
-    // What the tree holds and the volume no longer does.
-    const gone = [...pre.keys()].filter((rel) => rel !== ".")
     const { copied, touched } = yield* patchTree(
       source,
       tree,
       changed,
       [...gone, ...changed],
       dirs,
-      order[0]?.line === undefined,
-      listFile,
+      rootChanged,
+      files.list,
       what,
       new Set(),
       progress
@@ -295,38 +363,52 @@ export const finalPass = (
     // The manifest: the pre-copy's lines for what is unchanged, the rest described (and hashed) anew.
     return yield* Effect.tryPromise({
       try: async () => {
-        const lines: Array<string> = []
+        const fresh = [...new Set([...changed, ...touched])].sort(compareWalk)
+        const removed = new Set(gone)
         const byInode = new Map<bigint, string>()
-        let files = 0, bytes = 0, hashed = 0
-        for (const { line, rel } of order) {
-          let text = line?.text
-          let size = line?.size
-          if (text === undefined || touched.has(rel)) {
-            const abs = rel === "." ? tree : NodePath.join(tree, rel)
-            const st = NodeFsSync.lstatSync(abs, { bigint: true })
-            const entry: Entry = await describeEntry(abs, rel, st)
-            let sha256: string | undefined
-            if (entry.type === "file") {
-              sha256 = byInode.get(st.ino)
-              if (sha256 === undefined) {
-                sha256 = await sha256OfFile(abs)
-                hashed++
-                byInode.set(st.ino, sha256)
-              }
-            }
-            text = JSON.stringify(sha256 === undefined ? entry : { ...entry, sha256 })
-            size = entry.type === "file" ? entry.size : undefined
-          }
+        let fileCount = 0, bytes = 0, hashed = 0, entries = 0
+        const count = (size: number | undefined) => {
+          entries++
           if (size !== undefined) {
-            files++
+            fileCount++
             bytes += size
           }
-          lines.push(text)
         }
+        const describeAnew = async (rel: string) => {
+          const abs = rel === "." ? tree : `${tree}/${rel}`
+          const st = NodeFsSync.lstatSync(abs, { bigint: true })
+          const entry = await describeEntry(abs, rel, st)
+          let sha256: string | undefined
+          if (entry.type === "file") {
+            sha256 = byInode.get(st.ino)
+            if (sha256 === undefined) {
+              sha256 = await sha256OfFile(abs)
+              hashed++
+              if (st.nlink > 1n) byInode.set(st.ino, sha256)
+            }
+          }
+          count(entry.type === "file" ? entry.size : undefined)
+          return JSON.stringify(sha256 === undefined ? entry : { ...entry, sha256 })
+        }
+        const sha256 = await writing(files.newManifest, false, async (out) => {
+          if (exclude.length > 0) out.write(JSON.stringify({ exclude }))
+          let next = 0
+          for (const line of manifestLines(files.manifest)) {
+            while (next < fresh.length && compareWalk(fresh[next]!, line.path) < 0) {
+              out.write(await describeAnew(fresh[next++]!))
+            }
+            if (next < fresh.length && fresh[next] === line.path) {
+              out.write(await describeAnew(fresh[next++]!))
+            } else if (!removed.has(line.path)) {
+              count(line.size)
+              out.write(line.text)
+            }
+          }
+          while (next < fresh.length) out.write(await describeAnew(fresh[next++]!))
+        })
         return {
-          lines,
-          totals: { entries: lines.length, files, bytes, hashed },
-          record: `${recordLines.join("\n")}\n`,
+          sha256,
+          totals: { entries, files: fileCount, bytes, hashed },
           copied,
           removed: gone.length
         } satisfies FinalPass
@@ -335,35 +417,82 @@ export const finalPass = (
     })
   })
 
+/** Whether `rel` is `dir` or below it. */
+const isBelow = (rel: string, dir: string) => dir === "." || rel === dir || rel.startsWith(`${dir}/`)
+
 export interface SinceTake {
-  /** The volume's entries as the take recorded them: a restore keeps them as they are. */
-  readonly unchanged: ReadonlySet<string>
-  /** The volume's other entries: a restore replaces or removes them. */
+  /** The volume's entries changed since the take: the restore replaces or removes them. */
   readonly changed: ReadonlyArray<string>
+  /** The snapshot's entries the volume does not hold as taken: copied back (and read by the check). */
+  readonly copy: ReadonlyArray<string>
+  /** The directories of the snapshot that patchTree asks about (see its `sourceDirs`). */
+  readonly dirs: ReadonlySet<string>
   /** Directories that hold an excluded path: they stay, to hold it. */
   readonly holding: ReadonlySet<string>
+  /** Whether the volume's root itself is as taken. */
+  readonly rootUnchanged: boolean
+  /** Entries the volume holds as taken: the restore keeps them as they are. */
+  readonly unchanged: number
+}
+
+/** The path and type of each entry of the manifest in `file`, in its order; a bad line throws. */
+function* manifestTypes(file: string): Generator<{ readonly path: string; readonly type: string }> {
+  for (const line of manifestLines(file)) yield { path: line.path, type: line.type }
 }
 
 /**
- * For a restore: the entries of the volume `live` that the snapshot's record (made at the take)
- * shows unchanged since, which the restore takes from the volume; and the volume's other entries,
- * which it replaces or removes. Excluded paths are neither.
+ * For a restore: the entries of the volume `live` that the snapshot's record (`recordFile`, made at
+ * the take; `exclude` its excludes) shows unchanged since stay as they are; the volume's other
+ * entries are replaced or removed, and the snapshot's entries (`manifestFile`) that the volume
+ * does not hold as taken are copied back. Excluded paths are neither. A merge of the walk, the
+ * record and the manifest: only what changed is held in memory.
  */
-export const sinceTake = (live: string, takeRecord: SourceRecord, snapshotPaths: ReadonlySet<string>) =>
+export const sinceTake = (live: string, recordFile: string, manifestFile: string, exclude: ReadonlyArray<string>) =>
   Effect.tryPromise({
     try: async () => {
-      const unchanged = new Set<string>()
       const changed: Array<string> = []
-      // Directories that hold an excluded path: they stay, to hold it.
+      const copy: Array<string> = []
+      const dirs = new Set<string>()
       const holding = new Set<string>()
+      let unchanged = 0
+      let rootUnchanged = false
       const skipped = (rel: string) => {
         for (let p = NodePath.dirname(rel); p !== "."; p = NodePath.dirname(p)) holding.add(p)
       }
-      for await (const { rel, st } of walk(live, ".", false, takeRecord.exclude.map(compile), skipped)) {
-        if (takeRecord.entries.get(rel) === keyOf(st) && snapshotPaths.has(rel)) unchanged.add(rel)
-        else if (rel !== ".") changed.push(rel)
+      const toCopy = (entry: { readonly path: string; readonly type: string }) => {
+        if (entry.path === ".") return
+        copy.push(entry.path)
+        dirs.add(NodePath.dirname(entry.path))
+        if (entry.type === "dir") dirs.add(entry.path)
       }
-      return { unchanged, changed, holding } satisfies SinceTake
+      const recorded = new Cursor(recordEntries(recordFile), ([rel]) => rel)
+      const taken = new Cursor(manifestTypes(manifestFile), (entry) => entry.path)
+      // The volume's directories from the root down to the last entry walked, and whether each
+      // is a directory in the snapshot too: the last of them is the parent of the next entry.
+      const chain: Array<{ readonly rel: string; readonly inSnapshot: boolean }> = []
+      try {
+        for await (const { rel, st } of walk(live, ".", false, exclude.map(compile), skipped)) {
+          const was = recorded.seek(rel)
+          const entry = taken.seek(rel, toCopy)
+          while (chain.length > 0 && !isBelow(rel, chain[chain.length - 1]!.rel)) chain.pop()
+          const parent = chain[chain.length - 1]
+          if (st.isDirectory()) chain.push({ rel, inSnapshot: entry?.type === "dir" })
+          if (was?.[1] === keyOf(st) && entry !== undefined) {
+            unchanged++
+            if (rel === ".") rootUnchanged = true
+            continue
+          }
+          if (entry !== undefined) toCopy(entry)
+          if (rel === ".") continue
+          changed.push(rel)
+          if (parent?.inSnapshot === true) dirs.add(parent.rel)
+        }
+        taken.rest(toCopy)
+      } finally {
+        recorded.close()
+        taken.close()
+      }
+      return { changed, copy, dirs, holding, rootUnchanged, unchanged } satisfies SinceTake
     },
     catch: (e) => new Failure({ message: `compare ${live} with the snapshot's record: ${describe(e)}` })
   })

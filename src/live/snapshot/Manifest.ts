@@ -21,6 +21,7 @@ import * as NodePath from "node:path"
 import type { Sample } from "../../domain/Progress.js"
 import { compile, matchesEntry, type Pattern } from "../../domain/SnapshotExclude.js"
 import { describe, Failure } from "./Failure.js"
+import { Cursor, LineFile, linesOf } from "./Ordered.js"
 
 export type EntryType = "file" | "dir" | "symlink" | "char" | "block" | "fifo" | "socket"
 
@@ -158,60 +159,108 @@ export const describeEntry = async (
   }
 }
 
+/** The entries of the manifest in `file` (its excludes' header left out), in its order; a bad line throws. */
+function* entriesOf(file: string): Generator<Entry> {
+  for (const line of linesOf(file)) {
+    const entry = JSON.parse(line) as Entry
+    if (isHeader(entry)) continue
+    if (typeof entry.path !== "string" || typeof entry.type !== "string") throw new Error(`bad line ${line}`)
+    yield entry
+  }
+}
+
 /**
- * Build the manifest of `root`, keeping the hashes of `previous` for unchanged files. A snapshot
- * taken with excludes starts with a line naming them, so that meta.json's sum covers them too and
- * a restore leaves out exactly what the take left out.
+ * The last snapshot's manifest, read along a walk in the same order: its entry at each path. Only
+ * an optimisation (hashes kept, bytes not counted twice): a line that cannot be read, or one out
+ * of order, ends it, and every later file is taken as changed.
+ */
+class Previous {
+  private cursor: Cursor<Entry> | undefined
+  constructor(file: string | undefined) {
+    this.cursor = file === undefined ? undefined : new Cursor(entriesOf(file), (entry) => entry.path)
+  }
+
+  at(rel: string): Entry | undefined {
+    try {
+      return this.cursor?.seek(rel)
+    } catch {
+      this.close()
+      return undefined
+    }
+  }
+
+  close(): void {
+    this.cursor?.close()
+    this.cursor = undefined
+  }
+}
+
+/** Whether the last snapshot's `before` holds the file `st` unchanged (rsync's quick check). */
+const unchanged = (before: Entry | undefined, st: BigIntStats): before is Entry & { sha256: string } =>
+  before?.type === "file" && before.size === Number(st.size) && before.mtimeNs === String(st.mtimeNs) &&
+  typeof before.sha256 === "string"
+
+/**
+ * Write the manifest of `root` to the new file `file` (fsynced when `durable`), keeping the
+ * hashes of `previous` (the last snapshot's manifest file) for unchanged files; returns its sum
+ * and totals. A snapshot taken with excludes starts with a line naming them, so that meta.json's
+ * sum covers them too and a restore leaves out exactly what the take left out.
  */
 export const build = (
   root: string,
-  previous: ReadonlyMap<string, Entry>,
-  exclude: ReadonlyArray<string> = [],
+  previous: string | undefined,
+  exclude: ReadonlyArray<string>,
+  file: string,
+  durable: boolean,
   /** Told the bytes and files read for their hash so far. */
   progress?: (sample: Sample) => void
 ) =>
   Effect.tryPromise({
     try: async () => {
-      const lines: Array<string> = []
+      const before = new Previous(previous)
       const byInode = new Map<bigint, string>()
-      let files = 0, bytes = 0, hashed = 0, hashedBytes = 0
-      for await (const { abs, rel, st } of walk(root)) {
-        const entry: Entry = await describeEntry(abs, rel, st)
-        let sha256: string | undefined
-        if (entry.type === "file") {
-          files++
-          bytes += entry.size
-          const before = previous.get(rel)
-          sha256 = before?.type === "file" && before.size === entry.size && before.mtimeNs === entry.mtimeNs
-            ? before.sha256
-            : byInode.get(st.ino)
-          if (sha256 === undefined) {
-            sha256 = await sha256OfFile(abs)
-            hashed++
-            hashedBytes += entry.size
-            progress?.({ bytes: hashedBytes, files: hashed })
+      let entries = 0, files = 0, bytes = 0, hashed = 0, hashedBytes = 0
+      const out = new LineFile(file)
+      try {
+        if (exclude.length > 0) out.write(JSON.stringify({ exclude }))
+        for await (const { abs, rel, st } of walk(root)) {
+          const entry: Entry = await describeEntry(abs, rel, st)
+          entries++
+          const was = before.at(rel)
+          let sha256: string | undefined
+          if (entry.type === "file") {
+            files++
+            bytes += entry.size
+            sha256 = unchanged(was, st) ? was.sha256 : byInode.get(st.ino)
+            if (sha256 === undefined) {
+              sha256 = await sha256OfFile(abs)
+              hashed++
+              hashedBytes += entry.size
+              progress?.({ bytes: hashedBytes, files: hashed })
+            }
+            // Only a file with other names is met again: remembering every inode would cost memory per file.
+            if (st.nlink > 1n) byInode.set(st.ino, sha256)
           }
-          byInode.set(st.ino, sha256)
+          out.write(JSON.stringify(sha256 === undefined ? entry : { ...entry, sha256 }))
         }
-        lines.push(JSON.stringify(sha256 === undefined ? entry : { ...entry, sha256 }))
+        const totals: Totals = { entries, files, bytes, hashed }
+        return { sha256: out.close(durable), totals }
+      } catch (e) {
+        out.discard()
+        throw e
+      } finally {
+        before.close()
       }
-      const totals: Totals = { entries: lines.length, files, bytes, hashed }
-      return { text: render(lines, exclude), totals }
     },
     catch: (e) => new Failure({ message: `build the manifest of ${root}: ${describe(e)}` })
   })
-
-/** A manifest's text: its entries' lines, after a line naming the excludes when there are any. */
-export const render = (lines: ReadonlyArray<string>, exclude: ReadonlyArray<string>) =>
-  [...(exclude.length === 0 ? [] : [JSON.stringify({ exclude })]), ...lines].join("\n") + "\n"
 
 const isHeader = (line: unknown): line is { readonly exclude: ReadonlyArray<string> } =>
   typeof line === "object" && line !== null && !("path" in line) && "exclude" in line &&
   Array.isArray(line.exclude) && line.exclude.every((p) => typeof p === "string")
 
 /** The exclude patterns a manifest's first line names (none for a snapshot taken whole). */
-export const excludeOf = (text: string): ReadonlyArray<string> => {
-  const first = text.slice(0, text.indexOf("\n") + 1 || undefined)
+export const excludeOf = (first: string): ReadonlyArray<string> => {
   try {
     const line: unknown = JSON.parse(first)
     return isHeader(line) ? line.exclude : []
@@ -219,6 +268,20 @@ export const excludeOf = (text: string): ReadonlyArray<string> => {
     return []
   }
 }
+
+/** The exclude patterns the manifest in `file` names (its first line only is read). */
+export const excludesIn = (file: string) =>
+  Effect.try({
+    try: () => {
+      const lines = linesOf(file)
+      try {
+        return excludeOf(lines.next().value ?? "")
+      } finally {
+        lines.return(undefined)
+      }
+    },
+    catch: (e) => new Failure({ message: `read ${file}: ${describe(e)}` })
+  })
 
 /** Parse a manifest's text; a line that is not an entry makes the whole manifest unreadable. */
 export const parse = (text: string, file: string) =>
@@ -265,99 +328,112 @@ const lstatOrNone = (path: string): BigIntStats | undefined => {
 }
 
 /**
- * Check `root` against its manifest: the same entries, each with the same metadata and content.
- * Reads the content of every regular file (each inode once) except, with `live` (the volume a
- * restore rebuilds), the files that the live volume holds as a regular file of the manifest's size
- * and mtime (to the nanosecond) below real directories: rsync's quick check finds those unchanged
- * and takes their content from the live volume, not from the snapshot, so a restore's time grows
- * with what changed rather than with the volume. Fails with the first difference.
+ * Check `root` against its manifest (the file `manifest`): the same entries, each with the same
+ * metadata and content. A merge of the walk and the manifest, in the same order. Reads the content
+ * of every regular file (each inode once) except, with `live` (the volume a restore rebuilds), the
+ * files that the live volume holds as a regular file of the manifest's size and mtime (to the
+ * nanosecond) below real directories: rsync's quick check finds those unchanged and takes their
+ * content from the live volume, not from the snapshot, so a restore's time grows with what changed
+ * rather than with the volume. Fails with the first difference.
  */
 export const verify = (
   root: string,
-  expected: ReadonlyMap<string, Entry>,
+  manifest: string,
   live?: string,
   /**
-   * Instead of `live`: the paths a restore takes from the volume because the snapshot's record
-   * shows them unchanged since the take (./FinalPass.ts); every other file is read.
+   * Instead of `live`: the paths a restore copies back from the snapshot, because the snapshot's
+   * record shows the volume does not hold them as taken (./FinalPass.ts); only those files are
+   * read, the others are taken from the volume.
    */
-  trusted?: ReadonlySet<string>
+  copied?: ReadonlySet<string>
 ) =>
   Effect.tryPromise({
     try: async (signal): Promise<Check> => {
-      const seen = new Set<string>()
       const byInode = new Map<bigint, string>()
-      const unread: Array<{ readonly abs: string; readonly rel: string; readonly ino: bigint }> = []
+      const unread: Array<{ readonly abs: string; readonly st: BigIntStats; readonly want: Entry }> = []
       const liveDirs = new Set<string>()
-      let linkSafe = live !== undefined || trusted !== undefined
+      let linkSafe = live !== undefined || copied !== undefined
       let hashed = 0
-      const hash = async (abs: string, rel: string, ino: bigint) => {
-        let sha256 = byInode.get(ino)
+      // Files left unread (the restore takes them from the volume).
+      let kept = 0
+      const hash = async (abs: string, want: Entry, st: BigIntStats) => {
+        let sha256 = byInode.get(st.ino)
         if (sha256 === undefined) {
           sha256 = await sha256OfFile(abs, signal)
           hashed++
-          byInode.set(ino, sha256)
+          // Only a file with other names is met again.
+          if (st.nlink > 1n) byInode.set(st.ino, sha256)
         }
-        const want = expected.get(rel)!.sha256
-        return sha256 === want
+        return sha256 === want.sha256
           ? undefined
-          : `${rel} differs from its manifest in sha256 (${sha256}, manifest: ${String(want)})`
+          : `${want.path} differs from its manifest in sha256 (${sha256}, manifest: ${String(want.sha256)})`
       }
       const result = (difference: string | undefined): Check => ({
         difference,
         linkSafe,
         hashed,
-        fromLive: linkSafe ? unread.length : 0
+        fromLive: linkSafe ? kept : 0
       })
-      for await (const { abs, rel, st } of walk(root)) {
-        const want = expected.get(rel)
-        if (want === undefined) return result(`${rel} is in the snapshot but not in its manifest`)
-        seen.add(rel)
-        const got: Record<string, unknown> = { ...(await describeEntry(abs, rel, st)) }
-        const field = FIELDS.find((f) => got[f] !== (want as unknown as Record<string, unknown>)[f])
-        if (field !== undefined) {
-          return result(
-            `${rel} differs from its manifest in ${field} (${String(got[field])}, manifest: ${
-              String((want as unknown as Record<string, unknown>)[field])
-            })`
-          )
-        }
-        if (trusted !== undefined) {
-          if (want.type === "file" && !trusted.has(rel)) {
-            const difference = await hash(abs, rel, st.ino)
-            if (difference !== undefined) return result(difference)
-          } else if (want.type === "file") {
-            unread.push({ abs, rel, ino: st.ino })
-          }
-          continue
-        }
-        if (live === undefined || !linkSafe) {
-          if (want.type === "file") {
-            const difference = await hash(abs, rel, st.ino)
-            if (difference !== undefined) return result(difference)
-          }
-          continue
-        }
-        const parentIsDir = rel === "." || liveDirs.has(NodePath.dirname(rel))
-        const there = parentIsDir ? lstatOrNone(rel === "." ? live : NodePath.join(live, rel)) : undefined
-        if (want.type === "dir") {
-          if (there?.isDirectory()) liveDirs.add(rel)
-          // A missing live root (a crashed restore's) has nothing to link from either.
-          else if (there !== undefined || rel === ".") linkSafe = false
-        } else if (want.type === "file") {
-          if (there?.isFile() && String(there.mtimeNs) === want.mtimeNs && Number(there.size) === want.size) {
-            unread.push({ abs, rel, ino: st.ino })
-          } else {
-            const difference = await hash(abs, rel, st.ino)
-            if (difference !== undefined) return result(difference)
-          }
-        }
+      const expected = new Cursor(entriesOf(manifest), (entry) => entry.path)
+      let missing: string | undefined
+      const passed = (entry: Entry) => {
+        missing ??= entry.path
       }
-      const missing = [...expected.keys()].find((p) => !seen.has(p))
+      try {
+        for await (const { abs, rel, st } of walk(root)) {
+          const want = expected.seek(rel, passed)
+          if (missing !== undefined) return result(`${missing} is in the manifest but missing from the snapshot`)
+          if (want === undefined) return result(`${rel} is in the snapshot but not in its manifest`)
+          const got: Record<string, unknown> = { ...(await describeEntry(abs, rel, st)) }
+          const field = FIELDS.find((f) => got[f] !== (want as unknown as Record<string, unknown>)[f])
+          if (field !== undefined) {
+            return result(
+              `${rel} differs from its manifest in ${field} (${String(got[field])}, manifest: ${
+                String((want as unknown as Record<string, unknown>)[field])
+              })`
+            )
+          }
+          if (copied !== undefined) {
+            if (want.type === "file" && copied.has(rel)) {
+              const difference = await hash(abs, want, st)
+              if (difference !== undefined) return result(difference)
+            } else if (want.type === "file") {
+              kept++
+            }
+            continue
+          }
+          if (live === undefined || !linkSafe) {
+            if (want.type === "file") {
+              const difference = await hash(abs, want, st)
+              if (difference !== undefined) return result(difference)
+            }
+            continue
+          }
+          const parentIsDir = rel === "." || liveDirs.has(NodePath.dirname(rel))
+          const there = parentIsDir ? lstatOrNone(rel === "." ? live : NodePath.join(live, rel)) : undefined
+          if (want.type === "dir") {
+            if (there?.isDirectory()) liveDirs.add(rel)
+            // A missing live root (a crashed restore's) has nothing to link from either.
+            else if (there !== undefined || rel === ".") linkSafe = false
+          } else if (want.type === "file") {
+            if (there?.isFile() && String(there.mtimeNs) === want.mtimeNs && Number(there.size) === want.size) {
+              unread.push({ abs, st, want })
+              kept++
+            } else {
+              const difference = await hash(abs, want, st)
+              if (difference !== undefined) return result(difference)
+            }
+          }
+        }
+        expected.rest(passed)
+      } finally {
+        expected.close()
+      }
       if (missing !== undefined) return result(`${missing} is in the manifest but missing from the snapshot`)
       // No link from the live volume after all: every file will come from the snapshot.
       if (!linkSafe) {
-        for (const { abs, ino, rel } of unread) {
-          const difference = await hash(abs, rel, ino)
+        for (const { abs, st, want } of unread) {
+          const difference = await hash(abs, want, st)
           if (difference !== undefined) return result(difference)
         }
       }
@@ -365,8 +441,6 @@ export const verify = (
     },
     catch: (e) => new Failure({ message: `check ${root} against its manifest: ${describe(e)}` })
   })
-
-export const sha256OfText = (text: string): string => createHash("sha256").update(text).digest("hex")
 
 /** The regular files under `root` whose mtime is at or after `since` (ns since the epoch). */
 export const newerThan = (root: string, since: bigint) =>
@@ -380,24 +454,31 @@ export const newerThan = (root: string, since: bigint) =>
   })
 
 /**
- * The bytes a copy of `root` adds beside `previous` (the last snapshot's manifest): the allocated
- * size of every regular file that the quick check finds changed and no pattern of `exclude` leaves
- * out, each inode once. Reads only.
+ * The bytes a copy of `root` adds beside `previous` (the last snapshot's manifest file): the
+ * allocated size of every regular file that the quick check finds changed and no pattern of
+ * `exclude` leaves out, each inode once. Reads only.
  */
-export const added = (root: string, previous: ReadonlyMap<string, Entry>, exclude: ReadonlyArray<string> = []) =>
+export const added = (root: string, previous: string | undefined, exclude: ReadonlyArray<string> = []) =>
   Effect.tryPromise({
     try: async () => {
+      const before = new Previous(previous)
       const counted = new Set<bigint>()
       let bytes = 0
-      for await (const { rel, st } of walk(root, ".", true, exclude.map(compile))) {
-        if (!st.isFile() || counted.has(st.ino)) continue
-        counted.add(st.ino)
-        const before = previous.get(rel)
-        if (before?.type === "file" && before.size === Number(st.size) && before.mtimeNs === String(st.mtimeNs)) {
-          continue
+      try {
+        for await (const { rel, st } of walk(root, ".", true, exclude.map(compile))) {
+          const was = before.at(rel)
+          if (!st.isFile()) continue
+          // Each inode once: a hard link's other names add nothing (only those are remembered).
+          if (st.nlink > 1n) {
+            if (counted.has(st.ino)) continue
+            counted.add(st.ino)
+          }
+          if (was?.type === "file" && was.size === Number(st.size) && was.mtimeNs === String(st.mtimeNs)) continue
+          // Sparse files take only their allocated blocks (rsync -S keeps the holes).
+          bytes += Math.min(Number(st.size), Number(st.blocks) * 512)
         }
-        // Sparse files take only their allocated blocks (rsync -S keeps the holes).
-        bytes += Math.min(Number(st.size), Number(st.blocks) * 512)
+      } finally {
+        before.close()
       }
       return bytes
     },

@@ -69,13 +69,6 @@ export const writeDurably = (file: string, text: string) =>
     yield* handle.sync.pipe(io(`fsync ${file}`))
   }))
 
-/** Write `text` to a new file with mode 0600, for a `syncFs` of its filesystem to make durable. */
-export const writeNew = (file: string, text: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    yield* fs.writeFileString(file, text, { flag: "wx", mode: FILE_MODE }).pipe(io(`write ${file}`))
-  })
-
 export const writeMeta = (dir: string, meta: SnapshotMeta) =>
   Effect.gen(function*() {
     const json = JSON.stringify(yield* encodeMeta(meta).pipe(io("encode meta.json")), null, 2) + "\n"
