@@ -44,7 +44,11 @@ export const makeDisk = async (kind: DiskKind, bytes: number): Promise<Disk> => 
   let device: string | undefined
   let mounted = false
   const undo = async () => {
-    if (mounted) await exec("umount", [mnt])
+    // A file still open (an interrupted run's child) makes umount fail for a moment: try again.
+    for (let tries = 0; mounted && tries < 20; tries++) {
+      if ((await exec("umount", [mnt])).code === 0) mounted = false
+      else await new Promise((resolve) => setTimeout(resolve, 500))
+    }
     if (device !== undefined) await exec("losetup", ["-d", device])
     Fs.rmSync(root, { recursive: true, force: true })
   }

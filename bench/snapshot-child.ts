@@ -14,7 +14,8 @@ import * as LiveSnapshots from "../src/live/Snapshots.js"
 import { Docker } from "../src/services/Docker.js"
 import { Snapshots } from "../src/services/Snapshots.js"
 
-export type ChildOp = "precopy" | "take" | "restore"
+/** `idle`: the volumes listed and nothing else, for the loaded program's own peak RSS. */
+export type ChildOp = "idle" | "precopy" | "take" | "restore"
 
 export interface ChildRequest {
   readonly op: ChildOp
@@ -41,7 +42,9 @@ const program = Effect.gen(function*() {
   const snapshots = yield* Snapshots
   const volumes = yield* docker.stackVolumes(app.stack)
   const t0 = performance.now()
-  const method = request.op === "precopy"
+  const method = request.op === "idle"
+    ? null
+    : request.op === "precopy"
     ? (yield* snapshots.precopy(app, volumes), null)
     : request.op === "take"
     ? (yield* snapshots.take(app, "1.0.0+1.0", volumes)).method ?? null
