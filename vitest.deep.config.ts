@@ -5,7 +5,8 @@ import { defineConfig } from "vitest/config"
  * per file from its fixed seed and 2,500 from a fresh one (test/reconcile/PropertySuite.ts), and the
  * recovery sweep with every third second crash point (`npm test` takes every thirty-sixth), the
  * delivery sweep over every alerting scenario, the fault sweep's every case (`npm test`: one kind
- * per target), the snapshot store's round trips on XFS with reflinks, and the restore sweep.
+ * per target), the snapshot store's round trips on XFS with reflinks, the restore sweep, and the
+ * store's random trees from 60 seeds (`npm test`: 4).
  * A config of its own rather than a size read by `npm test`, so that `npm test` can never run it by
  * accident, and so that it needs no bundle: no CLI test runs here.
  */
@@ -20,9 +21,10 @@ export default defineConfig({
       // The snapshot store's round trips again, now also on a loop-mounted XFS with reflinks, and
       // the restore's sweep of every rename and fsync.
       "test/live/Snapshots.test.ts",
-      "test/live/RestoreSweep.test.ts"
+      "test/live/RestoreSweep.test.ts",
+      "test/live/SnapshotStreams.test.ts"
     ],
-    env: { WARM_DEEP: "1" },
+    env: { WARM_DEEP: "1", WARM_RANDOM_SNAPSHOT_SEEDS: "60" },
     // Names a test that starves the event loop (vitest's RPC gives up after 60 s, naming none).
     setupFiles: ["test/support/loopWatch.ts"],
     testTimeout: 1_800_000

@@ -460,7 +460,20 @@ export const make = (options: Options) =>
           `snapshot of ${name} checked: ${check.hashed} files read and hashed, ${check.fromLive} unchanged in the ` +
             `volume${check.linkSafe ? "" : " (every file comes from the snapshot: the volume has no usable tree)"}`
         )
-        return { exclude, linkSafe: check.linkSafe, since } satisfies Checked
+        return {
+          exclude,
+          linkSafe: check.linkSafe,
+          since: Option.map(since, (d) => {
+            // A file the restore copies back goes with all its names (see FinalPass.withLinks).
+            const copy = [...d.copy]
+            const changed = [...d.changed]
+            const dirs = new Set(d.dirs)
+            const copied = new Set(copy)
+            const groups = [...check.linked.values()].filter((g) => g.length > 1 && g.some((n) => copied.has(n)))
+            FinalPass.withLinks(copy, groups, dirs, changed)
+            return { ...d, copy, changed, dirs }
+          })
+        } satisfies Checked
       })
 
     /**

@@ -306,6 +306,9 @@ export const finalPass = (
     const changed: Array<string> = []
     const gone: Array<string> = []
     const dirs = new Set<string>()
+    // The names of each file with more than one, and the files with a changed name (see withLinks).
+    const names = new Map<bigint, Array<string>>()
+    const linkedChanged = new Set<bigint>()
     let rootChanged = false
     yield* Effect.tryPromise({
       try: () =>
@@ -330,6 +333,8 @@ export const finalPass = (
               const line = lines.seek(rel, passed)
               while (chain.length > 0 && !isBelow(rel, chain[chain.length - 1]!)) chain.pop()
               if (st.isDirectory()) chain.push(rel)
+              const multiple = st.isFile() && st.nlink > 1n
+              if (multiple) names.set(st.ino, [...(names.get(st.ino) ?? []), rel])
               if (was?.[1] === key && st.ctimeNs < header.started && line !== undefined) continue
               if (rel === ".") {
                 rootChanged = true
@@ -338,8 +343,10 @@ export const finalPass = (
               changed.push(rel)
               dirs.add(NodePath.dirname(rel))
               if (st.isDirectory()) dirs.add(rel)
+              if (multiple) linkedChanged.add(st.ino)
             }
             lines.rest(passed)
+            withLinks(changed, [...linkedChanged].map((ino) => names.get(ino)!), dirs)
           } finally {
             recorded.close()
             lines.close()
@@ -416,6 +423,29 @@ export const finalPass = (
       catch: (e) => new Failure({ message: `${what}: the manifest of ${tree}: ${describe(e)}` })
     })
   })
+
+/**
+ * rsync (-H) links only the names it copies in one run: when one name of a file with several is
+ * copied, a name left in place would end up a file of its own. So every name of such a file is
+ * added to `changed` (and its directory to `dirs`): all are copied again, together.
+ */
+export const withLinks = (
+  changed: Array<string>,
+  groups: Iterable<ReadonlyArray<string>>,
+  dirs: Set<string>,
+  also?: Array<string>
+) => {
+  const listed = new Set(changed)
+  for (const group of groups) {
+    for (const rel of group) {
+      if (listed.has(rel)) continue
+      listed.add(rel)
+      changed.push(rel)
+      also?.push(rel)
+      dirs.add(NodePath.dirname(rel))
+    }
+  }
+}
 
 /** Whether `rel` is `dir` or below it. */
 const isBelow = (rel: string, dir: string) => dir === "." || rel === dir || rel.startsWith(`${dir}/`)

@@ -315,6 +315,8 @@ export interface Check {
   readonly hashed: number
   /** Regular files left unread: the live volume holds them unchanged, so a restore takes them from there. */
   readonly fromLive: number
+  /** The names of each regular file of the tree that has more than one. */
+  readonly linked: ReadonlyMap<bigint, ReadonlyArray<string>>
 }
 
 const lstatOrNone = (path: string): BigIntStats | undefined => {
@@ -352,6 +354,7 @@ export const verify = (
       const byInode = new Map<bigint, string>()
       const unread: Array<{ readonly abs: string; readonly st: BigIntStats; readonly want: Entry }> = []
       const liveDirs = new Set<string>()
+      const linked = new Map<bigint, Array<string>>()
       let linkSafe = live !== undefined || copied !== undefined
       let hashed = 0
       // Files left unread (the restore takes them from the volume).
@@ -372,7 +375,8 @@ export const verify = (
         difference,
         linkSafe,
         hashed,
-        fromLive: linkSafe ? kept : 0
+        fromLive: linkSafe ? kept : 0,
+        linked
       })
       const expected = new Cursor(entriesOf(manifest), (entry) => entry.path)
       let missing: string | undefined
@@ -384,6 +388,7 @@ export const verify = (
           const want = expected.seek(rel, passed)
           if (missing !== undefined) return result(`${missing} is in the manifest but missing from the snapshot`)
           if (want === undefined) return result(`${rel} is in the snapshot but not in its manifest`)
+          if (st.isFile() && st.nlink > 1n) linked.set(st.ino, [...(linked.get(st.ino) ?? []), rel])
           const got: Record<string, unknown> = { ...(await describeEntry(abs, rel, st)) }
           const field = FIELDS.find((f) => got[f] !== (want as unknown as Record<string, unknown>)[f])
           if (field !== undefined) {
