@@ -94,9 +94,11 @@ export const buildAndSwap = <R>(
         )
         // The current root's owner and mode, in case the snapshot has no root entry; when it
         // has one, the copy then sets the snapshot's own (the data's state at snapshot time).
+        // Never the set-group-ID bit: every directory cp creates below would inherit it, and
+        // cp -a does not clear it (the copy sets the root's own mode, that bit included, last).
         yield* fs.chown(staging, Option.getOrElse(t.info.uid, () => 0), Option.getOrElse(t.info.gid, () => 0))
           .pipe(io(`chown ${staging}`))
-        yield* fs.chmod(staging, t.info.mode & 0o7777).pipe(io(`chmod ${staging}`))
+        yield* fs.chmod(staging, t.info.mode & 0o5777).pipe(io(`chmod ${staging}`))
         yield* populate(t, staging)
       }), { discard: true })
     const removeStaged = Effect.suspend(() =>
