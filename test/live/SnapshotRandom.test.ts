@@ -10,8 +10,9 @@
  * file's own walk (type, mode, owner; a file's size, sha256, mtime to the nanosecond and the other
  * names of its inode; a symbolic link's target), independently of the code under test.
  *
- * WARM_RANDOM_SNAPSHOT_SEEDS sets how many seeds (seeds 1..N: 2 in `npm test`, about 3 s each; 40 in
- * the deep run); WARM_RANDOM_SNAPSHOT_SEED runs that one seed only (to replay a failure).
+ * WARM_RANDOM_SNAPSHOT_SEEDS sets how many seeds (seeds 1..N, about 3 s each: 40 in the deep run,
+ * 2 in the mutation checks; `npm test` leaves this file out and runs its twin,
+ * SnapshotStreams.test.ts); WARM_RANDOM_SNAPSHOT_SEED runs that one seed only (to replay a failure).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
