@@ -436,7 +436,8 @@ export const make = (options: Options) =>
         }
         // With the snapshot's record of the volume at the take: what is unchanged since stays as is.
         const record = recordOf(dir, name)
-        const since = (yield* exists(record)) && FinalPass.recordHeader(record, live, exclude) !== undefined
+        // (No record, one of another data dir or excludes, or one that cannot be read: no header.)
+        const since = FinalPass.recordHeader(record, live, exclude) !== undefined
           ? yield* FinalPass.sinceTake(live, record, file, exclude).pipe(
             Effect.map(Option.some),
             // A volume that cannot be walked (missing after a crashed restore) or a record that

@@ -25,8 +25,8 @@ import { parseRsync, type Sample } from "../../domain/Progress.js"
 import { compile } from "../../domain/SnapshotExclude.js"
 import type { SnapshotMethod } from "../../services/Snapshots.js"
 import { describe, Failure, suffix } from "./Failure.js"
-import { describeEntry, type Entry, sha256OfFile, type Totals, walk } from "./Manifest.js"
-import { compareWalk, Cursor, LineFile, linesOf } from "./Ordered.js"
+import { describeEntry, linesWithEntries, sha256OfFile, type Totals, walk } from "./Manifest.js"
+import { compareWalk, Cursor, firstLine, LineFile, linesOf } from "./Ordered.js"
 import { removeTree, run } from "./Tool.js"
 
 const PROBE_INFIX = ".warm-probe-"
@@ -115,12 +115,7 @@ const headerOf = (line: string | undefined, mountpoint: string, exclude: Readonl
  */
 export const recordHeader = (file: string, mountpoint: string, exclude: ReadonlyArray<string>) => {
   try {
-    const lines = linesOf(file)
-    try {
-      return headerOf(lines.next().value ?? undefined, mountpoint, exclude)
-    } finally {
-      lines.return(undefined)
-    }
+    return headerOf(firstLine(file), mountpoint, exclude)
   } catch {
     return undefined
   }
@@ -152,10 +147,7 @@ interface ManifestLine {
 
 /** The entries of the manifest in `file`, in walk order (the excludes' header left out); a bad line throws. */
 function* manifestLines(file: string): Generator<ManifestLine> {
-  for (const text of linesOf(file)) {
-    const { path, size, type } = JSON.parse(text) as Partial<Entry>
-    if (path === undefined && type === undefined) continue
-    if (typeof path !== "string" || typeof type !== "string") throw new Error(`${file}: not a manifest line`)
+  for (const { entry: { path, size, type }, text } of linesWithEntries(file)) {
     yield { text, path, type, size: type === "file" ? size : undefined }
   }
 }
@@ -334,7 +326,7 @@ export const finalPass = (
               while (chain.length > 0 && !isBelow(rel, chain[chain.length - 1]!)) chain.pop()
               if (st.isDirectory()) chain.push(rel)
               const multiple = st.isFile() && st.nlink > 1n
-              if (multiple) names.set(st.ino, [...(names.get(st.ino) ?? []), rel])
+              if (multiple) names.set(st.ino, [...names.get(st.ino) ?? [], rel])
               if (was?.[1] === key && st.ctimeNs < header.started && line !== undefined) continue
               if (rel === ".") {
                 rootChanged = true
@@ -465,11 +457,6 @@ export interface SinceTake {
   readonly unchanged: number
 }
 
-/** The path and type of each entry of the manifest in `file`, in its order; a bad line throws. */
-function* manifestTypes(file: string): Generator<{ readonly path: string; readonly type: string }> {
-  for (const line of manifestLines(file)) yield { path: line.path, type: line.type }
-}
-
 /**
  * For a restore: the entries of the volume `live` that the snapshot's record (`recordFile`, made at
  * the take; `exclude` its excludes) shows unchanged since stay as they are; the volume's other
@@ -496,7 +483,7 @@ export const sinceTake = (live: string, recordFile: string, manifestFile: string
         if (entry.type === "dir") dirs.add(entry.path)
       }
       const recorded = new Cursor(recordEntries(recordFile), ([rel]) => rel)
-      const taken = new Cursor(manifestTypes(manifestFile), (entry) => entry.path)
+      const taken = new Cursor(manifestLines(manifestFile), (entry) => entry.path)
       // The volume's directories from the root down to the last entry walked, and whether each
       // is a directory in the snapshot too: the last of them is the parent of the next entry.
       const chain: Array<{ readonly rel: string; readonly inSnapshot: boolean }> = []

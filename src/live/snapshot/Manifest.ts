@@ -21,7 +21,7 @@ import * as NodePath from "node:path"
 import type { Sample } from "../../domain/Progress.js"
 import { compile, matchesEntry, type Pattern } from "../../domain/SnapshotExclude.js"
 import { describe, Failure } from "./Failure.js"
-import { Cursor, LineFile, linesOf } from "./Ordered.js"
+import { Cursor, firstLine, LineFile, linesOf } from "./Ordered.js"
 
 export type EntryType = "file" | "dir" | "symlink" | "char" | "block" | "fifo" | "socket"
 
@@ -159,14 +159,22 @@ export const describeEntry = async (
   }
 }
 
-/** The entries of the manifest in `file` (its excludes' header left out), in its order; a bad line throws. */
-function* entriesOf(file: string): Generator<Entry> {
-  for (const line of linesOf(file)) {
-    const entry = JSON.parse(line) as Entry
+/**
+ * The lines of the manifest in `file` with their entries (its excludes' header left out), in its
+ * order; a bad line throws.
+ */
+export function* linesWithEntries(file: string): Generator<{ readonly text: string; readonly entry: Entry }> {
+  for (const text of linesOf(file)) {
+    const entry = JSON.parse(text) as Entry
     if (isHeader(entry)) continue
-    if (typeof entry.path !== "string" || typeof entry.type !== "string") throw new Error(`bad line ${line}`)
-    yield entry
+    if (typeof entry.path !== "string" || typeof entry.type !== "string") throw new Error(`${file}: bad line ${text}`)
+    yield { text, entry }
   }
+}
+
+/** The same, the entries alone. */
+function* entriesOf(file: string): Generator<Entry> {
+  for (const { entry } of linesWithEntries(file)) yield entry
 }
 
 /**
@@ -273,12 +281,7 @@ export const excludeOf = (first: string): ReadonlyArray<string> => {
 export const excludesIn = (file: string) =>
   Effect.try({
     try: () => {
-      const lines = linesOf(file)
-      try {
-        return excludeOf(lines.next().value ?? "")
-      } finally {
-        lines.return(undefined)
-      }
+      return excludeOf(firstLine(file) ?? "")
     },
     catch: (e) => new Failure({ message: `read ${file}: ${describe(e)}` })
   })
@@ -388,7 +391,7 @@ export const verify = (
           const want = expected.seek(rel, passed)
           if (missing !== undefined) return result(`${missing} is in the manifest but missing from the snapshot`)
           if (want === undefined) return result(`${rel} is in the snapshot but not in its manifest`)
-          if (st.isFile() && st.nlink > 1n) linked.set(st.ino, [...(linked.get(st.ino) ?? []), rel])
+          if (st.isFile() && st.nlink > 1n) linked.set(st.ino, [...linked.get(st.ino) ?? [], rel])
           const got: Record<string, unknown> = { ...(await describeEntry(abs, rel, st)) }
           const field = FIELDS.find((f) => got[f] !== (want as unknown as Record<string, unknown>)[f])
           if (field !== undefined) {

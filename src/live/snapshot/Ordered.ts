@@ -56,6 +56,16 @@ export function* linesOf(file: string): Generator<string> {
   }
 }
 
+/** The first line of `file` (undefined for an empty one); reads one chunk. */
+export const firstLine = (file: string): string | undefined => {
+  const lines = linesOf(file)
+  try {
+    return lines.next().value ?? undefined
+  } finally {
+    lines.return(undefined)
+  }
+}
+
 export class OutOfOrder extends Error {}
 
 /**
