@@ -33,7 +33,12 @@ export class SnapshotConfig extends Schema.Class<SnapshotConfig>("SnapshotConfig
       "file (`app_data`) or their Docker name. Absent: all of the stack's volumes. A volume left out is left " +
       "as the failed release left it; a name the stack does not have stops the upgrade before anything changes."
   }),
-  exclude: Schema.optional(Schema.Record({ key: VolumeName, value: Schema.Array(ExcludePattern) })).annotations({
+  exclude: Schema.optional(
+    Schema.Record({ key: VolumeName, value: Schema.Array(ExcludePattern) }).annotations({
+      // Without it, a plain string (the commonest slip) is answered with the Schema's type dump.
+      message: () => "expected patterns per volume, such as {\"app_data\": [\"cache/\"]}"
+    })
+  ).annotations({
     description: "Paths left out of the snapshot, per volume: `{\"app_data\": [\"appdata_*/preview\"]}` (rsync " +
       "`--exclude` patterns: `*`, `**`, `?`, a leading `/` anchors at the volume's root, a trailing `/` matches " +
       "directories only; a pattern without `/` matches a name at any depth). An excluded path is not copied and " +

@@ -21,6 +21,13 @@ const app = (input: Record<string, unknown>) => {
 }
 
 describe("snapshot settings", () => {
+  it("an exclude given as a plain string is refused with an example, not the Schema's type", () => {
+    const decoded = decodeConfig({ apps: { nc: { ...nextcloud, snapshot: { exclude: "cache/" } } } })
+    expect(Either.isLeft(decoded) && decoded.left.message).toContain(
+      "apps.nc.snapshot.exclude: expected patterns per volume, such as {\"app_data\": [\"cache/\"]}"
+    )
+  })
+
   it("are inherited from defaults and recipes: exclude merged per volume, a list replaced", () => {
     const nc = app({
       defaults: { snapshot: { keep: 3, exclude: { db: ["*.log"] } } },
