@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config"
 /**
  * The deep run (`npm run test:deep`, run by `.ci/run` after `npm test`): the random worlds, 5,000
  * per file from its fixed seed and 2,500 from a fresh one (test/reconcile/PropertySuite.ts), and the
- * recovery sweep with every third second crash point (`npm test` takes every thirty-sixth), the
+ * recovery sweep with every third second crash point (`npm test` takes every seventy-second), the
  * delivery sweep over every alerting scenario, the fault sweep's every case (`npm test`: one kind
  * per target), the snapshot store's round trips on XFS with reflinks, the restore sweep, and the
  * store's random trees from 40 seeds in each of its two files (`npm test`: 2).
