@@ -5,14 +5,14 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     // The end-to-end suite needs a real Docker engine: `npm run test:e2e` runs it.
-    // The restore sweep and the second file of the snapshot store's random trees run in the deep
+    // The restore sweep, the store's kill sweep and the second file of its random trees run in the deep
     // run (`npm run test:deep`), and in the mutation checks (scripts/mutants.ts sets WARM_ALL_SWEEPS).
     exclude: [
       "test/e2e/**",
       "node_modules/**",
       ...(process.env["WARM_ALL_SWEEPS"] === "1"
         ? []
-        : ["test/live/RestoreSweep.test.ts", "test/live/SnapshotRandom.test.ts"])
+        : ["test/live/RestoreSweep.test.ts", "test/live/SnapshotRandom.test.ts", "test/live/StoreKillSweep.test.ts"])
     ],
     // The CLI tests run the bundle: (re)build it once per run when it is missing or stale.
     globalSetup: ["test/support/bundle.ts"],

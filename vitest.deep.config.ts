@@ -5,7 +5,8 @@ import { defineConfig } from "vitest/config"
  * per file from its fixed seed and 2,500 from a fresh one (test/reconcile/PropertySuite.ts), and the
  * recovery sweep with every third second crash point (`npm test` takes every seventy-second), the
  * delivery sweep over every alerting scenario, the fault sweep's every case (`npm test`: one kind
- * per target), the snapshot store's round trips on XFS with reflinks, the restore sweep, and the
+ * per target), the snapshot store's round trips on XFS with reflinks, the restore sweep, kill -9 at
+ * every point of the store's pre-copy, take and restore (about 3 minutes), and the
  * store's random trees from 40 seeds in each of its two files (`npm test`: 2).
  * A config of its own rather than a size read by `npm test`, so that `npm test` can never run it by
  * accident, and so that it needs no bundle: no CLI test runs here.
@@ -22,6 +23,7 @@ export default defineConfig({
       // the restore's sweep of every rename and fsync.
       "test/live/Snapshots.test.ts",
       "test/live/RestoreSweep.test.ts",
+      "test/live/StoreKillSweep.test.ts",
       "test/live/SnapshotStreams.test.ts",
       "test/live/SnapshotRandom.test.ts"
     ],

@@ -90,6 +90,15 @@ const QUOTED: ReadonlyArray<{ readonly file: string; readonly line: string; read
     ][i]!,
     says: (f: Figures) => `| ${count(f[`${key}.cases`])} | ${count(f[`${key}.held`])} |`
   })),
+  ...(["precopy", "take", "restore"] as const).map((key) => ({
+    file: "store-kill-sweep",
+    line: {
+      precopy: "kill -9 of a pre-copy's process group",
+      take: "the same for a take",
+      restore: "the same for a restore of two volumes"
+    }[key],
+    says: (f: Figures) => `| ${count(f[`${key}.cases`])} | ${count(f[`${key}.held`])} |`
+  })),
   {
     file: "properties",
     line: "Fixed seeds, the same on every deep run",
