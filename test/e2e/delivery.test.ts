@@ -31,6 +31,7 @@ const SMTP_PASSWORD = "smtp-pa55word"
 
 let world: AbraWorld
 let config = ""
+let writeConfig: (healthTimeout: string) => void = () => {}
 let port = 0
 const scope = Effect.runSync(Scope.make())
 
@@ -107,9 +108,13 @@ describe.skipIf(!enabled)("alert delivery from a real rollback", () => {
       server: smtp,
       down: (status) => smtp.down = status !== undefined
     })
-    writeE2eConfig({ file: config, world, app: APP, domain: DOMAIN, port, healthTimeout: "15 seconds" })
-    const json = JSON.parse(Fs.readFileSync(config, "utf8"))
-    Fs.writeFileSync(config, JSON.stringify({ ...json, notify: notifyEntries }))
+    writeConfig = (healthTimeout) => {
+      writeE2eConfig({ file: config, world, app: APP, domain: DOMAIN, port, healthTimeout })
+      const json = JSON.parse(Fs.readFileSync(config, "utf8"))
+      Fs.writeFileSync(config, JSON.stringify({ ...json, notify: notifyEntries }))
+    }
+    // Room for a fresh deploy on an engine the other e2e files keep busy (once unhealthy at 15 s).
+    writeConfig("90 seconds")
   })
 
   afterAll(async () => {
@@ -127,6 +132,8 @@ describe.skipIf(!enabled)("alert delivery from a real rollback", () => {
     // A fresh deploy is no alert: nothing sent.
     expect(Object.values(counts())).toEqual(channels.map(() => 0))
 
+    // The broken release waits out the whole deadline: short from here on.
+    writeConfig("15 seconds")
     const ntfy = channels.find((c) => c.name === "ntfy")!
     ntfy.down!(503)
     publish(world.recipesSource, port, [V.broken])
