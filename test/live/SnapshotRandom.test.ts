@@ -483,18 +483,12 @@ class Volume {
         this.note(`${kind} ${q(rel)}`)
         return true
       }
-      case "file-to-symlink": {
-        if (s.files.length === 0) return false
-        const rel = g.pick(s.files)
-        Fs.unlinkSync(this.abs(rel))
-        const target = this.target(rel, s)
-        Fs.symlinkSync(target, this.abs(rel))
-        this.note(`${kind} ${q(rel)} -> ${q(target)}`)
-        return true
-      }
+      // A file made a symlink, or a symlink pointed elsewhere: the same steps from another list.
+      case "file-to-symlink":
       case "retarget": {
-        if (s.symlinks.length === 0) return false
-        const rel = g.pick(s.symlinks)
+        const from = kind === "file-to-symlink" ? s.files : s.symlinks
+        if (from.length === 0) return false
+        const rel = g.pick(from)
         Fs.unlinkSync(this.abs(rel))
         const target = this.target(rel, s)
         Fs.symlinkSync(target, this.abs(rel))

@@ -280,9 +280,7 @@ export const excludeOf = (first: string): ReadonlyArray<string> => {
 /** The exclude patterns the manifest in `file` names (its first line only is read). */
 export const excludesIn = (file: string) =>
   Effect.try({
-    try: () => {
-      return excludeOf(firstLine(file) ?? "")
-    },
+    try: () => excludeOf(firstLine(file) ?? ""),
     catch: (e) => new Failure({ message: `read ${file}: ${describe(e)}` })
   })
 
